@@ -1,0 +1,277 @@
+/*
+ * libgat: Graph Attention Networks (Velickovic et al., ICLR 2018) on large
+ * sparse graphs, with the semantics of PyTorch Geometric's GATConv.
+ *
+ * Conventions
+ *  - Every fallible function returns a gat_status (GAT_OK = 0, errors < 0)
+ *    and writes a one-line message naming what was wrong (file, line, byte
+ *    offset, tensor name) into its context: gat_context_message().
+ *  - Objects come in create/destroy pairs. destroy(&p) accepts NULL and a
+ *    NULL *p, frees, and sets *p = NULL.
+ *  - Ownership of every pointer argument is stated: "borrowed" (read during
+ *    the call only), "caller-owned output" (the caller allocates, the
+ *    library writes), "owned by X" (freed by X's destroy).
+ *  - Sizes, counts and edge offsets are int64_t. Node ids are < 2^31.
+ *  - Results are bitwise identical for any thread count.
+ *  - A context is used by one thread at a time; so is every object.
+ *
+ * Edge order. An edge (src, dst) carries a message from src to dst, as a
+ * column of PyG's edge_index. Inside the library a graph is a CSR indexed by
+ * destination: row i lists the incoming edges of node i, in the order they
+ * were given. With self-loops added (PyG's add_self_loops=True) every input
+ * self-loop is dropped and exactly one loop (i, i) closes row i. This
+ * "library order" (destination-major, input order inside a row, the added
+ * loop last) is the order of attention coefficients and of gat_graph_edges().
+ */
+#ifndef GAT_H
+#define GAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GAT_VERSION_MAJOR 0
+#define GAT_VERSION_MINOR 1
+#define GAT_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------ */
+/* Status                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum gat_status {
+    GAT_OK = 0,
+    GAT_ERR_INVALID = -1,     /* bad argument: NULL, wrong shape, bad option */
+    GAT_ERR_NOMEM = -2,       /* an allocation failed */
+    GAT_ERR_IO = -3,          /* a file could not be opened, read or written */
+    GAT_ERR_FORMAT = -4,      /* a file's content is malformed or truncated */
+    GAT_ERR_RANGE = -5,       /* a node id or index is out of range */
+    GAT_ERR_NONFINITE = -6,   /* NaN or infinity where finite numbers are due */
+    GAT_ERR_UNSUPPORTED = -7, /* well-formed but not supported (dtype, order) */
+    GAT_ERR_OVERFLOW = -8     /* a size does not fit in 64 bits or in memory */
+} gat_status;
+
+/* A static string naming the status ("GAT_ERR_FORMAT: malformed input"). */
+const char *gat_status_str(gat_status status);
+
+/* ------------------------------------------------------------------------ */
+/* Context: threads, pinning, allocator and the last error message          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct gat_context gat_context;
+
+/* A user allocator. alloc returns memory aligned to `alignment` (a power of
+ * two, at most 4096) or NULL. Objects keep a copy of the allocator of the
+ * context that created them and release their memory through it, so `user`
+ * must outlive every object. */
+typedef struct gat_allocator {
+    void *(*alloc)(void *user, size_t alignment, size_t size);
+    void (*free)(void *user, void *ptr);
+    void *user;
+} gat_allocator;
+
+typedef enum gat_pin {
+    GAT_PIN_NONE = 0,    /* leave threads where the OS puts them */
+    GAT_PIN_COMPACT = 1, /* fill the cores of one package first */
+    GAT_PIN_SCATTER = 2  /* spread threads across packages and NUMA nodes */
+} gat_pin;
+
+typedef struct gat_context_options {
+    int num_threads;              /* 0: OpenMP's default (OMP_NUM_THREADS) */
+    gat_pin pin;                  /* default GAT_PIN_NONE */
+    const gat_allocator *allocator; /* NULL: the C library; copied */
+} gat_context_options;
+
+/* Fills the defaults above. */
+void gat_context_options_init(gat_context_options *options);
+
+/* options may be NULL (defaults). *ctx is owned by the caller: destroy it
+ * after every object made with it. A failed pinning is not an error: it is
+ * reported by gat_context_pin_report(). */
+gat_status gat_context_create(gat_context **ctx, const gat_context_options *options);
+void gat_context_destroy(gat_context **ctx);
+
+/* The message of the last failed call on ctx ("" after success). Owned by
+ * ctx; valid until the next call with ctx. */
+const char *gat_context_message(const gat_context *ctx);
+
+/* Number of threads parallel work uses (>= 1). */
+int gat_context_threads(const gat_context *ctx);
+gat_status gat_context_set_threads(gat_context *ctx, int num_threads);
+
+/* A human-readable description of the hardware topology found by hwloc
+ * and of how threads were bound. Owned by ctx. */
+const char *gat_context_topology(gat_context *ctx);
+const char *gat_context_pin_report(const gat_context *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Arrays: what the .npy reader returns                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum gat_dtype {
+    GAT_FLOAT32 = 1,
+    GAT_INT64 = 2
+} gat_dtype;
+
+/* A dense C-order array of 1 or 2 dimensions. For ndim == 1, shape[1] == 1.
+ * `data` is owned by the array and freed by gat_array_destroy. */
+typedef struct gat_array {
+    gat_dtype dtype;
+    int ndim;
+    int64_t shape[2];
+    void *data;
+    gat_allocator allocator_; /* private */
+} gat_array;
+
+void gat_array_destroy(gat_array **array);
+
+/* Reads a NumPy .npy file (format 1.0 to 3.0, little or big endian, C order).
+ * want GAT_FLOAT32: a 2-D '<f4' or '<f8' array (f8 is converted); every value
+ *   must be finite (a float64 beyond float32's range is not).
+ * want GAT_INT64: a 1-D int32 or int64 array.
+ * Anything else is an error naming the file and what was found. */
+gat_status gat_npy_read(gat_context *ctx, const char *path, gat_dtype want, gat_array **out);
+
+/* Writes float32 data (borrowed) of the given shape as .npy format 1.0.
+ * ndim is 1 or 2. The file appears complete or not at all (written to a
+ * temporary name, then renamed). */
+gat_status gat_npy_write_f32(gat_context *ctx, const char *path, const float *data,
+                             int ndim, const int64_t *shape);
+/* The same for int64 data. */
+gat_status gat_npy_write_i64(gat_context *ctx, const char *path, const int64_t *data,
+                             int ndim, const int64_t *shape);
+
+/* ------------------------------------------------------------------------ */
+/* Graphs                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct gat_graph gat_graph;
+
+/* Builds the destination-indexed CSR of num_nodes nodes from a COO edge
+ * list (src[k] -> dst[k], borrowed, num_edges entries each). Stable: a row
+ * keeps its edges in input order. Duplicate edges are kept. Every id must be
+ * in [0, num_nodes): otherwise GAT_ERR_RANGE naming the edge's position. */
+gat_status gat_graph_create(gat_context *ctx, gat_graph **graph, int64_t num_nodes,
+                            int64_t num_edges, const int64_t *src, const int64_t *dst);
+void gat_graph_destroy(gat_graph **graph);
+
+int64_t gat_graph_num_nodes(const gat_graph *graph);
+/* Edges as given, self-loops included. */
+int64_t gat_graph_num_edges(const gat_graph *graph);
+/* Self-loops among the edges as given. */
+int64_t gat_graph_num_self_loops(const gat_graph *graph);
+/* E': the number of edges attention runs over under a self-loop policy:
+ * num_edges - num_self_loops + num_nodes with loops added, else num_edges. */
+int64_t gat_graph_num_attention_edges(const gat_graph *graph, bool add_self_loops);
+/* Largest in-degree as given. */
+int64_t gat_graph_max_in_degree(const gat_graph *graph);
+
+/* Writes the E' edges in library order into caller-owned arrays of
+ * gat_graph_num_attention_edges(graph, add_self_loops) entries each. */
+gat_status gat_graph_edges(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
+                           int64_t *src, int64_t *dst);
+
+/* Read-only view of the CSR: row_ptr has num_nodes + 1 entries, col (the
+ * source of each edge) has num_edges. Owned by the graph. */
+void gat_graph_csr(const gat_graph *graph, const int64_t **row_ptr, const int32_t **col);
+
+/* Reads a SNAP-style text edge list: one "src dst" pair per line (ASCII
+ * decimal, separated by spaces or tabs), '#' comment lines, blank lines and
+ * CRLF line ends allowed. num_nodes < 0: N = largest id + 1; otherwise every
+ * id must be < num_nodes. Errors name the file and line. */
+gat_status gat_graph_read_edgelist(gat_context *ctx, gat_graph **graph, const char *path,
+                                   int64_t num_nodes);
+
+/* The raw COO of an edge list file, for callers that want the edges
+ * themselves. *src and *dst are owned by the caller and freed with
+ * gat_free(ctx, ...). *max_id is -1 for an empty list. */
+gat_status gat_edgelist_read(gat_context *ctx, const char *path, int64_t num_nodes,
+                             int64_t **src, int64_t **dst, int64_t *num_edges,
+                             int64_t *max_id);
+
+/* Frees memory the library handed to the caller (NULL is fine). */
+void gat_free(gat_context *ctx, void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Models: a stack of GATConv layers                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum gat_activation {
+    GAT_ACT_ELU = 0, /* the paper's; default */
+    GAT_ACT_RELU = 1,
+    GAT_ACT_NONE = 2
+} gat_activation;
+
+typedef struct gat_layer_config {
+    int64_t in_features;  /* F_in */
+    int64_t heads;        /* H */
+    int64_t channels;     /* C: per head */
+    bool concat;          /* true: output H*C; false: mean of heads, C */
+    float negative_slope; /* LeakyReLU slope, default 0.2 */
+    bool add_self_loops;  /* default true */
+    bool bias;            /* default true */
+} gat_layer_config;
+
+/* Fills PyG's defaults for the given shape. */
+void gat_layer_config_init(gat_layer_config *config, int64_t in_features, int64_t heads,
+                           int64_t channels);
+
+/* Parameters of one layer in PyG's layout, all float32, owned by the model
+ * (writable, valid until the model is destroyed):
+ *   weight  [H*C, F_in]  lin.weight
+ *   att_src [H, C]       att_src (PyG [1, H, C])
+ *   att_dst [H, C]       att_dst
+ *   bias    [H*C] when concat, [C] when averaged; NULL without bias */
+typedef struct gat_layer_params {
+    float *weight;
+    float *att_src;
+    float *att_dst;
+    float *bias;
+} gat_layer_params;
+
+typedef struct gat_model gat_model;
+
+/* num_layers configs (borrowed); layer i+1's in_features must equal layer
+ * i's output width. Parameters start at zero. The activation is applied
+ * between layers, not after the last. */
+gat_status gat_model_create(gat_context *ctx, gat_model **model, int num_layers,
+                            const gat_layer_config *configs, gat_activation activation);
+void gat_model_destroy(gat_model **model);
+
+int gat_model_num_layers(const gat_model *model);
+gat_activation gat_model_activation(const gat_model *model);
+/* Config of a layer (copied out), GAT_ERR_INVALID for a bad index. */
+gat_status gat_model_layer_config(const gat_model *model, int layer, gat_layer_config *config);
+gat_status gat_model_layer_params(gat_model *model, int layer, gat_layer_params *params);
+int64_t gat_model_in_features(const gat_model *model);
+int64_t gat_model_out_features(const gat_model *model);
+
+/* Loads a model from safetensors. Tensors "layers.{i}.lin.weight" (or PyG
+ * 2.3-2.4's "layers.{i}.lin_src.weight"), "layers.{i}.att_src",
+ * "layers.{i}.att_dst", optional "layers.{i}.bias", dtype F32. Metadata:
+ * "layers.{i}.concat", "layers.{i}.negative_slope",
+ * "layers.{i}.add_self_loops", "activation". Errors name file and tensor. */
+gat_status gat_model_load(gat_context *ctx, gat_model **model, const char *path);
+/* Saves in the same format (written to a temporary name, then renamed). */
+gat_status gat_model_save(gat_context *ctx, const gat_model *model, const char *path);
+
+/* Inference. x [N, F_in] (borrowed, row-major) with N == the graph's nodes;
+ * out [N, out_features] caller-owned output. attention, if not NULL, is a
+ * caller-owned [E', H] output for the last layer's coefficients in library
+ * order (E' under that layer's self-loop policy). The model keeps scratch
+ * memory between calls (released by gat_model_trim or destroy). */
+gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph *graph,
+                             const float *x, int64_t num_nodes, int64_t in_features,
+                             float *out, float *attention);
+
+/* Releases the scratch memory kept between forward calls. */
+void gat_model_trim(gat_model *model);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GAT_H */

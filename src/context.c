@@ -1,0 +1,210 @@
+/*
+ * The context: thread count, hwloc topology (loaded once) and thread
+ * pinning, the allocator, and the last error message.
+ */
+#include "internal.h"
+#include "parallel.h"
+
+#include <hwloc.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const gat_allocator gat__default_allocator;
+
+void gat_context_options_init(gat_context_options *options)
+{
+    if (options == NULL)
+        return;
+    memset(options, 0, sizeof *options);
+    options->num_threads = 0;
+    options->pin = GAT_PIN_NONE;
+    options->allocator = NULL;
+}
+
+/* The core each thread goes to: compact walks cores in hwloc's logical
+ * order (one package filled first); scatter lets hwloc_distrib spread the
+ * threads over the tree, so consecutive threads land on different packages
+ * and NUMA nodes. */
+static int choose_cpusets(hwloc_topology_t topo, gat_pin pin, int n, hwloc_bitmap_t *sets)
+{
+    int depth = hwloc_get_type_or_below_depth(topo, HWLOC_OBJ_CORE);
+    int num_cores = hwloc_get_nbobjs_by_depth(topo, depth);
+    if (num_cores <= 0)
+        return -1;
+    if (pin == GAT_PIN_COMPACT) {
+        for (int t = 0; t < n; t++) {
+            hwloc_obj_t core = hwloc_get_obj_by_depth(topo, depth, (unsigned)(t % num_cores));
+            sets[t] = hwloc_bitmap_dup(core->cpuset);
+            hwloc_bitmap_singlify(sets[t]);
+        }
+        return 0;
+    }
+    hwloc_obj_t root = hwloc_get_root_obj(topo);
+    if (hwloc_distrib(topo, &root, 1, sets, (unsigned)n, INT_MAX, 0) != 0)
+        return -1;
+    for (int t = 0; t < n; t++)
+        hwloc_bitmap_singlify(sets[t]);
+    return 0;
+}
+
+static void pin_threads(gat_context *ctx)
+{
+    ctx->pin_report[0] = '\0';
+    if (ctx->pin == GAT_PIN_NONE || ctx->topology == NULL) {
+        snprintf(ctx->pin_report, sizeof ctx->pin_report, "threads not pinned");
+        return;
+    }
+    hwloc_topology_t topo = ctx->topology;
+    int n = ctx->num_threads;
+    hwloc_bitmap_t *sets = calloc((size_t)n, sizeof *sets);
+    if (sets == NULL) {
+        snprintf(ctx->pin_report, sizeof ctx->pin_report, "pinning skipped: out of memory");
+        return;
+    }
+    int failed = 0;
+    if (choose_cpusets(topo, ctx->pin, n, sets) != 0) {
+        snprintf(ctx->pin_report, sizeof ctx->pin_report,
+                 "pinning skipped: no cores found in the topology");
+    } else {
+        /* Each OpenMP thread binds itself; the runtime keeps its pool, so
+         * the binding holds for later parallel regions of this size. */
+#ifdef _OPENMP
+#pragma omp parallel num_threads(n) reduction(+ : failed)
+#endif
+        {
+            int t = gat__thread_id();
+            if (hwloc_set_cpubind(topo, sets[t], HWLOC_CPUBIND_THREAD) != 0)
+                failed++;
+        }
+        if (failed)
+            snprintf(ctx->pin_report, sizeof ctx->pin_report,
+                     "pinning (%s) failed for %d of %d threads; running unpinned",
+                     ctx->pin == GAT_PIN_COMPACT ? "compact" : "scatter", failed, n);
+        else {
+            int len = snprintf(ctx->pin_report, sizeof ctx->pin_report, "pinned %d threads (%s):",
+                               n, ctx->pin == GAT_PIN_COMPACT ? "compact" : "scatter");
+            for (int t = 0; t < n && len > 0 && (size_t)len < sizeof ctx->pin_report; t++)
+                len += snprintf(ctx->pin_report + len, sizeof ctx->pin_report - (size_t)len,
+                                " t%d->PU%d", t, hwloc_bitmap_first(sets[t]));
+        }
+    }
+    for (int t = 0; t < n; t++)
+        if (sets[t] != NULL)
+            hwloc_bitmap_free(sets[t]);
+    free(sets);
+}
+
+gat_status gat_context_create(gat_context **ctx_out, const gat_context_options *options)
+{
+    if (ctx_out == NULL)
+        return GAT_ERR_INVALID;
+    *ctx_out = NULL;
+    gat_context_options defaults;
+    gat_context_options_init(&defaults);
+    if (options == NULL)
+        options = &defaults;
+    if (options->num_threads < 0 || options->pin < GAT_PIN_NONE ||
+        options->pin > GAT_PIN_SCATTER)
+        return GAT_ERR_INVALID;
+    const gat_allocator *allocator =
+        options->allocator != NULL ? options->allocator : &gat__default_allocator;
+    if (allocator->alloc == NULL || allocator->free == NULL)
+        return GAT_ERR_INVALID;
+    gat_context *ctx = allocator->alloc(allocator->user, GAT_ALIGNMENT, sizeof *ctx);
+    if (ctx == NULL)
+        return GAT_ERR_NOMEM;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->allocator = *allocator;
+    ctx->pin = options->pin;
+    ctx->num_threads = options->num_threads > 0 ? options->num_threads : gat__default_threads();
+    if (ctx->num_threads < 1)
+        ctx->num_threads = 1;
+
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) == 0) {
+        if (hwloc_topology_load(topo) == 0)
+            ctx->topology = topo;
+        else
+            hwloc_topology_destroy(topo);
+    }
+    pin_threads(ctx);
+    *ctx_out = ctx;
+    return GAT_OK;
+}
+
+void gat_context_destroy(gat_context **ctx_ptr)
+{
+    if (ctx_ptr == NULL || *ctx_ptr == NULL)
+        return;
+    gat_context *ctx = *ctx_ptr;
+    if (ctx->topology != NULL)
+        hwloc_topology_destroy((hwloc_topology_t)ctx->topology);
+    free(ctx->topology_text);
+    gat_allocator allocator = ctx->allocator;
+    allocator.free(allocator.user, ctx);
+    *ctx_ptr = NULL;
+}
+
+int gat_context_threads(const gat_context *ctx)
+{
+    return ctx != NULL ? ctx->num_threads : 1;
+}
+
+gat_status gat_context_set_threads(gat_context *ctx, int num_threads)
+{
+    if (ctx == NULL)
+        return GAT_ERR_INVALID;
+    if (num_threads < 0)
+        return gat__fail(ctx, GAT_ERR_INVALID, "thread count %d is negative", num_threads);
+    ctx->num_threads = num_threads > 0 ? num_threads : gat__default_threads();
+    pin_threads(ctx);
+    gat__clear_message(ctx);
+    return GAT_OK;
+}
+
+const char *gat_context_pin_report(const gat_context *ctx)
+{
+    return ctx != NULL ? ctx->pin_report : "";
+}
+
+static int count_type(hwloc_topology_t topo, hwloc_obj_type_t type)
+{
+    int n = hwloc_get_nbobjs_by_type(topo, type);
+    return n > 0 ? n : 0;
+}
+
+const char *gat_context_topology(gat_context *ctx)
+{
+    if (ctx == NULL)
+        return "";
+    if (ctx->topology == NULL)
+        return "hwloc could not load the topology";
+    if (ctx->topology_text != NULL)
+        return ctx->topology_text;
+    hwloc_topology_t topo = ctx->topology;
+    char buf[1024];
+    int len = snprintf(buf, sizeof buf, "%d package(s), %d NUMA node(s), %d core(s), %d PU(s)",
+                       count_type(topo, HWLOC_OBJ_PACKAGE), count_type(topo, HWLOC_OBJ_NUMANODE),
+                       count_type(topo, HWLOC_OBJ_CORE), count_type(topo, HWLOC_OBJ_PU));
+    static const struct { hwloc_obj_type_t type; const char *name; } caches[] = {
+        {HWLOC_OBJ_L1CACHE, "L1d"}, {HWLOC_OBJ_L2CACHE, "L2"}, {HWLOC_OBJ_L3CACHE, "L3"}};
+    for (size_t c = 0; c < sizeof caches / sizeof caches[0]; c++) {
+        hwloc_obj_t obj = hwloc_get_obj_by_type(topo, caches[c].type, 0);
+        if (obj != NULL && obj->attr != NULL && len > 0 && (size_t)len < sizeof buf)
+            len += snprintf(buf + len, sizeof buf - (size_t)len, "; %s %llu KiB x %d",
+                            caches[c].name, (unsigned long long)obj->attr->cache.size / 1024,
+                            count_type(topo, caches[c].type));
+    }
+    for (int i = 0; i < count_type(topo, HWLOC_OBJ_NUMANODE); i++) {
+        hwloc_obj_t node = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, (unsigned)i);
+        if (node != NULL && len > 0 && (size_t)len < sizeof buf)
+            len += snprintf(buf + len, sizeof buf - (size_t)len, "; NUMA %u: %llu MiB",
+                            node->os_index,
+                            (unsigned long long)(node->attr ? node->attr->numanode.local_memory
+                                                            : 0) >> 20);
+    }
+    ctx->topology_text = strdup(buf);
+    return ctx->topology_text != NULL ? ctx->topology_text : "out of memory";
+}

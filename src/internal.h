@@ -1,0 +1,75 @@
+/*
+ * Internal shared definitions: the context's layout, checked allocation and
+ * error reporting. Nothing here is part of the public API.
+ */
+#ifndef GAT_INTERNAL_H
+#define GAT_INTERNAL_H
+
+#include "gat.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GAT_MESSAGE_SIZE 512
+/* Cache-line alignment for every buffer: rows of H*C floats start aligned,
+ * so the compiler's vector loads never split lines. */
+#define GAT_ALIGNMENT 64
+
+struct gat_context {
+    int num_threads;
+    gat_pin pin;
+    gat_allocator allocator;
+    char message[GAT_MESSAGE_SIZE];
+    char pin_report[256];
+    char *topology_text;   /* built on demand, owned */
+    void *topology;        /* hwloc_topology_t, loaded once, owned */
+};
+
+/* Formats a message into ctx (when ctx is not NULL) and returns status. */
+gat_status gat__fail(gat_context *ctx, gat_status status, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+void gat__clear_message(gat_context *ctx);
+
+/* a * b without wrapping; false when the product does not fit. */
+static inline bool gat__mul_size(size_t a, size_t b, size_t *product)
+{
+    if (b != 0 && a > SIZE_MAX / b)
+        return false;
+    *product = a * b;
+    return true;
+}
+
+static inline bool gat__add_size(size_t a, size_t b, size_t *sum)
+{
+    if (a > SIZE_MAX - b)
+        return false;
+    *sum = a + b;
+    return true;
+}
+
+/* Aligned allocation through an allocator. size 0 allocates one byte so
+ * that NULL always means failure. */
+void *gat__alloc_raw(const gat_allocator *allocator, size_t size);
+void gat__free_raw(const gat_allocator *allocator, void *ptr);
+
+/* count * elem_size bytes through ctx's allocator, overflow-checked; on
+ * failure returns NULL with GAT_ERR_NOMEM or GAT_ERR_OVERFLOW in *status
+ * and a message naming `what`. */
+void *gat__alloc_array(gat_context *ctx, int64_t count, size_t elem_size, const char *what,
+                       gat_status *status);
+/* The same, zero-filled. */
+void *gat__calloc_array(gat_context *ctx, int64_t count, size_t elem_size, const char *what,
+                        gat_status *status);
+
+#define GAT_FREE(allocator, ptr)                \
+    do {                                        \
+        gat__free_raw((allocator), (ptr));      \
+        (ptr) = NULL;                           \
+    } while (0)
+
+#endif
