@@ -1,1 +1,109 @@
-/* placeholder: being written */
+/*
+ * Model inference: argument checks, scratch management, and the layer loop
+ * (projection -> fused attention -> activation), ping-ponging between two
+ * buffers so no layer's output is copied.
+ */
+#include "kernels.h"
+
+#include <string.h>
+
+static gat_status ensure_workspace(gat_context *ctx, gat_model *m, int64_t nodes)
+{
+    gat__workspace *w = &m->workspace;
+    if (w->nodes == nodes && w->projected != NULL)
+        return GAT_OK;
+    gat_model_trim(m);
+    int64_t max_hc = 0, max_heads = 0, max_hidden = 0;
+    for (int l = 0; l < m->num_layers; l++) {
+        const gat_layer_config *c = &m->layers[l].config;
+        if (c->heads * c->channels > max_hc)
+            max_hc = c->heads * c->channels;
+        if (c->heads > max_heads)
+            max_heads = c->heads;
+        if (l + 1 < m->num_layers && gat__layer_out_width(c) > max_hidden)
+            max_hidden = gat__layer_out_width(c);
+    }
+    size_t projected_count, score_count, hidden_count;
+    if (!gat__mul_size((size_t)nodes, (size_t)max_hc, &projected_count) ||
+        !gat__mul_size((size_t)nodes, (size_t)max_heads, &score_count) ||
+        !gat__mul_size((size_t)nodes, (size_t)max_hidden, &hidden_count) ||
+        projected_count > INT64_MAX || hidden_count > INT64_MAX)
+        return gat__fail(ctx, GAT_ERR_OVERFLOW, "forward: %lld nodes overflow the buffers",
+                         (long long)nodes);
+    gat_status status;
+    w->projected = gat__alloc_array(ctx, (int64_t)projected_count, sizeof(float),
+                                    "projected features", &status);
+    if (w->projected == NULL)
+        goto fail;
+    w->score_src = gat__alloc_array(ctx, (int64_t)score_count, sizeof(float),
+                                    "source scores", &status);
+    if (w->score_src == NULL)
+        goto fail;
+    w->score_dst = gat__alloc_array(ctx, (int64_t)score_count, sizeof(float),
+                                    "destination scores", &status);
+    if (w->score_dst == NULL)
+        goto fail;
+    for (int b = 0; b < 2 && b + 1 < m->num_layers; b++) {
+        w->between[b] = gat__alloc_array(ctx, (int64_t)hidden_count, sizeof(float),
+                                         "hidden features", &status);
+        if (w->between[b] == NULL)
+            goto fail;
+    }
+    w->nodes = nodes;
+    return GAT_OK;
+fail:
+    gat_model_trim(m);
+    return status;
+}
+
+gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph *graph,
+                             const float *x, int64_t num_nodes, int64_t in_features,
+                             float *out, float *attention)
+{
+    if (ctx == NULL)
+        return GAT_ERR_INVALID;
+    gat__clear_message(ctx);
+    if (model == NULL || graph == NULL || x == NULL || out == NULL)
+        return gat__fail(ctx, GAT_ERR_INVALID, "forward: model, graph, x and out are required");
+    if (num_nodes != graph->num_nodes)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "forward: x has %lld rows but the graph has %lld nodes",
+                         (long long)num_nodes, (long long)graph->num_nodes);
+    if (in_features != model->layers[0].config.in_features)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "forward: x has %lld columns but layer 0 expects %lld",
+                         (long long)in_features, (long long)model->layers[0].config.in_features);
+    gat_status status = ensure_workspace(ctx, model, num_nodes);
+    if (status != GAT_OK)
+        return status;
+    gat__workspace *w = &model->workspace;
+    const gat__layer *last = &model->layers[model->num_layers - 1];
+    int64_t *loops_before = NULL;
+    if (attention != NULL && last->config.add_self_loops) {
+        status = gat__graph_loop_prefix(ctx, graph, &loops_before);
+        if (status != GAT_OK)
+            return status;
+    }
+
+    const float *input = x;
+    for (int l = 0; l < model->num_layers; l++) {
+        const gat__layer *layer = &model->layers[l];
+        bool is_last = l + 1 == model->num_layers;
+        float *output = is_last ? out : w->between[l % 2];
+        status = gat__project_forward(ctx, layer, input, num_nodes, w->projected, w->score_src,
+                                      w->score_dst);
+        if (status != GAT_OK)
+            break;
+        status = gat__attention_forward(ctx, layer, graph, w->projected, w->score_src,
+                                        w->score_dst, output, is_last ? attention : NULL,
+                                        loops_before);
+        if (status != GAT_OK)
+            break;
+        if (!is_last)
+            gat__activation_forward(ctx, model->activation, output,
+                                    num_nodes * gat__layer_out_width(&layer->config));
+        input = output;
+    }
+    gat__free_raw(&ctx->allocator, loops_before);
+    return status;
+}

@@ -9,7 +9,9 @@
 #include <omp.h>
 static inline int gat__thread_id(void) { return omp_get_thread_num(); }
 static inline int gat__default_threads(void) { return omp_get_max_threads(); }
+static inline void gat__limit_nested_threads(void) { omp_set_num_threads(1); }
 #else
+static inline void gat__limit_nested_threads(void) {}
 static inline int gat__thread_id(void) { return 0; }
 static inline int gat__default_threads(void) { return 1; }
 #endif

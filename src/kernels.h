@@ -1,0 +1,44 @@
+/*
+ * The layer's compute kernels (llm.c style: shapes first in every comment).
+ * Forward only for now; each has a plain twin in reference.c.
+ */
+#ifndef GAT_KERNELS_H
+#define GAT_KERNELS_H
+
+#include "graph.h"
+#include "model.h"
+
+/* Rows per projection block. Fixed, independent of the thread count, so
+ * BLAS sees the same blocks, and produces the same bits, at any count. */
+#define GAT_PROJECTION_BLOCK 256
+
+/* projected [N, H*C] = x [N, F_in] . weight[H*C, F_in]^T
+ * score_src [N, H]  = sum_c projected[n, h, c] * att_src[h, c]; score_dst likewise. */
+gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const float *x,
+                                int64_t num_nodes, float *projected, float *score_src,
+                                float *score_dst);
+
+/* One fused pass per destination row i over its incoming edges j:
+ *   e_ij = LeakyReLU(score_src[j] + score_dst[i])            [H]
+ *   alpha_ij = softmax over the row (online: running max, rescaled sums)
+ *   out[i] = concat_h or mean_h (sum_j alpha_ij projected[j]) + bias
+ * projected [N, H*C], scores [N, H], out [N, H*C or C].
+ * attention, if not NULL: [E', H] in library order (loops_before as in
+ * gat__attention_row_offset). */
+gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
+                                  const gat_graph *graph, const float *projected,
+                                  const float *score_src, const float *score_dst, float *out,
+                                  float *attention, const int64_t *loops_before);
+
+/* In place over n values. */
+void gat__activation_forward(gat_context *ctx, gat_activation activation, float *values,
+                             int64_t n);
+
+/* The plain twin of a whole model forward: double precision, two-pass
+ * softmax over explicit edge lists, no blocking, no fusion. Used by tests
+ * and `gat-bench --check`. Same arguments as gat_model_forward. */
+gat_status gat__reference_forward(gat_context *ctx, const gat_model *model,
+                                  const gat_graph *graph, const float *x, float *out,
+                                  float *attention);
+
+#endif
