@@ -192,6 +192,20 @@ gat_status gat_edgelist_read(gat_context *ctx, const char *path, int64_t num_nod
                              int64_t **src, int64_t **dst, int64_t *num_edges,
                              int64_t *max_id);
 
+typedef enum gat_generator {
+    GAT_GEN_RMAT = 0,   /* Kronecker / R-MAT, Graph500's a=0.57, b=c=0.19 */
+    GAT_GEN_UNIFORM = 1 /* src and dst uniform over [0, N) */
+} gat_generator;
+
+/* Fills caller-owned src/dst arrays of num_edges entries with a random
+ * directed multigraph on num_nodes nodes (duplicates possible, no
+ * self-loops). RMAT draws ids over [0, 2^ceil(log2 N)), scrambles them with
+ * a seeded permutation (as Graph500 does) and redraws edges that touch ids
+ * >= N. Generated in parallel blocks, each with its own counter-based
+ * stream: the same seed gives the same graph at any thread count. */
+gat_status gat_generate_edges(gat_context *ctx, gat_generator kind, int64_t num_nodes,
+                              int64_t num_edges, uint64_t seed, int64_t *src, int64_t *dst);
+
 /* Frees memory the library handed to the caller (NULL is fine). */
 void gat_free(gat_context *ctx, void *ptr);
 
@@ -248,6 +262,11 @@ gat_status gat_model_layer_config(const gat_model *model, int layer, gat_layer_c
 gat_status gat_model_layer_params(gat_model *model, int layer, gat_layer_params *params);
 int64_t gat_model_in_features(const gat_model *model);
 int64_t gat_model_out_features(const gat_model *model);
+
+/* PyG's reset_parameters: Glorot-uniform lin.weight, att_src and att_dst,
+ * zero bias, drawn from a counter-based stream keyed by seed (the same
+ * parameters on any machine and thread count). */
+gat_status gat_model_init_glorot(gat_context *ctx, gat_model *model, uint64_t seed);
 
 /* Loads a model from safetensors. Tensors "layers.{i}.lin.weight" (or PyG
  * 2.3-2.4's "layers.{i}.lin_src.weight"), "layers.{i}.att_src",

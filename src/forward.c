@@ -6,6 +6,7 @@
 #include "kernels.h"
 
 #include <string.h>
+#include <time.h>
 
 static gat_status ensure_workspace(gat_context *ctx, gat_model *m, int64_t nodes)
 {
@@ -56,9 +57,24 @@ fail:
     return status;
 }
 
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph *graph,
                              const float *x, int64_t num_nodes, int64_t in_features,
                              float *out, float *attention)
+{
+    return gat__model_forward_timed(ctx, model, graph, x, num_nodes, in_features, out,
+                                    attention, NULL);
+}
+
+gat_status gat__model_forward_timed(gat_context *ctx, gat_model *model, const gat_graph *graph,
+                                    const float *x, int64_t num_nodes, int64_t in_features,
+                                    float *out, float *attention, gat__phase_times *times)
 {
     if (ctx == NULL)
         return GAT_ERR_INVALID;
@@ -90,18 +106,26 @@ gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph
         const gat__layer *layer = &model->layers[l];
         bool is_last = l + 1 == model->num_layers;
         float *output = is_last ? out : w->between[l % 2];
+        double t0 = times != NULL ? seconds_now() : 0.0;
         status = gat__project_forward(ctx, layer, input, num_nodes, w->projected, w->score_src,
                                       w->score_dst);
         if (status != GAT_OK)
             break;
+        double t1 = times != NULL ? seconds_now() : 0.0;
         status = gat__attention_forward(ctx, layer, graph, w->projected, w->score_src,
                                         w->score_dst, output, is_last ? attention : NULL,
                                         loops_before);
         if (status != GAT_OK)
             break;
+        double t2 = times != NULL ? seconds_now() : 0.0;
         if (!is_last)
             gat__activation_forward(ctx, model->activation, output,
                                     num_nodes * gat__layer_out_width(&layer->config));
+        if (times != NULL) {
+            times->projection += t1 - t0;
+            times->edges += t2 - t1;
+            times->activation += seconds_now() - t2;
+        }
         input = output;
     }
     gat__free_raw(&ctx->allocator, loops_before);

@@ -34,6 +34,18 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
 void gat__activation_forward(gat_context *ctx, gat_activation activation, float *values,
                              int64_t n);
 
+/* Seconds spent per phase, summed over layers. */
+typedef struct gat__phase_times {
+    double projection; /* GEMM + node scores */
+    double edges;      /* fused scores -> softmax -> aggregation pass */
+    double activation;
+} gat__phase_times;
+
+/* gat_model_forward with per-phase timing (times may be NULL). */
+gat_status gat__model_forward_timed(gat_context *ctx, gat_model *model, const gat_graph *graph,
+                                    const float *x, int64_t num_nodes, int64_t in_features,
+                                    float *out, float *attention, gat__phase_times *times);
+
 /* The plain twin of a whole model forward: double precision, two-pass
  * softmax over explicit edge lists, no blocking, no fusion. Used by tests
  * and `gat-bench --check`. Same arguments as gat_model_forward. */

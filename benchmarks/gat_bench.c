@@ -1,0 +1,577 @@
+/*
+ * gat-bench: times GAT layers on generated or real graphs, GAPBS style:
+ * graph statistics, every trial, then median and min per phase, rates, and
+ * the fraction of a roofline built from probes of this machine.
+ */
+#include "bench_probe.h"
+#include "cli_common.h"
+#include "kernels.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+static const char *const program = "gat-bench";
+
+#define MAX_THREAD_COUNTS 16
+
+typedef struct bench_options {
+    const char *gen;
+    int64_t nodes, edges;
+    uint64_t seed;
+    const char *graph_path, *dataset_dir, *features_path, *json_path;
+    int64_t in_features, heads, channels;
+    bool concat;
+    int layers;
+    int thread_counts[MAX_THREAD_COUNTS];
+    int num_thread_counts;
+    gat_pin pin;
+    int reps, warmup;
+    bool check, topology_only, probe;
+    const char *mode;
+} bench_options;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: gat-bench [options]\n"
+            "\n"
+            "Times GAT forward passes (PyG GATConv semantics). With no options: an R-MAT\n"
+            "graph of 2^17 nodes and 1M edges (plus one self-loop per node), one layer\n"
+            "128 -> 8 heads x 8 channels, concatenated, all cores.\n"
+            "\n"
+            "Graph (one of):\n"
+            "  --gen rmat|uniform   generated graph (default rmat; Graph500 a=.57 b=c=.19)\n"
+            "  --nodes N            nodes of the generated graph (default 131072)\n"
+            "  --edges E            generated edges, before self-loops (default 1000000)\n"
+            "  --seed S             generator and parameter seed (default 1)\n"
+            "  --graph FILE         edge list ('src dst' lines, .gz too)\n"
+            "  --dataset DIR        DIR/edges.txt and, if present, DIR/features.npy\n"
+            "  --features X.npy     node features (default: uniform random in [-1, 1))\n"
+            "Model:\n"
+            "  --in F               input features for random features (default 128)\n"
+            "  --heads H            attention heads (default 8)\n"
+            "  --channels C         channels per head (default 8)\n"
+            "  --concat | --mean    concatenate (default) or average the heads\n"
+            "  --layers L           stack L such layers, ELU between (default 1)\n"
+            "Run:\n"
+            "  --threads T[,T...]   thread counts to sweep (default: all cores)\n"
+            "  --pin none|compact|scatter   hwloc thread binding (default none)\n"
+            "  --reps R             timed trials per thread count (default 10)\n"
+            "  --warmup W           untimed trials first (default 2)\n"
+            "  --check              compare with the float64 reference twin; exit 1 on a\n"
+            "                       mismatch beyond 1e-4 relative\n"
+            "  --no-probe           skip the bandwidth / SGEMM probes (no roofline)\n"
+            "  --topology           print the hardware topology hwloc sees and exit\n"
+            "  --json FILE          write everything as JSON (keys nodes, edges, threads,\n"
+            "                       forward_ms_median, peak_rss_bytes, runs, ...)\n"
+            "  --mode infer         what to time (train arrives with the training work)\n"
+            "  --help, --version\n");
+}
+
+static int parse_thread_list(const char *text, int *out)
+{
+    int count = 0;
+    char buf[256];
+    if (strlen(text) >= sizeof buf)
+        cli_usage_error(program, "--threads list too long");
+    strcpy(buf, text);
+    for (char *tok = strtok(buf, ","); tok != NULL; tok = strtok(NULL, ",")) {
+        if (count == MAX_THREAD_COUNTS)
+            cli_usage_error(program, "--threads takes at most %d counts", MAX_THREAD_COUNTS);
+        out[count++] = (int)cli_parse_int(program, "--threads", tok, 1, 4096);
+    }
+    if (count == 0)
+        cli_usage_error(program, "--threads needs at least one count");
+    return count;
+}
+
+static bench_options parse_options(int argc, char **argv)
+{
+    bench_options o = {.gen = "rmat", .nodes = 131072, .edges = 1000000, .seed = 1,
+                       .in_features = 128, .heads = 8, .channels = 8, .concat = true,
+                       .layers = 1, .pin = GAT_PIN_NONE, .reps = 10, .warmup = 2,
+                       .probe = true, .mode = "infer"};
+    enum { O_GEN = 256, O_NODES, O_EDGES, O_SEED, O_GRAPH, O_DATASET, O_FEATURES, O_IN, O_HEADS,
+           O_CHANNELS, O_CONCAT, O_MEAN, O_LAYERS, O_THREADS, O_PIN, O_REPS, O_WARMUP, O_CHECK,
+           O_NOPROBE, O_TOPOLOGY, O_JSON, O_MODE, O_HELP, O_VERSION };
+    static const struct option options[] = {
+        {"gen", required_argument, NULL, O_GEN},
+        {"nodes", required_argument, NULL, O_NODES},
+        {"edges", required_argument, NULL, O_EDGES},
+        {"seed", required_argument, NULL, O_SEED},
+        {"graph", required_argument, NULL, O_GRAPH},
+        {"dataset", required_argument, NULL, O_DATASET},
+        {"features", required_argument, NULL, O_FEATURES},
+        {"in", required_argument, NULL, O_IN},
+        {"heads", required_argument, NULL, O_HEADS},
+        {"channels", required_argument, NULL, O_CHANNELS},
+        {"concat", no_argument, NULL, O_CONCAT},
+        {"mean", no_argument, NULL, O_MEAN},
+        {"layers", required_argument, NULL, O_LAYERS},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"pin", required_argument, NULL, O_PIN},
+        {"reps", required_argument, NULL, O_REPS},
+        {"warmup", required_argument, NULL, O_WARMUP},
+        {"check", no_argument, NULL, O_CHECK},
+        {"no-probe", no_argument, NULL, O_NOPROBE},
+        {"topology", no_argument, NULL, O_TOPOLOGY},
+        {"json", required_argument, NULL, O_JSON},
+        {"mode", required_argument, NULL, O_MODE},
+        {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0}};
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case O_GEN:
+            if (strcmp(optarg, "rmat") != 0 && strcmp(optarg, "uniform") != 0)
+                cli_usage_error(program, "--gen expects rmat or uniform, got '%s'", optarg);
+            o.gen = optarg;
+            break;
+        case O_NODES: o.nodes = cli_parse_int(program, "--nodes", optarg, 2, INT32_MAX); break;
+        case O_EDGES:
+            o.edges = cli_parse_int(program, "--edges", optarg, 0, (int64_t)1 << 40);
+            break;
+        case O_SEED: o.seed = (uint64_t)cli_parse_int(program, "--seed", optarg, 0, INT64_MAX); break;
+        case O_GRAPH: o.graph_path = optarg; break;
+        case O_DATASET: o.dataset_dir = optarg; break;
+        case O_FEATURES: o.features_path = optarg; break;
+        case O_IN: o.in_features = cli_parse_int(program, "--in", optarg, 1, 1 << 20); break;
+        case O_HEADS: o.heads = cli_parse_int(program, "--heads", optarg, 1, 4096); break;
+        case O_CHANNELS:
+            o.channels = cli_parse_int(program, "--channels", optarg, 1, 1 << 16);
+            break;
+        case O_CONCAT: o.concat = true; break;
+        case O_MEAN: o.concat = false; break;
+        case O_LAYERS: o.layers = (int)cli_parse_int(program, "--layers", optarg, 1, 64); break;
+        case O_THREADS: o.num_thread_counts = parse_thread_list(optarg, o.thread_counts); break;
+        case O_PIN:
+            if (strcmp(optarg, "none") == 0)
+                o.pin = GAT_PIN_NONE;
+            else if (strcmp(optarg, "compact") == 0)
+                o.pin = GAT_PIN_COMPACT;
+            else if (strcmp(optarg, "scatter") == 0)
+                o.pin = GAT_PIN_SCATTER;
+            else
+                cli_usage_error(program, "--pin expects none, compact or scatter, got '%s'",
+                                optarg);
+            break;
+        case O_REPS: o.reps = (int)cli_parse_int(program, "--reps", optarg, 1, 100000); break;
+        case O_WARMUP: o.warmup = (int)cli_parse_int(program, "--warmup", optarg, 0, 100000); break;
+        case O_CHECK: o.check = true; break;
+        case O_NOPROBE: o.probe = false; break;
+        case O_TOPOLOGY: o.topology_only = true; break;
+        case O_JSON: o.json_path = optarg; break;
+        case O_MODE:
+            if (strcmp(optarg, "infer") == 0)
+                o.mode = optarg;
+            else if (strcmp(optarg, "train") == 0)
+                cli_fail(program, "--mode train is not available yet: training has not "
+                                  "landed in this build");
+            else
+                cli_usage_error(program, "--mode expects infer or train, got '%s'", optarg);
+            break;
+        case O_HELP: usage(stdout); exit(0);
+        case O_VERSION:
+            printf("gat-bench (libgat) %d.%d.%d\n", GAT_VERSION_MAJOR, GAT_VERSION_MINOR,
+                   GAT_VERSION_PATCH);
+            exit(0);
+        default: cli_usage_error(program, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        cli_usage_error(program, "unexpected argument '%s'", argv[optind]);
+    if (o.graph_path != NULL && o.dataset_dir != NULL)
+        cli_usage_error(program, "--graph and --dataset are exclusive");
+    return o;
+}
+
+/* ---------------------------------------------------------------------- */
+
+typedef struct graph_source {
+    char description[4200];
+    double load_seconds;
+} graph_source;
+
+static gat_graph *load_graph(gat_context *ctx, const bench_options *o, int64_t num_nodes,
+                             graph_source *info)
+{
+    gat_graph *g = NULL;
+    double t0 = cli_now();
+    if (o->graph_path != NULL || o->dataset_dir != NULL) {
+        char path[4096];
+        if (o->dataset_dir != NULL)
+            snprintf(path, sizeof path, "%s/edges.txt", o->dataset_dir);
+        else
+            snprintf(path, sizeof path, "%s", o->graph_path);
+        fprintf(stderr, "%s: reading %s\n", program, path);
+        cli_check(program, ctx, gat_graph_read_edgelist(ctx, &g, path, num_nodes));
+        snprintf(info->description, sizeof info->description, "%s", path);
+    } else {
+        gat_generator kind = strcmp(o->gen, "rmat") == 0 ? GAT_GEN_RMAT : GAT_GEN_UNIFORM;
+        fprintf(stderr, "%s: generating %s graph, %lld nodes, %lld edges, seed %llu\n",
+                program, o->gen, (long long)o->nodes, (long long)o->edges,
+                (unsigned long long)o->seed);
+        int64_t *src = malloc((size_t)(o->edges > 0 ? o->edges : 1) * sizeof(int64_t));
+        int64_t *dst = malloc((size_t)(o->edges > 0 ? o->edges : 1) * sizeof(int64_t));
+        if (src == NULL || dst == NULL)
+            cli_fail(program, "out of memory for %lld edges", (long long)o->edges);
+        cli_check(program, ctx,
+                  gat_generate_edges(ctx, kind, o->nodes, o->edges, o->seed, src, dst));
+        cli_check(program, ctx, gat_graph_create(ctx, &g, o->nodes, o->edges, src, dst));
+        free(src);
+        free(dst);
+        snprintf(info->description, sizeof info->description, "%s n=%lld e=%lld seed=%llu",
+                 o->gen, (long long)o->nodes, (long long)o->edges, (unsigned long long)o->seed);
+    }
+    info->load_seconds = cli_now() - t0;
+    return g;
+}
+
+static float *random_features(int64_t n, int64_t f, uint64_t seed)
+{
+    float *x = malloc((size_t)(n * f > 0 ? n * f : 1) * sizeof(float));
+    if (x == NULL)
+        cli_fail(program, "out of memory for %lld x %lld features", (long long)n, (long long)f);
+    /* A simple counter hash: fast, and the same for any thread count. */
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < n * f; k++) {
+        uint64_t z = (uint64_t)k * 0x9E3779B97F4A7C15ull + seed * 0xD1B54A32D192ED03ull;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        x[k] = (float)(z >> 40) * 0x1.0p-23f - 1.0f;
+    }
+    return x;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *values, int n)
+{
+    double *sorted = malloc((size_t)n * sizeof *sorted);
+    memcpy(sorted, values, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, compare_doubles);
+    double m = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    free(sorted);
+    return m;
+}
+
+static double minimum(const double *values, int n)
+{
+    double m = values[0];
+    for (int k = 1; k < n; k++)
+        if (values[k] < m)
+            m = values[k];
+    return m;
+}
+
+static int64_t peak_rss_bytes(void)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return (int64_t)usage.ru_maxrss * 1024;
+}
+
+/* What a layer must move and compute at the least; see the README's
+ * "Roofline" section for the model. */
+typedef struct layer_costs {
+    double projection_flops, projection_bytes, edge_flops, edge_bytes;
+} layer_costs;
+
+static layer_costs model_costs(const gat_model *m, const gat_graph *g)
+{
+    layer_costs total = {0, 0, 0, 0};
+    const double n = (double)gat_graph_num_nodes(g);
+    for (int l = 0; l < gat_model_num_layers(m); l++) {
+        gat_layer_config c;
+        gat_model_layer_config(m, l, &c);
+        const double hc = (double)(c.heads * c.channels), h = (double)c.heads,
+                     f = (double)c.in_features,
+                     width = (double)(c.concat ? c.heads * c.channels : c.channels);
+        const double e = (double)gat_graph_num_attention_edges(g, c.add_self_loops);
+        total.projection_flops += 2.0 * n * f * hc + 4.0 * n * hc;
+        total.projection_bytes += 4.0 * (n * f + hc * f + n * hc + 2.0 * n * h);
+        total.edge_flops += e * (2.0 * hc + 6.0 * h);
+        total.edge_bytes += e * (4.0 + 4.0 * h + 4.0 * hc) + n * (8.0 + 4.0 * h + 4.0 * width);
+    }
+    return total;
+}
+
+typedef struct run_result {
+    int threads;
+    double *projection_ms, *edges_ms, *total_ms;
+    double projection_median, edges_median, total_median, total_min;
+    char pin_report[256];
+} run_result;
+
+static run_result run_threads(gat_context *ctx, gat_model *model, const gat_graph *g,
+                              const float *x, int64_t f, float *out, int threads,
+                              const bench_options *o)
+{
+    run_result r = {.threads = threads};
+    cli_check(program, ctx, gat_context_set_threads(ctx, threads));
+    snprintf(r.pin_report, sizeof r.pin_report, "%s", gat_context_pin_report(ctx));
+    r.projection_ms = calloc((size_t)o->reps, sizeof(double));
+    r.edges_ms = calloc((size_t)o->reps, sizeof(double));
+    r.total_ms = calloc((size_t)o->reps, sizeof(double));
+    const int64_t n = gat_graph_num_nodes(g);
+    printf("threads %d (%s)\n", threads, r.pin_report);
+    for (int t = 0; t < o->warmup + o->reps; t++) {
+        gat__phase_times times = {0, 0, 0};
+        double t0 = cli_now();
+        cli_check(program, ctx,
+                  gat__model_forward_timed(ctx, model, g, x, n, f, out, NULL, &times));
+        double total = cli_now() - t0;
+        if (t < o->warmup)
+            continue;
+        int k = t - o->warmup;
+        r.projection_ms[k] = 1e3 * times.projection;
+        r.edges_ms[k] = 1e3 * (times.edges + times.activation);
+        r.total_ms[k] = 1e3 * total;
+        printf("  trial %2d: projection %8.3f ms   edges %8.3f ms   total %8.3f ms\n", k + 1,
+               r.projection_ms[k], r.edges_ms[k], r.total_ms[k]);
+    }
+    r.projection_median = median(r.projection_ms, o->reps);
+    r.edges_median = median(r.edges_ms, o->reps);
+    r.total_median = median(r.total_ms, o->reps);
+    r.total_min = minimum(r.total_ms, o->reps);
+    return r;
+}
+
+static json_t *json_doubles(const double *values, int n)
+{
+    json_t *a = json_array();
+    for (int k = 0; k < n; k++)
+        json_array_append_new(a, json_real(values[k]));
+    return a;
+}
+
+static int check_against_reference(gat_context *ctx, gat_model *model, const gat_graph *g,
+                                   const float *x, const float *out, json_t *root)
+{
+    const int64_t n = gat_graph_num_nodes(g), width = gat_model_out_features(model);
+    float *want = malloc((size_t)(n * width > 0 ? n * width : 1) * sizeof(float));
+    if (want == NULL)
+        cli_fail(program, "--check: out of memory");
+    fprintf(stderr, "%s: --check: running the float64 reference twin\n", program);
+    cli_check(program, ctx, gat__reference_forward(ctx, model, g, x, want, NULL));
+    double max_abs = 0.0, worst = 0.0;
+    int64_t worst_at = -1;
+    for (int64_t k = 0; k < n * width; k++)
+        if (fabs(want[k]) > max_abs)
+            max_abs = fabs(want[k]);
+    /* Tolerance as in the tests: 1e-4 relative plus 1e-5 of the largest
+     * output for values that cancel to near zero. */
+    for (int64_t k = 0; k < n * width; k++) {
+        double excess = fabs((double)out[k] - want[k]) / (1e-5 * max_abs + 1e-4 * fabs(want[k]));
+        if (!(excess <= worst)) {
+            worst = excess;
+            worst_at = k;
+        }
+    }
+    int ok = worst <= 1.0;
+    printf("check: %s; worst error at output %lld: got %.9g, reference %.9g (%.3f of the "
+           "tolerance 1e-4 rel + 1e-5 max|ref|)\n",
+           ok ? "PASS" : "FAIL", (long long)worst_at, worst_at >= 0 ? out[worst_at] : 0.0,
+           worst_at >= 0 ? want[worst_at] : 0.0, worst);
+    json_object_set_new(root, "check", json_pack("{s:b, s:f}", "pass", ok, "worst_fraction_of_tolerance", worst));
+    free(want);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    bench_options o = parse_options(argc, argv);
+    if (o.num_thread_counts == 0)
+        o.thread_counts[o.num_thread_counts++] = 0; /* resolved by the context */
+
+    bench_machine machine = {0, 0, 0};
+    if (o.probe && !o.topology_only) {
+        int probe_threads = o.thread_counts[o.num_thread_counts - 1];
+        if (probe_threads == 0)
+            probe_threads = omp_get_max_threads();
+        fprintf(stderr, "%s: probing memory bandwidth and SGEMM rate (%d threads)\n", program,
+                probe_threads);
+        machine = bench_probe_machine(probe_threads);
+    }
+
+    gat_context_options copts;
+    gat_context_options_init(&copts);
+    copts.num_threads = o.thread_counts[0];
+    copts.pin = o.pin;
+    gat_context *ctx = NULL;
+    if (gat_context_create(&ctx, &copts) != GAT_OK)
+        cli_fail(program, "cannot create a context");
+    for (int k = 0; k < o.num_thread_counts; k++)
+        if (o.thread_counts[k] == 0)
+            o.thread_counts[k] = gat_context_threads(ctx);
+    printf("topology: %s\n", gat_context_topology(ctx));
+    if (o.topology_only) {
+        printf("binding: %s\n", gat_context_pin_report(ctx));
+        gat_context_destroy(&ctx);
+        return 0;
+    }
+
+    /* Features first: their row count fixes N for a file graph. */
+    gat_array *features = NULL;
+    const char *features_path = o.features_path;
+    char dataset_features[4096];
+    if (features_path == NULL && o.dataset_dir != NULL) {
+        snprintf(dataset_features, sizeof dataset_features, "%s/features.npy", o.dataset_dir);
+        struct stat st;
+        if (stat(dataset_features, &st) == 0)
+            features_path = dataset_features;
+    }
+    if (features_path != NULL)
+        cli_check(program, ctx, gat_npy_read(ctx, features_path, GAT_FLOAT32, &features));
+    graph_source source;
+    gat_graph *g = load_graph(ctx, &o, features != NULL ? features->shape[0] : -1, &source);
+    const int64_t n = gat_graph_num_nodes(g);
+    const int64_t f = features != NULL ? features->shape[1] : o.in_features;
+    float *x = features != NULL ? features->data : random_features(n, f, o.seed);
+
+    gat_layer_config *configs = calloc((size_t)o.layers, sizeof *configs);
+    int64_t width = f;
+    for (int l = 0; l < o.layers; l++) {
+        gat_layer_config_init(&configs[l], width, o.heads, o.channels);
+        configs[l].concat = o.concat;
+        width = o.concat ? o.heads * o.channels : o.channels;
+    }
+    gat_model *model = NULL;
+    cli_check(program, ctx, gat_model_create(ctx, &model, o.layers, configs, GAT_ACT_ELU));
+    cli_check(program, ctx, gat_model_init_glorot(ctx, model, o.seed));
+    float *out = malloc((size_t)(n * width > 0 ? n * width : 1) * sizeof(float));
+    if (out == NULL)
+        cli_fail(program, "out of memory for the output");
+
+    const int64_t attended = gat_graph_num_attention_edges(g, true);
+    const int64_t max_degree = gat_graph_max_in_degree(g);
+    printf("graph: %s (built in %.1f ms)\n", source.description, 1e3 * source.load_seconds);
+    printf("graph: %lld nodes, %lld edges as given, %lld with one self-loop per node; "
+           "in-degree max %lld mean %.2f\n",
+           (long long)n, (long long)gat_graph_num_edges(g), (long long)attended,
+           (long long)max_degree, n > 0 ? (double)attended / (double)n : 0.0);
+    printf("model: %d layer(s), %lld -> %lld heads x %lld channels (%s)\n", o.layers,
+           (long long)f, (long long)o.heads, (long long)o.channels, o.concat ? "concat" : "mean");
+    if (machine.ok)
+        printf("machine: STREAM triad %.1f GB/s, SGEMM %.1f GFLOP/s (%d threads)\n",
+               machine.triad_gbps, machine.sgemm_gflops,
+               o.thread_counts[o.num_thread_counts - 1]);
+
+    layer_costs costs = model_costs(model, g);
+    json_t *root = json_object();
+    json_t *runs = json_array();
+    run_result last = {0};
+    for (int k = 0; k < o.num_thread_counts; k++) {
+        run_result r = run_threads(ctx, model, g, x, f, out, o.thread_counts[k], &o);
+        double edges_per_s = (double)attended * o.layers / (r.total_median / 1e3);
+        double gflops = (costs.projection_flops + costs.edge_flops) / (r.total_median / 1e3) / 1e9;
+        double edge_gbps = costs.edge_bytes / (r.edges_median / 1e3) / 1e9;
+        printf("median (%d threads): projection %.3f ms   edges %.3f ms   total %.3f ms "
+               "(min %.3f)\n",
+               r.threads, r.projection_median, r.edges_median, r.total_median, r.total_min);
+        printf("rates: %.1f M edges/s, %.1f GFLOP/s, edge phase %.1f GB/s\n", edges_per_s / 1e6,
+               gflops, edge_gbps);
+        json_t *run = json_pack(
+            "{s:i, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o}", "threads", r.threads,
+            "pin", r.pin_report, "projection_ms_median", r.projection_median, "edges_ms_median",
+            r.edges_median, "forward_ms_median", r.total_median, "forward_ms_min", r.total_min,
+            "edges_per_second", edges_per_s, "gflops", gflops, "edge_phase_gbps", edge_gbps,
+            "projection_ms", json_doubles(r.projection_ms, o.reps), "edges_ms",
+            json_doubles(r.edges_ms, o.reps), "forward_ms", json_doubles(r.total_ms, o.reps));
+        if (machine.ok) {
+            double proj_floor = fmax(costs.projection_bytes / (machine.triad_gbps * 1e9),
+                                     costs.projection_flops / (machine.sgemm_gflops * 1e9));
+            double edge_floor = costs.edge_bytes / (machine.triad_gbps * 1e9);
+            printf("roofline: projection %.0f%% of its floor %.3f ms, edge phase %.0f%% of its "
+                   "bandwidth floor %.3f ms, total %.0f%%\n",
+                   100 * 1e3 * proj_floor / r.projection_median, 1e3 * proj_floor,
+                   100 * 1e3 * edge_floor / r.edges_median, 1e3 * edge_floor,
+                   100 * 1e3 * (proj_floor + edge_floor) / r.total_median);
+            json_object_set_new(run, "roofline",
+                                json_pack("{s:f, s:f, s:f, s:f}", "projection_floor_ms",
+                                          1e3 * proj_floor, "edge_floor_ms", 1e3 * edge_floor,
+                                          "projection_fraction",
+                                          1e3 * proj_floor / r.projection_median,
+                                          "edge_fraction", 1e3 * edge_floor / r.edges_median));
+        }
+        json_array_append_new(runs, run);
+        if (k > 0) {
+            free(last.projection_ms);
+            free(last.edges_ms);
+            free(last.total_ms);
+        }
+        last = r;
+    }
+
+    int ok = 1;
+    if (o.check)
+        ok = check_against_reference(ctx, model, g, x, out, root);
+    int64_t rss = peak_rss_bytes();
+    printf("peak memory: %.1f MiB\n", (double)rss / (1 << 20));
+
+    json_object_set_new(root, "nodes", json_integer(n));
+    json_object_set_new(root, "edges", json_integer(attended));
+    json_object_set_new(root, "edges_as_given", json_integer(gat_graph_num_edges(g)));
+    json_object_set_new(root, "max_in_degree", json_integer(max_degree));
+    json_object_set_new(root, "graph", json_string(source.description));
+    json_object_set_new(root, "threads", json_integer(last.threads));
+    json_object_set_new(root, "forward_ms_median", json_real(last.total_median));
+    json_object_set_new(root, "peak_rss_bytes", json_integer(rss));
+    json_object_set_new(root, "model", json_pack("{s:I, s:I, s:I, s:b, s:i}", "in", (json_int_t)f,
+                                                 "heads", (json_int_t)o.heads, "channels",
+                                                 (json_int_t)o.channels, "concat", o.concat,
+                                                 "layers", o.layers));
+    json_object_set_new(root, "costs",
+                        json_pack("{s:f, s:f, s:f, s:f}", "projection_flops",
+                                  costs.projection_flops, "projection_bytes",
+                                  costs.projection_bytes, "edge_flops", costs.edge_flops,
+                                  "edge_bytes", costs.edge_bytes));
+    if (machine.ok)
+        json_object_set_new(root, "machine",
+                            json_pack("{s:f, s:f}", "triad_gbps", machine.triad_gbps,
+                                      "sgemm_gflops", machine.sgemm_gflops));
+    json_object_set_new(root, "topology", json_string(gat_context_topology(ctx)));
+    json_object_set_new(root, "runs", runs);
+    if (o.json_path != NULL) {
+        char temp[4096];
+        snprintf(temp, sizeof temp, "%s.tmp", o.json_path);
+        if (json_dump_file(root, temp, JSON_INDENT(1)) != 0 || rename(temp, o.json_path) != 0) {
+            remove(temp);
+            cli_fail(program, "%s: cannot write", o.json_path);
+        }
+    }
+    json_decref(root);
+    free(last.projection_ms);
+    free(last.edges_ms);
+    free(last.total_ms);
+    free(out);
+    free(configs);
+    if (features == NULL)
+        free(x);
+    gat_array_destroy(&features);
+    gat_model_destroy(&model);
+    gat_graph_destroy(&g);
+    gat_context_destroy(&ctx);
+    if (!ok) {
+        fprintf(stderr, "%s: --check failed: the fast path disagrees with the reference\n",
+                program);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,72 @@
+/* Shared command-line helpers (see cli_common.h). */
+#include "cli_common.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static _Noreturn void vfail(int code, const char *program, const char *format, va_list args)
+{
+    fprintf(stderr, "%s: ", program);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    if (code == 2)
+        fprintf(stderr, "Try '%s --help'.\n", program);
+    exit(code);
+}
+
+void cli_fail(const char *program, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vfail(1, program, format, args);
+}
+
+void cli_usage_error(const char *program, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vfail(2, program, format, args);
+}
+
+void cli_check(const char *program, gat_context *ctx, gat_status status)
+{
+    if (status == GAT_OK)
+        return;
+    const char *message = gat_context_message(ctx);
+    if (message == NULL || message[0] == '\0')
+        message = gat_status_str(status);
+    cli_fail(program, "%s", message);
+}
+
+int64_t cli_parse_int(const char *program, const char *option, const char *text, int64_t min,
+                      int64_t max)
+{
+    char *end = NULL;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    if (text[0] == '\0' || *end != '\0' || errno == ERANGE || value < min || value > max)
+        cli_usage_error(program, "%s expects a whole number in [%lld, %lld], got '%s'", option,
+                        (long long)min, (long long)max, text);
+    return (int64_t)value;
+}
+
+double cli_parse_double(const char *program, const char *option, const char *text)
+{
+    char *end = NULL;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (text[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(value))
+        cli_usage_error(program, "%s expects a finite number, got '%s'", option, text);
+    return value;
+}
+
+double cli_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}

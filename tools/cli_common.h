@@ -1,0 +1,34 @@
+/* What every command-line tool shares: failing with one clear line, strict
+ * number parsing, timing. */
+#ifndef GAT_CLI_COMMON_H
+#define GAT_CLI_COMMON_H
+
+#include "gat.h"
+
+#include <stdint.h>
+
+/* Prints "PROGRAM: message" to stderr and exits with status 1 (2 for usage
+ * errors), never a signal. */
+_Noreturn void cli_fail(const char *program, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+_Noreturn void cli_usage_error(const char *program, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Exits through cli_fail with the context's message unless status is OK. */
+void cli_check(const char *program, gat_context *ctx, gat_status status);
+
+/* Whole decimal number in [min, max], or a usage error naming the option. */
+int64_t cli_parse_int(const char *program, const char *option, const char *text, int64_t min,
+                      int64_t max);
+double cli_parse_double(const char *program, const char *option, const char *text);
+
+/* Monotonic seconds. */
+double cli_now(void);
+
+#endif

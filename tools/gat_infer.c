@@ -1,0 +1,159 @@
+/*
+ * gat-infer: run a saved GAT model over a graph and write its output.
+ */
+#include "cli_common.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const program = "gat-infer";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: gat-infer --graph EDGES --features X.npy --weights MODEL.safetensors\n"
+            "                 --out Y.npy [--attention A.npy] [--attention-edges E.npy]\n"
+            "                 [--threads T] [--quiet]\n"
+            "\n"
+            "Runs a stack of GAT layers (PyTorch Geometric GATConv semantics) over a graph.\n"
+            "\n"
+            "  --graph EDGES        edge list: one 'src dst' line per edge (src sends to dst),\n"
+            "                       '#' comments, blank lines and CRLF allowed, .gz read too\n"
+            "  --features X.npy     node features, float32 or float64 [N, F_in], C order;\n"
+            "                       N (its row count) is the number of nodes: an edge id >= N\n"
+            "                       is an error, as is a non-finite value\n"
+            "  --weights M          model in safetensors (tensors layers.{i}.lin.weight,\n"
+            "                       .att_src, .att_dst, .bias; see README), e.g. exported\n"
+            "                       from PyG by tools/export_pyg.py or saved by gat-train\n"
+            "  --out Y.npy          output, float32 [N, H*C] (heads concatenated) or [N, C]\n"
+            "  --attention A.npy    also write the last layer's attention coefficients,\n"
+            "                       float32 [E', H], in library order: by destination node,\n"
+            "                       input order within a node, its added self-loop last\n"
+            "  --attention-edges E.npy\n"
+            "                       the E' edges of --attention as int64 [E', 2] (src, dst)\n"
+            "  --threads T          OpenMP threads (default: OMP_NUM_THREADS or all cores);\n"
+            "                       the output bits are the same for any T\n"
+            "  --quiet              no progress lines on stderr\n"
+            "  --help, --version\n"
+            "\n"
+            "Every error ends with one line on stderr naming the file and place, exit 1;\n"
+            "usage errors exit 2. Outputs appear complete or not at all.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *graph_path = NULL, *features_path = NULL, *weights_path = NULL,
+               *out_path = NULL, *attention_path = NULL, *edges_path = NULL;
+    int threads = 0, quiet = 0;
+    static const struct option options[] = {
+        {"graph", required_argument, NULL, 'g'},    {"features", required_argument, NULL, 'x'},
+        {"weights", required_argument, NULL, 'w'},  {"out", required_argument, NULL, 'o'},
+        {"attention", required_argument, NULL, 'a'},
+        {"attention-edges", required_argument, NULL, 'e'},
+        {"threads", required_argument, NULL, 't'},  {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 'g': graph_path = optarg; break;
+        case 'x': features_path = optarg; break;
+        case 'w': weights_path = optarg; break;
+        case 'o': out_path = optarg; break;
+        case 'a': attention_path = optarg; break;
+        case 'e': edges_path = optarg; break;
+        case 't': threads = (int)cli_parse_int(program, "--threads", optarg, 1, 4096); break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        case 'V':
+            printf("gat-infer (libgat) %d.%d.%d\n", GAT_VERSION_MAJOR, GAT_VERSION_MINOR,
+                   GAT_VERSION_PATCH);
+            return 0;
+        default:
+            cli_usage_error(program, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        cli_usage_error(program, "unexpected argument '%s'", argv[optind]);
+    if (!graph_path || !features_path || !weights_path || !out_path)
+        cli_usage_error(program, "--graph, --features, --weights and --out are required");
+
+    gat_context_options copts;
+    gat_context_options_init(&copts);
+    copts.num_threads = threads;
+    gat_context *ctx = NULL;
+    if (gat_context_create(&ctx, &copts) != GAT_OK)
+        cli_fail(program, "cannot create a context (out of memory?)");
+
+    double t0 = cli_now();
+    gat_array *x = NULL;
+    cli_check(program, ctx, gat_npy_read(ctx, features_path, GAT_FLOAT32, &x));
+    const int64_t n = x->shape[0], f = x->shape[1];
+    gat_model *model = NULL;
+    cli_check(program, ctx, gat_model_load(ctx, &model, weights_path));
+    if (gat_model_in_features(model) != f)
+        cli_fail(program, "%s: model expects %lld input features but %s has %lld columns",
+                 weights_path, (long long)gat_model_in_features(model), features_path,
+                 (long long)f);
+    gat_graph *graph = NULL;
+    cli_check(program, ctx, gat_graph_read_edgelist(ctx, &graph, graph_path, n));
+    gat_layer_config last;
+    gat_model_layer_config(model, gat_model_num_layers(model) - 1, &last);
+    const int64_t width = gat_model_out_features(model);
+    const int64_t att_edges = gat_graph_num_attention_edges(graph, last.add_self_loops);
+    if (!quiet)
+        fprintf(stderr,
+                "gat-infer: %lld nodes, %lld edges (%lld attended), %d layer(s) %lld -> %lld, "
+                "%d thread(s); loaded in %.1f ms\n",
+                (long long)n, (long long)gat_graph_num_edges(graph), (long long)att_edges,
+                gat_model_num_layers(model), (long long)f, (long long)width,
+                gat_context_threads(ctx), 1e3 * (cli_now() - t0));
+
+    float *out = malloc((size_t)(n * width > 0 ? n * width : 1) * sizeof(float));
+    float *attention = NULL;
+    if (attention_path != NULL)
+        attention = malloc((size_t)(att_edges * last.heads > 0 ? att_edges * last.heads : 1) *
+                           sizeof(float));
+    if (out == NULL || (attention_path != NULL && attention == NULL))
+        cli_fail(program, "out of memory for the output");
+    double t1 = cli_now();
+    cli_check(program, ctx, gat_model_forward(ctx, model, graph, x->data, n, f, out, attention));
+    double forward_ms = 1e3 * (cli_now() - t1);
+
+    int64_t shape[2] = {n, width};
+    cli_check(program, ctx, gat_npy_write_f32(ctx, out_path, out, 2, shape));
+    if (attention_path != NULL) {
+        int64_t ashape[2] = {att_edges, last.heads};
+        cli_check(program, ctx, gat_npy_write_f32(ctx, attention_path, attention, 2, ashape));
+    }
+    if (edges_path != NULL) {
+        int64_t *src = malloc((size_t)(att_edges + 1) * sizeof(int64_t));
+        int64_t *dst = malloc((size_t)(att_edges + 1) * sizeof(int64_t));
+        int64_t *pairs = malloc((size_t)(2 * att_edges + 1) * sizeof(int64_t));
+        if (src == NULL || dst == NULL || pairs == NULL)
+            cli_fail(program, "out of memory for the attention edges");
+        cli_check(program, ctx, gat_graph_edges(ctx, graph, last.add_self_loops, src, dst));
+        for (int64_t k = 0; k < att_edges; k++) {
+            pairs[2 * k] = src[k];
+            pairs[2 * k + 1] = dst[k];
+        }
+        int64_t eshape[2] = {att_edges, 2};
+        cli_check(program, ctx, gat_npy_write_i64(ctx, edges_path, pairs, 2, eshape));
+        free(src);
+        free(dst);
+        free(pairs);
+    }
+    if (!quiet)
+        fprintf(stderr, "gat-infer: forward %.1f ms; wrote %s [%lld, %lld]\n", forward_ms,
+                out_path, (long long)n, (long long)width);
+    free(out);
+    free(attention);
+    gat_graph_destroy(&graph);
+    gat_model_destroy(&model);
+    gat_array_destroy(&x);
+    gat_context_destroy(&ctx);
+    return 0;
+}
