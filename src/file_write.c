@@ -2,9 +2,32 @@
 #include "file_write.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* The process's umask, read without changing it (umask() would, and that
+ * is process-wide state another thread may be using). Linux reports it in
+ * /proc/self/status; elsewhere assume the common 022. */
+static mode_t current_umask(void)
+{
+    mode_t mask = 022;
+    FILE *status = fopen("/proc/self/status", "r");
+    if (status == NULL)
+        return mask;
+    char line[256];
+    while (fgets(line, sizeof line, status) != NULL) {
+        unsigned value;
+        if (sscanf(line, "Umask: %o", &value) == 1) {
+            mask = (mode_t)value;
+            break;
+        }
+    }
+    fclose(status);
+    return mask;
+}
 
 gat_status gat__out_open(gat_context *ctx, gat__out_file *file, const char *path)
 {
@@ -25,6 +48,8 @@ gat_status gat__out_open(gat_context *ctx, gat__out_file *file, const char *path
         GAT_FREE(&file->allocator, file->temp_path);
         return gat__fail(ctx, GAT_ERR_IO, "%s: cannot create: %s", path, strerror(err));
     }
+    /* mkstemp makes the file 0600; give it the mode open() would have. */
+    (void)fchmod(fd, 0666 & ~current_umask());
     file->fp = fdopen(fd, "wb");
     if (file->fp == NULL) {
         int err = errno;
