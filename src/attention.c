@@ -3,57 +3,108 @@
  * sum of source rows, fused so no E x H (or E x H x C) buffer exists. Rows
  * are independent and each is summed in a fixed order, so the result does
  * not depend on how rows are spread over threads.
+ *
+ * Speed comes from three things: the row loop is instantiated for common
+ * (heads, channels) shapes so the compiler sees constant trip counts and
+ * vectorizes across heads and channels; exp is a vectorizable polynomial
+ * (fast_exp.h); the running sums are rescaled only when a row's maximum
+ * grows, which after the first few edges is rare.
  */
+#include "fast_exp.h"
 #include "kernels.h"
 #include "parallel.h"
 
 #include <math.h>
 #include <string.h>
 
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* How many edges ahead source rows are prefetched, across row ends since
+ * rows average a handful of edges: enough to cover a memory latency at a
+ * few nanoseconds per edge. */
+#define PREFETCH_DISTANCE 8
+/* Row chunks per thread: equal-edge chunks, a few per thread so a slow
+ * core does not hold up the rest. */
+#define CHUNKS_PER_THREAD 8
+
+typedef struct edge_pass {
+    const gat_graph *graph;
+    const float *projected, *score_src, *score_dst, *bias;
+    float *out, *attention;
+    const int64_t *loops_before;
+    const gat_layer_config *config;
+} edge_pass;
+
 typedef struct row_state {
     float *restrict acc; /* [H*C] running sum of p * projected[j] */
     float *restrict max; /* [H] running maximum of e */
     float *restrict sum; /* [H] running sum of exp(e - max) */
-    float *restrict p;   /* [H] this edge's exp(e - max) */
+    float *restrict p;   /* [H] this edge's logits, then exp(e - max) */
 } row_state;
 
 static inline float leaky_relu(float v, float slope) { return v > 0.0f ? v : v * slope; }
 
-/* Folds edge j -> i into the row state. When e exceeds the running max,
- * the partial sums are rescaled to the new max: the online softmax. */
-static inline void fold_edge(const row_state *s, const float *restrict projected,
-                             const float *restrict score_src, const float *restrict dst_score,
-                             int64_t j, int64_t heads, int64_t channels, float slope)
+/* Asks for the source row and scores of a coming edge: every cache line
+ * of the row, since a row of H*C floats spans several. */
+static ALWAYS_INLINE void prefetch_source(const float *row, int64_t row_floats,
+                                          const float *scores)
 {
-    const float *src_score = score_src + j * heads;
-    for (int64_t h = 0; h < heads; h++) {
-        float e = leaky_relu(src_score[h] + dst_score[h], slope);
-        if (e > s->max[h]) {
-            float scale = expf(s->max[h] - e); /* 0 for the first edge (max = -inf) */
+#if defined(__GNUC__)
+    for (int64_t off = 0; off < row_floats; off += 16)
+        __builtin_prefetch(row + off, 0, 3);
+    __builtin_prefetch(scores, 0, 3);
+#else
+    (void)row;
+    (void)row_floats;
+    (void)scores;
+#endif
+}
+
+/* Folds edge j -> i into the row state (the online softmax). */
+static ALWAYS_INLINE void fold_edge(const row_state *s, const float *restrict projected,
+                                    const float *restrict score_src,
+                                    const float *restrict dst_score, int64_t j,
+                                    const int64_t heads, const int64_t channels, float slope)
+{
+    const float *restrict src_score = score_src + j * heads;
+    for (int64_t h = 0; h < heads; h++)
+        s->p[h] = leaky_relu(src_score[h] + dst_score[h], slope);
+    int grows = 0; /* a separate counting loop keeps the one above vectorizable */
+    for (int64_t h = 0; h < heads; h++)
+        grows += s->p[h] > s->max[h];
+    if (grows) {
+        for (int64_t h = 0; h < heads; h++) {
+            float new_max = s->p[h] > s->max[h] ? s->p[h] : s->max[h];
+            float scale = gat__exp_nonpositive(s->max[h] - new_max); /* 0 while max = -inf */
             s->sum[h] *= scale;
-            float *acc = s->acc + h * channels;
             for (int64_t c = 0; c < channels; c++)
-                acc[c] *= scale;
-            s->max[h] = e;
+                s->acc[h * channels + c] *= scale;
+            s->max[h] = new_max;
         }
-        s->p[h] = expf(e - s->max[h]);
+    }
+    for (int64_t h = 0; h < heads; h++) {
+        s->p[h] = gat__exp_nonpositive(s->p[h] - s->max[h]);
         s->sum[h] += s->p[h];
     }
-    const float *src_row = projected + j * heads * channels;
-    for (int64_t h = 0; h < heads; h++) {
-        const float p = s->p[h];
-        float *restrict acc = s->acc + h * channels;
-        const float *restrict x = src_row + h * channels;
+    const float *restrict src_row = projected + j * heads * channels;
+    for (int64_t h = 0; h < heads; h++)
         for (int64_t c = 0; c < channels; c++)
-            acc[c] += p * x[c];
-    }
+            s->acc[h * channels + c] += s->p[h] * src_row[h * channels + c];
 }
 
 /* Writes alpha for the row once max and sum are final, in library order. */
-static void write_row_attention(const gat_graph *g, bool add_loops, int64_t i,
-                                const float *score_src, const float *dst_score, int64_t heads,
-                                float slope, const row_state *s, float *restrict attention)
+static void write_row_attention(const edge_pass *a, int64_t i, const row_state *s)
 {
+    const gat_graph *g = a->graph;
+    const bool add_loops = a->config->add_self_loops;
+    const int64_t heads = a->config->heads;
+    const float *dst_score = a->score_dst + i * heads;
+    float *attention =
+        a->attention + gat__attention_row_offset(g, add_loops, a->loops_before, i) * heads;
     int64_t out = 0;
     for (int64_t k = g->row_ptr[i]; k <= g->row_ptr[i + 1]; k++) {
         int64_t j;
@@ -67,19 +118,22 @@ static void write_row_attention(const gat_graph *g, bool add_loops, int64_t i,
                 continue;
         }
         for (int64_t h = 0; h < heads; h++) {
-            float e = leaky_relu(score_src[j * heads + h] + dst_score[h], slope);
-            attention[out * heads + h] = expf(e - s->max[h]) / s->sum[h];
+            float e = leaky_relu(a->score_src[j * heads + h] + dst_score[h],
+                                 a->config->negative_slope);
+            attention[out * heads + h] = gat__exp_nonpositive(e - s->max[h]) / s->sum[h];
         }
         out++;
     }
 }
 
-static void finish_row(const gat_layer_config *c, const float *bias, const row_state *s,
-                       float *restrict out_row)
+static ALWAYS_INLINE void finish_row(const edge_pass *a, const row_state *s, int64_t i,
+                                     const int64_t heads, const int64_t channels)
 {
-    const int64_t heads = c->heads, channels = c->channels;
+    const gat_layer_config *c = a->config;
+    const int64_t width = c->concat ? heads * channels : channels;
+    float *restrict out_row = a->out + i * width;
     for (int64_t h = 0; h < heads; h++)
-        s->p[h] = s->sum[h] > 0.0f ? 1.0f / s->sum[h] : 0.0f; /* empty row: aggregates nothing */
+        s->p[h] = s->sum[h] > 0.0f ? 1.0f / s->sum[h] : 0.0f; /* empty row aggregates nothing */
     if (c->concat) {
         for (int64_t h = 0; h < heads; h++)
             for (int64_t ch = 0; ch < channels; ch++)
@@ -92,11 +146,98 @@ static void finish_row(const gat_layer_config *c, const float *bias, const row_s
             out_row[ch] = total / (float)heads;
         }
     }
-    if (bias != NULL) {
-        int64_t width = gat__layer_out_width(c);
+    if (a->bias != NULL)
         for (int64_t k = 0; k < width; k++)
-            out_row[k] += bias[k];
+            out_row[k] += a->bias[k];
+}
+
+/* The row loop; heads and channels are compile-time constants at the
+ * specialised call sites below. */
+static ALWAYS_INLINE void attend_rows(const edge_pass *a, const row_state *s, int64_t first,
+                                      int64_t last, const int64_t heads,
+                                      const int64_t channels)
+{
+    const gat_graph *g = a->graph;
+    const bool add_loops = a->config->add_self_loops;
+    const float slope = a->config->negative_slope;
+    const int64_t *restrict row_ptr = g->row_ptr;
+    const int32_t *restrict col = g->col;
+    const int64_t hc = heads * channels;
+    const int64_t prefetch_end = row_ptr[last];
+    for (int64_t i = first; i < last; i++) {
+        for (int64_t k = 0; k < hc; k++)
+            s->acc[k] = 0.0f;
+        for (int64_t h = 0; h < heads; h++) {
+            s->max[h] = -INFINITY;
+            s->sum[h] = 0.0f;
+        }
+        const float *dst_score = a->score_dst + i * heads;
+        const int64_t end = row_ptr[i + 1];
+        for (int64_t k = row_ptr[i]; k < end; k++) {
+            if (k + PREFETCH_DISTANCE < prefetch_end) {
+                int64_t ahead = col[k + PREFETCH_DISTANCE];
+                prefetch_source(a->projected + ahead * hc, hc, a->score_src + ahead * heads);
+            }
+            int64_t j = col[k];
+            if (add_loops && j == i)
+                continue;
+            fold_edge(s, a->projected, a->score_src, dst_score, j, heads, channels, slope);
+        }
+        if (add_loops)
+            fold_edge(s, a->projected, a->score_src, dst_score, i, heads, channels, slope);
+        if (a->attention != NULL)
+            write_row_attention(a, i, s);
+        finish_row(a, s, i, heads, channels);
     }
+}
+
+static void attend_rows_dispatch(const edge_pass *a, const row_state *s, int64_t first,
+                                 int64_t last)
+{
+    const int64_t h = a->config->heads, c = a->config->channels;
+#define SHAPE(H, C)                                                                           \
+    if (h == (H) && c == (C)) {                                                               \
+        attend_rows(a, s, first, last, (H), (C));                                             \
+        return;                                                                               \
+    }
+    SHAPE(8, 8)
+    SHAPE(1, 8)
+    SHAPE(8, 16)
+    SHAPE(4, 16)
+    SHAPE(1, 16)
+    SHAPE(4, 32)
+    SHAPE(2, 32)
+    SHAPE(1, 32)
+    SHAPE(1, 64)
+    SHAPE(8, 4)
+#undef SHAPE
+    switch (c) {
+    case 4: attend_rows(a, s, first, last, h, 4); return;
+    case 8: attend_rows(a, s, first, last, h, 8); return;
+    case 16: attend_rows(a, s, first, last, h, 16); return;
+    case 32: attend_rows(a, s, first, last, h, 32); return;
+    case 64: attend_rows(a, s, first, last, h, 64); return;
+    default: attend_rows(a, s, first, last, h, c); return;
+    }
+}
+
+/* First row of chunk `chunk` of `chunks` when rows are split so each chunk
+ * holds about the same number of edges (plus one per row for the row's own
+ * work): a binary search on the row offsets. */
+static int64_t chunk_start(const gat_graph *g, int64_t chunk, int64_t chunks)
+{
+    const int64_t n = g->num_nodes;
+    const double total = (double)g->num_edges + (double)n;
+    const double target = total * (double)chunk / (double)chunks;
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((double)(g->row_ptr[mid] + mid) < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
@@ -105,10 +246,7 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
                                   float *attention, const int64_t *loops_before)
 {
     const gat_layer_config *c = &layer->config;
-    const int64_t heads = c->heads, channels = c->channels, hc = heads * channels;
-    const int64_t width = gat__layer_out_width(c);
-    const bool add_loops = c->add_self_loops;
-    const float slope = c->negative_slope;
+    const int64_t heads = c->heads, hc = heads * c->channels;
     const int threads = ctx->num_threads;
     /* Per-thread row state, each thread's slice padded to whole cache lines. */
     const int64_t stride = ((hc + 3 * heads) + 15) / 16 * 16;
@@ -117,6 +255,9 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
                                       "attention scratch", &status);
     if (scratch == NULL)
         return status;
+    const edge_pass pass = {graph, projected, score_src, score_dst, layer->bias, out,
+                            attention, loops_before, c};
+    const int64_t chunks = (int64_t)threads * CHUNKS_PER_THREAD;
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
@@ -125,30 +266,11 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
         float *mine = scratch + stride * gat__thread_id();
         row_state s = {mine, mine + hc, mine + hc + heads, mine + hc + 2 * heads};
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 64)
+#pragma omp for schedule(dynamic, 1)
 #endif
-        for (int64_t i = 0; i < graph->num_nodes; i++) {
-            memset(s.acc, 0, (size_t)hc * sizeof(float));
-            for (int64_t h = 0; h < heads; h++) {
-                s.max[h] = -INFINITY;
-                s.sum[h] = 0.0f;
-            }
-            const float *dst_score = score_dst + i * heads;
-            for (int64_t k = graph->row_ptr[i]; k < graph->row_ptr[i + 1]; k++) {
-                int64_t j = graph->col[k];
-                if (add_loops && j == i)
-                    continue;
-                fold_edge(&s, projected, score_src, dst_score, j, heads, channels, slope);
-            }
-            if (add_loops)
-                fold_edge(&s, projected, score_src, dst_score, i, heads, channels, slope);
-            if (attention != NULL) {
-                int64_t offset = gat__attention_row_offset(graph, add_loops, loops_before, i);
-                write_row_attention(graph, add_loops, i, score_src, dst_score, heads, slope, &s,
-                                    attention + offset * heads);
-            }
-            finish_row(c, layer->bias, &s, out + i * width);
-        }
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            attend_rows_dispatch(&pass, &s, chunk_start(graph, chunk, chunks),
+                                 chunk_start(graph, chunk + 1, chunks));
     }
     gat__free_raw(&ctx->allocator, scratch);
     return GAT_OK;
