@@ -272,9 +272,16 @@ gat_status gat_model_init_glorot(gat_context *ctx, gat_model *model, uint64_t se
  * 2.3-2.4's "layers.{i}.lin_src.weight"), "layers.{i}.att_src",
  * "layers.{i}.att_dst", optional "layers.{i}.bias", dtype F32. Metadata:
  * "layers.{i}.concat", "layers.{i}.negative_slope",
- * "layers.{i}.add_self_loops", "activation". Errors name file and tensor. */
+ * "layers.{i}.add_self_loops", "activation". Errors name file and tensor:
+ * GAT_ERR_IO (cannot open/read, not a regular file), GAT_ERR_FORMAT
+ * (malformed header, JSON, offsets, shapes, metadata), GAT_ERR_UNSUPPORTED
+ * (dtype other than F32, a parameter GATConv variants add that this engine
+ * does not run: lin.bias, att_edge, res, a bipartite lin_dst), GAT_ERR_OVERFLOW
+ * (a shape whose size overflows), GAT_ERR_NONFINITE (NaN/Inf parameter),
+ * GAT_ERR_NOMEM. *model is NULL on failure. */
 gat_status gat_model_load(gat_context *ctx, gat_model **model, const char *path);
-/* Saves in the same format (written to a temporary name, then renamed). */
+/* Saves in the same format (written to a temporary name, then renamed);
+ * GAT_ERR_NONFINITE if a parameter is NaN/Inf, GAT_ERR_IO on write errors. */
 gat_status gat_model_save(gat_context *ctx, const gat_model *model, const char *path);
 
 /* Inference. x [N, F_in] (borrowed, row-major) with N == the graph's nodes;
@@ -288,6 +295,174 @@ gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph
 
 /* Releases the scratch memory kept between forward calls. */
 void gat_model_trim(gat_model *model);
+
+/* ------------------------------------------------------------------------ */
+/* Training                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Row normalisation (PyG's NormalizeFeatures on non-negative features): each
+ * row of x [num_nodes, num_features] (caller-owned, changed in place) is
+ * divided by its sum; a row summing to 0 stays as it is. GAT_ERR_INVALID
+ * for a NULL x with a non-empty shape or a negative size. */
+gat_status gat_features_normalize_rows(gat_context *ctx, float *x, int64_t num_nodes,
+                                       int64_t num_features);
+
+/* Classification quality of an output over a set of nodes. */
+typedef struct gat_metrics {
+    double loss;     /* mean over the nodes of -log_softmax(out[i])[label[i]] */
+    double accuracy; /* fraction of the nodes whose argmax (first on ties) is the label */
+} gat_metrics;
+
+/* Inference (gat_model_forward, no dropout) followed by the metrics over
+ * index [count] (borrowed node ids; repeats count repeatedly). labels
+ * [num_nodes] (borrowed) holds class ids in [0, out_features); only the
+ * labels of indexed nodes are read. GAT_ERR_RANGE for an index outside
+ * [0, num_nodes) or a label outside the classes, naming the position;
+ * GAT_ERR_INVALID for count < 1 or a NULL argument; the forward's statuses. */
+gat_status gat_model_evaluate(gat_context *ctx, gat_model *model, const gat_graph *graph,
+                              const float *x, int64_t num_nodes, int64_t in_features,
+                              const int64_t *labels, const int64_t *index, int64_t count,
+                              gat_metrics *metrics);
+
+typedef enum gat_optimizer {
+    GAT_OPT_ADAM = 0, /* torch.optim.Adam (bias-corrected, L2 added to the gradient) */
+    GAT_OPT_SGD = 1   /* torch.optim.SGD without momentum: p -= lr * (g + wd * p) */
+} gat_optimizer;
+
+/* How the trainer holds layer 0's input. Bag-of-words features (Cora: 1.3%
+ * non-zero) are far cheaper as a sparse matrix: x . W^T and dW cost one
+ * multiply-add per non-zero and output column instead of per entry. */
+typedef enum gat_input_format {
+    GAT_INPUT_AUTO = 0,  /* sparse when at most 10% of the entries are non-zero */
+    GAT_INPUT_DENSE = 1, /* blocked OpenBLAS GEMMs */
+    GAT_INPUT_SPARSE = 2 /* compressed rows and columns, copied at creation */
+} gat_input_format;
+
+typedef struct gat_trainer_options {
+    gat_optimizer optimizer; /* default GAT_OPT_ADAM */
+    float learning_rate;     /* default 0.005 (the paper's for Cora) */
+    float weight_decay;      /* L2 added to every parameter's gradient; default 0 */
+    float beta1, beta2, eps; /* Adam's; default 0.9, 0.999, 1e-8 */
+    float dropout;           /* on each layer's input, in [0, 1); default 0 */
+    float attention_dropout; /* on the attention coefficients, in [0, 1); default 0 */
+    uint64_t seed;           /* keys the dropout masks; default 0 */
+    gat_input_format input_format; /* default GAT_INPUT_AUTO */
+} gat_trainer_options;
+
+/* Fills the defaults above. */
+void gat_trainer_options_init(gat_trainer_options *options);
+
+/* A trainer: the state one training run needs for one model, graph and
+ * input (saved activations, gradients, optimizer moments).
+ *
+ * Dropout is inverted dropout as torch.nn.functional.dropout (kept values
+ * scaled by 1/(1-p)), applied to the input of every layer and to the
+ * attention coefficients after the softmax (PyG's GATConv dropout). Masks
+ * come from a counter-based hash of (seed, step, layer, element), where
+ * step is the number of updates so far and element is the row-major index
+ * of an input entry or edge * heads + head of a coefficient in library
+ * order: the same masks at any thread count, for dense and sparse inputs,
+ * and again for every forward between two updates.
+ *
+ * Results are bitwise identical for any thread count. */
+typedef struct gat_trainer gat_trainer;
+
+/* model, graph and x [num_nodes, in_features] are borrowed for the
+ * trainer's whole life: they must outlive it, x must not change, and the
+ * model's parameters change only through the trainer (updates write them
+ * in place). options may be NULL (defaults); it is copied.
+ * GAT_ERR_INVALID: NULL arguments, shapes that do not match the model or
+ * graph, an option out of range (rates outside [0, 1), lr or eps <= 0,
+ * betas outside [0, 1), negative weight decay); GAT_ERR_NONFINITE for a
+ * non-finite entry of x; GAT_ERR_NOMEM / GAT_ERR_OVERFLOW. */
+gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model *model,
+                              const gat_graph *graph, const float *x, int64_t num_nodes,
+                              int64_t in_features, const gat_trainer_options *options);
+void gat_trainer_destroy(gat_trainer **trainer);
+
+/* Updates done so far (the optimizer's step count). */
+int64_t gat_trainer_steps(const gat_trainer *trainer);
+/* Whether layer 0's input is held sparse (see gat_input_format). */
+bool gat_trainer_sparse_input(const gat_trainer *trainer);
+
+/* One training step on the nodes index [count] (borrowed, repeats allowed)
+ * with labels [num_nodes] (borrowed): forward with dropout, log-softmax +
+ * mean NLL over the nodes, backward, weight decay and the optimizer's
+ * update. train, if not NULL, receives the loss and accuracy of this
+ * forward (dropout on, parameters before the update). Statuses as
+ * gat_model_evaluate, and GAT_ERR_NONFINITE when the loss is not finite
+ * (the parameters are then left unchanged). */
+gat_status gat_trainer_step(gat_context *ctx, gat_trainer *trainer, const int64_t *labels,
+                            const int64_t *index, int64_t count, gat_metrics *train);
+
+/* gat_model_evaluate through the trainer's input (sparse when it is held
+ * sparse, so it can differ from gat_model_evaluate in the last bits).
+ * Dropout off. Discards the state a training forward saved. */
+gat_status gat_trainer_evaluate(gat_context *ctx, gat_trainer *trainer, const int64_t *labels,
+                                const int64_t *index, int64_t count, gat_metrics *metrics);
+
+/* The pieces of a step, for other losses (gat-bench times sum(out * R)).
+ *
+ * gat_trainer_forward: out [num_nodes, out_features] caller-owned output.
+ * training: dropout on, and the activations backward needs are kept;
+ * otherwise dropout off and nothing is kept (a later backward fails). */
+gat_status gat_trainer_forward(gat_context *ctx, gat_trainer *trainer, bool training,
+                               float *out);
+/* Gradients of sum(out * d_out) for the last training forward: d_out
+ * [num_nodes, out_features] borrowed. Overwrites the trainer's parameter
+ * gradients (no weight decay yet: that is part of the update). d_x, if not
+ * NULL, is a caller-owned [num_nodes, in_features] output for the gradient
+ * with respect to x. GAT_ERR_INVALID without a training forward since the
+ * last update or evaluation. */
+gat_status gat_trainer_backward(gat_context *ctx, gat_trainer *trainer, const float *d_out,
+                                float *d_x);
+/* The gradient tensors of a layer, laid out as gat_layer_params (bias NULL
+ * without bias). Owned by the trainer, writable (e.g. to clip); valid
+ * until it is destroyed. GAT_ERR_INVALID for a bad layer. */
+gat_status gat_trainer_gradients(gat_trainer *trainer, int layer, gat_layer_params *gradients);
+/* Weight decay and one optimizer step with the current gradients; counts
+ * a step. GAT_ERR_INVALID when no backward has run since the last update. */
+gat_status gat_trainer_update(gat_context *ctx, gat_trainer *trainer);
+
+/* Training to early stop. */
+typedef struct gat_epoch_report {
+    int64_t epoch;       /* 1-based */
+    gat_metrics train;   /* of the epoch's training forward (dropout on) */
+    gat_metrics val;     /* after the update, dropout off */
+    double seconds;      /* wall time of the epoch */
+    bool saved;          /* these parameters became the kept ones */
+    int64_t patience_left;
+} gat_epoch_report;
+
+typedef struct gat_fit_options {
+    int64_t max_epochs; /* default 1000 */
+    int64_t patience;   /* default 100; 0 never stops early */
+    /* Called after every epoch (may be NULL); returning false stops. */
+    bool (*on_epoch)(const gat_epoch_report *report, void *user);
+    void *user;
+} gat_fit_options;
+
+void gat_fit_options_init(gat_fit_options *options);
+
+typedef struct gat_fit_result {
+    int64_t epochs;      /* epochs run */
+    int64_t best_epoch;  /* epoch whose parameters the model holds at the end */
+    gat_metrics best_val;
+    bool stopped_early;  /* patience ran out (not max_epochs or the callback) */
+} gat_fit_result;
+
+/* Trains with early stopping, the rule of the GAT authors' reference code
+ * (execute_cora.py): after each epoch's step the validation loss and
+ * accuracy are measured; if accuracy >= the best accuracy so far OR loss
+ * <= the lowest loss so far, the patience counter resets, and when BOTH
+ * hold the parameters are kept as the best model; otherwise the counter
+ * grows, and training stops when it reaches patience. At the end the kept
+ * parameters are written back into the model. options may be NULL
+ * (defaults); result may be NULL. Statuses as gat_trainer_step. */
+gat_status gat_trainer_fit(gat_context *ctx, gat_trainer *trainer, const int64_t *labels,
+                           const int64_t *train_index, int64_t train_count,
+                           const int64_t *val_index, int64_t val_count,
+                           const gat_fit_options *options, gat_fit_result *result);
 
 #ifdef __cplusplus
 }

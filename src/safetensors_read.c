@@ -1,1 +1,783 @@
-/* placeholder: being written */
+/*
+ * gat_model_load: a stack of GATConv layers from a safetensors file.
+ *
+ * The file is untrusted. Every length, offset and shape is checked against
+ * the file's size before it is used, so nothing is allocated beyond what the
+ * file's own bytes can back, and the order of checks is: the length field,
+ * the JSON, each header entry on its own, the entries' byte ranges against
+ * each other, the layers' shapes against each other, the metadata, and last
+ * the numbers themselves.
+ */
+#include "model.h"
+#include "safetensors.h"
+
+#include <errno.h>
+#include <float.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* The tensors a layer may have. lin_src.weight is PyG 2.3-2.4's name for
+ * lin.weight; lin_dst.weight is the same module registered twice, accepted
+ * only when it equals the source weight. */
+enum {
+    SLOT_WEIGHT,
+    SLOT_WEIGHT_SRC,
+    SLOT_WEIGHT_DST,
+    SLOT_ATT_SRC,
+    SLOT_ATT_DST,
+    SLOT_BIAS,
+    SLOT_COUNT
+};
+
+static const char *const slot_names[SLOT_COUNT] = {
+    "lin.weight", "lin_src.weight", "lin_dst.weight", "att_src", "att_dst", "bias",
+};
+
+/* One validated header entry. Names point into the parsed JSON. */
+typedef struct st_tensor {
+    const char *name;
+    int ndim;          /* at most 3 for a layer tensor */
+    int64_t shape[3];
+    uint64_t begin;    /* byte range in the data buffer */
+    uint64_t end;
+} st_tensor;
+
+typedef struct st_layer {
+    const st_tensor *slot[SLOT_COUNT];
+    int64_t heads, channels, in_features;
+} st_layer;
+
+typedef struct st_reader {
+    gat_context *ctx;
+    const char *path;
+    FILE *fp;
+    uint64_t file_size;
+    uint64_t header_size;  /* N */
+    uint64_t data_size;    /* file_size - 8 - N */
+    json_t *header;        /* owned */
+    json_t *metadata;      /* borrowed from header; NULL when absent */
+    st_tensor *tensors;    /* every tensor entry, layer tensors or not */
+    size_t num_tensors;
+    st_layer *layers;      /* layer_capacity slots, indexed by layer */
+    size_t layer_capacity;
+    int num_layers;
+} st_reader;
+
+/* Copies at most size-1 bytes of s for a one-line message: control and
+ * non-ASCII bytes from the file become '?', a long string is cut. */
+static const char *show(const char *s, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (; s[n] != '\0' && n + 1 < size; n++) {
+        unsigned char c = (unsigned char)s[n];
+        buf[n] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    if (s[n] != '\0' && n >= 3)
+        memcpy(buf + n - 3, "...", 3);
+    buf[n] = '\0';
+    return buf;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a real number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "an unknown value";
+}
+
+static const char *shape_text(const st_tensor *t, char *buf, size_t size)
+{
+    int used = snprintf(buf, size, "[");
+    for (int d = 0; d < t->ndim && used > 0 && (size_t)used < size; d++)
+        used += snprintf(buf + used, size - (size_t)used, d ? ", %lld" : "%lld",
+                         (long long)t->shape[d]);
+    if (used > 0 && (size_t)used < size)
+        snprintf(buf + used, size - (size_t)used, "]");
+    return buf;
+}
+
+/* Bytes per element of the safetensors dtypes; 0 for a name we do not
+ * know, whose size check is then skipped (only ignored tensors get there). */
+static uint64_t dtype_size(const char *dtype)
+{
+    static const struct {
+        const char *name;
+        uint64_t size;
+    } table[] = {
+        {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
+        {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+        {"U32", 4},  {"F32", 4}, {"I64", 8}, {"U64", 8},     {"F64", 8},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(dtype, table[i].name) == 0)
+            return table[i].size;
+    return 0;
+}
+
+/* Reads the length field and the header JSON. */
+static gat_status read_header(st_reader *r)
+{
+    gat_context *ctx = r->ctx;
+    gat_status status = GAT_OK;
+    char *text = NULL;
+
+    r->fp = fopen(r->path, "rb");
+    if (r->fp == NULL)
+        return gat__fail(ctx, GAT_ERR_IO, "%s: cannot open: %s", r->path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(r->fp), &st) != 0)
+        return gat__fail(ctx, GAT_ERR_IO, "%s: cannot stat: %s", r->path, strerror(errno));
+    /* The offsets index a buffer whose size we must know up front. */
+    if (!S_ISREG(st.st_mode))
+        return gat__fail(ctx, GAT_ERR_IO, "%s: not a regular file", r->path);
+    r->file_size = (uint64_t)st.st_size;
+    if (r->file_size < 8)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: %llu bytes: too short for a safetensors file, which starts "
+                         "with an 8-byte header length",
+                         r->path, (unsigned long long)r->file_size);
+
+    unsigned char field[8];
+    if (fread(field, 1, 8, r->fp) != 8)
+        return gat__fail(ctx, GAT_ERR_IO, "%s: byte 0: cannot read the header length",
+                         r->path);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = (n << 8) | field[i];
+    if (n > GAT__ST_MAX_HEADER)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: byte 0: header length %llu is over the limit of %llu bytes",
+                         r->path, (unsigned long long)n,
+                         (unsigned long long)GAT__ST_MAX_HEADER);
+    if (n > r->file_size - 8)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: byte 0: header length %llu runs past the end of the file "
+                         "(%llu bytes follow the length field)",
+                         r->path, (unsigned long long)n,
+                         (unsigned long long)(r->file_size - 8));
+    r->header_size = n;
+    r->data_size = r->file_size - 8 - n;
+
+    text = gat__alloc_array(ctx, (int64_t)n, 1, "safetensors header", &status);
+    if (text == NULL)
+        goto done;
+    if (fread(text, 1, (size_t)n, r->fp) != (size_t)n) {
+        status = gat__fail(ctx, ferror(r->fp) ? GAT_ERR_IO : GAT_ERR_FORMAT,
+                           "%s: byte 8: cannot read the %llu-byte header", r->path,
+                           (unsigned long long)n);
+        goto done;
+    }
+    json_error_t error;
+    r->header = json_loadb(text, (size_t)n, JSON_REJECT_DUPLICATES, &error);
+    if (r->header == NULL) {
+        status = gat__fail(ctx, GAT_ERR_FORMAT,
+                           "%s: header: invalid JSON at line %d, column %d (byte %lld of the "
+                           "file): %s",
+                           r->path, error.line, error.column, 8 + (long long)error.position,
+                           error.text);
+        goto done;
+    }
+    if (!json_is_object(r->header))
+        status = gat__fail(ctx, GAT_ERR_FORMAT, "%s: header (byte 8): expected a JSON object, "
+                           "found %s", r->path, json_type_name(r->header));
+done:
+    gat__free_raw(&ctx->allocator, text);
+    return status;
+}
+
+/* Splits "layers.{i}.{suffix}". *layer is -1 for a name outside "layers.",
+ * which the loader ignores. Any other name under "layers." is an error: it
+ * is a parameter we would silently drop. */
+static gat_status classify_name(st_reader *r, const char *name, int64_t *layer, int *slot)
+{
+    static const char prefix[] = "layers.";
+    char shown[160];
+    *layer = -1;
+    *slot = -1;
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return GAT_OK;
+    const char *p = name + sizeof prefix - 1;
+    int64_t index = 0;
+    const char *digits = p;
+    while (*p >= '0' && *p <= '9') {
+        if (index > INT32_MAX / 10)
+            return gat__fail(r->ctx, GAT_ERR_FORMAT, "%s: tensor \"%s\": layer index too large",
+                             r->path, show(name, shown, sizeof shown));
+        index = index * 10 + (*p++ - '0');
+    }
+    /* "layers.01" would alias "layers.1" and make a second copy of it. */
+    if (p == digits || *p != '.' || (digits[0] == '0' && p - digits > 1))
+        return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": expected a name of the form layers.{index}.{name}",
+                         r->path, show(name, shown, sizeof shown));
+    p++;
+    for (int s = 0; s < SLOT_COUNT; s++) {
+        if (strcmp(p, slot_names[s]) == 0) {
+            *layer = index;
+            *slot = s;
+            return GAT_OK;
+        }
+    }
+    show(name, shown, sizeof shown);
+    if (strcmp(p, "lin.bias") == 0 || strcmp(p, "lin_src.bias") == 0 ||
+        strcmp(p, "lin_dst.bias") == 0)
+        return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
+                         "%s: tensor \"%s\": a bias inside the linear projection is not "
+                         "supported (PyG's GATConv projects with bias=False)",
+                         r->path, shown);
+    if (strncmp(p, "lin_edge.", 9) == 0 || strcmp(p, "att_edge") == 0)
+        return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
+                         "%s: tensor \"%s\": edge features (edge_dim) are not supported",
+                         r->path, shown);
+    if (strncmp(p, "res.", 4) == 0)
+        return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
+                         "%s: tensor \"%s\": residual connections are not supported", r->path,
+                         shown);
+    return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                     "%s: tensor \"%s\": unknown tensor name under layers.%lld (expected "
+                     "lin.weight, att_src, att_dst or bias)",
+                     r->path, shown, (long long)index);
+}
+
+/* Checks one header entry on its own: its name, dtype, shape and byte range
+ * inside the data buffer. */
+static gat_status parse_entry(st_reader *r, const char *name, json_t *entry, st_tensor *t)
+{
+    gat_context *ctx = r->ctx;
+    char shown[160];
+    show(name, shown, sizeof shown);
+    int64_t layer;
+    int slot;
+    gat_status status = classify_name(r, name, &layer, &slot);
+    if (status != GAT_OK)
+        return status;
+    bool is_layer = layer >= 0;
+
+    if (!json_is_object(entry))
+        return gat__fail(ctx, GAT_ERR_FORMAT, "%s: tensor \"%s\": expected a JSON object, "
+                         "found %s", r->path, shown, json_type_name(entry));
+    json_t *dtype = json_object_get(entry, "dtype");
+    json_t *shape = json_object_get(entry, "shape");
+    json_t *offsets = json_object_get(entry, "data_offsets");
+    if (!json_is_string(dtype))
+        return gat__fail(ctx, GAT_ERR_FORMAT, "%s: tensor \"%s\": \"dtype\" %s", r->path,
+                         shown, dtype ? "must be a string" : "is missing");
+    if (!json_is_array(shape))
+        return gat__fail(ctx, GAT_ERR_FORMAT, "%s: tensor \"%s\": \"shape\" %s", r->path,
+                         shown, shape ? "must be an array" : "is missing");
+    if (!json_is_array(offsets))
+        return gat__fail(ctx, GAT_ERR_FORMAT, "%s: tensor \"%s\": \"data_offsets\" %s",
+                         r->path, shown, offsets ? "must be an array" : "is missing");
+    char dtype_shown[32];
+    show(json_string_value(dtype), dtype_shown, sizeof dtype_shown);
+    if (is_layer && strcmp(json_string_value(dtype), "F32") != 0)
+        return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
+                         "%s: tensor \"%s\": dtype %s is not supported (expected F32)", r->path,
+                         shown, dtype_shown);
+
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    size_t ndim = json_array_size(shape);
+    if (is_layer && ndim > 3)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": shape has %zu dimensions, expected at most 3",
+                         r->path, shown, ndim);
+    t->ndim = (int)(ndim < 3 ? ndim : 3);
+    uint64_t elements = 1;
+    for (size_t d = 0; d < ndim; d++) {
+        json_t *dim = json_array_get(shape, d);
+        if (!json_is_integer(dim) || json_integer_value(dim) < 0)
+            return gat__fail(ctx, GAT_ERR_FORMAT,
+                             "%s: tensor \"%s\": shape dimension %zu must be a non-negative "
+                             "integer", r->path, shown, d);
+        uint64_t value = (uint64_t)json_integer_value(dim);
+        if (value != 0 && elements > UINT64_MAX / value)
+            return gat__fail(ctx, GAT_ERR_OVERFLOW,
+                             "%s: tensor \"%s\": the product of its shape overflows 64 bits",
+                             r->path, shown);
+        elements *= value;
+        if (d < 3)
+            t->shape[d] = (int64_t)value;
+    }
+
+    json_t *b = json_array_get(offsets, 0), *e = json_array_get(offsets, 1);
+    if (json_array_size(offsets) != 2 || !json_is_integer(b) || !json_is_integer(e))
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": \"data_offsets\" must be [begin, end] integers",
+                         r->path, shown);
+    json_int_t begin = json_integer_value(b), end = json_integer_value(e);
+    if (begin < 0 || end < begin || (uint64_t)end > r->data_size)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": data_offsets [%lld, %lld] are not a range inside "
+                         "the %llu-byte data buffer (file bytes %llu..%llu)",
+                         r->path, shown, (long long)begin, (long long)end,
+                         (unsigned long long)r->data_size,
+                         (unsigned long long)(8 + r->header_size),
+                         (unsigned long long)r->file_size);
+    t->begin = (uint64_t)begin;
+    t->end = (uint64_t)end;
+
+    uint64_t size = dtype_size(json_string_value(dtype));
+    if (size != 0) {
+        if (elements > UINT64_MAX / size)
+            return gat__fail(ctx, GAT_ERR_OVERFLOW,
+                             "%s: tensor \"%s\": its byte size overflows 64 bits", r->path,
+                             shown);
+        if (t->end - t->begin != elements * size)
+            return gat__fail(ctx, GAT_ERR_FORMAT,
+                             "%s: tensor \"%s\": data_offsets [%llu, %llu] hold %llu bytes "
+                             "but %llu elements of %s need %llu",
+                             r->path, shown, (unsigned long long)t->begin,
+                             (unsigned long long)t->end,
+                             (unsigned long long)(t->end - t->begin),
+                             (unsigned long long)elements, dtype_shown,
+                             (unsigned long long)(elements * size));
+    }
+
+    if (is_layer) {
+        /* Layers are numbered without gaps and each has at least three
+         * tensors, so an index past the entry count cannot be contiguous. */
+        if ((uint64_t)layer >= r->layer_capacity)
+            return gat__fail(ctx, GAT_ERR_FORMAT,
+                             "%s: tensor \"%s\": layer %lld with only %zu header entries: "
+                             "layers must be numbered 0, 1, 2, ... without gaps",
+                             r->path, shown, (long long)layer, r->layer_capacity);
+        r->layers[layer].slot[slot] = t;
+    }
+    return GAT_OK;
+}
+
+static int compare_ranges(const void *a, const void *b)
+{
+    const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+/* Two tensors sharing bytes would alias each other; sorted by start, each
+ * non-empty range must begin where the previous one ended or later. */
+static gat_status check_overlap(st_reader *r)
+{
+    gat_status status = GAT_OK;
+    const st_tensor **order = gat__alloc_array(r->ctx, (int64_t)r->num_tensors,
+                                               sizeof *order, "tensor ranges", &status);
+    if (order == NULL)
+        return status;
+    for (size_t i = 0; i < r->num_tensors; i++)
+        order[i] = &r->tensors[i];
+    qsort(order, r->num_tensors, sizeof *order, compare_ranges);
+    const st_tensor *prev = NULL;
+    for (size_t i = 0; i < r->num_tensors; i++) {
+        const st_tensor *t = order[i];
+        if (t->begin == t->end)
+            continue;
+        if (prev != NULL && t->begin < prev->end) {
+            char a[160], b[160];
+            status = gat__fail(r->ctx, GAT_ERR_FORMAT,
+                               "%s: tensors \"%s\" [%llu, %llu) and \"%s\" [%llu, %llu) overlap "
+                               "in the data buffer",
+                               r->path, show(prev->name, a, sizeof a),
+                               (unsigned long long)prev->begin, (unsigned long long)prev->end,
+                               show(t->name, b, sizeof b), (unsigned long long)t->begin,
+                               (unsigned long long)t->end);
+            break;
+        }
+        prev = t;
+    }
+    gat__free_raw(&r->ctx->allocator, order);
+    return status;
+}
+
+/* Checks every header entry and files the layer tensors by index. */
+static gat_status scan_entries(st_reader *r)
+{
+    gat_status status = GAT_OK;
+    size_t entries = json_object_size(r->header);
+    r->tensors = gat__calloc_array(r->ctx, (int64_t)entries, sizeof *r->tensors,
+                                   "tensor entries", &status);
+    if (r->tensors == NULL)
+        return status;
+    r->layers = gat__calloc_array(r->ctx, (int64_t)entries, sizeof *r->layers, "layers",
+                                  &status);
+    if (r->layers == NULL)
+        return status;
+    r->layer_capacity = entries;
+
+    const char *name;
+    json_t *value;
+    json_object_foreach(r->header, name, value) {
+        if (strcmp(name, "__metadata__") == 0) {
+            if (!json_is_object(value))
+                return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                                 "%s: \"__metadata__\": expected a JSON object, found %s",
+                                 r->path, json_type_name(value));
+            r->metadata = value;
+            continue;
+        }
+        status = parse_entry(r, name, value, &r->tensors[r->num_tensors]);
+        if (status != GAT_OK)
+            return status;
+        r->num_tensors++;
+    }
+    return check_overlap(r);
+}
+
+/* A metadata string, or NULL when the key is absent. */
+static gat_status meta_string(st_reader *r, const char *key, const char **value)
+{
+    *value = NULL;
+    json_t *v = r->metadata ? json_object_get(r->metadata, key) : NULL;
+    if (v == NULL)
+        return GAT_OK;
+    if (!json_is_string(v))
+        return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                         "%s: metadata \"%s\": expected a JSON string, found %s", r->path, key,
+                         json_type_name(v));
+    *value = json_string_value(v);
+    return GAT_OK;
+}
+
+/* "true"/"false" as written by libgat, "True"/"False" as Python's str()
+ * writes them. */
+static gat_status meta_bool(st_reader *r, const char *key, bool *out)
+{
+    const char *s;
+    gat_status status = meta_string(r, key, &s);
+    if (status != GAT_OK || s == NULL)
+        return status;
+    if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0)
+        *out = true;
+    else if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0)
+        *out = false;
+    else {
+        char shown[64];
+        return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                         "%s: metadata \"%s\" = \"%s\": expected \"true\" or \"false\"",
+                         r->path, key, show(s, shown, sizeof shown));
+    }
+    return GAT_OK;
+}
+
+/* Parsed as a JSON number, not with strtod: strtod follows the locale's
+ * decimal point, and JSON's grammar already excludes "nan" and "inf". */
+static gat_status meta_float(st_reader *r, const char *key, float *out)
+{
+    const char *s;
+    gat_status status = meta_string(r, key, &s);
+    if (status != GAT_OK || s == NULL)
+        return status;
+    json_t *number = json_loads(s, JSON_DECODE_ANY, NULL);
+    double value = json_is_number(number) ? json_number_value(number) : NAN;
+    json_decref(number);
+    if (!isfinite(value) || fabs(value) > FLT_MAX) {
+        char shown[64];
+        return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                         "%s: metadata \"%s\" = \"%s\": expected a finite decimal number",
+                         r->path, key, show(s, shown, sizeof shown));
+    }
+    *out = (float)value;
+    return GAT_OK;
+}
+
+static gat_status meta_activation(st_reader *r, gat_activation *out)
+{
+    const char *s;
+    gat_status status = meta_string(r, "activation", &s);
+    if (status != GAT_OK || s == NULL)
+        return status;
+    static const gat_activation all[] = {GAT_ACT_ELU, GAT_ACT_RELU, GAT_ACT_NONE};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(s, gat__activation_name(all[i])) == 0) {
+            *out = all[i];
+            return GAT_OK;
+        }
+    }
+    char shown[64];
+    return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                     "%s: metadata \"activation\" = \"%s\": expected \"elu\", \"relu\" or "
+                     "\"none\"",
+                     r->path, show(s, shown, sizeof shown));
+}
+
+/* Which layers exist, whether each has its tensors, and its metadata. */
+static gat_status build_configs(st_reader *r, gat_layer_config *configs)
+{
+    for (int l = 0; l < r->num_layers; l++) {
+        st_layer *layer = &r->layers[l];
+        gat_layer_config *c = &configs[l];
+        bool any = false;
+        for (int s = 0; s < SLOT_COUNT; s++)
+            any |= layer->slot[s] != NULL;
+        if (!any)
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: no tensors named layers.%d.* but layers.%d.* exist: layers "
+                             "must be numbered 0, 1, 2, ... without gaps",
+                             r->path, l, r->num_layers - 1);
+        if (layer->slot[SLOT_WEIGHT] && layer->slot[SLOT_WEIGHT_SRC])
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: both \"layers.%d.lin.weight\" and \"layers.%d.lin_src.weight\" "
+                             "are present: expected one of them",
+                             r->path, l, l);
+        if (!layer->slot[SLOT_WEIGHT])
+            layer->slot[SLOT_WEIGHT] = layer->slot[SLOT_WEIGHT_SRC];
+        if (!layer->slot[SLOT_WEIGHT])
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: missing tensor \"layers.%d.lin.weight\" (or "
+                             "\"layers.%d.lin_src.weight\")",
+                             r->path, l, l);
+        if (!layer->slot[SLOT_ATT_SRC] || !layer->slot[SLOT_ATT_DST])
+            return gat__fail(r->ctx, GAT_ERR_FORMAT, "%s: missing tensor \"layers.%d.%s\"",
+                             r->path, l, layer->slot[SLOT_ATT_SRC] ? "att_dst" : "att_src");
+
+        char key[64];
+        gat_status status;
+        bool concat = true, self_loops = true;
+        float slope = 0.2f;
+        snprintf(key, sizeof key, "layers.%d.concat", l);
+        if ((status = meta_bool(r, key, &concat)) != GAT_OK)
+            return status;
+        snprintf(key, sizeof key, "layers.%d.negative_slope", l);
+        if ((status = meta_float(r, key, &slope)) != GAT_OK)
+            return status;
+        snprintf(key, sizeof key, "layers.%d.add_self_loops", l);
+        if ((status = meta_bool(r, key, &self_loops)) != GAT_OK)
+            return status;
+        gat_layer_config_init(c, 0, 0, 0);
+        c->concat = concat;
+        c->negative_slope = slope;
+        c->add_self_loops = self_loops;
+        c->bias = layer->slot[SLOT_BIAS] != NULL;
+    }
+    return GAT_OK;
+}
+
+/* Heads and channels from att_src, which PyG stores as [1, H, C]. */
+static gat_status att_shape(st_reader *r, const st_tensor *t, int64_t *heads, int64_t *channels)
+{
+    char shown[160], shape[96];
+    if (t->ndim == 3 && t->shape[0] == 1) {
+        *heads = t->shape[1];
+        *channels = t->shape[2];
+    } else if (t->ndim == 2) {
+        *heads = t->shape[0];
+        *channels = t->shape[1];
+    } else {
+        return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": shape %s: expected [1, heads, channels] or [heads, "
+                         "channels]",
+                         r->path, show(t->name, shown, sizeof shown),
+                         shape_text(t, shape, sizeof shape));
+    }
+    if (*heads < 1 || *channels < 1)
+        return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": shape %s: heads and channels must be at least 1",
+                         r->path, show(t->name, shown, sizeof shown),
+                         shape_text(t, shape, sizeof shape));
+    return GAT_OK;
+}
+
+/* Shapes of each layer's tensors against each other and against the layer
+ * before it. */
+static gat_status check_shapes(st_reader *r, gat_layer_config *configs)
+{
+    char shown[160], shape[96];
+    for (int l = 0; l < r->num_layers; l++) {
+        const st_layer *layer = &r->layers[l];
+        gat_layer_config *c = &configs[l];
+        int64_t heads, channels, h2, c2;
+        gat_status status = att_shape(r, layer->slot[SLOT_ATT_SRC], &heads, &channels);
+        if (status != GAT_OK)
+            return status;
+        status = att_shape(r, layer->slot[SLOT_ATT_DST], &h2, &c2);
+        if (status != GAT_OK)
+            return status;
+        if (h2 != heads || c2 != channels)
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: tensor \"layers.%d.att_dst\": shape %s: expected %lld heads "
+                             "of %lld channels like att_src",
+                             r->path, l, shape_text(layer->slot[SLOT_ATT_DST], shape, sizeof shape),
+                             (long long)heads, (long long)channels);
+        /* Both are products of one tensor's shape, which did not overflow. */
+        int64_t hc = heads * channels;
+
+        const st_tensor *w = layer->slot[SLOT_WEIGHT];
+        if (w->ndim != 2 || w->shape[0] != hc || w->shape[1] < 1)
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: tensor \"%s\": shape %s: expected [heads*channels = %lld, "
+                             "in_features >= 1]",
+                             r->path, show(w->name, shown, sizeof shown),
+                             shape_text(w, shape, sizeof shape), (long long)hc);
+        const st_tensor *wd = layer->slot[SLOT_WEIGHT_DST];
+        if (wd != NULL && (wd->ndim != 2 || wd->shape[0] != hc || wd->shape[1] != w->shape[1]))
+            return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
+                             "%s: tensor \"layers.%d.lin_dst.weight\": shape %s differs from the "
+                             "source weight's: bipartite GATConv is not supported",
+                             r->path, l, shape_text(wd, shape, sizeof shape));
+        c->in_features = w->shape[1];
+        c->heads = heads;
+        c->channels = channels;
+
+        const st_tensor *bias = layer->slot[SLOT_BIAS];
+        int64_t width = gat__layer_out_width(c);
+        if (bias != NULL && (bias->ndim != 1 || bias->shape[0] != width))
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: tensor \"layers.%d.bias\": shape %s: expected [%lld] (%s, "
+                             "layers.%d.concat = %s)",
+                             r->path, l, shape_text(bias, shape, sizeof shape), (long long)width,
+                             c->concat ? "heads*channels" : "channels", l,
+                             c->concat ? "true" : "false");
+        if (l > 0 && c->in_features != gat__layer_out_width(&configs[l - 1]))
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: tensor \"%s\": in_features %lld but layer %d outputs %lld",
+                             r->path, show(w->name, shown, sizeof shown),
+                             (long long)c->in_features, l - 1,
+                             (long long)gat__layer_out_width(&configs[l - 1]));
+    }
+    return GAT_OK;
+}
+
+/* Reads a tensor's float32 little-endian data into dst and checks that
+ * every value is finite. */
+static gat_status read_tensor(st_reader *r, const st_tensor *t, float *dst)
+{
+    char shown[160];
+    size_t count = (size_t)((t->end - t->begin) / GAT__ST_F32_SIZE);
+    uint64_t at = 8 + r->header_size + t->begin;
+    if (fseeko(r->fp, (off_t)at, SEEK_SET) != 0)
+        return gat__fail(r->ctx, GAT_ERR_IO, "%s: tensor \"%s\": cannot seek to byte %llu: %s",
+                         r->path, show(t->name, shown, sizeof shown), (unsigned long long)at,
+                         strerror(errno));
+    if (fread(dst, GAT__ST_F32_SIZE, count, r->fp) != count)
+        return gat__fail(r->ctx, ferror(r->fp) ? GAT_ERR_IO : GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": cannot read bytes %llu..%llu (file changed?)",
+                         r->path, show(t->name, shown, sizeof shown), (unsigned long long)at,
+                         (unsigned long long)(at + t->end - t->begin));
+    if (!gat__host_little_endian())
+        gat__bswap32_array(dst, count);
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(dst[i]))
+            return gat__fail(r->ctx, GAT_ERR_NONFINITE,
+                             "%s: tensor \"%s\": element %zu is %s", r->path,
+                             show(t->name, shown, sizeof shown), i,
+                             isnan(dst[i]) ? "NaN" : "infinite");
+    return GAT_OK;
+}
+
+static gat_status read_params(st_reader *r, gat_model *m)
+{
+    gat_status status = GAT_OK;
+    float *scratch = NULL;
+    for (int l = 0; l < r->num_layers && status == GAT_OK; l++) {
+        const st_layer *layer = &r->layers[l];
+        gat__layer *dst = &m->layers[l];
+        if ((status = read_tensor(r, layer->slot[SLOT_WEIGHT], dst->weight)) != GAT_OK ||
+            (status = read_tensor(r, layer->slot[SLOT_ATT_SRC], dst->att_src)) != GAT_OK ||
+            (status = read_tensor(r, layer->slot[SLOT_ATT_DST], dst->att_dst)) != GAT_OK)
+            break;
+        if (layer->slot[SLOT_BIAS] != NULL &&
+            (status = read_tensor(r, layer->slot[SLOT_BIAS], dst->bias)) != GAT_OK)
+            break;
+        const st_tensor *wd = layer->slot[SLOT_WEIGHT_DST];
+        if (wd == NULL)
+            continue;
+        /* PyG 2.3-2.4 register one Linear as both lin_src and lin_dst, so
+         * its state_dict holds two equal copies; a different copy means a
+         * bipartite layer, which we cannot run. */
+        size_t bytes = (size_t)(wd->end - wd->begin);
+        scratch = gat__alloc_array(r->ctx, (int64_t)bytes, 1, "lin_dst.weight", &status);
+        if (scratch == NULL)
+            break;
+        if ((status = read_tensor(r, wd, scratch)) != GAT_OK)
+            break;
+        if (memcmp(scratch, dst->weight, bytes) != 0)
+            status = gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
+                               "%s: tensor \"layers.%d.lin_dst.weight\" differs from the source "
+                               "weight: bipartite GATConv is not supported",
+                               r->path, l);
+        GAT_FREE(&r->ctx->allocator, scratch);
+    }
+    gat__free_raw(&r->ctx->allocator, scratch);
+    return status;
+}
+
+gat_status gat_model_load(gat_context *ctx, gat_model **model, const char *path)
+{
+    if (ctx == NULL || model == NULL || path == NULL)
+        return gat__fail(ctx, GAT_ERR_INVALID, "gat_model_load: NULL argument");
+    *model = NULL;
+    gat__clear_message(ctx);
+
+    st_reader r;
+    memset(&r, 0, sizeof r);
+    r.ctx = ctx;
+    r.path = path;
+    gat_layer_config *configs = NULL;
+    gat_model *m = NULL;
+    gat_activation activation = GAT_ACT_ELU;
+
+    gat_status status = read_header(&r);
+    if (status != GAT_OK)
+        goto done;
+    if ((status = scan_entries(&r)) != GAT_OK)
+        goto done;
+    for (size_t l = 0; l < r.layer_capacity; l++)
+        for (int s = 0; s < SLOT_COUNT; s++)
+            if (r.layers[l].slot[s] != NULL)
+                r.num_layers = (int)l + 1;
+    if (r.num_layers == 0) {
+        status = gat__fail(ctx, GAT_ERR_FORMAT,
+                           "%s: no layer tensors (expected layers.0.lin.weight, "
+                           "layers.0.att_src, layers.0.att_dst, ...)",
+                           path);
+        goto done;
+    }
+    configs = gat__calloc_array(ctx, r.num_layers, sizeof *configs, "layer configs", &status);
+    if (configs == NULL)
+        goto done;
+    if ((status = build_configs(&r, configs)) != GAT_OK ||
+        (status = check_shapes(&r, configs)) != GAT_OK ||
+        (status = meta_activation(&r, &activation)) != GAT_OK)
+        goto done;
+
+    status = gat_model_create(ctx, &m, r.num_layers, configs, activation);
+    if (status != GAT_OK) {
+        /* The arguments are ours and valid; what create refuses is a shape
+         * beyond its limits, so the file is well-formed but unsupported. */
+        char reason[GAT_MESSAGE_SIZE];
+        memcpy(reason, ctx->message, sizeof reason);
+        reason[sizeof reason - 1] = '\0';
+        if (status == GAT_ERR_INVALID)
+            status = GAT_ERR_UNSUPPORTED;
+        gat__fail(ctx, status, "%s: %s", path, reason);
+        goto done;
+    }
+    if ((status = read_params(&r, m)) != GAT_OK)
+        goto done;
+    *model = m;
+    m = NULL;
+done:
+    gat_model_destroy(&m);
+    gat__free_raw(&ctx->allocator, configs);
+    gat__free_raw(&ctx->allocator, r.tensors);
+    gat__free_raw(&ctx->allocator, r.layers);
+    json_decref(r.header);
+    if (r.fp != NULL)
+        fclose(r.fp);
+    return status;
+}
