@@ -25,7 +25,7 @@ typedef struct bench_options {
     const char *gen;
     int64_t nodes, edges;
     uint64_t seed;
-    const char *graph_path, *dataset_dir, *features_path, *json_path;
+    const char *graph_path, *dataset_dir, *features_path, *json_path, *export_edges_path;
     int64_t in_features, heads, channels;
     bool concat;
     int layers;
@@ -69,6 +69,8 @@ static void usage(FILE *out)
             "                       mismatch beyond 1e-4 relative\n"
             "  --no-probe           skip the bandwidth / SGEMM probes (no roofline)\n"
             "  --topology           print the hardware topology hwloc sees and exit\n"
+            "  --export-edges E.npy write the attended edges (self-loops added) as int64\n"
+            "                       [E', 2] (src, dst), for running a peer on the same graph\n"
             "  --json FILE          write everything as JSON (keys nodes, edges, threads,\n"
             "                       forward_ms_median, peak_rss_bytes, runs, ...)\n"
             "  --mode infer         what to time (train arrives with the training work)\n"
@@ -100,7 +102,7 @@ static bench_options parse_options(int argc, char **argv)
                        .probe = true, .mode = "infer"};
     enum { O_GEN = 256, O_NODES, O_EDGES, O_SEED, O_GRAPH, O_DATASET, O_FEATURES, O_IN, O_HEADS,
            O_CHANNELS, O_CONCAT, O_MEAN, O_LAYERS, O_THREADS, O_PIN, O_REPS, O_WARMUP, O_CHECK,
-           O_NOPROBE, O_TOPOLOGY, O_JSON, O_MODE, O_HELP, O_VERSION };
+           O_NOPROBE, O_TOPOLOGY, O_JSON, O_MODE, O_HELP, O_VERSION, O_EXPORT };
     static const struct option options[] = {
         {"gen", required_argument, NULL, O_GEN},
         {"nodes", required_argument, NULL, O_NODES},
@@ -123,6 +125,7 @@ static bench_options parse_options(int argc, char **argv)
         {"no-probe", no_argument, NULL, O_NOPROBE},
         {"topology", no_argument, NULL, O_TOPOLOGY},
         {"json", required_argument, NULL, O_JSON},
+        {"export-edges", required_argument, NULL, O_EXPORT},
         {"mode", required_argument, NULL, O_MODE},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
@@ -170,6 +173,7 @@ static bench_options parse_options(int argc, char **argv)
         case O_NOPROBE: o.probe = false; break;
         case O_TOPOLOGY: o.topology_only = true; break;
         case O_JSON: o.json_path = optarg; break;
+        case O_EXPORT: o.export_edges_path = optarg; break;
         case O_MODE:
             if (strcmp(optarg, "infer") == 0)
                 o.mode = optarg;
@@ -472,6 +476,12 @@ int main(int argc, char **argv)
         printf("machine: STREAM triad %.1f GB/s, SGEMM %.1f GFLOP/s (%d threads)\n",
                machine.triad_gbps, machine.sgemm_gflops,
                o.thread_counts[o.num_thread_counts - 1]);
+
+    if (o.export_edges_path != NULL) {
+        cli_write_edge_pairs(program, ctx, g, true, o.export_edges_path);
+        fprintf(stderr, "%s: wrote %lld edges to %s\n", program, (long long)attended,
+                o.export_edges_path);
+    }
 
     layer_costs costs = model_costs(model, g);
     json_t *root = json_object();

@@ -64,6 +64,27 @@ double cli_parse_double(const char *program, const char *option, const char *tex
     return value;
 }
 
+void cli_write_edge_pairs(const char *program, gat_context *ctx, const gat_graph *graph,
+                          bool add_self_loops, const char *path)
+{
+    const int64_t e = gat_graph_num_attention_edges(graph, add_self_loops);
+    int64_t *src = malloc((size_t)(e + 1) * sizeof(int64_t));
+    int64_t *dst = malloc((size_t)(e + 1) * sizeof(int64_t));
+    int64_t *pairs = malloc((size_t)(2 * e + 1) * sizeof(int64_t));
+    if (src == NULL || dst == NULL || pairs == NULL)
+        cli_fail(program, "out of memory writing %lld edges to %s", (long long)e, path);
+    cli_check(program, ctx, gat_graph_edges(ctx, graph, add_self_loops, src, dst));
+    for (int64_t k = 0; k < e; k++) {
+        pairs[2 * k] = src[k];
+        pairs[2 * k + 1] = dst[k];
+    }
+    const int64_t shape[2] = {e, 2};
+    cli_check(program, ctx, gat_npy_write_i64(ctx, path, pairs, 2, shape));
+    free(src);
+    free(dst);
+    free(pairs);
+}
+
 double cli_now(void)
 {
     struct timespec t;

@@ -28,6 +28,11 @@ int64_t cli_parse_int(const char *program, const char *option, const char *text,
                       int64_t max);
 double cli_parse_double(const char *program, const char *option, const char *text);
 
+/* Writes the graph's attended edges (library order, under the self-loop
+ * policy) to an int64 .npy of shape [E', 2] holding (src, dst) pairs. */
+void cli_write_edge_pairs(const char *program, gat_context *ctx, const gat_graph *graph,
+                          bool add_self_loops, const char *path);
+
 /* Monotonic seconds. */
 double cli_now(void);
 

@@ -129,23 +129,8 @@ int main(int argc, char **argv)
         int64_t ashape[2] = {att_edges, last.heads};
         cli_check(program, ctx, gat_npy_write_f32(ctx, attention_path, attention, 2, ashape));
     }
-    if (edges_path != NULL) {
-        int64_t *src = malloc((size_t)(att_edges + 1) * sizeof(int64_t));
-        int64_t *dst = malloc((size_t)(att_edges + 1) * sizeof(int64_t));
-        int64_t *pairs = malloc((size_t)(2 * att_edges + 1) * sizeof(int64_t));
-        if (src == NULL || dst == NULL || pairs == NULL)
-            cli_fail(program, "out of memory for the attention edges");
-        cli_check(program, ctx, gat_graph_edges(ctx, graph, last.add_self_loops, src, dst));
-        for (int64_t k = 0; k < att_edges; k++) {
-            pairs[2 * k] = src[k];
-            pairs[2 * k + 1] = dst[k];
-        }
-        int64_t eshape[2] = {att_edges, 2};
-        cli_check(program, ctx, gat_npy_write_i64(ctx, edges_path, pairs, 2, eshape));
-        free(src);
-        free(dst);
-        free(pairs);
-    }
+    if (edges_path != NULL)
+        cli_write_edge_pairs(program, ctx, graph, last.add_self_loops, edges_path);
     if (!quiet)
         fprintf(stderr, "gat-infer: forward %.1f ms; wrote %s [%lld, %lld]\n", forward_ms,
                 out_path, (long long)n, (long long)width);
