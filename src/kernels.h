@@ -10,7 +10,7 @@
 
 /* Rows per projection block. Fixed, independent of the thread count, so
  * BLAS sees the same blocks, and produces the same bits, at any count. */
-#define GAT_PROJECTION_BLOCK 256
+#define GAT_PROJECTION_BLOCK 1024
 
 /* projected [N, H*C] = x [N, F_in] . weight[H*C, F_in]^T
  * score_src [N, H]  = sum_c projected[n, h, c] * att_src[h, c]; score_dst likewise. */
