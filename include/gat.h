@@ -178,16 +178,60 @@ gat_status gat_graph_edges(gat_context *ctx, const gat_graph *graph, bool add_se
  * source of each edge) has num_edges. Owned by the graph. */
 void gat_graph_csr(const gat_graph *graph, const int64_t **row_ptr, const int32_t **col);
 
-/* Reads a SNAP-style text edge list: one "src dst" pair per line (ASCII
- * decimal, separated by spaces or tabs), '#' comment lines, blank lines and
- * CRLF line ends allowed. num_nodes < 0: N = largest id + 1; otherwise every
- * id must be < num_nodes. Errors name the file and line. */
+/* Reads a SNAP-style text edge list, plain or gzip-compressed: one
+ * "src dst" pair per line (ASCII decimal, separated by spaces or tabs),
+ * '#' comment lines, blank lines and CRLF line ends allowed; a third column
+ * (a weight) is an error, not ignored. num_nodes < 0: N = largest id + 1;
+ * otherwise every id must be < num_nodes. Ids must be < 2^31. Errors name
+ * the file and line: GAT_ERR_IO (cannot open or read), GAT_ERR_FORMAT
+ * (malformed line, NUL bytes, corrupt or truncated gzip), GAT_ERR_RANGE (id
+ * too large or >= num_nodes), GAT_ERR_UNSUPPORTED (N > 2^31 - 1),
+ * GAT_ERR_NOMEM. */
 gat_status gat_graph_read_edgelist(gat_context *ctx, gat_graph **graph, const char *path,
                                    int64_t num_nodes);
 
+/* Binary CSR files (.gcsr, layout in src/graph_binary.c and the README):
+ * the CSR exactly as held in memory, little-endian, each array 64-byte
+ * aligned so that a mapped file is used in place, with a checksum. */
+#define GAT_LOAD_MMAP 1u      /* map the file read-only and use it in place */
+#define GAT_LOAD_NO_VERIFY 2u /* skip the checksum; the structure is still checked */
+#define GAT_LOAD_TRUSTED 4u   /* skip checksum and structure checks: for files this
+                               * library wrote and nobody changed; a corrupt file is
+                               * then undefined behaviour */
+
+/* Writes graph (borrowed) as .gcsr; the file appears complete or not at all
+ * (temporary name, then rename). GAT_ERR_IO if it cannot be written,
+ * GAT_ERR_UNSUPPORTED on a big-endian host. */
+gat_status gat_graph_save(gat_context *ctx, const gat_graph *graph, const char *path);
+
+/* Reads a .gcsr file into *graph (caller-owned: gat_graph_destroy). flags:
+ * 0 copies the arrays into memory from ctx's allocator; GAT_LOAD_MMAP makes
+ * the graph reference a private read-only mapping of the file, unmapped by
+ * gat_graph_destroy (the file must not be truncated or rewritten in place
+ * meanwhile; replacing it by rename, as gat_graph_save does, is safe).
+ * Without GAT_LOAD_TRUSTED no file can crash the library: the header, the
+ * checksum (unless GAT_LOAD_NO_VERIFY) and the CSR's structure are checked
+ * first. Errors name the file and the byte offset: GAT_ERR_IO (missing,
+ * unreadable), GAT_ERR_FORMAT (empty, wrong magic, truncated, sections out
+ * of the file, overlapping or misaligned, "checksum mismatch: file is
+ * corrupt", row offsets not rising from 0 to E, a source outside [0, N),
+ * header counts that disagree with the arrays), GAT_ERR_UNSUPPORTED (other
+ * versions, unknown flags, N > 2^31 - 1), GAT_ERR_OVERFLOW (4 * E beyond 64
+ * bits), GAT_ERR_NOMEM; GAT_ERR_INVALID for unknown flags bits. */
+gat_status gat_graph_load(gat_context *ctx, gat_graph **graph, const char *path, unsigned flags);
+
+/* Reads either kind of graph file, told apart by its first bytes: a .gcsr
+ * (gat_graph_load, copied and verified) or a text/gzip edge list
+ * (gat_graph_read_edgelist). num_nodes < 0 takes the file's N. Otherwise a
+ * .gcsr with more nodes is GAT_ERR_RANGE and one with fewer gets isolated
+ * nodes appended, as an edge list whose ids are all smaller would. */
+gat_status gat_graph_read(gat_context *ctx, gat_graph **graph, const char *path,
+                          int64_t num_nodes);
+
 /* The raw COO of an edge list file, for callers that want the edges
  * themselves. *src and *dst are owned by the caller and freed with
- * gat_free(ctx, ...). *max_id is -1 for an empty list. */
+ * gat_free(ctx, ...); they are non-NULL even for an empty list, whose
+ * *max_id is -1. Same statuses as gat_graph_read_edgelist. */
 gat_status gat_edgelist_read(gat_context *ctx, const char *path, int64_t num_nodes,
                              int64_t **src, int64_t **dst, int64_t *num_edges,
                              int64_t *max_id);
@@ -205,6 +249,37 @@ typedef enum gat_generator {
  * stream: the same seed gives the same graph at any thread count. */
 gat_status gat_generate_edges(gat_context *ctx, gat_generator kind, int64_t num_nodes,
                               int64_t num_edges, uint64_t seed, int64_t *src, int64_t *dst);
+
+/* Vertex orderings for locality: the edge pass gathers one source row of
+ * H*C floats per edge, and ids that put neighbours close together turn
+ * those random reads into nearby ones. */
+typedef enum gat_ordering {
+    GAT_ORDER_NONE = 0,   /* identity */
+    GAT_ORDER_DEGREE = 1, /* decreasing in-degree as given (ties: old id) */
+    GAT_ORDER_RCM = 2     /* reverse Cuthill-McKee on the symmetrised graph (directions,
+                           * duplicates and self-loops ignored), BFS from a
+                           * pseudo-peripheral low-degree node per component */
+} gat_ordering;
+
+/* Relabels graph's nodes (borrowed): *reordered (owned by the caller) has
+ * edge (new_id[s], new_id[d]) for every edge (s, d), and each row keeps
+ * its edges in their original relative order, so a forward pass on it with
+ * permuted features gives, un-permuted, bitwise the output on graph.
+ * new_id [num_nodes] is a caller-owned output, new_id[old] = new (may be
+ * NULL for an empty graph). Depends on the graph alone, not on the thread
+ * count. GAT_ERR_INVALID for a NULL argument or an unknown ordering;
+ * GAT_ERR_NOMEM / GAT_ERR_OVERFLOW. */
+gat_status gat_graph_reorder(gat_context *ctx, const gat_graph *graph, gat_ordering ordering,
+                             gat_graph **reordered, int64_t *new_id);
+
+/* Moves the rows of in [rows, cols] (borrowed) into out [rows, cols]
+ * (caller-owned, must not overlap in): out[new_id[v]] = in[v], or with
+ * inverse out[v] = in[new_id[v]] (back to the old numbering). new_id
+ * (borrowed) must be a permutation of [0, rows): GAT_ERR_RANGE naming the
+ * first bad entry otherwise, before out is written. GAT_ERR_INVALID for
+ * NULL arguments, negative sizes or overlap; GAT_ERR_OVERFLOW. */
+gat_status gat_permute_rows(gat_context *ctx, const float *in, int64_t rows, int64_t cols,
+                            const int64_t *new_id, bool inverse, float *out);
 
 /* Frees memory the library handed to the caller (NULL is fine). */
 void gat_free(gat_context *ctx, void *ptr);
@@ -340,11 +415,11 @@ typedef enum gat_input_format {
 
 typedef struct gat_trainer_options {
     gat_optimizer optimizer; /* default GAT_OPT_ADAM */
-    float learning_rate;     /* default 0.005 (the paper's for Cora) */
-    float weight_decay;      /* L2 added to every parameter's gradient; default 0 */
-    float beta1, beta2, eps; /* Adam's; default 0.9, 0.999, 1e-8 */
-    float dropout;           /* on each layer's input, in [0, 1); default 0 */
-    float attention_dropout; /* on the attention coefficients, in [0, 1); default 0 */
+    double learning_rate;     /* default 0.005 (the paper's for Cora) */
+    double weight_decay;      /* L2 added to every parameter's gradient; default 0 */
+    double beta1, beta2, eps; /* Adam's; default 0.9, 0.999, 1e-8 */
+    double dropout;           /* on each layer's input, in [0, 1); default 0 */
+    double attention_dropout; /* on the attention coefficients, in [0, 1); default 0 */
     uint64_t seed;           /* keys the dropout masks; default 0 */
     gat_input_format input_format; /* default GAT_INPUT_AUTO */
 } gat_trainer_options;
