@@ -32,6 +32,7 @@ typedef struct bench_options {
     int thread_counts[MAX_THREAD_COUNTS];
     int num_thread_counts;
     gat_pin pin;
+    gat_gemm gemm;
     int reps, warmup;
     bool check, topology_only, probe;
     const char *mode;
@@ -102,7 +103,7 @@ static bench_options parse_options(int argc, char **argv)
                        .probe = true, .mode = "infer"};
     enum { O_GEN = 256, O_NODES, O_EDGES, O_SEED, O_GRAPH, O_DATASET, O_FEATURES, O_IN, O_HEADS,
            O_CHANNELS, O_CONCAT, O_MEAN, O_LAYERS, O_THREADS, O_PIN, O_REPS, O_WARMUP, O_CHECK,
-           O_NOPROBE, O_TOPOLOGY, O_JSON, O_MODE, O_HELP, O_VERSION, O_EXPORT };
+           O_NOPROBE, O_TOPOLOGY, O_JSON, O_MODE, O_HELP, O_VERSION, O_EXPORT, O_GEMM };
     static const struct option options[] = {
         {"gen", required_argument, NULL, O_GEN},
         {"nodes", required_argument, NULL, O_NODES},
@@ -119,6 +120,7 @@ static bench_options parse_options(int argc, char **argv)
         {"layers", required_argument, NULL, O_LAYERS},
         {"threads", required_argument, NULL, O_THREADS},
         {"pin", required_argument, NULL, O_PIN},
+        {"gemm", required_argument, NULL, O_GEMM},
         {"reps", required_argument, NULL, O_REPS},
         {"warmup", required_argument, NULL, O_WARMUP},
         {"check", no_argument, NULL, O_CHECK},
@@ -166,6 +168,16 @@ static bench_options parse_options(int argc, char **argv)
             else
                 cli_usage_error(program, "--pin expects none, compact or scatter, got '%s'",
                                 optarg);
+            break;
+        case O_GEMM:
+            if (strcmp(optarg, "auto") == 0)
+                o.gemm = GAT_GEMM_AUTO;
+            else if (strcmp(optarg, "blas") == 0)
+                o.gemm = GAT_GEMM_BLAS;
+            else if (strcmp(optarg, "builtin") == 0)
+                o.gemm = GAT_GEMM_BUILTIN;
+            else
+                cli_usage_error(program, "--gemm expects auto, blas or builtin, got '%s'", optarg);
             break;
         case O_REPS: o.reps = (int)cli_parse_int(program, "--reps", optarg, 1, 100000); break;
         case O_WARMUP: o.warmup = (int)cli_parse_int(program, "--warmup", optarg, 0, 100000); break;
@@ -418,6 +430,7 @@ int main(int argc, char **argv)
     gat_context_options_init(&copts);
     copts.num_threads = o.thread_counts[0];
     copts.pin = o.pin;
+    copts.gemm = o.gemm;
     gat_context *ctx = NULL;
     if (gat_context_create(&ctx, &copts) != GAT_OK)
         cli_fail(program, "cannot create a context");

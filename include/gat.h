@@ -79,10 +79,19 @@ typedef enum gat_pin {
     GAT_PIN_SCATTER = 2  /* spread threads across packages and NUMA nodes */
 } gat_pin;
 
+/* Which dense GEMM computes the projection x . W^T. Both give the same
+ * bits at any thread count (though not the same bits as each other). */
+typedef enum gat_gemm {
+    GAT_GEMM_AUTO = 0,   /* the faster one on the machines measured (README) */
+    GAT_GEMM_BLAS = 1,   /* OpenBLAS cblas_sgemm per fixed block of rows */
+    GAT_GEMM_BUILTIN = 2 /* libgat's register-blocked kernel */
+} gat_gemm;
+
 typedef struct gat_context_options {
     int num_threads;              /* 0: OpenMP's default (OMP_NUM_THREADS) */
     gat_pin pin;                  /* default GAT_PIN_NONE */
     const gat_allocator *allocator; /* NULL: the C library; copied */
+    gat_gemm gemm;                /* default GAT_GEMM_AUTO */
 } gat_context_options;
 
 /* Fills the defaults above. */

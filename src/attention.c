@@ -11,6 +11,7 @@
  * grows, which after the first few edges is rare.
  */
 #include "fast_exp.h"
+#include "fma.h"
 #include "kernels.h"
 #include "parallel.h"
 
@@ -93,7 +94,8 @@ static ALWAYS_INLINE void fold_edge(const row_state *s, const float *restrict pr
     const float *restrict src_row = projected + j * heads * channels;
     for (int64_t h = 0; h < heads; h++)
         for (int64_t c = 0; c < channels; c++)
-            s->acc[h * channels + c] += s->p[h] * src_row[h * channels + c];
+            s->acc[h * channels + c] =
+                GAT_FMA(s->p[h], src_row[h * channels + c], s->acc[h * channels + c]);
 }
 
 /* Writes alpha for the row once max and sum are final, in library order. */

@@ -13,6 +13,9 @@
 
 extern const gat_allocator gat__default_allocator;
 
+/* What GAT_GEMM_AUTO means: see the README's GEMM comparison. */
+#define GAT_GEMM_DEFAULT GAT_GEMM_BLAS
+
 void gat_context_options_init(gat_context_options *options)
 {
     if (options == NULL)
@@ -106,7 +109,8 @@ gat_status gat_context_create(gat_context **ctx_out, const gat_context_options *
     if (options == NULL)
         options = &defaults;
     if (options->num_threads < 0 || options->pin < GAT_PIN_NONE ||
-        options->pin > GAT_PIN_SCATTER)
+        options->pin > GAT_PIN_SCATTER || options->gemm < GAT_GEMM_AUTO ||
+        options->gemm > GAT_GEMM_BUILTIN)
         return GAT_ERR_INVALID;
     const gat_allocator *allocator =
         options->allocator != NULL ? options->allocator : &gat__default_allocator;
@@ -118,6 +122,7 @@ gat_status gat_context_create(gat_context **ctx_out, const gat_context_options *
     memset(ctx, 0, sizeof *ctx);
     ctx->allocator = *allocator;
     ctx->pin = options->pin;
+    ctx->gemm = options->gemm == GAT_GEMM_AUTO ? GAT_GEMM_DEFAULT : options->gemm;
     ctx->num_threads = options->num_threads > 0 ? options->num_threads : gat__default_threads();
     if (ctx->num_threads < 1)
         ctx->num_threads = 1;

@@ -20,6 +20,7 @@
 struct gat_context {
     int num_threads;
     gat_pin pin;
+    gat_gemm gemm; /* never GAT_GEMM_AUTO: resolved at creation */
     gat_allocator allocator;
     char message[GAT_MESSAGE_SIZE];
     char pin_report[256];

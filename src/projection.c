@@ -2,6 +2,7 @@
  * Projection: the dense GEMM x . W^T through OpenBLAS, block by block, and
  * the per-node attention scores while each block is still in cache.
  */
+#include "gemm.h"
 #include "kernels.h"
 #include "parallel.h"
 
@@ -26,8 +27,17 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
                                 float *score_dst)
 {
     const gat_layer_config *c = &layer->config;
-    const int64_t hc = c->heads * c->channels;
+    const int64_t hc = c->heads * c->channels, f = c->in_features;
     const int64_t blocks = (num_nodes + GAT_PROJECTION_BLOCK - 1) / GAT_PROJECTION_BLOCK;
+    float *packed = NULL;
+    const int64_t ldw = (hc + GAT_GEMM_PACK_COLS - 1) / GAT_GEMM_PACK_COLS * GAT_GEMM_PACK_COLS;
+    if (ctx->gemm == GAT_GEMM_BUILTIN) {
+        gat_status status;
+        packed = gat__alloc_array(ctx, ldw * f, sizeof(float), "packed weights", &status);
+        if (packed == NULL)
+            return status;
+        gat__gemm_pack_wt(layer->weight, hc, f, packed, ldw);
+    }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(ctx->num_threads)
 #endif
@@ -39,19 +49,23 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t b = 0; b < blocks; b++) {
-        int64_t row0 = b * GAT_PROJECTION_BLOCK;
-        int64_t rows = num_nodes - row0 < GAT_PROJECTION_BLOCK ? num_nodes - row0
-                                                                : GAT_PROJECTION_BLOCK;
-        float *block = projected + row0 * hc;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)hc,
-                    (int)c->in_features, 1.0f, x + row0 * c->in_features, (int)c->in_features,
-                    layer->weight, (int)c->in_features, 0.0f, block, (int)hc);
-        node_scores(block, rows, c->heads, c->channels, layer->att_src,
-                    score_src + row0 * c->heads);
-        node_scores(block, rows, c->heads, c->channels, layer->att_dst,
-                    score_dst + row0 * c->heads);
+        for (int64_t b = 0; b < blocks; b++) {
+            int64_t row0 = b * GAT_PROJECTION_BLOCK;
+            int64_t rows = num_nodes - row0 < GAT_PROJECTION_BLOCK ? num_nodes - row0
+                                                                    : GAT_PROJECTION_BLOCK;
+            float *block = projected + row0 * hc;
+            if (packed != NULL)
+                gat__gemm_builtin(x + row0 * f, rows, f, packed, hc, ldw, block);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)hc, (int)f,
+                            1.0f, x + row0 * f, (int)f, layer->weight, (int)f, 0.0f, block,
+                            (int)hc);
+            node_scores(block, rows, c->heads, c->channels, layer->att_src,
+                        score_src + row0 * c->heads);
+            node_scores(block, rows, c->heads, c->channels, layer->att_dst,
+                        score_dst + row0 * c->heads);
+        }
     }
-    }
+    gat__free_raw(&ctx->allocator, packed);
     return GAT_OK;
 }
