@@ -28,9 +28,6 @@
  * rows average a handful of edges: enough to cover a memory latency at a
  * few nanoseconds per edge. */
 #define PREFETCH_DISTANCE 8
-/* Row chunks per thread: equal-edge chunks, a few per thread so a slow
- * core does not hold up the rest. */
-#define CHUNKS_PER_THREAD 8
 
 typedef struct edge_pass {
     const gat_graph *graph;
@@ -223,25 +220,6 @@ static void attend_rows_dispatch(const edge_pass *a, const row_state *s, int64_t
     }
 }
 
-/* First row of chunk `chunk` of `chunks` when rows are split so each chunk
- * holds about the same number of edges (plus one per row for the row's own
- * work): a binary search on the row offsets. */
-static int64_t chunk_start(const gat_graph *g, int64_t chunk, int64_t chunks)
-{
-    const int64_t n = g->num_nodes;
-    const double total = (double)g->num_edges + (double)n;
-    const double target = total * (double)chunk / (double)chunks;
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if ((double)(g->row_ptr[mid] + mid) < target)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
                                   const gat_graph *graph, const float *projected,
                                   const float *score_src, const float *score_dst, float *out,
@@ -259,7 +237,7 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
         return status;
     const edge_pass pass = {graph, projected, score_src, score_dst, layer->bias, out,
                             attention, loops_before, c};
-    const int64_t chunks = (int64_t)threads * CHUNKS_PER_THREAD;
+    const int64_t chunks = (int64_t)threads * GAT_CHUNKS_PER_THREAD;
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
@@ -268,11 +246,11 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
         float *mine = scratch + stride * gat__thread_id();
         row_state s = {mine, mine + hc, mine + hc + heads, mine + hc + 2 * heads};
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static, GAT_CHUNKS_PER_THREAD)
 #endif
         for (int64_t chunk = 0; chunk < chunks; chunk++)
-            attend_rows_dispatch(&pass, &s, chunk_start(graph, chunk, chunks),
-                                 chunk_start(graph, chunk + 1, chunks));
+            attend_rows_dispatch(&pass, &s, gat__graph_chunk_start(graph, chunk, chunks),
+                                 gat__graph_chunk_start(graph, chunk + 1, chunks));
     }
     gat__free_raw(&ctx->allocator, scratch);
     return GAT_OK;

@@ -8,8 +8,54 @@
 #include <string.h>
 #include <time.h>
 
-static gat_status ensure_workspace(gat_context *ctx, gat_model *m, int64_t nodes)
+/* Writes every workspace page once from the thread that will use it, in
+ * the partitions the kernels use (projection blocks, edge-phase chunks),
+ * so that on a NUMA machine each page lands on its user's node. */
+static void first_touch(gat_context *ctx, gat_model *m, const gat_graph *g)
 {
+    gat__workspace *w = &m->workspace;
+    int64_t max_hc = 0, max_heads = 0, max_hidden = 0;
+    for (int l = 0; l < m->num_layers; l++) {
+        const gat_layer_config *c = &m->layers[l].config;
+        max_hc = c->heads * c->channels > max_hc ? c->heads * c->channels : max_hc;
+        max_heads = c->heads > max_heads ? c->heads : max_heads;
+        if (l + 1 < m->num_layers && gat__layer_out_width(c) > max_hidden)
+            max_hidden = gat__layer_out_width(c);
+    }
+    const int64_t n = w->nodes;
+    const int64_t blocks = (n + GAT_PROJECTION_BLOCK - 1) / GAT_PROJECTION_BLOCK;
+    const int64_t chunks = (int64_t)ctx->num_threads * GAT_CHUNKS_PER_THREAD;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(ctx->num_threads)
+#endif
+    {
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t b = 0; b < blocks; b++) {
+            int64_t row0 = b * GAT_PROJECTION_BLOCK;
+            int64_t rows = n - row0 < GAT_PROJECTION_BLOCK ? n - row0 : GAT_PROJECTION_BLOCK;
+            memset(w->projected + row0 * max_hc, 0, (size_t)(rows * max_hc) * sizeof(float));
+            memset(w->score_src + row0 * max_heads, 0, (size_t)(rows * max_heads) * sizeof(float));
+            memset(w->score_dst + row0 * max_heads, 0, (size_t)(rows * max_heads) * sizeof(float));
+        }
+#ifdef _OPENMP
+#pragma omp for schedule(static, GAT_CHUNKS_PER_THREAD)
+#endif
+        for (int64_t chunk = 0; chunk < chunks; chunk++) {
+            int64_t first = gat__graph_chunk_start(g, chunk, chunks);
+            int64_t rows = gat__graph_chunk_start(g, chunk + 1, chunks) - first;
+            for (int b = 0; b < 2; b++)
+                if (w->between[b] != NULL)
+                    memset(w->between[b] + first * max_hidden, 0,
+                           (size_t)(rows * max_hidden) * sizeof(float));
+        }
+    }
+}
+
+static gat_status ensure_workspace(gat_context *ctx, gat_model *m, const gat_graph *g)
+{
+    const int64_t nodes = g->num_nodes;
     gat__workspace *w = &m->workspace;
     if (w->nodes == nodes && w->projected != NULL)
         return GAT_OK;
@@ -51,6 +97,7 @@ static gat_status ensure_workspace(gat_context *ctx, gat_model *m, int64_t nodes
             goto fail;
     }
     w->nodes = nodes;
+    first_touch(ctx, m, g);
     return GAT_OK;
 fail:
     gat_model_trim(m);
@@ -89,7 +136,7 @@ gat_status gat__model_forward_timed(gat_context *ctx, gat_model *model, const ga
         return gat__fail(ctx, GAT_ERR_INVALID,
                          "forward: x has %lld columns but layer 0 expects %lld",
                          (long long)in_features, (long long)model->layers[0].config.in_features);
-    gat_status status = ensure_workspace(ctx, model, num_nodes);
+    gat_status status = ensure_workspace(ctx, model, graph);
     if (status != GAT_OK)
         return status;
     gat__workspace *w = &model->workspace;

@@ -26,6 +26,32 @@ static inline int64_t gat__attention_row_offset(const struct gat_graph *g, bool 
     return g->row_ptr[row] + row - (loops_before != NULL ? loops_before[row] : 0);
 }
 
+/* Row partition of the edge phase: `chunks` contiguous row ranges with
+ * about the same work each (edges plus one per row, so empty rows count),
+ * found by binary search on the row offsets. Chunk c is [start(c),
+ * start(c + 1)). Used both to run the pass and to first-touch its output
+ * rows on the thread (and so the NUMA node) that will write them. */
+static inline int64_t gat__graph_chunk_start(const struct gat_graph *g, int64_t chunk,
+                                             int64_t chunks)
+{
+    const int64_t n = g->num_nodes;
+    const double total = (double)g->num_edges + (double)n;
+    const double target = total * (double)chunk / (double)chunks;
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((double)(g->row_ptr[mid] + mid) < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Chunks per thread in the edge phase: a few each, statically assigned so
+ * a thread always gets the same rows (first touch places them). */
+#define GAT_CHUNKS_PER_THREAD 8
+
 /* Prefix counts of input self-loops per row, for gat__attention_row_offset;
  * NULL in *out (and GAT_OK) when the graph has none. Caller frees through
  * ctx's allocator. */
