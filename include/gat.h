@@ -423,13 +423,13 @@ typedef enum gat_input_format {
 } gat_input_format;
 
 typedef struct gat_trainer_options {
-    gat_optimizer optimizer; /* default GAT_OPT_ADAM */
-    double learning_rate;     /* default 0.005 (the paper's for Cora) */
-    double weight_decay;      /* L2 added to every parameter's gradient; default 0 */
-    double beta1, beta2, eps; /* Adam's; default 0.9, 0.999, 1e-8 */
-    double dropout;           /* on each layer's input, in [0, 1); default 0 */
-    double attention_dropout; /* on the attention coefficients, in [0, 1); default 0 */
-    uint64_t seed;           /* keys the dropout masks; default 0 */
+    gat_optimizer optimizer;       /* default GAT_OPT_ADAM */
+    double learning_rate;          /* default 0.005 (the paper's for Cora) */
+    double weight_decay;           /* L2 added to every parameter's gradient; default 0 */
+    double beta1, beta2, eps;      /* Adam's; default 0.9, 0.999, 1e-8 */
+    double dropout;                /* on each layer's input, in [0, 1); default 0 */
+    double attention_dropout;      /* on the attention coefficients, in [0, 1); default 0 */
+    uint64_t seed;                 /* keys the dropout masks; default 0 */
     gat_input_format input_format; /* default GAT_INPUT_AUTO */
 } gat_trainer_options;
 
@@ -446,7 +446,12 @@ void gat_trainer_options_init(gat_trainer_options *options);
  * step is the number of updates so far and element is the row-major index
  * of an input entry or edge * heads + head of a coefficient in library
  * order: the same masks at any thread count, for dense and sparse inputs,
- * and again for every forward between two updates.
+ * and again for every forward between two updates. A rate is applied as a
+ * multiple of 2^-16 (0.6 keeps 39.9994%).
+ *
+ * The trainer's forward computes ELU with its own vectorized expm1 (within
+ * a few ulp of libm's), so its outputs can differ from gat_model_forward's
+ * in the last bits.
  *
  * Results are bitwise identical for any thread count. */
 typedef struct gat_trainer gat_trainer;
@@ -540,9 +545,10 @@ typedef struct gat_fit_result {
  * accuracy are measured; if accuracy >= the best accuracy so far OR loss
  * <= the lowest loss so far, the patience counter resets, and when BOTH
  * hold the parameters are kept as the best model; otherwise the counter
- * grows, and training stops when it reaches patience. At the end the kept
- * parameters are written back into the model. options may be NULL
- * (defaults); result may be NULL. Statuses as gat_trainer_step. */
+ * grows, and training stops when it reaches patience. At the end (also
+ * after an error) the kept parameters are written back into the model.
+ * options may be NULL (defaults); result may be NULL. Statuses as
+ * gat_trainer_step, GAT_ERR_INVALID for negative max_epochs or patience. */
 gat_status gat_trainer_fit(gat_context *ctx, gat_trainer *trainer, const int64_t *labels,
                            const int64_t *train_index, int64_t train_count,
                            const int64_t *val_index, int64_t val_count,

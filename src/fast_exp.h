@@ -4,8 +4,9 @@
  * scheme: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r, 2^n
  * built in the exponent bits. Relative error about 2e-7 (2 ulp), far below
  * the 1e-4 the layer is held to. Inputs below -87.3 give exactly 0 (as
- * expf's underflow does for the softmax's purposes); inputs are never
- * above 0 here (scores minus their running max).
+ * expf's underflow does for the softmax's purposes); NaN gives NaN, as
+ * expf does; inputs are never above 0 here (scores minus their running
+ * max).
  */
 #ifndef GAT_FAST_EXP_H
 #define GAT_FAST_EXP_H
@@ -17,7 +18,10 @@ static inline float gat__exp_nonpositive(float x)
 {
     const float lowest = -87.33654f; /* ln(2^-126): the smallest normal result */
     const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to integer */
-    float clamped = x < lowest ? lowest : x;
+    /* Written so that NaN (from parameters whose float32 scores overflow
+     * to inf - inf) takes the clamp: converting NaN to int32 below would be
+     * undefined behaviour. NaN is handed back unchanged at the end. */
+    float clamped = x >= lowest ? x : lowest;
     float n = (clamped * 1.44269504088896341f + round_magic) - round_magic;
     float r = clamped - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
@@ -31,7 +35,7 @@ static inline float gat__exp_nonpositive(float x)
     int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return x < lowest ? 0.0f : p * scale;
+    return x >= lowest ? p * scale : (x < lowest ? 0.0f : x);
 }
 
 #endif

@@ -12,6 +12,8 @@ struct gat_graph {
     int64_t max_in_degree;
     int64_t *row_ptr;        /* [num_nodes + 1], row i = incoming edges of i */
     int32_t *col;            /* [num_edges], source of each edge */
+    void *mapping;           /* a .gcsr file mapped read-only (GAT_LOAD_MMAP) that */
+    size_t mapping_size;     /* row_ptr and col point into, or NULL: unmapped, not freed */
 };
 
 /* Start of row `row` in library order under the self-loop policy: the

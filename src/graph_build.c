@@ -6,6 +6,7 @@
 #include "parallel.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 gat_status gat_graph_create(gat_context *ctx, gat_graph **graph, int64_t num_nodes,
                             int64_t num_edges, const int64_t *src, const int64_t *dst)
@@ -82,8 +83,12 @@ void gat_graph_destroy(gat_graph **graph)
         return;
     gat_graph *g = *graph;
     gat_allocator allocator = g->allocator;
-    gat__free_raw(&allocator, g->row_ptr);
-    gat__free_raw(&allocator, g->col);
+    if (g->mapping != NULL) {
+        munmap(g->mapping, g->mapping_size);
+    } else {
+        gat__free_raw(&allocator, g->row_ptr);
+        gat__free_raw(&allocator, g->col);
+    }
     gat__free_raw(&allocator, g);
     *graph = NULL;
 }

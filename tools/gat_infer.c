@@ -99,7 +99,7 @@ int main(int argc, char **argv)
                  weights_path, (long long)gat_model_in_features(model), features_path,
                  (long long)f);
     gat_graph *graph = NULL;
-    cli_check(program, ctx, gat_graph_read_edgelist(ctx, &graph, graph_path, n));
+    cli_check(program, ctx, gat_graph_read(ctx, &graph, graph_path, n));
     gat_layer_config last;
     gat_model_layer_config(model, gat_model_num_layers(model) - 1, &last);
     const int64_t width = gat_model_out_features(model);

@@ -1,0 +1,55 @@
+/*
+ * The .gcsr binary graph format (layout documented in graph_binary.c):
+ * what the loader, the sniffing reader and the tests share.
+ */
+#ifndef GAT_GRAPH_BINARY_H
+#define GAT_GRAPH_BINARY_H
+
+#include "graph.h"
+
+#define GAT__GCSR_MAGIC "\x89GATCSR\n"
+#define GAT__GCSR_MAGIC_LEN 8
+#define GAT__GCSR_VERSION 1u
+#define GAT__GCSR_HEADER_SIZE 128u
+/* Sections start on cache-line (and so page-offset-friendly) boundaries,
+ * so a mapped file's arrays are as aligned as allocated ones. */
+#define GAT__GCSR_ALIGN 64u
+/* The checksum's unit of parallel work; part of the format (block
+ * boundaries change the value). */
+#define GAT__GCSR_BLOCK ((uint64_t)1 << 20)
+
+/* Byte offsets of the header fields. */
+enum {
+    GAT__GCSR_AT_VERSION = 8,
+    GAT__GCSR_AT_FLAGS = 12,
+    GAT__GCSR_AT_NODES = 16,
+    GAT__GCSR_AT_EDGES = 24,
+    GAT__GCSR_AT_LOOPS = 32,
+    GAT__GCSR_AT_MAX_DEGREE = 40,
+    GAT__GCSR_AT_ROW_OFFSET = 48,
+    GAT__GCSR_AT_ROW_BYTES = 56,
+    GAT__GCSR_AT_COL_OFFSET = 64,
+    GAT__GCSR_AT_COL_BYTES = 72,
+    GAT__GCSR_AT_FILE_SIZE = 80,
+    GAT__GCSR_AT_CHECKSUM = 88,
+    GAT__GCSR_AT_RESERVED = 96
+};
+
+/* True when the first n bytes (n >= 1) could begin a .gcsr file: a prefix
+ * of the magic. Text edge lists never start with byte 0x89. */
+bool gat__gcsr_sniff(const unsigned char *bytes, size_t n);
+
+/* The checksum of a file whose 128 header bytes (checksum field ignored)
+ * and sections are in memory; uses ctx's threads. 0 with *status set when
+ * the scratch array cannot be allocated. */
+uint64_t gat__gcsr_checksum(gat_context *ctx, const unsigned char *header, const void *row_ptr,
+                            uint64_t row_bytes, const void *col, uint64_t col_bytes,
+                            gat_status *status);
+
+/* gat_graph_load, and for gat_graph_read: num_nodes >= 0 asks for exactly
+ * that many nodes, appending isolated ones to a smaller file's graph
+ * (copy mode only); a larger file is GAT_ERR_RANGE. */
+gat_status gat__graph_load_nodes(gat_context *ctx, gat_graph **graph, const char *path,
+                                 unsigned flags, int64_t num_nodes);
+
+#endif
