@@ -53,7 +53,7 @@ static void usage(FILE *out)
             "  --nodes N            nodes of the generated graph (default 131072)\n"
             "  --edges E            generated edges, before self-loops (default 1000000)\n"
             "  --seed S             generator and parameter seed (default 1)\n"
-            "  --graph FILE         edge list ('src dst' lines, .gz too)\n"
+            "  --graph FILE         edge list ('src dst' lines, .gz too) or .gcsr graph\n"
             "  --dataset DIR        DIR/edges.txt and, if present, DIR/features.npy\n"
             "  --features X.npy     node features (default: uniform random in [-1, 1))\n"
             "  --reorder none|degree|rcm   relabel nodes for locality once loaded (default\n"
