@@ -4,11 +4,11 @@
  * are independent and each is summed in a fixed order, so the result does
  * not depend on how rows are spread over threads.
  *
- * Speed comes from three things: the row loop is instantiated for common
+ * Speed comes from four things: the row loop is instantiated for common
  * (heads, channels) shapes so the compiler sees constant trip counts and
  * vectorizes across heads and channels; exp is a vectorizable polynomial
- * (fast_exp.h); the running sums are rescaled only when a row's maximum
- * grows, which after the first few edges is rare.
+ * (fast_exp.h); the online softmax has no data-dependent branch; and the
+ * source rows of coming edges are prefetched across row ends.
  */
 #include "fast_exp.h"
 #include "fma.h"
@@ -41,7 +41,8 @@ typedef struct row_state {
     float *restrict acc; /* [H*C] running sum of p * projected[j] */
     float *restrict max; /* [H] running maximum of e */
     float *restrict sum; /* [H] running sum of exp(e - max) */
-    float *restrict p;   /* [H] this edge's logits, then exp(e - max) */
+    float *restrict p;     /* [H] this edge's exp(e - max) */
+    float *restrict scale; /* [H] exp(old max - new max) */
 } row_state;
 
 static inline float leaky_relu(float v, float slope) { return v > 0.0f ? v : v * slope; }
@@ -62,37 +63,30 @@ static ALWAYS_INLINE void prefetch_source(const float *row, int64_t row_floats,
 #endif
 }
 
-/* Folds edge j -> i into the row state (the online softmax). */
+/* Folds edge j -> i into the row state: the online softmax. Every edge
+ * rescales the running sums to the new maximum (by 1 when it did not
+ * grow) instead of branching on growth: the branch is taken for a third of
+ * the edges of a typical row, unpredictably, and each misprediction throws
+ * away the source-row loads in flight, which is what this loop waits on. */
 static ALWAYS_INLINE void fold_edge(const row_state *s, const float *restrict projected,
                                     const float *restrict score_src,
                                     const float *restrict dst_score, int64_t j,
                                     const int64_t heads, const int64_t channels, float slope)
 {
     const float *restrict src_score = score_src + j * heads;
-    for (int64_t h = 0; h < heads; h++)
-        s->p[h] = leaky_relu(src_score[h] + dst_score[h], slope);
-    int grows = 0; /* a separate counting loop keeps the one above vectorizable */
-    for (int64_t h = 0; h < heads; h++)
-        grows += s->p[h] > s->max[h];
-    if (grows) {
-        for (int64_t h = 0; h < heads; h++) {
-            float new_max = s->p[h] > s->max[h] ? s->p[h] : s->max[h];
-            float scale = gat__exp_nonpositive(s->max[h] - new_max); /* 0 while max = -inf */
-            s->sum[h] *= scale;
-            for (int64_t c = 0; c < channels; c++)
-                s->acc[h * channels + c] *= scale;
-            s->max[h] = new_max;
-        }
-    }
     for (int64_t h = 0; h < heads; h++) {
-        s->p[h] = gat__exp_nonpositive(s->p[h] - s->max[h]);
-        s->sum[h] += s->p[h];
+        float e = leaky_relu(src_score[h] + dst_score[h], slope);
+        float new_max = e > s->max[h] ? e : s->max[h];
+        s->scale[h] = gat__exp_nonpositive(s->max[h] - new_max); /* 0 while max = -inf */
+        s->p[h] = gat__exp_nonpositive(e - new_max);
+        s->sum[h] = GAT_FMA(s->sum[h], s->scale[h], s->p[h]);
+        s->max[h] = new_max;
     }
     const float *restrict src_row = projected + j * heads * channels;
     for (int64_t h = 0; h < heads; h++)
         for (int64_t c = 0; c < channels; c++)
-            s->acc[h * channels + c] =
-                GAT_FMA(s->p[h], src_row[h * channels + c], s->acc[h * channels + c]);
+            s->acc[h * channels + c] = GAT_FMA(s->p[h], src_row[h * channels + c],
+                                               s->acc[h * channels + c] * s->scale[h]);
 }
 
 /* Writes alpha for the row once max and sum are final, in library order. */
@@ -229,7 +223,7 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
     const int64_t heads = c->heads, hc = heads * c->channels;
     const int threads = ctx->num_threads;
     /* Per-thread row state, each thread's slice padded to whole cache lines. */
-    const int64_t stride = ((hc + 3 * heads) + 15) / 16 * 16;
+    const int64_t stride = ((hc + 4 * heads) + 15) / 16 * 16;
     gat_status status;
     float *scratch = gat__alloc_array(ctx, stride * threads, sizeof(float),
                                       "attention scratch", &status);
@@ -244,7 +238,8 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
 #endif
     {
         float *mine = scratch + stride * gat__thread_id();
-        row_state s = {mine, mine + hc, mine + hc + heads, mine + hc + 2 * heads};
+        row_state s = {mine, mine + hc, mine + hc + heads, mine + hc + 2 * heads,
+                       mine + hc + 3 * heads};
 #ifdef _OPENMP
 #pragma omp for schedule(static, GAT_CHUNKS_PER_THREAD)
 #endif
