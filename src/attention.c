@@ -188,9 +188,13 @@ static void attend_rows_dispatch(const edge_pass *a, const row_state *s, int64_t
                                  int64_t last)
 {
     const int64_t h = a->config->heads, c = a->config->channels;
+    /* Fixed-shape state lives in local arrays the compiler can keep in
+     * registers; the scratch state serves every other shape. */
 #define SHAPE(H, C)                                                                           \
     if (h == (H) && c == (C)) {                                                               \
-        attend_rows(a, s, first, last, (H), (C));                                             \
+        float acc[(H) * (C)], max[H], sum[H], p[H], scale[H];                                 \
+        const row_state local = {acc, max, sum, p, scale};                                    \
+        attend_rows(a, &local, first, last, (H), (C));                                        \
         return;                                                                               \
     }
     SHAPE(8, 8)
