@@ -1,0 +1,101 @@
+/*
+ * Backward of the dense projection through OpenBLAS, in blocks fixed by N
+ * alone: dW sums over every node, so each chunk of rows produces its own
+ * partial dW and the partials are added in chunk order (no atomics, no
+ * dependence on how chunks were spread over threads); dX needs no
+ * reduction and is computed block by block as the forward is.
+ */
+#include "parallel.h"
+#include "train_kernels.h"
+
+#include <cblas.h>
+#include <string.h>
+
+/* Rows per chunk of the dW reduction: whole projection blocks, at most
+ * GAT_MAX_WEIGHT_PARTIALS chunks. A function of N alone. */
+static int64_t chunk_rows_for(int64_t num_nodes)
+{
+    const int64_t blocks = (num_nodes + GAT_PROJECTION_BLOCK - 1) / GAT_PROJECTION_BLOCK;
+    const int64_t per_chunk = blocks <= GAT_MAX_WEIGHT_PARTIALS
+                                  ? 1
+                                  : (blocks + GAT_MAX_WEIGHT_PARTIALS - 1) /
+                                        GAT_MAX_WEIGHT_PARTIALS;
+    return per_chunk * GAT_PROJECTION_BLOCK;
+}
+
+int64_t gat__project_backward_scratch(const gat_layer_config *c, int64_t num_nodes)
+{
+    const int64_t rows = chunk_rows_for(num_nodes);
+    const int64_t chunks = (num_nodes + rows - 1) / rows;
+    return chunks > 1 ? chunks * c->heads * c->channels * c->in_features : 0;
+}
+
+void gat__project_backward(gat_context *ctx, const gat__layer *layer, const float *x,
+                           const float *d_projected, int64_t num_nodes, float *d_weight,
+                           float *d_x, float *partials)
+{
+    const gat_layer_config *c = &layer->config;
+    const int64_t hc = c->heads * c->channels, f = c->in_features;
+    const int threads = ctx->num_threads;
+
+    if (d_weight != NULL) {
+        const int64_t chunk_rows = chunk_rows_for(num_nodes);
+        const int64_t chunks = (num_nodes + chunk_rows - 1) / chunk_rows;
+        if (chunks <= 1) {
+            if (num_nodes == 0)
+                memset(d_weight, 0, (size_t)(hc * f) * sizeof *d_weight);
+            else
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)hc, (int)f,
+                            (int)num_nodes, 1.0f, d_projected, (int)hc, x, (int)f, 0.0f,
+                            d_weight, (int)f);
+        } else {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+            {
+                gat__limit_nested_threads(); /* one serial BLAS call per chunk */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+                for (int64_t k = 0; k < chunks; k++) {
+                    int64_t row0 = k * chunk_rows;
+                    int64_t rows = num_nodes - row0 < chunk_rows ? num_nodes - row0 : chunk_rows;
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)hc, (int)f,
+                                (int)rows, 1.0f, d_projected + row0 * hc, (int)hc,
+                                x + row0 * f, (int)f, 0.0f, partials + k * hc * f, (int)f);
+                }
+                /* Every element sums its partials in chunk order. */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+                for (int64_t e = 0; e < hc * f; e++) {
+                    float sum = partials[e];
+                    for (int64_t k = 1; k < chunks; k++)
+                        sum += partials[k * hc * f + e];
+                    d_weight[e] = sum;
+                }
+            }
+        }
+    }
+
+    if (d_x != NULL) {
+        const int64_t blocks = (num_nodes + GAT_PROJECTION_BLOCK - 1) / GAT_PROJECTION_BLOCK;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+        {
+            gat__limit_nested_threads();
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (int64_t b = 0; b < blocks; b++) {
+                int64_t row0 = b * GAT_PROJECTION_BLOCK;
+                int64_t rows = num_nodes - row0 < GAT_PROJECTION_BLOCK ? num_nodes - row0
+                                                                        : GAT_PROJECTION_BLOCK;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)f,
+                            (int)hc, 1.0f, d_projected + row0 * hc, (int)hc, layer->weight,
+                            (int)f, 0.0f, d_x + row0 * f, (int)f);
+            }
+        }
+    }
+}

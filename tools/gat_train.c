@@ -1,0 +1,416 @@
+/*
+ * gat-train: train a two-layer GAT for node classification on a data set
+ * folder (the paper's transductive setting), with early stopping, and
+ * report the test accuracy.
+ */
+#include "cli_common.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const program = "gat-train";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: gat-train --data DIR [--preset cora|citeseer|pubmed] [options]\n"
+            "\n"
+            "Trains a GAT (Velickovic et al., ICLR 2018; PyTorch Geometric GATConv layers)\n"
+            "for node classification: layer 1 has HEADS x HIDDEN channels, concatenated,\n"
+            "then ELU; layer 2 has OUT-HEADS heads of one channel per class, averaged.\n"
+            "Dropout on the input of both layers and on the attention coefficients; Adam\n"
+            "with L2 weight decay; early stopping on the validation set.\n"
+            "\n"
+            "Data:\n"
+            "  --data DIR            DIR/edges.txt ('src dst' lines), DIR/features.npy\n"
+            "                        (float32 or float64 [N, F]), DIR/labels.npy (int32 or\n"
+            "                        int64 [N], classes 0..K-1), DIR/train.npy, DIR/val.npy,\n"
+            "                        DIR/test.npy (node ids, int32 or int64)\n"
+            "  --normalize           divide each feature row by its sum (all-zero rows stay)\n"
+            "  --no-normalize        use the features as they are\n"
+            "Hyperparameters (defaults: the paper's Cora settings; --preset picks the\n"
+            "paper's for a data set, and any flag below overrides it):\n"
+            "  --preset NAME         cora, citeseer: heads 8, hidden 8, out-heads 1, lr 0.005,\n"
+            "                        weight decay 5e-4; pubmed: out-heads 8, lr 0.01, weight\n"
+            "                        decay 1e-3; all: dropout 0.6, attention dropout 0.6,\n"
+            "                        patience 100, normalized features\n"
+            "  --heads H             heads of layer 1 (8)\n"
+            "  --hidden C            channels per head of layer 1 (8)\n"
+            "  --out-heads H         heads of layer 2, averaged (1)\n"
+            "  --lr X                Adam's learning rate (0.005)\n"
+            "  --weight-decay X      L2 on every parameter, as torch.optim.Adam's (5e-4)\n"
+            "  --dropout P           on each layer's input (0.6)\n"
+            "  --attention-dropout P on the attention coefficients (0.6)\n"
+            "  --patience N          stop after N epochs in which neither the validation\n"
+            "                        loss reached its lowest nor the accuracy its highest;\n"
+            "                        0 never stops early (100)\n"
+            "  --epochs N            at most N epochs (1000)\n"
+            "Run:\n"
+            "  --seed S              parameter initialisation and dropout masks (0)\n"
+            "  --threads T           OpenMP threads (default: OMP_NUM_THREADS or all cores);\n"
+            "                        the results are bitwise the same for any T\n"
+            "  --input auto|dense|sparse\n"
+            "                        how layer 1's input is held (auto: sparse at <= 10%%\n"
+            "                        non-zeros, as bag-of-words features are)\n"
+            "  --save FILE           write the trained model (safetensors, as gat-infer reads)\n"
+            "  --progress auto|lines|bar|none\n"
+            "                        per-epoch report: 'lines' prints one line per epoch on\n"
+            "                        stdout (epoch, train loss and accuracy, validation loss\n"
+            "                        and accuracy, ms; '*' marks a kept model), 'bar' a\n"
+            "                        progress bar on stderr; auto: bar when stderr is a\n"
+            "                        terminal, else lines\n"
+            "  --help, --version\n"
+            "\n"
+            "The model kept is that of the last epoch where validation accuracy and loss\n"
+            "both matched or beat their best so far (the GAT reference code's rule). The\n"
+            "last line of stdout is the test accuracy of that model, e.g.\n"
+            "'test accuracy: 0.8310'. Errors end with one line on stderr, exit 1; usage\n"
+            "errors exit 2.\n");
+}
+
+typedef enum progress_mode { PROGRESS_AUTO, PROGRESS_LINES, PROGRESS_BAR, PROGRESS_NONE } progress_mode;
+
+typedef struct train_options {
+    const char *data, *save;
+    int64_t heads, hidden, out_heads, patience, epochs;
+    double lr, weight_decay, dropout, attention_dropout;
+    bool normalize;
+    uint64_t seed;
+    int threads;
+    gat_input_format input;
+    progress_mode progress;
+} train_options;
+
+/* Which flags were given, so a preset never overrides them. */
+enum { SET_HEADS, SET_HIDDEN, SET_OUT_HEADS, SET_LR, SET_WD, SET_DROPOUT, SET_ATT_DROPOUT,
+       SET_PATIENCE, SET_NORMALIZE, SET_COUNT };
+
+static void apply_preset(train_options *o, const char *preset, const bool *set)
+{
+    train_options p = *o;
+    p.heads = 8, p.hidden = 8, p.out_heads = 1, p.lr = 0.005, p.weight_decay = 5e-4;
+    p.dropout = 0.6, p.attention_dropout = 0.6, p.patience = 100, p.normalize = true;
+    if (strcmp(preset, "pubmed") == 0)
+        p.out_heads = 8, p.lr = 0.01, p.weight_decay = 1e-3;
+    else if (strcmp(preset, "cora") != 0 && strcmp(preset, "citeseer") != 0)
+        cli_usage_error(program, "--preset expects cora, citeseer or pubmed, got '%s'", preset);
+    if (!set[SET_HEADS]) o->heads = p.heads;
+    if (!set[SET_HIDDEN]) o->hidden = p.hidden;
+    if (!set[SET_OUT_HEADS]) o->out_heads = p.out_heads;
+    if (!set[SET_LR]) o->lr = p.lr;
+    if (!set[SET_WD]) o->weight_decay = p.weight_decay;
+    if (!set[SET_DROPOUT]) o->dropout = p.dropout;
+    if (!set[SET_ATT_DROPOUT]) o->attention_dropout = p.attention_dropout;
+    if (!set[SET_PATIENCE]) o->patience = p.patience;
+    if (!set[SET_NORMALIZE]) o->normalize = p.normalize;
+}
+
+static double parse_rate(const char *option, const char *text)
+{
+    double v = cli_parse_double(program, option, text);
+    if (!(v >= 0.0 && v < 1.0))
+        cli_usage_error(program, "%s expects a probability in [0, 1), got '%s'", option, text);
+    return v;
+}
+
+static double parse_positive(const char *option, const char *text, bool zero_ok)
+{
+    double v = cli_parse_double(program, option, text);
+    if (!(v > 0.0 || (zero_ok && v == 0.0)))
+        cli_usage_error(program, "%s expects a number %s 0, got '%s'", option,
+                        zero_ok ? ">=" : ">", text);
+    return v;
+}
+
+static train_options parse_options(int argc, char **argv)
+{
+    train_options o = {.epochs = 1000, .progress = PROGRESS_AUTO, .input = GAT_INPUT_AUTO};
+    bool set[SET_COUNT] = {false};
+    const char *preset = "cora";
+    enum { O_DATA = 256, O_PRESET, O_HEADS, O_HIDDEN, O_OUT_HEADS, O_LR, O_WD, O_DROPOUT,
+           O_ATT_DROPOUT, O_PATIENCE, O_EPOCHS, O_NORMALIZE, O_NO_NORMALIZE, O_SEED, O_THREADS,
+           O_INPUT, O_SAVE, O_PROGRESS, O_HELP, O_VERSION };
+    static const struct option options[] = {
+        {"data", required_argument, NULL, O_DATA},
+        {"preset", required_argument, NULL, O_PRESET},
+        {"heads", required_argument, NULL, O_HEADS},
+        {"hidden", required_argument, NULL, O_HIDDEN},
+        {"out-heads", required_argument, NULL, O_OUT_HEADS},
+        {"lr", required_argument, NULL, O_LR},
+        {"weight-decay", required_argument, NULL, O_WD},
+        {"dropout", required_argument, NULL, O_DROPOUT},
+        {"attention-dropout", required_argument, NULL, O_ATT_DROPOUT},
+        {"patience", required_argument, NULL, O_PATIENCE},
+        {"epochs", required_argument, NULL, O_EPOCHS},
+        {"normalize", no_argument, NULL, O_NORMALIZE},
+        {"no-normalize", no_argument, NULL, O_NO_NORMALIZE},
+        {"seed", required_argument, NULL, O_SEED},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"input", required_argument, NULL, O_INPUT},
+        {"save", required_argument, NULL, O_SAVE},
+        {"progress", required_argument, NULL, O_PROGRESS},
+        {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0}};
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case O_DATA: o.data = optarg; break;
+        case O_PRESET: preset = optarg; break;
+        case O_HEADS:
+            o.heads = cli_parse_int(program, "--heads", optarg, 1, 4096), set[SET_HEADS] = true;
+            break;
+        case O_HIDDEN:
+            o.hidden = cli_parse_int(program, "--hidden", optarg, 1, 1 << 16);
+            set[SET_HIDDEN] = true;
+            break;
+        case O_OUT_HEADS:
+            o.out_heads = cli_parse_int(program, "--out-heads", optarg, 1, 4096);
+            set[SET_OUT_HEADS] = true;
+            break;
+        case O_LR: o.lr = parse_positive("--lr", optarg, false), set[SET_LR] = true; break;
+        case O_WD:
+            o.weight_decay = parse_positive("--weight-decay", optarg, true), set[SET_WD] = true;
+            break;
+        case O_DROPOUT:
+            o.dropout = parse_rate("--dropout", optarg), set[SET_DROPOUT] = true;
+            break;
+        case O_ATT_DROPOUT:
+            o.attention_dropout = parse_rate("--attention-dropout", optarg);
+            set[SET_ATT_DROPOUT] = true;
+            break;
+        case O_PATIENCE:
+            o.patience = cli_parse_int(program, "--patience", optarg, 0, INT64_MAX);
+            set[SET_PATIENCE] = true;
+            break;
+        case O_EPOCHS: o.epochs = cli_parse_int(program, "--epochs", optarg, 1, INT64_MAX); break;
+        case O_NORMALIZE: o.normalize = true, set[SET_NORMALIZE] = true; break;
+        case O_NO_NORMALIZE: o.normalize = false, set[SET_NORMALIZE] = true; break;
+        case O_SEED: o.seed = (uint64_t)cli_parse_int(program, "--seed", optarg, 0, INT64_MAX); break;
+        case O_THREADS: o.threads = (int)cli_parse_int(program, "--threads", optarg, 1, 4096); break;
+        case O_INPUT:
+            if (strcmp(optarg, "auto") == 0)
+                o.input = GAT_INPUT_AUTO;
+            else if (strcmp(optarg, "dense") == 0)
+                o.input = GAT_INPUT_DENSE;
+            else if (strcmp(optarg, "sparse") == 0)
+                o.input = GAT_INPUT_SPARSE;
+            else
+                cli_usage_error(program, "--input expects auto, dense or sparse, got '%s'", optarg);
+            break;
+        case O_SAVE: o.save = optarg; break;
+        case O_PROGRESS:
+            if (strcmp(optarg, "auto") == 0)
+                o.progress = PROGRESS_AUTO;
+            else if (strcmp(optarg, "lines") == 0)
+                o.progress = PROGRESS_LINES;
+            else if (strcmp(optarg, "bar") == 0)
+                o.progress = PROGRESS_BAR;
+            else if (strcmp(optarg, "none") == 0)
+                o.progress = PROGRESS_NONE;
+            else
+                cli_usage_error(program, "--progress expects auto, lines, bar or none, got '%s'",
+                                optarg);
+            break;
+        case O_HELP: usage(stdout); exit(0);
+        case O_VERSION:
+            printf("gat-train (libgat) %d.%d.%d\n", GAT_VERSION_MAJOR, GAT_VERSION_MINOR,
+                   GAT_VERSION_PATCH);
+            exit(0);
+        default: cli_usage_error(program, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        cli_usage_error(program, "unexpected argument '%s'", argv[optind]);
+    if (o.data == NULL)
+        cli_usage_error(program, "--data DIR is required");
+    apply_preset(&o, preset, set);
+    if (o.progress == PROGRESS_AUTO)
+        o.progress = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
+    return o;
+}
+
+static gat_array *read_array(gat_context *ctx, const char *dir, const char *file, gat_dtype dt)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
+        cli_fail(program, "%s/%s: path too long", dir, file);
+    gat_array *a = NULL;
+    cli_check(program, ctx, gat_npy_read(ctx, path, dt, &a));
+    return a;
+}
+
+/* Node ids of a split: each in [0, n). */
+static void check_split(const char *dir, const char *file, const gat_array *a, int64_t n)
+{
+    const int64_t *ids = a->data;
+    if (a->shape[0] < 1)
+        cli_fail(program, "%s/%s: the split is empty", dir, file);
+    for (int64_t k = 0; k < a->shape[0]; k++)
+        if (ids[k] < 0 || ids[k] >= n)
+            cli_fail(program, "%s/%s: entry %lld is %lld, not a node id in [0, %lld)", dir, file,
+                     (long long)k, (long long)ids[k], (long long)n);
+}
+
+typedef struct progress {
+    progress_mode mode;
+    int64_t max_epochs;
+    double last_draw; /* when the bar was last redrawn */
+    gat_epoch_report last; /* the latest epoch's report */
+} progress;
+
+static void draw_bar(const gat_epoch_report *r, int64_t max_epochs)
+{
+    const int width = 30;
+    int filled = (int)((double)width * (double)r->epoch / (double)max_epochs);
+    char bar[64];
+    for (int k = 0; k < width; k++)
+        bar[k] = k < filled ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\r[%s] epoch %lld  val loss %.4f  val acc %.4f  patience %lld   ", bar,
+            (long long)r->epoch, r->val.loss, r->val.accuracy, (long long)r->patience_left);
+    fflush(stderr);
+}
+
+static bool on_epoch(const gat_epoch_report *r, void *user)
+{
+    progress *p = user;
+    p->last = *r;
+    if (p->mode == PROGRESS_LINES) {
+        printf("epoch %4lld  loss %.4f  train acc %.4f  val loss %.4f  val acc %.4f  %6.2f ms%s\n",
+               (long long)r->epoch, r->train.loss, r->train.accuracy, r->val.loss,
+               r->val.accuracy, 1e3 * r->seconds, r->saved ? "  *" : "");
+    } else if (p->mode == PROGRESS_BAR) {
+        /* Redrawn at most ten times a second; the last state is drawn by main. */
+        const double now = cli_now();
+        if (now - p->last_draw >= 0.1 || r->epoch == 1) {
+            draw_bar(r, p->max_epochs);
+            p->last_draw = now;
+        }
+    }
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    train_options o = parse_options(argc, argv);
+    gat_context_options copts;
+    gat_context_options_init(&copts);
+    copts.num_threads = o.threads;
+    gat_context *ctx = NULL;
+    if (gat_context_create(&ctx, &copts) != GAT_OK)
+        cli_fail(program, "cannot create a context (out of memory?)");
+    const double t_start = cli_now();
+
+    gat_array *x = read_array(ctx, o.data, "features.npy", GAT_FLOAT32);
+    const int64_t n = x->shape[0], f = x->shape[1];
+    gat_array *labels = read_array(ctx, o.data, "labels.npy", GAT_INT64);
+    gat_array *train = read_array(ctx, o.data, "train.npy", GAT_INT64);
+    gat_array *val = read_array(ctx, o.data, "val.npy", GAT_INT64);
+    gat_array *test = read_array(ctx, o.data, "test.npy", GAT_INT64);
+    if (labels->shape[0] != n)
+        cli_fail(program, "%s/labels.npy has %lld entries but features.npy has %lld rows", o.data,
+                 (long long)labels->shape[0], (long long)n);
+    int64_t classes = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t y = ((const int64_t *)labels->data)[i];
+        if (y < 0 || y > 1 << 20)
+            cli_fail(program, "%s/labels.npy: entry %lld is %lld, not a class id", o.data,
+                     (long long)i, (long long)y);
+        if (y + 1 > classes)
+            classes = y + 1;
+    }
+    if (classes < 2)
+        cli_fail(program, "%s/labels.npy: needs at least 2 classes", o.data);
+    check_split(o.data, "train.npy", train, n);
+    check_split(o.data, "val.npy", val, n);
+    check_split(o.data, "test.npy", test, n);
+    char edges_path[4096];
+    if (snprintf(edges_path, sizeof edges_path, "%s/edges.txt", o.data) >= (int)sizeof edges_path)
+        cli_fail(program, "%s: path too long", o.data);
+    gat_graph *g = NULL;
+    cli_check(program, ctx, gat_graph_read_edgelist(ctx, &g, edges_path, n));
+    if (o.normalize)
+        cli_check(program, ctx, gat_features_normalize_rows(ctx, x->data, n, f));
+
+    gat_layer_config layers[2];
+    gat_layer_config_init(&layers[0], f, o.heads, o.hidden);
+    gat_layer_config_init(&layers[1], o.heads * o.hidden, o.out_heads, classes);
+    layers[1].concat = false;
+    gat_model *model = NULL;
+    cli_check(program, ctx, gat_model_create(ctx, &model, 2, layers, GAT_ACT_ELU));
+    cli_check(program, ctx, gat_model_init_glorot(ctx, model, o.seed));
+
+    gat_trainer_options topts;
+    gat_trainer_options_init(&topts);
+    topts.learning_rate = o.lr;
+    topts.weight_decay = o.weight_decay;
+    topts.dropout = o.dropout;
+    topts.attention_dropout = o.attention_dropout;
+    topts.seed = o.seed;
+    topts.input_format = o.input;
+    gat_trainer *trainer = NULL;
+    cli_check(program, ctx, gat_trainer_create(ctx, &trainer, model, g, x->data, n, f, &topts));
+
+    fprintf(stderr,
+            "%s: %lld nodes, %lld edges, %lld features (%s input), %lld classes; "
+            "%lld/%lld/%lld train/val/test; %lld -> %lldx%lld (ELU) -> %lldx%lld; "
+            "lr %g, weight decay %g, dropout %g/%g, patience %lld; %d thread(s); "
+            "loaded in %.1f ms\n",
+            program, (long long)n, (long long)gat_graph_num_edges(g), (long long)f,
+            gat_trainer_sparse_input(trainer) ? "sparse" : "dense", (long long)classes,
+            (long long)train->shape[0], (long long)val->shape[0], (long long)test->shape[0],
+            (long long)f, (long long)o.heads, (long long)o.hidden, (long long)o.out_heads,
+            (long long)classes, o.lr, o.weight_decay, o.dropout, o.attention_dropout,
+            (long long)o.patience, gat_context_threads(ctx), 1e3 * (cli_now() - t_start));
+
+    progress prog = {.mode = o.progress, .max_epochs = o.epochs};
+    gat_fit_options fopts;
+    gat_fit_options_init(&fopts);
+    fopts.max_epochs = o.epochs;
+    fopts.patience = o.patience;
+    fopts.on_epoch = on_epoch;
+    fopts.user = &prog;
+    gat_fit_result result;
+    const double t_fit = cli_now();
+    gat_status status = gat_trainer_fit(ctx, trainer, labels->data, train->data, train->shape[0],
+                                        val->data, val->shape[0], &fopts, &result);
+    const double fit_seconds = cli_now() - t_fit;
+    if (o.progress == PROGRESS_BAR) {
+        if (prog.last.epoch > 0)
+            draw_bar(&prog.last, o.epochs);
+        fputc('\n', stderr);
+    }
+    cli_check(program, ctx, status);
+
+    gat_metrics test_metrics;
+    cli_check(program, ctx, gat_trainer_evaluate(ctx, trainer, labels->data, test->data,
+                                                 test->shape[0], &test_metrics));
+    if (o.save != NULL)
+        cli_check(program, ctx, gat_model_save(ctx, model, o.save));
+    printf("%s after %lld epochs in %.3f s (%.2f ms/epoch); kept epoch %lld: val loss %.4f, "
+           "val acc %.4f; test loss %.4f\n",
+           result.stopped_early ? "stopped early" : "stopped", (long long)result.epochs,
+           fit_seconds, result.epochs > 0 ? 1e3 * fit_seconds / (double)result.epochs : 0.0,
+           (long long)result.best_epoch, result.best_val.loss, result.best_val.accuracy,
+           test_metrics.loss);
+    if (o.save != NULL)
+        printf("saved the model to %s\n", o.save);
+    printf("test accuracy: %.4f\n", test_metrics.accuracy);
+
+    gat_trainer_destroy(&trainer);
+    gat_model_destroy(&model);
+    gat_graph_destroy(&g);
+    gat_array_destroy(&x);
+    gat_array_destroy(&labels);
+    gat_array_destroy(&train);
+    gat_array_destroy(&val);
+    gat_array_destroy(&test);
+    gat_context_destroy(&ctx);
+    return 0;
+}
