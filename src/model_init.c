@@ -25,9 +25,10 @@ gat_status gat_model_init_glorot(gat_context *ctx, gat_model *model, uint64_t se
         const int64_t hc = c->heads * c->channels;
         uint64_t stream = 4 * (uint64_t)l;
         glorot(layer->weight, hc * c->in_features, c->in_features, hc, seed, stream);
-        /* att_* are [1, H, C]: torch's fans for that shape are H*C and C. */
-        glorot(layer->att_src, hc, hc, c->channels, seed, stream + 1);
-        glorot(layer->att_dst, hc, hc, c->channels, seed, stream + 2);
+        /* att_* are [1, H, C]; PyG's glorot bounds by the last two sizes,
+         * sqrt(6 / (H + C)) (not torch.nn.init.xavier's fans). */
+        glorot(layer->att_src, hc, c->heads, c->channels, seed, stream + 1);
+        glorot(layer->att_dst, hc, c->heads, c->channels, seed, stream + 2);
         if (layer->bias != NULL)
             memset(layer->bias, 0, (size_t)gat__layer_out_width(c) * sizeof(float));
     }
