@@ -13,8 +13,14 @@
 
 extern const gat_allocator gat__default_allocator;
 
-/* What GAT_GEMM_AUTO means: see the README's GEMM comparison. */
+/* What GAT_GEMM_AUTO means. On the AVX-512 machine measured (README, "GEMM")
+ * the built-in kernel beat OpenBLAS on the projection's shape, mostly by
+ * not packing x; elsewhere OpenBLAS's tuned kernels are the safer bet. */
+#if defined(__AVX512F__)
+#define GAT_GEMM_DEFAULT GAT_GEMM_BUILTIN
+#else
 #define GAT_GEMM_DEFAULT GAT_GEMM_BLAS
+#endif
 
 void gat_context_options_init(gat_context_options *options)
 {

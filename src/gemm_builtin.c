@@ -67,10 +67,13 @@ static void tile_partial(const float *restrict x, int64_t k, const float *restri
 void gat__gemm_builtin(const float *x, int64_t rows, int64_t k, const float *wt, int64_t n,
                        int64_t ldw, float *out)
 {
-    for (int64_t c0 = 0; c0 < n; c0 += TILE_COLS) {
-        const int cols = n - c0 < TILE_COLS ? (int)(n - c0) : TILE_COLS;
-        for (int64_t r0 = 0; r0 < rows; r0 += TILE_ROWS) {
-            const int tile_rows = rows - r0 < TILE_ROWS ? (int)(rows - r0) : TILE_ROWS;
+    /* Rows outside, columns inside: a slab of TILE_ROWS rows of x (a few
+     * KiB) is read from memory once and reused from L1 for every column
+     * tile, while the packed W^T stays in L1/L2 throughout. */
+    for (int64_t r0 = 0; r0 < rows; r0 += TILE_ROWS) {
+        const int tile_rows = rows - r0 < TILE_ROWS ? (int)(rows - r0) : TILE_ROWS;
+        for (int64_t c0 = 0; c0 < n; c0 += TILE_COLS) {
+            const int cols = n - c0 < TILE_COLS ? (int)(n - c0) : TILE_COLS;
             if (tile_rows == TILE_ROWS && cols == TILE_COLS)
                 tile_full(x + r0 * k, k, wt + c0, ldw, out + r0 * n + c0, n);
             else
