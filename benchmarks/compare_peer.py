@@ -138,6 +138,17 @@ def run_bench(args, extra, json_path):
         return json.load(fh)
 
 
+def matching_run(bench, args):
+    """The gat-bench run comparable with the peer's: the requested thread
+    count and, in train mode, no attention dropout (gat-bench --mode train
+    also times a step with attention dropout 0.6, which the peer has not;
+    its JSON lists that run last)."""
+    runs = [r for r in bench['runs'] if r.get('threads') == args.threads]
+    if args.mode == 'train':
+        runs = [r for r in runs if r.get('attention_dropout', 0.0) == 0.0]
+    return runs[-1] if runs else {}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--gen', default='rmat', choices=['rmat', 'uniform'])
@@ -185,7 +196,7 @@ def main():
             sys.exit('peer failed:\n' + p.stderr[-3000:])
         second = run_bench(args, ['--no-probe'], os.path.join(tmp, 'bench2.json'))
 
-    ours_ms = [t for run in (first, second) for t in run['runs'][-1].get(
+    ours_ms = [t for run in (first, second) for t in matching_run(run, args).get(
         'forward_ms' if args.mode == 'infer' else 'train_step_ms', [])]
     ours = median(ours_ms) if ours_ms else first[key]
     ours_rss = max(first['peak_rss_bytes'], second['peak_rss_bytes'])

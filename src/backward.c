@@ -1,73 +1,37 @@
 /*
- * The edge phase in training: aggregation with attention dropout (forward)
- * and the backward of scores -> LeakyReLU -> softmax -> dropout ->
- * aggregation, plus the activation's backward.
- *
- * The backward runs in two passes over the edges:
- *  A. by destination row (CSR, library order): the gradient of each
- *     coefficient, the softmax backward within the row, the LeakyReLU; it
- *     leaves the logit gradient of every edge in edge_grad [E', H] and the
- *     destination-score gradient of every row;
+ * Backward of the edge phase: scores -> LeakyReLU -> softmax -> dropout ->
+ * aggregation, and of the node scores, in two passes over the edges:
+ *  A. by destination row (slots in library order): the gradient reaching
+ *     each coefficient and the softmax backward within the row; it leaves,
+ *     per row, the destination-score gradient and dot = sum_k alpha_k
+ *     d alpha_k, and the row's output gradient channel-major (dyc);
  *  B. by source (the transposed view): what each source row receives
  *     through the aggregation, and its source-score gradient, each summed
- *     over the source's edges in ascending library order.
- * Nothing is stored per edge and channel (E' x H x C); each pass writes
- * only rows it owns, so there are no atomics and the bits do not depend on
- * the thread count. Sums over nodes (d_bias, d_att_*) are taken per block
- * of GAT_REDUCE_BLOCK rows and the blocks added in order.
+ *     over the source's edges in ascending slot order.
+ * Nothing is stored per edge: alpha is recomputed from the scores and the
+ * forward's per-row shift and 1 / sum (the same operations, so the same
+ * bits as the forward's), the coefficient gradients from dyc and the
+ * features. Each pass writes only rows it owns, so there are no atomics
+ * and the bits do not depend on the thread count. Sums over nodes (d_bias,
+ * d_att_*) are taken per block of GAT_REDUCE_BLOCK rows and the blocks
+ * added in order.
  *
- * As in attention.c, the row loops are instantiated for common (heads,
- * channels) shapes so the compiler sees constant trip counts.
+ * Rows whose output gradient is all zero are skipped: the loss reads only
+ * the training nodes, so in the last layer all other rows are zero, and in
+ * the layer before only their neighbourhood is not. A skipped row
+ * contributes only signed zeros, and adding a zero to a sum that started
+ * at +0 never changes its bits, so skipping is exact (for finite values; a
+ * non-finite activation makes the loss non-finite first). With a plan
+ * (train_plan.c) pass B walks only the edges into the rows the forward
+ * computed.
  */
+#include "fast_exp.h"
+#include "fma.h"
 #include "parallel.h"
 #include "train_kernels.h"
+#include "train_shapes.h"
 
 #include <string.h>
-
-#if defined(__GNUC__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE inline
-#endif
-
-/* How many edges ahead rows are prefetched (as attention.c does): the
- * passes gather rows of random nodes, whose misses dominate on large
- * graphs. */
-#define PREFETCH_DISTANCE 8
-
-static ALWAYS_INLINE void prefetch_floats(const float *row, int64_t count)
-{
-#if defined(__GNUC__)
-    for (int64_t off = 0; off < count; off += 16)
-        __builtin_prefetch(row + off, 0, 3);
-#else
-    (void)row;
-    (void)count;
-#endif
-}
-
-/* Dispatches CALL(H, C) to an instantiation with constant shape when one
- * exists, else to the generic one with the runtime heads and channels. */
-#define DISPATCH_SHAPE(heads, channels, CALL)                                  \
-    do {                                                                       \
-        const int64_t h_ = (heads), c_ = (channels);                           \
-        if (h_ == 8 && c_ == 8)                                                \
-            CALL(8, 8);                                                        \
-        else if (h_ == 8 && c_ == 16)                                          \
-            CALL(8, 16);                                                       \
-        else if (h_ == 4 && c_ == 16)                                          \
-            CALL(4, 16);                                                       \
-        else if (h_ == 1 && c_ == 8)                                           \
-            CALL(1, 8);                                                        \
-        else if (h_ == 1 && c_ == 16)                                          \
-            CALL(1, 16);                                                       \
-        else if (h_ == 1)                                                      \
-            CALL(1, c_);                                                       \
-        else if (h_ == 8)                                                      \
-            CALL(8, c_);                                                       \
-        else                                                                   \
-            CALL(h_, c_);                                                      \
-    } while (0)
 
 static inline int64_t num_blocks(int64_t n)
 {
@@ -86,344 +50,397 @@ static void reduce_blocks(const float *partials, int64_t blocks, int64_t stride,
     }
 }
 
-/* ---------------------------------------------------------------------- */
-/* Forward: aggregation with attention dropout                            */
-/* ---------------------------------------------------------------------- */
-
-typedef struct aggregate_pass {
-    const gat_graph *g;
-    const int64_t *loops_before;
-    const float *projected, *alpha, *bias;
-    const uint8_t *keep;
-    float keep_scale;
-    float *out;
-    int64_t width;
-    bool concat, add_loops;
-} aggregate_pass;
-
-static ALWAYS_INLINE void aggregate_rows(const aggregate_pass *a, int64_t first, int64_t last,
-                                         const int64_t heads, const int64_t channels)
-{
-    const int64_t hc = heads * channels, width = a->width;
-    const float scale = a->keep_scale;
-    /* Prefetches run across row ends (rows average a handful of edges). */
-    const int64_t prefetch_end = a->g->row_ptr[last];
-    for (int64_t i = first; i < last; i++) {
-        float *restrict o = a->out + i * width;
-        for (int64_t k = 0; k < width; k++)
-            o[k] = 0.0f;
-        int64_t p = gat__attention_row_offset(a->g, a->add_loops, a->loops_before, i);
-        /* concat: out[i,h,c] = sum_j a_ij,h x_j,h,c; mean: also summed over
-         * heads, divided by H below. */
-        GAT__FOR_ROW_SOURCES(a->g, a->add_loops, i, j, {
-            if (k_ + PREFETCH_DISTANCE < prefetch_end)
-                prefetch_floats(a->projected + (int64_t)a->g->col[k_ + PREFETCH_DISTANCE] * hc, hc);
-            const float *restrict x = a->projected + j * hc;
-            const float *restrict al = a->alpha + p * heads;
-            const uint8_t *restrict kp = a->keep + p * heads;
-            for (int64_t h = 0; h < heads; h++) {
-                /* keep is 0 or 1: a product, not a branch (masks are random). */
-                const float w = al[h] * ((float)kp[h] * scale);
-                float *restrict dst = a->concat ? o + h * channels : o;
-                for (int64_t ch = 0; ch < channels; ch++)
-                    dst[ch] += w * x[h * channels + ch];
-            }
-            p++;
-        });
-        if (!a->concat)
-            for (int64_t ch = 0; ch < channels; ch++)
-                o[ch] /= (float)heads;
-        if (a->bias != NULL)
-            for (int64_t k = 0; k < width; k++)
-                o[k] += a->bias[k];
-    }
-}
-
-gat_status gat__attention_dropout_aggregate(gat_context *ctx, const gat__layer *layer,
-                                            const gat_graph *g, const int64_t *loops_before,
-                                            const float *projected, const float *alpha,
-                                            const gat__dropout *d, uint8_t *keep, float *out)
-{
-    const gat_layer_config *c = &layer->config;
-    const int64_t heads = c->heads, channels = c->channels;
-    const int64_t values = gat_graph_num_attention_edges(g, c->add_self_loops) * heads;
-    const aggregate_pass a = {g, loops_before, projected, alpha, layer->bias, keep, d->scale,
-                              out, gat__layer_out_width(c), c->concat, c->add_self_loops};
-    const int64_t blocks = num_blocks(g->num_nodes);
-    const int64_t mask_chunks = (values + 65535) / 65536; /* multiples of 4 elements */
-#ifdef _OPENMP
-#pragma omp parallel num_threads(ctx->num_threads)
-#endif
-    {
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (int64_t k = 0; k < mask_chunks; k++) {
-            const int64_t first = k * 65536;
-            gat__dropout_mask(d, (uint64_t)first, values - first < 65536 ? values - first : 65536,
-                              keep + first);
-        }
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (int64_t b = 0; b < blocks; b++) {
-            const int64_t first = b * GAT_REDUCE_BLOCK;
-            const int64_t last = first + GAT_REDUCE_BLOCK < g->num_nodes ? first + GAT_REDUCE_BLOCK
-                                                                         : g->num_nodes;
-#define AGGREGATE(H, C) aggregate_rows(&a, first, last, (H), (C))
-            DISPATCH_SHAPE(heads, channels, AGGREGATE);
-#undef AGGREGATE
-        }
-    }
-    return GAT_OK;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Backward                                                               */
-/* ---------------------------------------------------------------------- */
-
 typedef struct backward_pass {
-    const gat_graph *g;
-    const int64_t *loops_before;
-    const gat__transpose *t;
-    const float *projected, *score_src, *score_dst, *alpha, *d_out, *att_src, *att_dst;
+    const gat__edge_views *v;
+    const gat__sources *sources; /* NULL: v's transposed view, by node id */
+    float *projected; /* features in (channel-major); gradients out (head-major) */
+    const float *score_src, *score_dst, *shift, *inv_sum, *d_out, *att_src, *att_dst;
     const uint8_t *keep; /* NULL: no attention dropout */
     float keep_scale, slope;
-    float *d_projected, *edge_grad, *d_score_src, *d_score_dst;
+    float *dyc;       /* [N, H*C] the rows' d agg, channel-major (d_out itself for one head) */
+    float *dot, *d_score_dst;
+    uint8_t *active; /* [N] whether row i's output gradient has a non-zero */
     int64_t width;
-    bool add_loops;
+    bool prefetch; /* see gat__worth_prefetching */
 } backward_pass;
 
-/* Pass A over rows [first, last): edge_grad, d_score_dst, and the block's
- * d_bias partial. concat and drop are constants at the instantiations. */
-static ALWAYS_INLINE void backward_rows(const backward_pass *a, int64_t first, int64_t last,
-                                        float *restrict part_bias, float *restrict dot,
-                                        const int64_t heads, const int64_t channels,
-                                        const bool concat, const bool drop)
+/* The coefficient of slot (j -> i), head by head, as the forward had it:
+ * alpha = exp(LeakyReLU(s_src[j] + s_dst[i]) - shift[i]) / sum[i]; lr the
+ * LeakyReLU's slope at the logit. */
+static GAT_ALWAYS_INLINE void coefficients(const float *restrict ss, const float *restrict sd,
+                                           const float *restrict shift,
+                                           const float *restrict inv, float slope,
+                                           float *restrict alpha, float *restrict lr,
+                                           const int64_t heads)
 {
-    const int64_t hc = heads * channels, width = a->width, hs = concat ? channels : 0;
-    const float head_scale = concat ? 1.0f : 1.0f / (float)heads;
-    const float keep_scale = a->keep_scale, slope = a->slope;
-    const float *restrict alpha = a->alpha;
-    const float *restrict projected = a->projected;
-    const float *restrict score_src = a->score_src;
-    const uint8_t *restrict keep = a->keep;
-    float *restrict edge_grad = a->edge_grad;
-    const gat_graph *g = a->g;
-    const bool add_loops = a->add_loops;
-    const int64_t prefetch_end = g->row_ptr[last];
-    for (int64_t i = first; i < last; i++) {
-        const float *restrict dy = a->d_out + i * width;
-        for (int64_t k = 0; k < width; k++) /* out = agg + bias */
-            part_bias[k] += dy[k];
-        const int64_t first_slot = gat__attention_row_offset(g, add_loops, a->loops_before, i);
-        for (int64_t h = 0; h < heads; h++)
-            dot[h] = 0.0f;
-        /* agg[i] = sum_j a_ij x_j with a = alpha * drop:
-         *   d a_ij,h = <d agg[i,h,:], x_j,h,:>, d alpha = d a * drop;
-         * d agg[i,h,c] = d_out[i, h*C + c] (concat) or d_out[i, c] / H (mean). */
-        int64_t p = first_slot;
-        GAT__FOR_ROW_SOURCES(g, add_loops, i, j, {
-            if (k_ + PREFETCH_DISTANCE < prefetch_end) {
-                const int64_t ahead = g->col[k_ + PREFETCH_DISTANCE];
-                prefetch_floats(projected + ahead * hc, hc);
-                prefetch_floats(score_src + ahead * heads, heads);
-            }
-            const float *restrict x = projected + j * hc;
-            float *restrict eg = edge_grad + p * heads;
-            const float *restrict al = alpha + p * heads;
-            for (int64_t h = 0; h < heads; h++) {
-                float s = 0.0f;
-                for (int64_t ch = 0; ch < channels; ch++)
-                    s += dy[h * hs + ch] * x[h * channels + ch];
-                s *= head_scale;
-                if (drop)
-                    s *= (float)keep[p * heads + h] * keep_scale;
-                eg[h] = s;
-                dot[h] += al[h] * s;
-            }
-            p++;
-        });
-        /* alpha = softmax(e) over the row:
-         *   d e_ij = alpha_ij (d alpha_ij - sum_k alpha_ik d alpha_ik);
-         * e = LeakyReLU(z), z = s_src[j] + s_dst[i]: d z = d e * (z > 0 ? 1 : slope). */
-        float *restrict dsd = a->d_score_dst + i * heads;
-        const float *restrict sd = a->score_dst + i * heads;
-        for (int64_t h = 0; h < heads; h++)
-            dsd[h] = 0.0f;
-        p = first_slot;
-        GAT__FOR_ROW_SOURCES(g, add_loops, i, j, {
-            const float *restrict ss = score_src + j * heads;
-            float *restrict eg = edge_grad + p * heads;
-            const float *restrict al = alpha + p * heads;
-            for (int64_t h = 0; h < heads; h++) {
-                float de = al[h] * (eg[h] - dot[h]);
-                float dz = ss[h] + sd[h] > 0.0f ? de : de * slope;
-                eg[h] = dz;
-                dsd[h] += dz;
-            }
-            p++;
-        });
+    GAT_SIMD
+    for (int64_t h = 0; h < heads; h++) {
+        const float z = ss[h] + sd[h];
+        alpha[h] = gat__exp_nonpositive_fma((z > 0.0f ? z : z * slope) - shift[h]) * inv[h];
+        lr[h] = z > 0.0f ? 1.0f : slope;
     }
 }
 
-/* Pass B over source rows [first, last): d_projected, d_score_src, and the
- * block's d_att_src / d_att_dst partials. */
-static ALWAYS_INLINE void gather_rows(const backward_pass *a, int64_t first, int64_t last,
-                                      float *restrict part_src, float *restrict part_dst,
-                                      float *restrict w, const int64_t heads,
-                                      const int64_t channels, const bool concat,
-                                      const bool drop)
+/* g [H] = <dyc_h, x_h> over the channels: lane-wise multiply-adds, both
+ * rows channel-major. */
+static GAT_ALWAYS_INLINE void head_dots(const float *restrict dyc, const float *restrict x,
+                                        float *restrict g, const int64_t heads,
+                                        const int64_t channels)
+{
+    GAT_SIMD
+    for (int64_t h = 0; h < heads; h++)
+        g[h] = dyc[h] * x[h];
+    for (int64_t c = 1; c < channels; c++)
+        GAT_SIMD
+        for (int64_t h = 0; h < heads; h++)
+            g[h] = GAT_FMA(dyc[c * heads + h], x[c * heads + h], g[h]);
+}
+
+/* Row state of the passes: [H] vectors, and [H*C] for pass B's gradient
+ * and copy of the source's features. */
+typedef struct row_state {
+    float *alpha, *lr, *g, *kf, *dot, *sa, *sb; /* [H] each */
+    float *dx, *x;                             /* [H*C] each */
+} row_state;
+
+/* Pass A over rows [first, last): dyc, dot, d_score_dst, active, and the
+ * block's d_bias partial. concat and drop are constants at the
+ * instantiations. */
+static GAT_ALWAYS_INLINE void backward_rows(const backward_pass *a, const gat__rows *rows,
+                                            int64_t first, int64_t last,
+                                            float *restrict part_bias, const row_state *r,
+                                            const int64_t heads, const int64_t channels,
+                                            const bool concat, const bool drop)
 {
     const int64_t hc = heads * channels, width = a->width, hs = concat ? channels : 0;
     const float head_scale = concat ? 1.0f : 1.0f / (float)heads;
-    const float keep_scale = a->keep_scale;
-    const gat__transpose *t = a->t;
-    const int64_t *restrict slots = t->slot;
-    const int32_t *restrict dsts = t->dst;
-    const float *restrict alpha = a->alpha;
-    const float *restrict edge_grad = a->edge_grad;
-    const float *restrict d_out = a->d_out;
-    const uint8_t *restrict keep = a->keep;
+    const int64_t *restrict row_ptr = a->v->row_ptr;
+    const int32_t *restrict src = a->v->src;
+    const float *restrict projected = a->projected;
+    const float *restrict score_src = a->score_src;
+    float *restrict alpha = r->alpha, *restrict lr = r->lr, *restrict g = r->g,
+                    *restrict kf = r->kf, *restrict dot = r->dot, *restrict sa = r->sa,
+                    *restrict sb = r->sb;
+    for (int64_t ri = first; ri < last; ri++) {
+        const int64_t i = gat__row_at(rows, ri);
+        const float *restrict dy = a->d_out + i * width;
+        float *restrict dsd = a->d_score_dst + i * heads;
+        bool any = false;
+        for (int64_t k = 0; k < width; k++)
+            any |= dy[k] != 0.0f;
+        a->active[i] = any;
+        if (!any) {
+            /* Pass B reads this row's dyc and dot along every edge into it:
+             * zeros make those edges add exactly nothing (signed zeros into
+             * sums that start at +0), with no branch per edge. With one
+             * head dyc is d_out, zero already. */
+            for (int64_t h = 0; h < heads; h++)
+                dsd[h] = a->dot[i * heads + h] = 0.0f;
+            if (heads > 1)
+                memset(a->dyc + i * hc, 0, (size_t)hc * sizeof(float));
+            continue;
+        }
+        for (int64_t k = 0; k < width; k++) /* out = agg + bias */
+            part_bias[k] += dy[k];
+        /* d agg[i,h,c] = d_out[i, h*C + c] (concat) or d_out[i, c] / H (mean),
+         * channel-major like projected; with one head that is d_out itself. */
+        const float *restrict dyc = dy;
+        if (heads > 1) {
+            float *restrict out = a->dyc + i * hc;
+            for (int64_t c = 0; c < channels; c++)
+                for (int64_t h = 0; h < heads; h++)
+                    out[c * heads + h] = dy[h * hs + c] * head_scale;
+            dyc = out;
+        }
+        const float *restrict sd = a->score_dst + i * heads;
+        const float *restrict shift = a->shift + i * heads;
+        const float *restrict inv = a->inv_sum + i * heads;
+        for (int64_t h = 0; h < heads; h++)
+            dot[h] = sa[h] = sb[h] = 0.0f;
+        /* agg[i] = sum_j a_ij x_j with a = alpha * drop:
+         *   s_ij = d a_ij * drop = <d agg[i,h,:], x_j,h,:> * drop = d alpha_ij;
+         * alpha = softmax(e) over the row:
+         *   d e_ij = alpha_ij (s_ij - dot_i),  dot_i = sum_k alpha_ik s_ik;
+         * e = LeakyReLU(z), z = s_src[j] + s_dst[i]:  d z = lr_ij d e_ij, so
+         *   d s_dst[i] = sum_j lr_ij alpha_ij s_ij - dot_i sum_j lr_ij alpha_ij,
+         * both sums taken in the same loop as dot. */
+        const int64_t k1 = row_ptr[i + 1];
+        for (int64_t k = row_ptr[i]; k < k1; k++) {
+            const int64_t j = src[k];
+            if (a->prefetch && k + GAT_TRAIN_PREFETCH < a->v->num_slots) { /* across row ends */
+                const int64_t ahead = src[k + GAT_TRAIN_PREFETCH];
+                gat__prefetch_floats(projected + ahead * hc, hc);
+                gat__prefetch_floats(score_src + ahead * heads, heads);
+            }
+            coefficients(score_src + j * heads, sd, shift, inv, a->slope, alpha, lr, heads);
+            head_dots(dyc, projected + j * hc, g, heads, channels);
+            if (drop)
+                gat__mask_to_float(a->keep + k * gat__mask_bytes(heads), a->keep_scale, kf,
+                                   heads);
+            GAT_SIMD
+            for (int64_t h = 0; h < heads; h++) {
+                const float as = alpha[h] * (drop ? g[h] * kf[h] : g[h]);
+                dot[h] += as;
+                sa[h] = GAT_FMA(lr[h], as, sa[h]);
+                sb[h] = GAT_FMA(lr[h], alpha[h], sb[h]);
+            }
+        }
+        float *restrict dot_out = a->dot + i * heads;
+        for (int64_t h = 0; h < heads; h++) {
+            dot_out[h] = dot[h];
+            dsd[h] = GAT_FMA(-dot[h], sb[h], sa[h]);
+        }
+    }
+}
+
+/* Pass B over source rows [first, last): d_projected (head-major, over the
+ * source's own features once they are read), and the block's d_att_src /
+ * d_att_dst partials. */
+static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__rows *rows,
+                                          int64_t first, int64_t last,
+                                          float *restrict part_src, float *restrict part_dst,
+                                          const row_state *r, const int64_t heads,
+                                          const int64_t channels, const bool drop)
+{
+    const int64_t hc = heads * channels;
+    const gat__edge_views *v = a->v;
+    const gat__sources *sv = a->sources;
+    const int64_t *restrict src_ptr = sv != NULL ? sv->ptr : v->src_ptr;
+    const int32_t *restrict dsts = sv != NULL ? sv->dst : v->dst;
+    const int32_t *restrict offsets = sv != NULL ? sv->offset : v->offset;
+    const uint8_t *restrict active = a->active;
+    const float *restrict dyc_rows = heads == 1 ? a->d_out : a->dyc;
     const float *restrict att_src = a->att_src, *restrict att_dst = a->att_dst;
-    /* Prefetches run across source ends (most sources have few edges). */
-    const int64_t prefetch_end = t->ptr[last];
-    for (int64_t j = first; j < last; j++) {
-        float *restrict dx = a->d_projected + j * hc;
-        float *restrict dss = a->d_score_src + j * heads;
-        for (int64_t k = 0; k < hc; k++)
+    float *restrict alpha = r->alpha, *restrict lr = r->lr, *restrict g = r->g,
+                    *restrict kf = r->kf, *restrict dss = r->dot, *restrict w = r->sa,
+                    *restrict dsd = r->sb;
+    float *restrict dx = r->dx, *restrict x = r->x;
+    const int64_t prefetch_end =
+        first < last ? src_ptr[(sv != NULL ? last : gat__row_at(rows, last - 1) + 1)] : 0;
+    for (int64_t rj = first; rj < last; rj++) {
+        const int64_t j = gat__row_at(rows, rj);
+        float *restrict row = a->projected + j * hc;
+        const float *restrict ss = a->score_src + j * heads;
+        for (int64_t k = 0; k < hc; k++) {
+            x[k] = row[k];
             dx[k] = 0.0f;
+        }
         for (int64_t h = 0; h < heads; h++)
             dss[h] = 0.0f;
         /* agg[i] = sum_j a_ij x_j:  d x_j += a_ij d agg[i];
-         * z_ij = s_src[j] + s_dst[i]:  d s_src[j] += d z_ij. */
-        const int64_t end = t->ptr[j + 1];
-        for (int64_t q = t->ptr[j]; q < end; q++) {
-            if (q + PREFETCH_DISTANCE < prefetch_end) {
-                const int64_t ahead = slots[q + PREFETCH_DISTANCE];
-                prefetch_floats(d_out + (int64_t)dsts[q + PREFETCH_DISTANCE] * width, width);
-                prefetch_floats(alpha + ahead * heads, heads);
-                prefetch_floats(edge_grad + ahead * heads, heads);
+         * z_ij = s_src[j] + s_dst[i]:  d s_src[j] += lr_ij alpha_ij (s_ij - dot_i). */
+        const int64_t at = sv != NULL ? rj : j; /* a restricted view is by list position */
+        const int64_t end = src_ptr[at + 1];
+        for (int64_t q = src_ptr[at]; q < end; q++) {
+            if (a->prefetch && q + GAT_TRAIN_PREFETCH < prefetch_end) { /* across source ends */
+                const int64_t ahead = dsts[q + GAT_TRAIN_PREFETCH];
+                gat__prefetch_floats(dyc_rows + ahead * hc, hc);
+                gat__prefetch_floats(a->score_dst + ahead * heads, heads);
+                gat__prefetch_floats(a->shift + ahead * heads, heads);
+                gat__prefetch_floats(a->inv_sum + ahead * heads, heads);
+                gat__prefetch_floats(a->dot + ahead * heads, heads);
             }
-            const int64_t p = slots[q];
-            const float *restrict dy = d_out + (int64_t)dsts[q] * width;
-            const float *restrict al = alpha + p * heads;
-            const float *restrict eg = edge_grad + p * heads;
+            const int64_t i = dsts[q];
+            const float *restrict dyc = dyc_rows + i * hc;
+            const float *restrict dot = a->dot + i * heads;
+            coefficients(ss, a->score_dst + i * heads, a->shift + i * heads,
+                         a->inv_sum + i * heads, a->slope, alpha, lr, heads);
+            head_dots(dyc, x, g, heads, channels);
+            if (drop)
+                gat__mask_to_float(a->keep + (v->row_ptr[i] + offsets[q]) * gat__mask_bytes(heads),
+                                   a->keep_scale, kf, heads);
+            GAT_SIMD
             for (int64_t h = 0; h < heads; h++) {
-                w[h] = al[h] * head_scale;
-                if (drop)
-                    w[h] *= (float)keep[p * heads + h] * keep_scale;
-                dss[h] += eg[h];
+                const float s = drop ? g[h] * kf[h] : g[h];
+                dss[h] = GAT_FMA(lr[h] * alpha[h], s - dot[h], dss[h]);
+                w[h] = drop ? alpha[h] * kf[h] : alpha[h];
             }
-            for (int64_t h = 0; h < heads; h++)
-                for (int64_t ch = 0; ch < channels; ch++)
-                    dx[h * channels + ch] += w[h] * dy[h * hs + ch];
+            for (int64_t c = 0; c < channels; c++)
+                GAT_SIMD
+                for (int64_t h = 0; h < heads; h++)
+                    dx[c * heads + h] = GAT_FMA(w[h], dyc[c * heads + h], dx[c * heads + h]);
         }
         /* s_src[j,h] = <x_j,h,:, att_src[h,:]>, s_dst likewise:
          *   d x_j,h,: += d s_src[j,h] att_src[h,:] + d s_dst[j,h] att_dst[h,:]
          *   d att_src[h,:] += d s_src[j,h] x_j,h,:, d att_dst likewise. */
-        const float *restrict x = a->projected + j * hc;
-        const float *restrict dsd = a->d_score_dst + j * heads;
+        /* A source the forward computed no output for has none to send back
+         * (its d_out row is zero in a pass over all rows). */
         for (int64_t h = 0; h < heads; h++)
-            for (int64_t ch = 0; ch < channels; ch++) {
-                const int64_t o = h * channels + ch;
-                dx[o] += dss[h] * att_src[o] + dsd[h] * att_dst[o];
-                part_src[o] += dss[h] * x[o];
-                part_dst[o] += dsd[h] * x[o];
+            dsd[h] = active[j] ? a->d_score_dst[j * heads + h] : 0.0f;
+        /* Three loops, not one: fused, GCC 12's SLP vectorizer loses the
+         * first d_att_dst term at 1 head x 3 channels. */
+        for (int64_t h = 0; h < heads; h++)
+            for (int64_t c = 0; c < channels; c++) {
+                const int64_t o = h * channels + c, xo = c * heads + h;
+                row[o] = GAT_FMA(dsd[h], att_dst[o], GAT_FMA(dss[h], att_src[o], dx[xo]));
             }
+        for (int64_t h = 0; h < heads; h++)
+            for (int64_t c = 0; c < channels; c++)
+                part_src[h * channels + c] =
+                    GAT_FMA(dss[h], x[c * heads + h], part_src[h * channels + c]);
+        for (int64_t h = 0; h < heads; h++)
+            for (int64_t c = 0; c < channels; c++)
+                part_dst[h * channels + c] =
+                    GAT_FMA(dsd[h], x[c * heads + h], part_dst[h * channels + c]);
     }
 }
 
-/* Instantiations: the paper's shapes (8 x 8 concatenated, one averaged
- * output head), each with and without dropout; anything else generic. */
-#define DISPATCH_BACKWARD(heads, channels, concat, drop, CALL)                  \
-    do {                                                                        \
-        if ((heads) == 8 && (channels) == 8 && (concat)) {                      \
-            if (drop)                                                           \
-                CALL(8, 8, true, true);                                         \
-            else                                                                \
-                CALL(8, 8, true, false);                                        \
-        } else if ((heads) == 1) {                                              \
-            if (drop)                                                           \
-                CALL(1, (channels), (concat), true);                            \
-            else                                                                \
-                CALL(1, (channels), (concat), false);                           \
-        } else {                                                                \
-            CALL((heads), (channels), (concat), (drop));                        \
-        }                                                                       \
-    } while (0)
+/* One function per fixed shape and pass (see train_attention.c). */
+#define DEFINE_FIXED(H, C)                                                                   \
+    static void backward_rows_##H##x##C(const backward_pass *a, const gat__rows *rows,      \
+                                        int64_t first, int64_t last, float *part_bias,      \
+                                        bool concat, bool drop)                              \
+    {                                                                                        \
+        float h_[7][H];                                                                      \
+        const row_state r = {h_[0], h_[1], h_[2], h_[3], h_[4], h_[5], h_[6], NULL, NULL};   \
+        if (concat && drop)                                                                  \
+            backward_rows(a, rows, first, last, part_bias, &r, (H), (C), true, true);        \
+        else if (concat)                                                                     \
+            backward_rows(a, rows, first, last, part_bias, &r, (H), (C), true, false);       \
+        else if (drop)                                                                       \
+            backward_rows(a, rows, first, last, part_bias, &r, (H), (C), false, true);       \
+        else                                                                                 \
+            backward_rows(a, rows, first, last, part_bias, &r, (H), (C), false, false);      \
+    }                                                                                        \
+    static void gather_rows_##H##x##C(const backward_pass *a, const gat__rows *rows,        \
+                                      int64_t first, int64_t last, float *part_src,          \
+                                      bool drop)                                             \
+    {                                                                                        \
+        float h_[7][H], dx[(H) * (C)], x[(H) * (C)];                                         \
+        const row_state r = {h_[0], h_[1], h_[2], h_[3], h_[4], h_[5], h_[6], dx, x};        \
+        if (drop)                                                                            \
+            gather_rows(a, rows, first, last, part_src, part_src + (H) * (C), &r, (H), (C),  \
+                        true);                                                               \
+        else                                                                                 \
+            gather_rows(a, rows, first, last, part_src, part_src + (H) * (C), &r, (H), (C),  \
+                        false);                                                              \
+    }
+GAT__TRAIN_SHAPE_LIST(DEFINE_FIXED)
+#undef DEFINE_FIXED
+
+/* Row state of a generic shape in scratch [7 H + 2 H*C]. */
+static row_state generic_state(float *scratch, int64_t heads, int64_t hc)
+{
+    const row_state r = {scratch,
+                         scratch + heads,
+                         scratch + 2 * heads,
+                         scratch + 3 * heads,
+                         scratch + 4 * heads,
+                         scratch + 5 * heads,
+                         scratch + 6 * heads,
+                         scratch + 7 * heads,
+                         scratch + 7 * heads + hc};
+    return r;
+}
 
 int64_t gat__attention_backward_scratch(const gat_layer_config *c, int64_t num_nodes)
 {
     return num_blocks(num_nodes) * (gat__layer_out_width(c) + 2 * c->heads * c->channels);
 }
 
+/* The first position of a row list whose id is >= id (id itself without
+ * a list): where a block of node ids starts in the list. */
+static int64_t lower_bound(const gat__rows *rows, int64_t id)
+{
+    if (rows == NULL)
+        return id;
+    int64_t lo = 0, hi = rows->count;
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (rows->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
-                                   const gat_graph *g, const int64_t *loops_before,
-                                   const gat__transpose *t, const float *projected,
+                                   const gat__edge_views *v, const gat__rows *edge_rows,
+                                   const gat__rows *proj_rows, const gat__sources *sources,
+                                   float *projected,
                                    const float *score_src, const float *score_dst,
-                                   const float *alpha, const uint8_t *keep, float keep_scale,
-                                   const float *d_out, float *d_projected, float *d_att_src,
-                                   float *d_att_dst, float *d_bias, float *edge_grad,
-                                   float *d_score_src, float *d_score_dst, float *partials)
+                                   const float *shift, const float *inv_sum,
+                                   const uint8_t *keep, float keep_scale, const float *d_out,
+                                   float *d_att_src, float *d_att_dst, float *d_bias, float *dyc,
+                                   float *dot, float *d_score_dst, uint8_t *active,
+                                   float *partials)
 {
     const gat_layer_config *c = &layer->config;
-    const int64_t n = g->num_nodes, heads = c->heads, channels = c->channels,
+    const int64_t n = v->num_nodes, heads = c->heads, channels = c->channels,
                   hc = heads * channels, width = gat__layer_out_width(c);
     const backward_pass a = {
-        .g = g, .loops_before = loops_before, .t = t, .projected = projected,
-        .score_src = score_src, .score_dst = score_dst, .alpha = alpha, .d_out = d_out,
-        .att_src = layer->att_src, .att_dst = layer->att_dst, .keep = keep,
-        .keep_scale = keep_scale, .slope = c->negative_slope, .d_projected = d_projected,
-        .edge_grad = edge_grad, .d_score_src = d_score_src, .d_score_dst = d_score_dst,
-        .width = width, .add_loops = c->add_self_loops};
+        .v = v, .sources = sources, .projected = projected, .score_src = score_src, .score_dst = score_dst,
+        .shift = shift, .inv_sum = inv_sum, .d_out = d_out, .att_src = layer->att_src,
+        .att_dst = layer->att_dst, .keep = keep, .keep_scale = keep_scale,
+        .slope = c->negative_slope, .dyc = dyc, .dot = dot, .d_score_dst = d_score_dst,
+        .active = active, .width = width, .prefetch = gat__worth_prefetching(n, hc)};
     const bool concat = c->concat, drop = keep != NULL;
     const int64_t blocks = num_blocks(n);
-    const int threads = ctx->num_threads;
+    const int64_t count = gat__row_count(proj_rows, n);
+    const int64_t slots = proj_rows == NULL ? v->num_slots : v->num_slots / n * count;
+    const int team = gat__team(ctx, (slots + count) * (2 * hc + 48 * heads));
     /* partials, per block: d_bias [W], d_att_src [H*C], d_att_dst [H*C]. */
     const int64_t pw = width + 2 * hc;
-    /* Per-thread [H] scratch (row dot products, edge weights), whole cache
-     * lines each; allocated per call since the thread count may change. */
-    const int64_t stride = (heads + 15) / 16 * 16;
-    gat_status status;
-    float *scratch = gat__alloc_array(ctx, (int64_t)threads * stride, sizeof *scratch,
-                                      "attention backward scratch", &status);
-    if (scratch == NULL)
-        return status;
+    const int64_t stride = (7 * heads + 2 * hc + 15) / 16 * 16;
+    float *scratch = NULL;
+    if (!gat__train_shape_fixed(heads, channels)) {
+        gat_status status;
+        scratch = gat__alloc_array(ctx, (int64_t)team * stride, sizeof *scratch,
+                                   "attention backward scratch", &status);
+        if (scratch == NULL)
+            return status;
+    }
+    /* Rows pass A does not visit have no gradient (pass B reads active). */
+    if (edge_rows != NULL)
+        memset(active, 0, (size_t)n);
 
 #ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(team)
 #endif
     {
-        float *mine = scratch + gat__thread_id() * stride;
-        /* Pass A: destination rows. */
+        const row_state mine =
+            scratch != NULL ? generic_state(scratch + gat__thread_id() * stride, heads, hc)
+                            : (row_state){0};
+        /* Pass A: destination rows, by blocks of node ids (a list's rows
+         * fall in the blocks they fall in over all rows, so the bias sums
+         * take the same values in the same order). */
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int64_t b = 0; b < blocks; b++) {
             float *part_bias = partials + b * pw;
             memset(part_bias, 0, (size_t)width * sizeof *part_bias);
-            const int64_t first = b * GAT_REDUCE_BLOCK;
-            const int64_t last = first + GAT_REDUCE_BLOCK < n ? first + GAT_REDUCE_BLOCK : n;
-#define ROWS(H, C, CONCAT, DROP)                                                           \
-    backward_rows(&a, first, last, part_bias, mine, H, C, CONCAT, DROP)
-            DISPATCH_BACKWARD(heads, channels, concat, drop, ROWS);
-#undef ROWS
+            const int64_t first = lower_bound(edge_rows, b * GAT_REDUCE_BLOCK);
+            const int64_t last = lower_bound(edge_rows, b * GAT_REDUCE_BLOCK + GAT_REDUCE_BLOCK < n
+                                                            ? b * GAT_REDUCE_BLOCK + GAT_REDUCE_BLOCK
+                                                            : n);
+#define FIXED(H, C) backward_rows_##H##x##C(&a, edge_rows, first, last, part_bias, concat, drop)
+#define GENERIC()                                                                            \
+    backward_rows(&a, edge_rows, first, last, part_bias, &mine, heads, channels, concat, drop)
+            GAT__TRAIN_SHAPES(heads, channels, FIXED, GENERIC);
+#undef FIXED
+#undef GENERIC
         }
         /* Pass B: source rows, over the transposed view (after every row's
-         * edge_grad and d_score_dst: the barrier of the loop above). */
+         * dyc, dot and d_score_dst: the barrier of the loop above). */
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int64_t b = 0; b < blocks; b++) {
             float *part_src = partials + b * pw + width;
             memset(part_src, 0, (size_t)(2 * hc) * sizeof *part_src);
-            const int64_t first = b * GAT_REDUCE_BLOCK;
-            const int64_t last = first + GAT_REDUCE_BLOCK < n ? first + GAT_REDUCE_BLOCK : n;
-#define GATHER(H, C, CONCAT, DROP)                                                         \
-    gather_rows(&a, first, last, part_src, part_src + hc, mine, H, C, CONCAT, DROP)
-            DISPATCH_BACKWARD(heads, channels, concat, drop, GATHER);
-#undef GATHER
+            const int64_t first = lower_bound(proj_rows, b * GAT_REDUCE_BLOCK);
+            const int64_t last = lower_bound(proj_rows, b * GAT_REDUCE_BLOCK + GAT_REDUCE_BLOCK < n
+                                                            ? b * GAT_REDUCE_BLOCK + GAT_REDUCE_BLOCK
+                                                            : n);
+#define FIXED(H, C) gather_rows_##H##x##C(&a, proj_rows, first, last, part_src, drop)
+#define GENERIC()                                                                            \
+    gather_rows(&a, proj_rows, first, last, part_src, part_src + hc, &mine, heads, channels, \
+                drop)
+            GAT__TRAIN_SHAPES(heads, channels, FIXED, GENERIC);
+#undef FIXED
+#undef GENERIC
         }
     }
     /* Small (W + 2*H*C values, one row per block): serial. */
@@ -433,70 +450,4 @@ gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
     reduce_blocks(partials + width + hc, blocks, pw, hc, d_att_dst);
     gat__free_raw(&ctx->allocator, scratch);
     return GAT_OK;
-}
-
-/* expm1(x) for x <= 0 without libm's scalar call, so the loop vectorizes:
- * x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), then
- *   expm1(x) = 2^n expm1(r) + (2^n - 1),
- * expm1(r) by its Taylor series to r^8 (truncation 0.35^9 / 9! < 1e-9
- * relative). Both terms are exact or one rounding each, so the result is
- * within a few ulp of expm1 everywhere, including near 0 where exp(x) - 1
- * would cancel. x below -88 gives -1 (2^n underflows to 0). The rounding
- * to n uses the 1.5 * 2^23 trick, which needs the default rounding mode
- * and no -ffast-math (the build uses neither). */
-static inline float expm1_nonpositive(float x)
-{
-    const float round_magic = 12582912.0f;
-    x = x < -88.0f ? -88.0f : x;
-    const float n = (x * 1.44269504088896341f + round_magic) - round_magic;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.0f / 40320.0f;
-    p = p * r + 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    const float em = p * r;
-    const int32_t bits = ((int32_t)n + 127) << 23; /* 2^n; 0 for n = -127 */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return scale * em + (scale - 1.0f);
-}
-
-void gat__activation_train_forward(gat_context *ctx, gat_activation activation, float *values,
-                                   int64_t n)
-{
-    if (activation == GAT_ACT_NONE)
-        return;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(ctx->num_threads) schedule(static) if (n > 65536)
-#endif
-    for (int64_t k = 0; k < n; k++) {
-        float v = values[k];
-        if (activation == GAT_ACT_ELU)
-            values[k] = v > 0.0f ? v : expm1_nonpositive(v);
-        else
-            values[k] = v > 0.0f ? v : 0.0f;
-    }
-}
-
-void gat__activation_backward(gat_context *ctx, gat_activation activation, const float *post,
-                              float *grad, int64_t n)
-{
-    if (activation == GAT_ACT_NONE)
-        return;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(ctx->num_threads) schedule(static) if (n > 65536)
-#endif
-    for (int64_t k = 0; k < n; k++) {
-        /* ELU: post = pre for pre > 0, else expm1(pre), so d post / d pre = post + 1. */
-        float v = post[k];
-        if (activation == GAT_ACT_ELU)
-            grad[k] = v > 0.0f ? grad[k] : grad[k] * (v + 1.0f);
-        else
-            grad[k] = v > 0.0f ? grad[k] : 0.0f;
-    }
 }

@@ -130,6 +130,7 @@ gat_status gat_context_create(gat_context **ctx_out, const gat_context_options *
     ctx->pin = options->pin;
     ctx->gemm = options->gemm == GAT_GEMM_AUTO ? GAT_GEMM_DEFAULT : options->gemm;
     ctx->num_threads = options->num_threads > 0 ? options->num_threads : gat__default_threads();
+    ctx->parallel_min_work = GAT_PARALLEL_MIN_WORK;
     if (ctx->num_threads < 1)
         ctx->num_threads = 1;
 

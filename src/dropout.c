@@ -5,6 +5,8 @@
 #include "parallel.h"
 #include "train_kernels.h"
 
+#include <string.h>
+
 /* Elements per parallel chunk: a multiple of 4, so chunks split no hash. */
 #define DROPOUT_CHUNK 16384
 
@@ -31,13 +33,45 @@ void gat__dropout_mask(const gat__dropout *d, uint64_t first, int64_t n, uint8_t
         keep[k] = gat__dropout_keep(d, first + (uint64_t)k);
 }
 
+void gat__dropout_mask_slots(const gat__dropout *d, int64_t first_slot, int64_t slots,
+                             int64_t heads, uint8_t *bits)
+{
+    enum { BATCH = 512 }; /* elements hashed together */
+    uint8_t keep[BATCH];
+    const int64_t bytes = gat__mask_bytes(heads);
+    memset(bits, 0, (size_t)(slots * bytes));
+    if (heads == 8) { /* a slot per 8 elements, a byte per slot */
+        for (int64_t s0 = 0; s0 < slots; s0 += BATCH / 8) {
+            const int64_t n = slots - s0 < BATCH / 8 ? slots - s0 : BATCH / 8;
+            gat__dropout_mask(d, (uint64_t)((first_slot + s0) * 8), 8 * n, keep);
+            for (int64_t s = 0; s < n; s++) {
+                uint64_t w; /* eight 0/1 bytes: one multiply gathers them into bits */
+                memcpy(&w, keep + 8 * s, sizeof w);
+                bits[s0 + s] = (uint8_t)((w * 0x0102040810204080ull) >> 56);
+            }
+        }
+        return;
+    }
+    int64_t slot = 0, h = 0;
+    const int64_t total = slots * heads;
+    for (int64_t e0 = 0; e0 < total; e0 += BATCH) {
+        const int64_t n = total - e0 < BATCH ? total - e0 : BATCH;
+        gat__dropout_mask(d, (uint64_t)(first_slot * heads + e0), n, keep);
+        for (int64_t t = 0; t < n; t++) {
+            bits[slot * bytes + h / 8] |= (uint8_t)(keep[t] << (h % 8));
+            if (++h == heads)
+                h = 0, slot++;
+        }
+    }
+}
+
 void gat__dropout_forward(gat_context *ctx, const gat__dropout *d, const float *in, float *out,
                           uint8_t *keep, int64_t n)
 {
     const int64_t chunks = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
     const float scale = d->scale;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(ctx->num_threads) schedule(static) if (chunks > 1)
+#pragma omp parallel for num_threads(gat__team(ctx, 4 * n)) schedule(static)
 #endif
     for (int64_t c = 0; c < chunks; c++) {
         const int64_t first = c * DROPOUT_CHUNK;
@@ -53,8 +87,28 @@ void gat__dropout_backward(gat_context *ctx, const gat__dropout *d, const uint8_
 {
     const float scale = d->scale;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(ctx->num_threads) schedule(static) if (n > 4 * DROPOUT_CHUNK)
+#pragma omp parallel for num_threads(gat__team(ctx, n)) schedule(static)
 #endif
     for (int64_t k = 0; k < n; k++)
         grad[k] = keep[k] ? grad[k] * scale : 0.0f;
+}
+
+void gat__dropout_forward_rows(gat_context *ctx, const gat__dropout *d, const gat__rows *rows,
+                               const float *in, float *out, uint8_t *keep, int64_t num_nodes,
+                               int64_t width)
+{
+    if (rows == NULL) {
+        gat__dropout_forward(ctx, d, in, out, keep, num_nodes * width);
+        return;
+    }
+    const float scale = d->scale;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(gat__team(ctx, 4 * rows->count * width)) schedule(static)
+#endif
+    for (int64_t r = 0; r < rows->count; r++) {
+        const int64_t first = (int64_t)rows->ids[r] * width;
+        gat__dropout_mask(d, (uint64_t)first, width, keep + first);
+        for (int64_t k = first; k < first + width; k++)
+            out[k] = keep[k] ? in[k] * scale : 0.0f;
+    }
 }

@@ -68,6 +68,7 @@ typedef struct source {
     z_stream z;
     unsigned char *in;  /* compressed input, EDGELIST_GZBUFFER bytes */
     int64_t consumed;   /* file bytes read so far */
+    int64_t members;    /* gzip members read to their end */
 } source;
 
 static inline bool is_blank(unsigned char c) { return c == ' ' || c == '\t'; }
@@ -526,9 +527,10 @@ static gat_status source_read(reader *r, source *in, unsigned char *buf, size_t 
             if (n == 0) {
                 if (in->in_member)
                     return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                                     "%s: truncated gzip file after line %lld: unexpected end "
-                                     "of file",
-                                     r->path, (long long)r->line);
+                                     "%s: truncated gzip file: it ends at byte %lld, inside "
+                                     "compressed data (expected the rest of the stream and its "
+                                     "8-byte trailer)",
+                                     r->path, (long long)in->consumed);
                 break; /* the end, between members */
             }
         }
@@ -540,12 +542,21 @@ static gat_status source_read(reader *r, source *in, unsigned char *buf, size_t 
         int rc = inflate(z, Z_NO_FLUSH);
         if (rc == Z_STREAM_END) {
             in->in_member = false;
+            in->members++;
         } else if (rc == Z_MEM_ERROR) {
             return gat__fail(r->ctx, GAT_ERR_NOMEM, "%s: zlib is out of memory", r->path);
         } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-            return gat__fail(r->ctx, GAT_ERR_FORMAT, "%s: corrupt gzip data after line %lld: %s",
-                             r->path, (long long)r->line,
-                             z->msg != NULL ? z->msg : "invalid data");
+            /* Where inflate stopped: the bytes read less those it left. */
+            long long at = (long long)(in->consumed - (int64_t)z->avail_in);
+            const char *why = z->msg != NULL ? z->msg : "invalid data";
+            if (in->members > 0 && z->total_out == 0)
+                return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                                 "%s: byte %lld: unexpected data after the end of the gzip "
+                                 "stream (expected another gzip member or the end of the "
+                                 "file): %s",
+                                 r->path, at, why);
+            return gat__fail(r->ctx, GAT_ERR_FORMAT, "%s: corrupt gzip data near byte %lld: %s",
+                             r->path, at, why);
         }
     }
     *got = len - z->avail_out;

@@ -77,8 +77,16 @@ gat_status gat__sparse_input_build(gat_context *ctx, const float *x, int64_t row
         (s->pos = gat__alloc_array(ctx, nnz, sizeof *s->pos, "sparse input", &status)) == NULL ||
         (s->dropped = gat__alloc_array(ctx, nnz, sizeof *s->dropped, "sparse input",
                                        &status)) == NULL ||
+        (s->kept_col = gat__alloc_array(ctx, nnz, sizeof *s->kept_col, "sparse input",
+                                        &status)) == NULL ||
+        (s->kept_val = gat__alloc_array(ctx, nnz, sizeof *s->kept_val, "sparse input",
+                                        &status)) == NULL ||
+        (s->kept_count = gat__calloc_array(ctx, rows, sizeof *s->kept_count, "sparse input",
+                                           &status)) == NULL ||
         (s->weight_t = gat__alloc_array(ctx, cols * hc, sizeof *s->weight_t,
                                         "transposed weight", &status)) == NULL ||
+        (s->att_t = gat__alloc_array(ctx, 2 * hc, sizeof *s->att_t, "reordered attention",
+                                     &status)) == NULL ||
         (s->d_weight_t = gat__alloc_array(ctx, cols * hc, sizeof *s->d_weight_t,
                                           "transposed weight gradient", &status)) == NULL)
         goto fail;
@@ -118,7 +126,11 @@ void gat__sparse_input_free(const gat_allocator *allocator, gat__sparse_input *s
     GAT_FREE(allocator, s->row);
     GAT_FREE(allocator, s->pos);
     GAT_FREE(allocator, s->dropped);
+    GAT_FREE(allocator, s->kept_col);
+    GAT_FREE(allocator, s->kept_val);
+    GAT_FREE(allocator, s->kept_count);
     GAT_FREE(allocator, s->weight_t);
+    GAT_FREE(allocator, s->att_t);
     GAT_FREE(allocator, s->d_weight_t);
     s->nnz = 0;
 }

@@ -17,8 +17,18 @@
  * so the compiler's vector loads never split lines. */
 #define GAT_ALIGNMENT 64
 
+/* Below this much work (about one multiply-add per unit) a parallel loop
+ * runs on the calling thread alone. Waking a team and meeting at its
+ * barrier costs microseconds when the cores are idle and up to a
+ * scheduler time slice when another process holds one; a Cora epoch runs
+ * about 40 loops of 10-300 us each, which one thread does faster than two.
+ * Every loop computes each element the same way on any team, so the
+ * choice never changes a bit of the results. */
+#define GAT_PARALLEL_MIN_WORK (INT64_C(1) << 23)
+
 struct gat_context {
     int num_threads;
+    int64_t parallel_min_work; /* GAT_PARALLEL_MIN_WORK; tests lower it to run small cases in parallel */
     gat_pin pin;
     gat_gemm gemm; /* never GAT_GEMM_AUTO: resolved at creation */
     gat_allocator allocator;
@@ -27,6 +37,12 @@ struct gat_context {
     char *topology_text;   /* built on demand, owned */
     void *topology;        /* hwloc_topology_t, loaded once, owned */
 };
+
+/* The team size for a loop of `work` units (see GAT_PARALLEL_MIN_WORK). */
+static inline int gat__team(const struct gat_context *ctx, int64_t work)
+{
+    return work >= ctx->parallel_min_work ? ctx->num_threads : 1;
+}
 
 /* Formats a message into ctx (when ctx is not NULL) and returns status. */
 gat_status gat__fail(gat_context *ctx, gat_status status, const char *format, ...)

@@ -39,7 +39,7 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
         gat__gemm_pack_wt(layer->weight, hc, f, packed, ldw);
     }
 #ifdef _OPENMP
-#pragma omp parallel num_threads(ctx->num_threads)
+#pragma omp parallel num_threads(gat__team(ctx, num_nodes * hc * f))
 #endif
     {
         /* OpenBLAS (OpenMP build) sizes its own team from this thread's

@@ -36,7 +36,7 @@ void gat__project_backward(gat_context *ctx, const gat__layer *layer, const floa
 {
     const gat_layer_config *c = &layer->config;
     const int64_t hc = c->heads * c->channels, f = c->in_features;
-    const int threads = ctx->num_threads;
+    const int threads = gat__team(ctx, num_nodes * hc * f);
 
     if (d_weight != NULL) {
         const int64_t chunk_rows = chunk_rows_for(num_nodes);
@@ -98,4 +98,30 @@ void gat__project_backward(gat_context *ctx, const gat__layer *layer, const floa
             }
         }
     }
+}
+
+void gat__project_backward_rows(gat_context *ctx, const gat__layer *layer, const gat__rows *rows,
+                                const float *x, const float *d_projected, int64_t num_nodes,
+                                float *d_weight, float *d_x, float *compact, float *partials)
+{
+    if (rows == NULL) {
+        gat__project_backward(ctx, layer, x, d_projected, num_nodes, d_weight, d_x, partials);
+        return;
+    }
+    /* The listed rows gathered: rows outside the list have a zero gradient,
+     * which adds nothing to dW. */
+    const gat_layer_config *c = &layer->config;
+    const int64_t f = c->in_features, hc = c->heads * c->channels, count = rows->count;
+    float *xs = compact, *gs = xs + count * f, *dxs = gs + count * hc;
+    for (int64_t r = 0; r < count; r++) {
+        const int64_t i = rows->ids[r];
+        if (x != NULL)
+            memcpy(xs + r * f, x + i * f, (size_t)f * sizeof *xs);
+        memcpy(gs + r * hc, d_projected + i * hc, (size_t)hc * sizeof *gs);
+    }
+    gat__project_backward(ctx, layer, x != NULL ? xs : NULL, gs, count, d_weight,
+                          d_x != NULL ? dxs : NULL, partials);
+    if (d_x != NULL)
+        for (int64_t r = 0; r < count; r++)
+            memcpy(d_x + (int64_t)rows->ids[r] * f, dxs + r * f, (size_t)f * sizeof *dxs);
 }

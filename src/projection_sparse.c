@@ -1,94 +1,324 @@
 /*
  * The projection with a sparse input: x . W^T row by row and dW column by
- * column of x, one multiply-add per non-zero and output column. Each output
- * row (forward) or column of dW (backward) is summed by one thread in a
- * fixed order, so the bits do not depend on the thread count.
+ * column of x, one multiply-add per kept non-zero and output column.
+ *
+ * The forward draws the input-dropout mask for a row's non-zeros at once
+ * (vectorized hashes) and compacts the kept ones, so the multiply-add loop
+ * has no data-dependent branch (60% of the entries are dropped at random).
+ * It keeps the compacted lists for the backward; without dropout the
+ * input's own rows serve.
+ *
+ * dW^T [F, H*C] sums, for each column k of x, v * d_projected[row] over
+ * the column's kept entries in ascending row order. On one thread that is
+ * done by walking the rows' kept lists in row order and adding into the
+ * rows of dW^T (the same additions in the same order, so the same bits as
+ * by columns, with no searching for kept entries), skipping rows whose
+ * gradient is zero (all rows outside the training nodes' receptive field);
+ * on several, column by column, each summed by one thread.
  */
+#include "fma.h"
 #include "parallel.h"
 #include "train_kernels.h"
+#include "train_shapes.h"
+#include "vec.h"
 
 #include <string.h>
 
-/* score [rows, H] = sum_c projected[rows, H, C] * att[H, C], as the dense
- * projection computes it. */
-static void node_scores(const float *restrict projected, int64_t heads, int64_t channels,
-                        const float *restrict att, float *restrict score)
+/* Non-zeros whose masks are hashed together. */
+#define MASK_BATCH 64
+
+/* Channel-major index of head h, channel c (see gat__layer_state.projected). */
+static inline int64_t channel_major(int64_t h, int64_t c, int64_t heads)
 {
-    for (int64_t h = 0; h < heads; h++) {
-        float s = 0.0f;
-        for (int64_t c = 0; c < channels; c++)
-            s += projected[h * channels + c] * att[h * channels + c];
-        score[h] = s;
+    return c * heads + h;
+}
+
+/* out [F, H*C] = W [H*C, F]^T with the columns in channel-major order, by
+ * 16 x 16 tiles (both sides stay in cache). */
+static void transpose_weight(gat_context *ctx, const float *restrict w, int64_t heads,
+                             int64_t channels, int64_t f, float *restrict out)
+{
+    const int64_t hc = heads * channels, tiles = (f + 15) / 16;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(gat__team(ctx, hc * f)) schedule(static)
+#endif
+    for (int64_t t = 0; t < tiles; t++) {
+        const int64_t k0 = t * 16, k1 = k0 + 16 < f ? k0 + 16 : f;
+        for (int64_t h = 0; h < heads; h++)
+            for (int64_t c = 0; c < channels; c++) {
+                const float *restrict in = w + (h * channels + c) * f;
+                const int64_t o = channel_major(h, c, heads);
+                for (int64_t k = k0; k < k1; k++)
+                    out[k * hc + o] = in[k];
+            }
     }
 }
 
-/* out [cols, rows] = in [rows, cols]^T. */
-static void transpose(gat_context *ctx, const float *in, int64_t rows, int64_t cols, float *out)
+/* out [cols, rows] = in [rows, cols]^T by 16 x 16 tiles. */
+static void transpose(gat_context *ctx, const float *restrict in, int64_t rows, int64_t cols,
+                      float *restrict out)
 {
+    const int64_t row_tiles = (rows + 15) / 16, col_tiles = (cols + 15) / 16;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(ctx->num_threads) schedule(static)
+#pragma omp parallel for num_threads(gat__team(ctx, rows * cols)) schedule(static)
 #endif
-    for (int64_t c = 0; c < cols; c++)
-        for (int64_t r = 0; r < rows; r++)
-            out[c * rows + r] = in[r * cols + c];
+    for (int64_t t = 0; t < row_tiles * col_tiles; t++) {
+        const int64_t r0 = t / col_tiles * 16, c0 = t % col_tiles * 16;
+        const int64_t r1 = r0 + 16 < rows ? r0 + 16 : rows, c1 = c0 + 16 < cols ? c0 + 16 : cols;
+        for (int64_t c = c0; c < c1; c++)
+            for (int64_t r = r0; r < r1; r++)
+                out[c * rows + r] = in[r * cols + c];
+    }
+}
+
+/* The entries of row i the last forward kept: columns, values, count. */
+typedef struct kept_row {
+    const int32_t *col;
+    const float *val;
+    int64_t n;
+} kept_row;
+
+static inline kept_row kept_of(const gat__sparse_input *s, int64_t i)
+{
+    const int64_t q0 = s->row_ptr[i];
+    if (s->kept_all) /* no dropout: the input itself */
+        return (kept_row){s->col + q0, s->val + q0, s->row_ptr[i + 1] - q0};
+    return (kept_row){s->kept_col + q0, s->kept_val + q0, s->kept_count[i]};
+}
+
+/* Row i with dropout: compacts its kept entries into s->kept_* at
+ * row_ptr[i] and s->kept_count[i], and writes s->dropped. */
+static void compact_row(gat__sparse_input *s, const gat__dropout *d, int64_t i)
+{
+    const int64_t q0 = s->row_ptr[i], q1 = s->row_ptr[i + 1];
+    const int32_t *restrict col = s->col;
+    const float *restrict val = s->val;
+    float *restrict dropped = s->dropped;
+    int32_t *restrict kept_col = s->kept_col + q0;
+    float *restrict kept_val = s->kept_val + q0;
+    const uint64_t key = d->key, base = (uint64_t)(i * s->cols);
+    const uint32_t threshold = d->threshold;
+    const float scale = d->scale;
+    int64_t n = 0;
+    for (int64_t b = q0; b < q1; b += MASK_BATCH) {
+        const int64_t m = q1 - b < MASK_BATCH ? q1 - b : MASK_BATCH;
+        uint8_t keep[MASK_BATCH];
+        /* gat__dropout_keep of the dense element index, so the mask is the
+         * one a dense input gets. */
+        GAT_SIMD
+        for (int64_t t = 0; t < m; t++) {
+            const uint64_t e = base + (uint64_t)col[b + t];
+            const uint64_t r = gat__mix64(key + (e >> 2) * GAT__DROPOUT_GOLDEN);
+            keep[t] = ((uint32_t)(r >> (16 * (e & 3))) & 0xFFFFu) >= threshold;
+        }
+        for (int64_t t = 0; t < m; t++) {
+            /* A product, not a select: compiled as a branch, the random
+             * mask mispredicts on almost every other entry. */
+            const float v = val[b + t] * ((float)keep[t] * scale);
+            dropped[b + t] = v;
+            kept_col[n] = col[b + t]; /* written always, kept by advancing n */
+            kept_val[n] = v;
+            n += keep[t];
+        }
+    }
+    s->kept_count[i] = (int32_t)n;
+}
+
+#ifdef GAT_HAVE_F16
+/* project_row at H*C = 64, the paper's 8 x 8: four vectors in registers. */
+static void project_row_64(kept_row k, const float *restrict wt, float *restrict out)
+{
+    const int32_t *restrict kept_col = k.col;
+    const float *restrict kept_val = k.val;
+    const int64_t n = k.n;
+    gat_f16 a0 = gat_f16_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t t = 0; t < n; t++) {
+        const gat_f16 v = gat_f16_splat(kept_val[t]);
+        const float *restrict w = wt + (int64_t)kept_col[t] * 64;
+        a0 = gat_f16_fma(v, gat_f16_load(w), a0);
+        a1 = gat_f16_fma(v, gat_f16_load(w + 16), a1);
+        a2 = gat_f16_fma(v, gat_f16_load(w + 32), a2);
+        a3 = gat_f16_fma(v, gat_f16_load(w + 48), a3);
+    }
+    gat_f16_store(out, a0);
+    gat_f16_store(out + 16, a1);
+    gat_f16_store(out + 32, a2);
+    gat_f16_store(out + 48, a3);
+}
+#endif
+
+/* acc [H*C] (channel-major) = sum over row i's kept entries of v * wt[col]. */
+static GAT_ALWAYS_INLINE void project_row(kept_row k, const float *restrict wt,
+                                          float *restrict acc, const int64_t hc)
+{
+    const int32_t *restrict kept_col = k.col;
+    const float *restrict kept_val = k.val;
+    const int64_t n = k.n;
+    for (int64_t o = 0; o < hc; o++)
+        acc[o] = 0.0f;
+    for (int64_t t = 0; t < n; t++) {
+        const float v = kept_val[t];
+        const float *restrict w = wt + (int64_t)kept_col[t] * hc;
+        for (int64_t o = 0; o < hc; o++)
+            acc[o] = GAT_FMA(v, w[o], acc[o]);
+    }
+}
+
+/* score [H] = sum_c projected[c, h] * att[c, h], both channel-major (att
+ * reordered once per call: read in place, its stride would make the
+ * compiler gather). */
+static void node_scores(const float *restrict projected, int64_t heads, int64_t channels,
+                        const float *restrict att, float *restrict score)
+{
+    for (int64_t h = 0; h < heads; h++)
+        score[h] = projected[h] * att[h];
+    for (int64_t c = 1; c < channels; c++)
+        for (int64_t h = 0; h < heads; h++)
+            score[h] = GAT_FMA(projected[c * heads + h], att[c * heads + h], score[h]);
 }
 
 void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
-                                 gat__sparse_input *s, const gat__dropout *d,
-                                 int64_t weights_version, float *projected, float *score_src,
-                                 float *score_dst)
+                                 gat__sparse_input *s, const gat__rows *rows,
+                                 const gat__dropout *d, int64_t weights_version,
+                                 float *projected, float *score_src, float *score_dst)
 {
     const gat_layer_config *c = &layer->config;
     const int64_t heads = c->heads, channels = c->channels, hc = heads * channels;
-    const int64_t f = s->cols;
-    /* W^T [F, H*C]: a non-zero x[i, k] then adds one contiguous row. */
+    /* W^T [F, H*C]: a kept x[i, k] then adds one contiguous row. */
     if (s->weight_t_version != weights_version) {
-        transpose(ctx, layer->weight, hc, f, s->weight_t);
+        transpose_weight(ctx, layer->weight, heads, channels, s->cols, s->weight_t);
         s->weight_t_version = weights_version;
     }
     const float *restrict wt = s->weight_t;
     const bool drop = gat__dropout_active(d);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(ctx->num_threads) schedule(dynamic, 64)
-#endif
-    for (int64_t i = 0; i < s->rows; i++) {
-        float *restrict out = projected + i * hc;
-        memset(out, 0, (size_t)hc * sizeof *out);
-        for (int64_t q = s->row_ptr[i]; q < s->row_ptr[i + 1]; q++) {
-            /* The element index is the dense one, so the mask is the one a
-             * dense input would get. */
-            float v = !drop ? s->val[q]
-                      : gat__dropout_keep(d, (uint64_t)(i * f + s->col[q])) ? s->val[q] * d->scale
-                                                                            : 0.0f;
-            s->dropped[q] = v;
-            if (v == 0.0f)
-                continue;
-            const float *restrict w = wt + (int64_t)s->col[q] * hc;
-            for (int64_t o = 0; o < hc; o++)
-                out[o] += v * w[o];
+    float *att = s->att_t; /* [2, H*C]: att_src, att_dst channel-major */
+    for (int64_t h = 0; h < heads; h++)
+        for (int64_t ch = 0; ch < channels; ch++) {
+            att[channel_major(h, ch, heads)] = layer->att_src[h * channels + ch];
+            att[hc + channel_major(h, ch, heads)] = layer->att_dst[h * channels + ch];
         }
-        node_scores(out, heads, channels, layer->att_src, score_src + i * heads);
-        node_scores(out, heads, channels, layer->att_dst, score_dst + i * heads);
+    const int64_t count = gat__row_count(rows, s->rows);
+    const int64_t per_row = s->rows > 0 ? s->nnz / s->rows : 0;
+    const int team = gat__team(ctx, per_row * count * (drop ? hc / 2 : hc));
+    s->kept_all = !drop;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(team)
+#endif
+    {
+        float acc64[64]; /* the paper's 8 x 8 in registers */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 64)
+#endif
+        for (int64_t r = 0; r < count; r++) {
+            const int64_t i = gat__row_at(rows, r);
+            if (drop)
+                compact_row(s, d, i);
+            const kept_row k = kept_of(s, i);
+            float *out = projected + i * hc;
+            if (hc == 64) {
+#ifdef GAT_HAVE_F16
+                (void)acc64;
+                project_row_64(k, wt, out);
+#else
+                project_row(k, wt, acc64, 64);
+                memcpy(out, acc64, sizeof acc64);
+#endif
+            } else {
+                project_row(k, wt, out, hc); /* generic widths in place */
+            }
+            node_scores(out, heads, channels, att, score_src + i * heads);
+            node_scores(out, heads, channels, att + hc, score_dst + i * heads);
+        }
     }
 }
 
-void gat__sparse_project_backward(gat_context *ctx, gat__sparse_input *s,
+/* dW^T rows += v * d_projected[i] over row i's kept entries; zero rows of
+ * d_projected are skipped (exact: they add only signed zeros to sums that
+ * start at +0). */
+static GAT_ALWAYS_INLINE void scatter_rows(const gat__sparse_input *s, const gat__rows *rows,
+                                           const float *restrict d_projected,
+                                           float *restrict dwt, float *restrict g,
+                                           const int64_t hc)
+{
+    const int64_t count = gat__row_count(rows, s->rows);
+    for (int64_t r = 0; r < count; r++) {
+        const int64_t i = gat__row_at(rows, r);
+        const float *restrict row = d_projected + i * hc;
+        bool any = false;
+        for (int64_t o = 0; o < hc; o++) {
+            g[o] = row[o];
+            any |= row[o] != 0.0f;
+        }
+        if (!any)
+            continue;
+        const kept_row k = kept_of(s, i);
+        const int32_t *restrict kept_col = k.col;
+        const float *restrict kept_val = k.val;
+        const int64_t n = k.n;
+#ifdef GAT_HAVE_F16
+        if (hc == 64) { /* see vec.h */
+            const gat_f16 g0 = gat_f16_load(g), g1 = gat_f16_load(g + 16),
+                          g2 = gat_f16_load(g + 32), g3 = gat_f16_load(g + 48);
+            for (int64_t t = 0; t < n; t++) {
+                const gat_f16 v = gat_f16_splat(kept_val[t]);
+                float *restrict acc = dwt + (int64_t)kept_col[t] * 64;
+                gat_f16_store(acc, gat_f16_fma(v, g0, gat_f16_load(acc)));
+                gat_f16_store(acc + 16, gat_f16_fma(v, g1, gat_f16_load(acc + 16)));
+                gat_f16_store(acc + 32, gat_f16_fma(v, g2, gat_f16_load(acc + 32)));
+                gat_f16_store(acc + 48, gat_f16_fma(v, g3, gat_f16_load(acc + 48)));
+            }
+            continue;
+        }
+#endif
+        for (int64_t t = 0; t < n; t++) {
+            const float v = kept_val[t];
+            float *restrict acc = dwt + (int64_t)kept_col[t] * hc;
+            for (int64_t o = 0; o < hc; o++)
+                acc[o] = GAT_FMA(v, g[o], acc[o]);
+        }
+    }
+}
+
+void gat__sparse_project_backward(gat_context *ctx, gat__sparse_input *s, const gat__rows *rows,
                                   const float *d_projected, int64_t hc, float *d_weight)
 {
     float *restrict dwt = s->d_weight_t; /* [F, H*C] */
+    const int64_t count = gat__row_count(rows, s->rows);
+    const int64_t per_row = s->rows > 0 ? s->nnz / s->rows : 0;
+    const int team = gat__team(ctx, per_row * count * hc / 2);
+    if (team == 1) {
+        memset(dwt, 0, (size_t)(s->cols * hc) * sizeof *dwt);
+        if (hc == 64) {
+            float g[64];
+            scatter_rows(s, rows, d_projected, dwt, g, 64);
+        } else {
+            /* Generic widths: the gradient row is read in place. */
+            for (int64_t r = 0; r < count; r++) {
+                const int64_t i = gat__row_at(rows, r);
+                const float *restrict row = d_projected + i * hc;
+                const kept_row k = kept_of(s, i);
+                for (int64_t t = 0; t < k.n; t++) {
+                    float *restrict acc = dwt + (int64_t)k.col[t] * hc;
+                    for (int64_t o = 0; o < hc; o++)
+                        acc[o] = GAT_FMA(k.val[t], row[o], acc[o]);
+                }
+            }
+        }
+    } else {
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(ctx->num_threads) schedule(dynamic, 16)
+#pragma omp parallel for num_threads(team) schedule(dynamic, 16)
 #endif
-    for (int64_t k = 0; k < s->cols; k++) {
-        float *restrict acc = dwt + k * hc;
-        memset(acc, 0, (size_t)hc * sizeof *acc);
-        for (int64_t q = s->col_ptr[k]; q < s->col_ptr[k + 1]; q++) {
-            const float v = s->dropped[s->pos[q]];
-            if (v == 0.0f)
-                continue;
-            const float *restrict g = d_projected + (int64_t)s->row[q] * hc;
-            for (int64_t o = 0; o < hc; o++)
-                acc[o] += v * g[o];
+        for (int64_t k = 0; k < s->cols; k++) {
+            float *restrict acc = dwt + k * hc;
+            memset(acc, 0, (size_t)hc * sizeof *acc);
+            for (int64_t q = s->col_ptr[k]; q < s->col_ptr[k + 1]; q++) {
+                const float v = (s->kept_all ? s->val : s->dropped)[s->pos[q]];
+                if (v == 0.0f || !gat__row_listed(rows, s->row[q]))
+                    continue;
+                const float *restrict g = d_projected + (int64_t)s->row[q] * hc;
+                for (int64_t o = 0; o < hc; o++)
+                    acc[o] = GAT_FMA(v, g[o], acc[o]);
+            }
         }
     }
     transpose(ctx, dwt, s->cols, hc, d_weight);

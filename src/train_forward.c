@@ -22,53 +22,84 @@ static gat__dropout attention_dropout(const gat_trainer *t, int layer, bool trai
                              training ? (float)t->options.attention_dropout : 0.0f);
 }
 
+/* The rows of layer l the current plan computes (NULL: all). */
+static const gat__rows *edge_rows(const gat_trainer *t, int l)
+{
+    return t->plan != NULL ? t->plan->layers[l].edge : NULL;
+}
+
+static const gat__rows *proj_rows(const gat_trainer *t, int l)
+{
+    return t->plan != NULL ? t->plan->layers[l].proj : NULL;
+}
+
+/* Scratch for gathering a list's rows of a dense layer (grown on demand,
+ * kept: the same lists come back every epoch). */
+static gat_status compact_scratch(gat_context *ctx, gat_trainer *t, const gat__rows *rows,
+                                  const gat_layer_config *c, float **out)
+{
+    *out = NULL;
+    if (rows == NULL)
+        return GAT_OK;
+    const int64_t f = c->in_features, hc = c->heads * c->channels;
+    const int64_t need = rows->count * (2 * f + hc + 2 * c->heads);
+    if (need > t->compact_floats) {
+        gat_status status;
+        float *grown = gat__alloc_array(ctx, need, sizeof *grown, "gathered rows", &status);
+        if (grown == NULL)
+            return status;
+        gat__free_raw(&t->allocator, t->compact);
+        t->compact = grown;
+        t->compact_floats = need;
+    }
+    *out = t->compact;
+    return GAT_OK;
+}
+
 gat_status gat__trainer_forward(gat_context *ctx, gat_trainer *t, bool training)
 {
     const gat_model *m = t->model;
     const int64_t n = t->num_nodes;
     gat_status status = GAT_OK;
     t->have_forward = false;
+    t->forward_spent = false;
     for (int l = 0; l < m->num_layers; l++) {
         const gat__layer *layer = &m->layers[l];
         gat__layer_state *st = &t->layers[l];
         const gat_layer_config *c = &layer->config;
         const gat__dropout drop_in = input_dropout(t, l, training);
+        const gat__rows *proj = proj_rows(t, l);
         st->used_dropped = false;
         if (l == 0 && t->sparse) {
-            gat__sparse_project_forward(ctx, layer, &t->sparse_x, &drop_in, t->steps,
+            gat__sparse_project_forward(ctx, layer, &t->sparse_x, proj, &drop_in, t->steps,
                                         st->projected, st->score_src, st->score_dst);
         } else {
             const float *in = st->input;
             if (gat__dropout_active(&drop_in)) {
-                gat__dropout_forward(ctx, &drop_in, in, st->dropped, st->input_keep,
-                                     n * c->in_features);
+                gat__dropout_forward_rows(ctx, &drop_in, proj, in, st->dropped, st->input_keep,
+                                          n, c->in_features);
                 in = st->dropped;
                 st->used_dropped = true;
             }
-            status = gat__project_forward(ctx, layer, in, n, st->projected, st->score_src,
-                                          st->score_dst);
-            if (status != GAT_OK)
+            float *compact;
+            if ((status = compact_scratch(ctx, t, proj, c, &compact)) != GAT_OK ||
+                (status = gat__project_train_forward(ctx, layer, proj, in, n, compact,
+                                                     st->projected, st->score_src,
+                                                     st->score_dst)) != GAT_OK)
                 return status;
         }
-        /* The fused kernel: softmax, aggregation, bias; and, in training,
-         * the coefficients the backward starts from. */
-        status = gat__attention_forward(ctx, layer, t->graph, st->projected, st->score_src,
-                                        st->score_dst, st->output, training ? st->alpha : NULL,
-                                        t->loops_before);
-        if (status != GAT_OK)
-            return status;
+        /* The fused kernel: softmax, attention dropout, aggregation, bias and
+         * the activation between layers; and the coefficients the backward
+         * starts from (an evaluation just overwrites them). */
         const gat__dropout drop_att = attention_dropout(t, l, training);
         st->used_attention_keep = gat__dropout_active(&drop_att);
-        if (st->used_attention_keep) {
-            status = gat__attention_dropout_aggregate(ctx, layer, t->graph, t->loops_before,
-                                                      st->projected, st->alpha, &drop_att,
-                                                      st->attention_keep, st->output);
-            if (status != GAT_OK)
-                return status;
-        }
-        if (l + 1 < m->num_layers)
-            gat__activation_train_forward(ctx, m->activation, st->output,
-                                          n * gat__layer_out_width(c));
+        status = gat__attention_train_forward(
+            ctx, layer, st->views, edge_rows(t, l), st->projected, st->score_src,
+            st->score_dst, &drop_att, st->attention_keep,
+            l + 1 < m->num_layers ? m->activation : GAT_ACT_NONE, training ? st->shift : NULL,
+            training ? st->inv_sum : NULL, st->output);
+        if (status != GAT_OK)
+            return status;
     }
     t->have_forward = training;
     return GAT_OK;
@@ -80,6 +111,14 @@ gat_status gat__trainer_backward(gat_context *ctx, gat_trainer *t, const float *
     const gat_model *m = t->model;
     const int64_t n = t->num_nodes;
     const float *d_out = d_logits;
+    if (t->forward_spent) {
+        /* A second backward of the same forward: the first overwrote the
+         * projected features with their gradients. The forward is redone
+         * (the same step, so the same masks and bits). */
+        gat_status status = gat__trainer_forward(ctx, t, true);
+        if (status != GAT_OK)
+            return status;
+    }
     for (int l = m->num_layers - 1; l >= 0; l--) {
         const gat__layer *layer = &m->layers[l];
         const gat_layer_config *c = &layer->config;
@@ -87,46 +126,59 @@ gat_status gat__trainer_backward(gat_context *ctx, gat_trainer *t, const float *
         const gat__param *p = &t->params[gat__first_param(t, l)];
         const int64_t hc = c->heads * c->channels, f = c->in_features;
         const gat__dropout drop_att = attention_dropout(t, l, true);
+        const gat__rows *proj = proj_rows(t, l);
         gat_status status = gat__attention_backward(
-            ctx, layer, t->graph, t->loops_before, st->transpose, st->projected, st->score_src,
-            st->score_dst, st->alpha, st->used_attention_keep ? st->attention_keep : NULL,
-            drop_att.scale, d_out, t->d_projected, p[1].grad, p[2].grad,
-            layer->bias != NULL ? p[3].grad : NULL, t->edge_grad, t->d_score_src, t->d_score_dst,
-            t->partials);
+            ctx, layer, st->views, edge_rows(t, l), proj,
+            t->plan != NULL ? t->plan->layers[l].sources : NULL, st->projected, st->score_src,
+            st->score_dst, st->shift,
+            st->inv_sum, st->used_attention_keep ? st->attention_keep : NULL, drop_att.scale,
+            d_out, p[1].grad, p[2].grad, layer->bias != NULL ? p[3].grad : NULL, t->logits,
+            t->dot, t->d_score_dst, t->active, t->partials);
         if (status != GAT_OK)
             return status;
+        t->forward_spent = true;
+        const float *d_projected = st->projected; /* written over the features */
 
         /* The gradient for this layer's input: a hidden buffer (the one
          * d_out is not in) or the caller's d_x for layer 0. */
         float *d_in = l > 0 ? t->d_hidden[(m->num_layers - 1 - l) % 2] : d_x;
+        float *compact = NULL; /* the sparse layer gathers only for d_x */
+        if ((!(l == 0 && t->sparse) || d_in != NULL) &&
+            (status = compact_scratch(ctx, t, proj, c, &compact)) != GAT_OK)
+            return status;
         if (l == 0 && t->sparse) {
-            gat__sparse_project_backward(ctx, &t->sparse_x, t->d_projected, hc, p[0].grad);
+            gat__sparse_project_backward(ctx, &t->sparse_x, proj, d_projected, hc, p[0].grad);
             if (d_in != NULL)
-                gat__project_backward(ctx, layer, NULL, t->d_projected, n, NULL, d_in, NULL);
+                gat__project_backward_rows(ctx, layer, proj, NULL, d_projected, n, NULL, d_in,
+                                           compact, NULL);
         } else {
-            gat__project_backward(ctx, layer, st->used_dropped ? st->dropped : st->input,
-                                  t->d_projected, n, p[0].grad, d_in, t->partials);
+            gat__project_backward_rows(ctx, layer, proj,
+                                       st->used_dropped ? st->dropped : st->input, d_projected,
+                                       n, p[0].grad, d_in, compact, t->partials);
         }
         if (d_in == NULL)
             break;
         const gat__dropout drop_in = input_dropout(t, l, true);
-        if (gat__dropout_active(&drop_in)) {
-            if (l == 0 && t->sparse) {
-                /* The sparse forward kept no dense mask: hash it again (only
-                 * when the caller asks for d_x). */
-                uint8_t *keep = gat__alloc_array(ctx, n * f, 1, "input dropout mask", &status);
-                if (keep == NULL)
-                    return status;
-                gat__dropout_mask(&drop_in, 0, n * f, keep);
+        if (l == 0) {
+            if (gat__dropout_active(&drop_in)) {
+                uint8_t *keep = st->input_keep;
+                if (t->sparse) {
+                    /* The sparse forward kept no dense mask: hash it again
+                     * (only when the caller asks for d_x). */
+                    keep = gat__alloc_array(ctx, n * f, 1, "input dropout mask", &status);
+                    if (keep == NULL)
+                        return status;
+                    gat__dropout_mask(&drop_in, 0, n * f, keep);
+                }
                 gat__dropout_backward(ctx, &drop_in, keep, d_in, n * f);
-                gat__free_raw(&ctx->allocator, keep);
-            } else {
-                gat__dropout_backward(ctx, &drop_in, st->input_keep, d_in, n * f);
+                if (t->sparse)
+                    gat__free_raw(&ctx->allocator, keep);
             }
-        }
-        if (l > 0)
+        } else {
             /* This layer's input is the previous layer's activated output. */
-            gat__activation_backward(ctx, m->activation, st->input, d_in, n * f);
+            gat__dropout_activation_backward(ctx, &drop_in, st->input_keep, m->activation, proj,
+                                             st->input, d_in, n, f);
+        }
         d_out = d_in;
     }
     t->have_gradients = true;

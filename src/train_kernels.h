@@ -42,24 +42,82 @@
         }                                                                       \
     } while (0)
 
-/* ---- the source-indexed (transposed) view of the attention edges ------ */
+/* ---- row lists ---------------------------------------------------------- */
 
-/* For each source node j, the library-order positions of the edges j -> i
- * under one self-loop policy, ascending, and their destinations. Lets the
- * backward pass gather what every source node receives without atomics. */
-typedef struct gat__transpose {
+/* The rows a kernel computes: ids ascending, or a NULL list for all rows.
+ * A loss reads a few nodes' outputs; each layer then needs only their
+ * receptive field (gat__plan). Rows are computed independently, so a
+ * listed row gets the same bits as in a pass over all rows. */
+typedef struct gat__rows {
+    const int32_t *ids;
+    int64_t count;
+    const uint8_t *member; /* [N] 1 for the listed rows */
+} gat__rows;
+
+/* The transposed view restricted to a plan's rows (train_plan.c): for the
+ * k-th listed source, its edges into listed destination rows only, at
+ * [ptr[k], ptr[k+1]) in dst / offset (as gat__edge_views'). */
+typedef struct gat__sources {
+    const int64_t *ptr;
+    const int32_t *dst, *offset;
+} gat__sources;
+
+static inline bool gat__row_listed(const gat__rows *rows, int64_t i)
+{
+    return rows == NULL || rows->member[i] != 0;
+}
+
+static inline int64_t gat__row_at(const gat__rows *rows, int64_t k)
+{
+    return rows != NULL ? rows->ids[k] : k;
+}
+
+static inline int64_t gat__row_count(const gat__rows *rows, int64_t num_nodes)
+{
+    return rows != NULL ? rows->count : num_nodes;
+}
+
+/* ---- the two views of the attention edges ---------------------------- */
+
+/* The attention edges E' of one self-loop policy, in library order ("slots"):
+ *  - by destination: row i's slots are [row_ptr[i], row_ptr[i+1]) (this is
+ *    gat__attention_row_offset), src[k] the source of slot k;
+ *  - by source: for each source node j its edges j -> i in ascending slot
+ *    order, [src_ptr[j], src_ptr[j+1]): the destination dst[q] and the
+ *    slot's offset in that row (slot = row_ptr[dst[q]] + offset[q], 32
+ *    bits instead of 64). Lets the backward gather what every source
+ *    receives without atomics. */
+typedef struct gat__edge_views {
     bool built;
+    int64_t num_nodes;
     int64_t num_slots; /* E' */
-    int64_t *ptr;      /* [N + 1] */
-    int64_t *slot;     /* [E'] edge position in library order */
-    int32_t *dst;      /* [E'] its destination */
-} gat__transpose;
+    int64_t *row_ptr;  /* [N + 1] */
+    int32_t *src;      /* [E'] */
+    int64_t *src_ptr;  /* [N + 1] */
+    int32_t *dst;      /* [E'] */
+    int32_t *offset;   /* [E'] */
+} gat__edge_views;
 
-gat_status gat__transpose_build(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
-                                gat__transpose *t);
-void gat__transpose_free(const gat_allocator *allocator, gat__transpose *t);
+gat_status gat__edge_views_build(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
+                                 gat__edge_views *v);
+void gat__edge_views_free(const gat_allocator *allocator, gat__edge_views *v);
+/* Row partition: `chunks` contiguous row ranges with about the same number
+ * of slots plus rows each; chunk c is [start(c), start(c + 1)). */
+int64_t gat__edge_views_chunk_start(const gat__edge_views *v, int64_t chunk, int64_t chunks);
 
 /* ---- dropout ----------------------------------------------------------- */
+
+/* out[i] = in[i] * scale(k) row by row for the rows of a list (NULL: all),
+ * rows of width F, element = i * F + column; keep the mask. */
+void gat__dropout_forward_rows(gat_context *ctx, const gat__dropout *d, const gat__rows *rows,
+                               const float *in, float *out, uint8_t *keep, int64_t num_nodes,
+                               int64_t width);
+
+/* bits [slots * gat__mask_bytes(H)]: the masks of slots first_slot ..
+ * first_slot + slots - 1, heads 0 .. H-1 (element = slot * H + head), as
+ * bits (see gat__mask_bytes). */
+void gat__dropout_mask_slots(const gat__dropout *d, int64_t first_slot, int64_t slots,
+                             int64_t heads, uint8_t *bits);
 
 /* keep [n] = whether elements first .. first + n - 1 are kept (1 or 0). */
 void gat__dropout_mask(const gat__dropout *d, uint64_t first, int64_t n, uint8_t *keep);
@@ -84,7 +142,12 @@ typedef struct gat__sparse_input {
     int32_t *row;      /* [nnz] row of each column entry */
     int64_t *pos;      /* [nnz] its index in the row-major arrays */
     float *dropped;    /* [nnz] val after the current dropout mask */
-    float *weight_t;   /* [F, H*C] W^T for the forward */
+    int32_t *kept_col; /* [nnz] row i's kept entries at row_ptr[i]: columns, */
+    float *kept_val;   /* [nnz] values after dropout, */
+    int32_t *kept_count; /* [N] and how many */
+    bool kept_all;     /* the last forward had no dropout: col / val are the kept lists */
+    float *weight_t;   /* [F, H*C] W^T for the forward, columns channel-major */
+    float *att_t;      /* [2, H*C] att_src and att_dst channel-major */
     int64_t weight_t_version; /* the trainer step weight_t was taken at; -1: none */
     float *d_weight_t; /* [F, H*C] dW^T in the backward */
 } gat__sparse_input;
@@ -95,24 +158,35 @@ gat_status gat__sparse_input_build(gat_context *ctx, const float *x, int64_t row
                                    int64_t hc, gat__sparse_input *s);
 void gat__sparse_input_free(const gat_allocator *allocator, gat__sparse_input *s);
 
-/* projected [N, H*C] = dropout(x) [N, F] . weight [H*C, F]^T, then the node
- * scores score_src/score_dst [N, H] as gat__project_forward. Fills
- * s->dropped; refreshes s->weight_t unless it was taken at weights_version
+/* projected [N, H*C] (channel-major) = dropout(x) [N, F] . weight [H*C, F]^T,
+ * then the node scores score_src/score_dst [N, H]. Fills s->dropped and the
+ * kept lists; refreshes s->weight_t unless it was taken at weights_version
  * (the weights change only at updates, so an evaluation and the next
  * training forward share one transpose). */
 void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
-                                 gat__sparse_input *s, const gat__dropout *d,
-                                 int64_t weights_version, float *projected, float *score_src,
-                                 float *score_dst);
+                                 gat__sparse_input *s, const gat__rows *rows,
+                                 const gat__dropout *d, int64_t weights_version,
+                                 float *projected, float *score_src, float *score_dst);
 /* d_weight [H*C, F] = d_projected [N, H*C]^T . dropout(x) [N, F], column by
- * column of x (fixed row order inside each), using s->dropped from the
- * forward. */
-void gat__sparse_project_backward(gat_context *ctx, gat__sparse_input *s,
+ * column of x (fixed row order inside each), using the kept entries of the
+ * last forward, over the rows it computed (rows; the others have no
+ * gradient). d_projected is head-major (as the backward leaves it). */
+void gat__sparse_project_backward(gat_context *ctx, gat__sparse_input *s, const gat__rows *rows,
                                   const float *d_projected, int64_t hc, float *d_weight);
 
-/* ---- dense projection backward ----------------------------------------- */
+/* ---- dense projection --------------------------------------------------- */
 
-/* Forward: projected [N, H*C] = x [N, F] . weight [H*C, F]^T (gat__project_forward).
+/* gat__project_forward with projected [N, H*C] channel-major (the trainer's
+ * layout, see gat__layer_state.projected), for the rows of a list (NULL:
+ * all), gathered into compact [count, F + H*C + 2H] scratch (unused
+ * without a list). */
+gat_status gat__project_train_forward(gat_context *ctx, const gat__layer *layer,
+                                      const gat__rows *rows, const float *x, int64_t num_nodes,
+                                      float *compact, float *projected, float *score_src,
+                                      float *score_dst);
+
+
+/* Forward: projected [N, H*C] = x [N, F] . weight [H*C, F]^T.
  * d_weight [H*C, F] = d_projected^T . x, when d_weight is not NULL: one
  * partial product per fixed chunk of rows (at most GAT_MAX_WEIGHT_PARTIALS
  * chunks, sized from N only), added in chunk order.
@@ -121,39 +195,58 @@ void gat__sparse_project_backward(gat_context *ctx, gat__sparse_input *s,
 void gat__project_backward(gat_context *ctx, const gat__layer *layer, const float *x,
                            const float *d_projected, int64_t num_nodes, float *d_weight,
                            float *d_x, float *partials);
+/* The same over the rows of a list (NULL: all; the others have no
+ * gradient), gathered into compact [count, 2F + H*C] scratch; d_x rows
+ * outside the list are not written. */
+void gat__project_backward_rows(gat_context *ctx, const gat__layer *layer, const gat__rows *rows,
+                                const float *x, const float *d_projected, int64_t num_nodes,
+                                float *d_weight, float *d_x, float *compact, float *partials);
 int64_t gat__project_backward_scratch(const gat_layer_config *c, int64_t num_nodes);
 
 /* ---- attention --------------------------------------------------------- */
 
-/* Forward, after gat__attention_forward has produced alpha [E', H]:
- *   out[i] = concat_h or mean_h (sum_j alpha_ij * drop_ij * projected[j]) + bias
- * with drop_ij the attention-dropout factor, whose mask is written to keep
- * [E', H]. Recomputes out [N, W] (the fused kernel aggregated without
- * dropout). */
-gat_status gat__attention_dropout_aggregate(gat_context *ctx, const gat__layer *layer,
-                                            const gat_graph *graph, const int64_t *loops_before,
-                                            const float *projected, const float *alpha,
-                                            const gat__dropout *d, uint8_t *keep, float *out);
+/* The edge phase of a training forward (train_attention.c), per row i:
+ *   e_ij = LeakyReLU(score_src[j] + score_dst[i]);  alpha = softmax over row i
+ *   out[i] = act(concat/mean_h (sum_j alpha_ij drop_ij projected[j]) + bias)
+ * for the rows of a list (NULL: all). projected [N, H*C] channel-major,
+ * scores [N, H]; out [N, W] head-major. alpha is not stored: alpha_ij =
+ * exp(e_ij - shift[i]) * inv_sum[i], with shift (the row's maximum logit)
+ * and inv_sum [N, H] written when not NULL (a training forward), so the
+ * backward recomputes the same bits. With d active, keep [E', H] receives
+ * the attention-dropout mask of the listed rows (element = slot * H + head). */
+gat_status gat__attention_train_forward(gat_context *ctx, const gat__layer *layer,
+                                        const gat__edge_views *views, const gat__rows *rows,
+                                        const float *projected, const float *score_src,
+                                        const float *score_dst, const gat__dropout *d,
+                                        uint8_t *keep, gat_activation act, float *shift,
+                                        float *inv_sum, float *out);
 
 /* Backward of the whole edge phase and the node scores:
  *   s_src[n,h] = <projected[n,h,:], att_src[h,:]>, s_dst likewise
  *   e_ij = LeakyReLU(s_src[j] + s_dst[i]);  alpha = softmax over row i
  *   out[i] = concat/mean_h (sum_j alpha_ij drop_ij projected[j]) + bias
- * Inputs: projected [N, H*C], score_src/score_dst [N, H], alpha [E', H]
- * (before dropout), keep [E', H] the attention-dropout mask (NULL: none)
- * with keep_scale = 1/(1-rate), d_out [N, W]. Outputs: d_projected
- * [N, H*C] (all of it: through the aggregation and both scores),
+ * edge_rows: the rows the forward computed (their d_out is read; NULL:
+ * all), proj_rows: those rows and their sources (NULL: all), sources: the
+ * transposed view restricted to them (NULL: the views').
+ * Inputs: projected [N, H*C] (channel-major), score_src/score_dst [N, H],
+ * shift/inv_sum [N, H] from the forward, keep [E', B] the attention-dropout
+ * mask bits (NULL: none) with keep_scale = 1/(1-rate), d_out [N, W].
+ * Outputs: d_projected [N, H*C] head-major (all of it: through the
+ * aggregation and both scores) for proj_rows, written over projected
+ * (pass B reads only a row's own features before writing its gradient);
  * d_att_src/d_att_dst [H, C], d_bias [W] (ignored without bias). Scratch:
- * edge_grad [E', H], d_score_src/d_score_dst [N, H], partials
+ * dyc [N, H*C], dot/d_score_dst [N, H], active [N], partials
  * [gat__attention_backward_scratch(layer, N)]. */
 gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
-                                   const gat_graph *graph, const int64_t *loops_before,
-                                   const gat__transpose *t, const float *projected,
+                                   const gat__edge_views *views, const gat__rows *edge_rows,
+                                   const gat__rows *proj_rows, const gat__sources *sources,
+                                   float *projected,
                                    const float *score_src, const float *score_dst,
-                                   const float *alpha, const uint8_t *keep, float keep_scale,
-                                   const float *d_out, float *d_projected, float *d_att_src,
-                                   float *d_att_dst, float *d_bias, float *edge_grad,
-                                   float *d_score_src, float *d_score_dst, float *partials);
+                                   const float *shift, const float *inv_sum,
+                                   const uint8_t *keep, float keep_scale, const float *d_out,
+                                   float *d_att_src, float *d_att_dst, float *d_bias, float *dyc,
+                                   float *dot, float *d_score_dst, uint8_t *active,
+                                   float *partials);
 /* Floats of scratch gat__attention_backward needs for a layer over n nodes. */
 int64_t gat__attention_backward_scratch(const gat_layer_config *c, int64_t num_nodes);
 
@@ -162,10 +255,14 @@ int64_t gat__attention_backward_scratch(const gat_layer_config *c, int64_t num_n
  * evaluation use it, inference keeps gat__activation_forward). */
 void gat__activation_train_forward(gat_context *ctx, gat_activation activation, float *values,
                                    int64_t n);
-/* Forward: post = act(pre), in place (gat__activation_train_forward).
- * grad [n] *= act'(pre), computed from post [n]: in place. */
-void gat__activation_backward(gat_context *ctx, gat_activation activation, const float *post,
-                              float *grad, int64_t n);
+/* Forward: in = act(pre) of the previous layer (post [N, W]), then dropout
+ * (mask keep [N, W], ignored when d is inactive).
+ * grad [N, W] *= drop'(k) * act'(pre), act' computed from post: in place,
+ * for the rows of a list (NULL: all). */
+void gat__dropout_activation_backward(gat_context *ctx, const gat__dropout *d,
+                                      const uint8_t *keep, gat_activation activation,
+                                      const gat__rows *rows, const float *post, float *grad,
+                                      int64_t num_nodes, int64_t width);
 
 /* ---- loss -------------------------------------------------------------- */
 

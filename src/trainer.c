@@ -72,9 +72,8 @@ void gat_trainer_destroy(gat_trainer **trainer)
     gat_trainer *t = *trainer;
     const gat_allocator *a = &t->allocator;
     gat__sparse_input_free(a, &t->sparse_x);
-    gat__transpose_free(a, &t->transpose[0]);
-    gat__transpose_free(a, &t->transpose[1]);
-    GAT_FREE(a, t->loops_before);
+    gat__edge_views_free(a, &t->views[0]);
+    gat__edge_views_free(a, &t->views[1]);
     if (t->layers != NULL) {
         for (int l = 0; l < t->model->num_layers; l++) {
             gat__layer_state *st = &t->layers[l];
@@ -84,7 +83,8 @@ void gat_trainer_destroy(gat_trainer **trainer)
             GAT_FREE(a, st->projected);
             GAT_FREE(a, st->score_src);
             GAT_FREE(a, st->score_dst);
-            GAT_FREE(a, st->alpha);
+            GAT_FREE(a, st->shift);
+            GAT_FREE(a, st->inv_sum);
             if (l + 1 < t->model->num_layers)
                 GAT_FREE(a, st->output);
         }
@@ -96,10 +96,12 @@ void gat_trainer_destroy(gat_trainer **trainer)
     GAT_FREE(a, t->d_logits);
     GAT_FREE(a, t->d_hidden[0]);
     GAT_FREE(a, t->d_hidden[1]);
-    GAT_FREE(a, t->d_projected);
-    GAT_FREE(a, t->d_score_src);
+    GAT_FREE(a, t->dot);
     GAT_FREE(a, t->d_score_dst);
-    GAT_FREE(a, t->edge_grad);
+    GAT_FREE(a, t->active);
+    gat__plan_free(a, &t->plans[0]);
+    gat__plan_free(a, &t->plans[1]);
+    GAT_FREE(a, t->compact);
     GAT_FREE(a, t->partials);
     gat_allocator allocator = t->allocator;
     gat__free_raw(&allocator, t);
@@ -183,10 +185,8 @@ gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model
         if (status != GAT_OK)
             goto fail;
     }
-    if ((status = gat__graph_loop_prefix(ctx, graph, &t->loops_before)) != GAT_OK)
-        goto fail;
 
-    int64_t max_hc = 0, max_heads = 0, max_hidden = 0, max_edge_values = 0, max_partials = 0;
+    int64_t max_hc = 0, max_heads = 0, max_hidden = 0, max_partials = 0;
     int num_params = 0;
     for (int l = 0; l < layers; l++) {
         const gat__layer *layer = &model->layers[l];
@@ -201,47 +201,51 @@ gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model
                                (long long)edges, (long long)c->heads);
             goto fail;
         }
-        gat__transpose *tr = &t->transpose[c->add_self_loops ? 1 : 0];
-        if (!tr->built && (status = gat__transpose_build(ctx, graph, c->add_self_loops, tr)) !=
-                              GAT_OK)
+        gat__edge_views *views = &t->views[c->add_self_loops ? 1 : 0];
+        if (!views->built &&
+            (status = gat__edge_views_build(ctx, graph, c->add_self_loops, views)) != GAT_OK)
             goto fail;
-        st->transpose = tr;
+        st->views = views;
         st->input = l == 0 ? x : t->layers[l - 1].output;
         if (o->dropout > 0.0 && !(l == 0 && t->sparse)) {
             ALLOC(st->dropped, n * c->in_features, "dropped-out layer input");
             ALLOC(st->input_keep, n * c->in_features, "input dropout mask");
         }
         if (o->attention_dropout > 0.0)
-            ALLOC(st->attention_keep, edges * c->heads, "attention dropout mask");
+            ALLOC(st->attention_keep, edges * gat__mask_bytes(c->heads),
+                  "attention dropout mask");
         ALLOC(st->projected, n * hc, "projected features");
         ALLOC(st->score_src, n * c->heads, "source scores");
         ALLOC(st->score_dst, n * c->heads, "destination scores");
-        ALLOC(st->alpha, edges * c->heads, "attention coefficients");
+        ALLOC(st->shift, n * c->heads, "softmax shifts");
+        ALLOC(st->inv_sum, n * c->heads, "softmax sums");
         if (l + 1 < layers) {
             ALLOC(st->output, n * width, "hidden features");
             if (width > max_hidden)
                 max_hidden = width;
         } else {
-            ALLOC(t->logits, n * width, "model output");
             ALLOC(t->d_logits, n * width, "output gradient");
-            st->output = t->logits;
         }
         if (hc > max_hc)
             max_hc = hc;
         if (c->heads > max_heads)
             max_heads = c->heads;
-        if (edges * c->heads > max_edge_values)
-            max_edge_values = edges * c->heads;
         const int64_t att = gat__attention_backward_scratch(c, n);
         const int64_t proj = gat__project_backward_scratch(c, n);
         max_partials = att > max_partials ? att : max_partials;
         max_partials = proj > max_partials ? proj : max_partials;
         num_params += layer->bias != NULL ? 4 : 3;
     }
-    ALLOC(t->d_projected, n * max_hc, "projected-feature gradient");
-    ALLOC(t->d_score_src, n * max_heads, "score gradient");
+    {
+        /* The logits share their buffer with the backward's dyc. */
+        const gat_layer_config *last = &model->layers[layers - 1].config;
+        const int64_t width = gat__layer_out_width(last);
+        ALLOC(t->logits, n * (width > max_hc ? width : max_hc), "model output");
+        t->layers[layers - 1].output = t->logits;
+    }
+    ALLOC(t->dot, n * max_heads, "score gradient");
     ALLOC(t->d_score_dst, n * max_heads, "score gradient");
-    ALLOC(t->edge_grad, max_edge_values, "edge gradient");
+    ALLOC(t->active, n, "active rows");
     ALLOC(t->partials, max_partials, "gradient partial sums");
     for (int b = 0; b < 2 && b + 1 < layers; b++)
         ALLOC(t->d_hidden[b], n * max_hidden, "hidden-feature gradient");
@@ -296,6 +300,7 @@ gat_status gat_trainer_forward(gat_context *ctx, gat_trainer *t, bool training, 
     gat__clear_message(ctx);
     if (t == NULL || out == NULL)
         return gat__fail(ctx, GAT_ERR_INVALID, "trainer forward: trainer and out are required");
+    t->plan = NULL; /* every row */
     gat_status status = gat__trainer_forward(ctx, t, training);
     if (status == GAT_OK)
         memcpy(out, t->logits, (size_t)(t->num_nodes * classes_of(t)) * sizeof *out);
@@ -356,7 +361,8 @@ gat_status gat_trainer_step(gat_context *ctx, gat_trainer *t, const int64_t *lab
         gat__check_targets(ctx, labels, index, count, t->num_nodes, classes_of(t));
     if (status != GAT_OK)
         return status;
-    if ((status = gat__trainer_forward(ctx, t, true)) != GAT_OK)
+    if ((status = gat__plan_for(ctx, t, index, count, &t->plan)) != GAT_OK ||
+        (status = gat__trainer_forward(ctx, t, true)) != GAT_OK)
         return status;
     gat_metrics metrics;
     gat__nll_forward_backward(t->logits, classes_of(t), labels, index, count, &metrics,
@@ -386,7 +392,8 @@ gat_status gat_trainer_evaluate(gat_context *ctx, gat_trainer *t, const int64_t 
         gat__check_targets(ctx, labels, index, count, t->num_nodes, classes_of(t));
     if (status != GAT_OK)
         return status;
-    if ((status = gat__trainer_forward(ctx, t, false)) != GAT_OK)
+    if ((status = gat__plan_for(ctx, t, index, count, &t->plan)) != GAT_OK ||
+        (status = gat__trainer_forward(ctx, t, false)) != GAT_OK)
         return status;
     gat__nll_forward_backward(t->logits, classes_of(t), labels, index, count, metrics, NULL,
                               t->num_nodes);

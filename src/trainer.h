@@ -20,15 +20,41 @@ typedef struct gat__layer_state {
     float *dropped;       /* [N, F_l] input after dropout (dense inputs, rate > 0) */
     uint8_t *input_keep;  /* [N, F_l] its mask */
     bool used_dropped;    /* the last forward projected `dropped`, not `input` */
-    float *projected;     /* [N, H*C] */
+    /* [N, H*C] channel-major: element (h, c) of row n at n*H*C + c*H + h, so
+     * the per-edge work over a row's heads is lane-wise (a head's dot
+     * product over its channels becomes C vector multiply-adds instead of
+     * a horizontal sum). Gradients and outputs stay head-major. The
+     * backward overwrites it with d projected (head-major). */
+    float *projected;
     float *score_src;     /* [N, H] */
     float *score_dst;     /* [N, H] */
-    float *alpha;         /* [E'_l, H] before dropout */
-    uint8_t *attention_keep; /* [E'_l, H] attention-dropout mask (rate > 0) */
+    float *shift;         /* [N, H] the softmax shift of each row (see train_attention.c) */
+    float *inv_sum;       /* [N, H] 1 / the row's sum of exp(e - shift) */
+    uint8_t *attention_keep; /* [E'_l, B] attention-dropout mask bits (rate > 0) */
     bool used_attention_keep; /* the last forward applied it */
     float *output;        /* [N, W]: activated in place for hidden layers */
-    const gat__transpose *transpose;
+    const gat__edge_views *views; /* the attention edges under this layer's loop policy */
 } gat__layer_state;
+
+/* The rows each layer computes for a set of target nodes (train_plan.c):
+ * NULL lists mean all rows. */
+typedef struct gat__layer_rows {
+    const gat__rows *edge;  /* E_l: the rows whose output is read */
+    const gat__rows *proj;  /* P_l: E_l and its rows' sources */
+    gat__rows edge_list, proj_list;
+    const gat__sources *sources; /* P_l's edges into E_l (NULL: all) */
+    gat__sources sources_view;
+} gat__layer_rows;
+
+typedef struct gat__plan {
+    int64_t *index;          /* the targets it was built for (NULL: unused) */
+    int64_t count;
+    int32_t *ids;            /* storage of the lists */
+    uint8_t *member;
+    int64_t *source_ptr;     /* storage of the restricted views */
+    int32_t *source_edges;
+    gat__layer_rows *layers; /* [L] */
+} gat__plan;
 
 struct gat_trainer {
     gat_allocator allocator;
@@ -39,33 +65,45 @@ struct gat_trainer {
     gat_trainer_options options;
     int64_t steps;          /* updates so far: keys the masks, Adam's bias correction */
     bool have_forward;      /* a training forward's state is kept */
+    bool forward_spent;     /* a backward overwrote it (projected holds gradients) */
     bool have_gradients;    /* a backward ran since the last update */
     bool sparse;
     gat__sparse_input sparse_x;
-    int64_t *loops_before;  /* see gat__graph_loop_prefix; NULL without input loops */
-    gat__transpose transpose[2]; /* by add_self_loops: [0] false, [1] true */
+    gat__edge_views views[2];    /* by add_self_loops: [0] false, [1] true */
     gat__layer_state *layers;    /* [L] */
     gat__param *params;          /* [num_params], layer by layer: weight, att_src, att_dst, bias */
     int num_params;
     float *slab;                 /* grad, m, v, best of every parameter */
-    float *logits;               /* [N, K] output of the last layer */
+    /* [N, K] output of the last layer; as long as [N, max H*C], for the
+     * backward's dyc (the logits are dead by then). */
+    float *logits;
     float *d_logits;             /* [N, K] */
     /* Backward scratch, sized for the largest layer. */
     float *d_hidden[2];          /* [N, max width] ping-pong */
-    float *d_projected;          /* [N, max H*C] */
-    float *d_score_src, *d_score_dst; /* [N, max H] */
-    float *edge_grad;            /* [max E', max H] */
+    float *dot, *d_score_dst;    /* [N, max H] */
+    uint8_t *active;             /* [N] rows with a non-zero output gradient */
+    gat__plan plans[2];          /* the last two target sets' */
+    int next_plan;               /* the one to replace next */
+    const gat__plan *plan;       /* the last forward's (NULL: all rows) */
+    float *compact;              /* gathered rows of a listed dense projection */
+    int64_t compact_floats;
     float *partials;             /* block partials of the reductions over nodes */
 };
 
 /* Parameters of layer l start at params[gat__first_param(t, l)]. */
 int gat__first_param(const gat_trainer *t, int layer);
 
-/* The training forward (training: dropout on, state kept) into t->logits. */
+/* The training forward (training: dropout on, state kept) into t->logits,
+ * for the rows of t->plan (NULL: all). */
 gat_status gat__trainer_forward(gat_context *ctx, gat_trainer *t, bool training);
 /* Backward of sum(logits * d_logits) into the params' grads; d_x optional. */
 gat_status gat__trainer_backward(gat_context *ctx, gat_trainer *t, const float *d_logits,
                                  float *d_x);
+/* The plan for targets index [count] (cached, see train_plan.c). */
+gat_status gat__plan_for(gat_context *ctx, gat_trainer *t, const int64_t *index, int64_t count,
+                         const gat__plan **plan);
+void gat__plan_free(const gat_allocator *allocator, gat__plan *plan);
+
 /* Weight decay + the optimizer step over every parameter. */
 void gat__optimizer_update(gat_context *ctx, gat_trainer *t);
 

@@ -1,8 +1,13 @@
 /*
- * The source-indexed view of the attention edges: a counting sort of the
- * library-order edge positions by source node. The backward pass walks it
- * to gather, for each source, the gradient flowing back along its outgoing
- * edges in a fixed order: no atomics, the same bits at any thread count.
+ * The two views of the attention edges (E', library order) the training
+ * kernels walk:
+ *  - by destination: row i's edges are the slots [row_ptr[i], row_ptr[i+1])
+ *    with their sources, self-loops already resolved (input loops dropped,
+ *    the added loop last), so the row loops carry no self-loop branches;
+ *  - by source: a counting sort of the slots by source node, so the
+ *    backward can gather, for each source, the gradient flowing back along
+ *    its outgoing edges in a fixed order: no atomics, the same bits at any
+ *    thread count.
  */
 #include "train_kernels.h"
 
@@ -19,48 +24,79 @@
             });                                                                \
     } while (0)
 
-gat_status gat__transpose_build(gat_context *ctx, const gat_graph *g, bool add_self_loops,
-                                gat__transpose *t)
+gat_status gat__edge_views_build(gat_context *ctx, const gat_graph *g, bool add_self_loops,
+                                 gat__edge_views *v)
 {
-    memset(t, 0, sizeof *t);
+    memset(v, 0, sizeof *v);
     const int64_t n = g->num_nodes;
     const int64_t slots = gat_graph_num_attention_edges(g, add_self_loops);
     gat_status status;
-    t->ptr = gat__calloc_array(ctx, n + 1, sizeof *t->ptr, "transposed edge offsets", &status);
-    if (t->ptr == NULL)
-        goto fail;
-    t->slot = gat__alloc_array(ctx, slots, sizeof *t->slot, "transposed edge slots", &status);
-    if (t->slot == NULL)
-        goto fail;
-    t->dst = gat__alloc_array(ctx, slots, sizeof *t->dst, "transposed edge targets", &status);
-    if (t->dst == NULL)
-        goto fail;
-    FOR_LIBRARY_EDGES(g, add_self_loops, { (void)p; t->ptr[j + 1]++; });
+#define ALLOC_VIEW(ptr, count, zero, what)                                                      \
+    do {                                                                                        \
+        (ptr) = (zero) ? gat__calloc_array(ctx, (count), sizeof *(ptr), (what), &status)        \
+                       : gat__alloc_array(ctx, (count), sizeof *(ptr), (what), &status);        \
+        if ((ptr) == NULL)                                                                      \
+            goto fail;                                                                          \
+    } while (0)
+    ALLOC_VIEW(v->row_ptr, n + 1, false, "attention edge offsets");
+    ALLOC_VIEW(v->src, slots, false, "attention edge sources");
+    ALLOC_VIEW(v->src_ptr, n + 1, true, "transposed edge offsets");
+    ALLOC_VIEW(v->offset, slots, false, "transposed edge slots");
+    ALLOC_VIEW(v->dst, slots, false, "transposed edge targets");
+#undef ALLOC_VIEW
+    v->row_ptr[0] = 0;
+    {
+        int64_t p_ = 0;
+        for (int64_t i = 0; i < n; i++) {
+            GAT__FOR_ROW_SOURCES(g, add_self_loops, i, j, { v->src[p_++] = (int32_t)j; });
+            v->row_ptr[i + 1] = p_;
+        }
+    }
+    FOR_LIBRARY_EDGES(g, add_self_loops, { (void)p; v->src_ptr[j + 1]++; });
     for (int64_t j = 0; j < n; j++)
-        t->ptr[j + 1] += t->ptr[j];
+        v->src_ptr[j + 1] += v->src_ptr[j];
     /* Scatter with the offsets as cursors (shifted back afterwards): each
      * source's list comes out in ascending library order. */
     FOR_LIBRARY_EDGES(g, add_self_loops, {
-        int64_t at = t->ptr[j]++;
-        t->slot[at] = p;
-        t->dst[at] = (int32_t)i;
+        int64_t at = v->src_ptr[j]++;
+        v->offset[at] = (int32_t)(p - v->row_ptr[i]);
+        v->dst[at] = (int32_t)i;
     });
     for (int64_t j = n; j > 0; j--)
-        t->ptr[j] = t->ptr[j - 1];
-    t->ptr[0] = 0;
-    t->num_slots = slots;
-    t->built = true;
+        v->src_ptr[j] = v->src_ptr[j - 1];
+    v->src_ptr[0] = 0;
+    v->num_nodes = n;
+    v->num_slots = slots;
+    v->built = true;
     return GAT_OK;
 fail:
-    gat__transpose_free(&ctx->allocator, t);
+    gat__edge_views_free(&ctx->allocator, v);
     return status;
 }
 
-void gat__transpose_free(const gat_allocator *allocator, gat__transpose *t)
+void gat__edge_views_free(const gat_allocator *allocator, gat__edge_views *v)
 {
-    GAT_FREE(allocator, t->ptr);
-    GAT_FREE(allocator, t->slot);
-    GAT_FREE(allocator, t->dst);
-    t->built = false;
-    t->num_slots = 0;
+    GAT_FREE(allocator, v->row_ptr);
+    GAT_FREE(allocator, v->src);
+    GAT_FREE(allocator, v->src_ptr);
+    GAT_FREE(allocator, v->offset);
+    GAT_FREE(allocator, v->dst);
+    v->built = false;
+    v->num_slots = 0;
+}
+
+int64_t gat__edge_views_chunk_start(const gat__edge_views *v, int64_t chunk, int64_t chunks)
+{
+    const int64_t n = v->num_nodes;
+    const double total = (double)v->num_slots + (double)n;
+    const double target = total * (double)chunk / (double)chunks;
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((double)(v->row_ptr[mid] + mid) < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }

@@ -1,9 +1,13 @@
 /* Shared test helpers (see support.h). */
 #include "support.h"
 
+#include "internal.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+void test_parallel_always(gat_context *ctx) { ctx->parallel_min_work = 0; }
 
 uint64_t test_next(uint64_t *state)
 {

@@ -7,6 +7,12 @@
 
 #include <stdint.h>
 
+/* Lets every parallel loop use all of ctx's threads however small its
+ * work (the library runs small loops on one thread, see
+ * GAT_PARALLEL_MIN_WORK), so that the tests' small problems exercise the
+ * parallel paths and their thread-count independence. */
+void test_parallel_always(gat_context *ctx);
+
 /* splitmix64: a tiny seeded generator, so test data needs no files. */
 uint64_t test_next(uint64_t *state);
 float test_uniform(uint64_t *state, float lo, float hi);

@@ -225,6 +225,7 @@ static void run_fd_case(const fd_case *fc)
     o.num_threads = 2;
     gat_context *ctx = NULL;
     cr_assert_eq(gat_context_create(&ctx, &o), GAT_OK);
+    test_parallel_always(ctx);
     gat_graph *g = NULL;
     cr_assert_eq(gat_graph_create(ctx, &g, FD_N, FD_E, fd_src, fd_dst), GAT_OK);
     gat_model *m = NULL;

@@ -5,6 +5,7 @@
 #include "gat.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,4 +165,198 @@ Test(cli, infer_bad_inputs_fail_with_one_line_and_no_output, .init = make_tmpdir
     expect_one_line_error(run(GAT_INFER, INFER_OK_ARGS " --out nowhere/y.npy"), "nowhere/y.npy");
     cr_assert(!exists("y.npy"));
     cr_assert_eq(count_files(), 4, "only the four input files may remain");
+}
+
+/* ------------------------------------------------------------------------ */
+/* gat-convert, gat-train and gat-bench (issue 5): every error exits 1 with  */
+/* one line naming the file, never by a signal, and leaves no output file   */
+/* (the tools write through gat_npy_write_*, gat_model_save, gat_graph_save */
+/* or a temporary file renamed into place).                                 */
+/* ------------------------------------------------------------------------ */
+
+#define TRAIN_CASE GAT_TEST_DATA "/train/cora_like"
+
+/* The other tools sit beside gat-infer (tools/) or in benchmarks/. */
+static const char *tool(const char *name)
+{
+    static char paths[4][512];
+    static int next;
+    char *path = paths[next++ % 4];
+    const char *slash = strrchr(GAT_INFER, '/');
+    int dir = (int)(slash - GAT_INFER);
+    if (strcmp(name, "gat-bench") == 0)
+        snprintf(path, sizeof paths[0], "%.*s/../benchmarks/%s", dir, GAT_INFER, name);
+    else
+        snprintf(path, sizeof paths[0], "%.*s/%s", dir, GAT_INFER, name);
+    return path;
+}
+
+/* Exit 1, no signal, and the error (the last line; progress lines may come
+ * before it) names `needle`. */
+static void expect_error_line(run_result r, const char *needle)
+{
+    cr_assert_eq(r.exit_code, 1, "exit %d, stderr: %s", r.exit_code, r.err);
+    cr_assert_geq(r.err_lines, 1);
+    const char *last = r.err + strlen(r.err) - 1; /* the final '\n' */
+    while (last > r.err && last[-1] != '\n')
+        last--;
+    cr_assert(strstr(last, needle) != NULL, "'%s' not in the error line: %s", needle, last);
+}
+
+static void copy_file(const char *from, const char *name)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/%s'", from, tmpdir, name);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(cli, convert_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    const char *convert = tool("gat-convert");
+    write_file("bad.txt", "0 1\n1 two\n");
+    write_file("far.txt", "0 1\n1 9\n");
+    expect_one_line_error(run(convert, "--quiet bad.txt out.gcsr"), "bad.txt:2");
+    expect_one_line_error(run(convert, "--quiet --nodes 5 far.txt out.gcsr"), "far.txt:2");
+    expect_one_line_error(run(convert, "--quiet missing.txt out.gcsr"), "missing.txt");
+    expect_one_line_error(run(convert, "--quiet " PYG_CASE "/edges.txt nowhere/out.gcsr"),
+                          "nowhere/out.gcsr");
+    /* A .gcsr cut short and one with a flipped byte. */
+    cr_assert_eq(run(convert, "--quiet " PYG_CASE "/edges.txt good.gcsr").exit_code, 0);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && head -c 200 good.gcsr > cut.gcsr && cp good.gcsr flip.gcsr && "
+             "printf x | dd of=flip.gcsr bs=1 seek=150 conv=notrunc 2>/dev/null",
+             tmpdir);
+    cr_assert_eq(system(cmd), 0);
+    expect_one_line_error(run(convert, "--quiet --to-edgelist cut.gcsr back.txt"), "cut.gcsr");
+    expect_one_line_error(run(convert, "--quiet --to-edgelist flip.gcsr back.txt"),
+                          "checksum mismatch");
+    expect_one_line_error(run(convert, "--quiet --to-edgelist good.gcsr nowhere/back.txt"),
+                          "nowhere/back.txt");
+    cr_assert(!exists("out.gcsr") && !exists("back.txt"));
+    cr_assert_eq(count_files(), 5, "only bad.txt, far.txt, good.gcsr, cut.gcsr, flip.gcsr");
+    cr_assert_eq(run(convert, "").exit_code, 2);
+}
+
+Test(cli, train_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    const char *train = tool("gat-train");
+    expect_one_line_error(run(train, "--data nowhere --progress none"), "nowhere/");
+    /* A data folder missing one file after another. */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir '%s/ds'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+    copy_file(TRAIN_CASE "/edges.txt", "ds/edges.txt");
+    expect_one_line_error(run(train, "--data ds --progress none"), "ds/features.npy");
+    copy_file(TRAIN_CASE "/x.npy", "ds/features.npy");
+    expect_one_line_error(run(train, "--data ds --progress none"), "ds/labels.npy");
+    copy_file(TRAIN_CASE "/labels.npy", "ds/labels.npy");
+    expect_one_line_error(run(train, "--data ds --progress none"), "ds/train.npy");
+    copy_file(TRAIN_CASE "/train.npy", "ds/train.npy");
+    copy_file(TRAIN_CASE "/train.npy", "ds/val.npy");
+    /* Labels given as features: wrong dtype and rank, named. */
+    copy_file(TRAIN_CASE "/x.npy", "ds/test.npy");
+    expect_one_line_error(run(train, "--data ds --progress none"), "ds/test.npy");
+    copy_file(TRAIN_CASE "/train.npy", "ds/test.npy");
+    /* An edge naming a node the features do not have. */
+    write_file("ds/edges.txt", "0 1\n1 40\n");
+    expect_one_line_error(run(train, "--data ds --progress none"), "ds/edges.txt:2");
+    copy_file(TRAIN_CASE "/edges.txt", "ds/edges.txt");
+    /* Saving into a missing folder fails after training, leaving nothing. */
+    expect_error_line(
+        run(train, "--data ds --progress none --epochs 2 --save nowhere/m.safetensors"),
+        "nowhere/m.safetensors");
+    /* And works: the saved model runs in gat-infer. */
+    cr_assert_eq(run(train, "--data ds --progress none --epochs 2 --save m.safetensors")
+                     .exit_code,
+                 0);
+    cr_assert(exists("m.safetensors"));
+    run_result r = run(GAT_INFER, "--graph ds/edges.txt --features ds/features.npy "
+                                  "--weights m.safetensors --out y.npy --quiet");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert_eq(count_files(), 3, "ds, m.safetensors and y.npy only");
+    cr_assert_eq(run(train, "--data ds --epochs zero").exit_code, 2);
+}
+
+Test(cli, bench_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    const char *bench = tool("gat-bench");
+    write_file("bad.txt", "0 1\n1 two\n");
+    write_file("bad.npy", "\x93NUMPY garbage");
+    expect_error_line(run(bench, "--no-probe --graph bad.txt"), "bad.txt:2");
+    expect_error_line(run(bench, "--no-probe --graph missing.txt"), "missing.txt");
+    expect_error_line(run(bench, "--no-probe --dataset nowhere"), "nowhere/edges.txt");
+    expect_error_line(run(bench, "--no-probe --graph " PYG_CASE "/edges.txt --features bad.npy"),
+                      "bad.npy");
+    /* Features with fewer rows than the graph has nodes. */
+    expect_error_line(run(bench, "--no-probe --graph " TRAIN_CASE "/edges.txt --features " PYG_CASE
+                                 "/x.npy"),
+                      "edges.txt");
+    const char *small = "--no-probe --gen uniform --nodes 200 --edges 2000 --reps 1 --warmup 0 "
+                        "--in 8 --heads 2 --channels 4";
+    char args[1024];
+    snprintf(args, sizeof args, "%s --json nowhere/b.json", small);
+    expect_error_line(run(bench, args), "nowhere/b.json");
+    snprintf(args, sizeof args, "%s --export-edges nowhere/e.npy", small);
+    expect_error_line(run(bench, args), "nowhere/e.npy");
+    cr_assert_eq(count_files(), 2, "no output or temporary file may remain");
+    cr_assert_eq(run(bench, "--no-probe --reps 0").exit_code, 2);
+
+    /* A good run: the JSON is complete and has the documented keys. */
+    snprintf(args, sizeof args, "%s --json b.json --check", small);
+    run_result r = run(bench, args);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    char path[512];
+    snprintf(path, sizeof path, "%s/b.json", tmpdir);
+    json_error_t error;
+    json_t *root = json_load_file(path, 0, &error);
+    cr_assert_not_null(root, "b.json: %s", error.text);
+    static const char *const keys[] = {"nodes", "edges", "threads", "forward_ms_median",
+                                       "peak_rss_bytes", "runs"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        cr_expect_not_null(json_object_get(root, keys[k]), "b.json has no '%s'", keys[k]);
+    cr_expect_eq(json_integer_value(json_object_get(root, "nodes")), 200);
+    json_decref(root);
+    cr_assert_eq(count_files(), 3, "b.json and no temporary file");
+}
+
+Test(cli, infer_more_bad_inputs, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    const char *convert = tool("gat-convert");
+    write_file("empty.npy", "");
+    write_file("empty.safetensors", "");
+    cr_assert_eq(run(convert, "--quiet " PYG_CASE "/edges.txt g.gcsr").exit_code, 0);
+    /* The binary graph gives the text graph's output. */
+    cr_assert_eq(run(GAT_INFER, INFER_OK_ARGS " --out y.npy").exit_code, 0);
+    run_result r = run(GAT_INFER, "--graph g.gcsr --features " PYG_CASE "/x.npy --weights " PYG_CASE
+                                  "/model.safetensors --quiet --out y2.npy");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s/y.npy' '%s/y2.npy'", tmpdir, tmpdir);
+    cr_assert_eq(system(cmd), 0, "gat-infer on .gcsr and on text differ");
+    snprintf(cmd, sizeof cmd, "cd '%s' && head -c 100 g.gcsr > cut.gcsr && rm y.npy y2.npy",
+             tmpdir);
+    cr_assert_eq(system(cmd), 0);
+    expect_one_line_error(run(GAT_INFER, "--graph cut.gcsr --features " PYG_CASE "/x.npy --weights "
+                                         PYG_CASE "/model.safetensors --out y.npy"),
+                          "cut.gcsr");
+    expect_one_line_error(run(GAT_INFER, "--graph " PYG_CASE "/edges.txt --features empty.npy "
+                                         "--weights " PYG_CASE "/model.safetensors --out y.npy"),
+                          "empty.npy: empty file");
+    expect_one_line_error(run(GAT_INFER, "--graph " PYG_CASE "/edges.txt --features " PYG_CASE
+                                         "/x.npy --weights empty.safetensors --out y.npy"),
+                          "empty.safetensors");
+    expect_one_line_error(run(GAT_INFER, "--graph " PYG_CASE "/edges.txt --features . "
+                                         "--weights " PYG_CASE "/model.safetensors --out y.npy"),
+                          "is a directory");
+    /* The output is a directory: the temporary file is removed. */
+    expect_one_line_error(run(GAT_INFER, INFER_OK_ARGS " --out ."), ".");
+    /* The attention output cannot be written: the main output, already
+     * complete, stays; no temporary file does. */
+    expect_one_line_error(run(GAT_INFER, INFER_OK_ARGS " --out y.npy --attention nowhere/a.npy"),
+                          "nowhere/a.npy");
+    cr_assert_eq(count_files(), 5, "g.gcsr, cut.gcsr, the two empty inputs and y.npy");
 }

@@ -79,6 +79,7 @@ static gat_context *make_ctx(int threads)
     o.num_threads = threads;
     gat_context *ctx = NULL;
     cr_assert_eq(gat_context_create(&ctx, &o), GAT_OK);
+    test_parallel_always(ctx);
     return ctx;
 }
 

@@ -231,8 +231,19 @@ static uint64_t spec_checksum(const unsigned char *file)
     return fmix(h);
 }
 
-/* After an edit: a fresh checksum, so that only the edit is wrong. */
-static void reseal(unsigned char *file) { put64(file + 88, spec_checksum(file)); }
+/* After an edit: a fresh checksum, so that only the edit is wrong. An edit
+ * that moves a section outside the image is refused before any checksum is
+ * computed, and hashing it here would read outside the buffer (AddressSanitizer
+ * caught that): such a checksum is left as it was. */
+static void reseal(unsigned char *file, size_t len)
+{
+    for (int s = 0; s < 2; s++) {
+        uint64_t at = get64(file + 48 + 16 * s), bytes = get64(file + 56 + 16 * s);
+        if (at > len || bytes > len - at)
+            return;
+    }
+    put64(file + 88, spec_checksum(file));
+}
 
 /* ------------------------------------------------------------------------ */
 /* Round trips and layout                                                   */
@@ -501,7 +512,7 @@ static const char *edited(const unsigned char *f, size_t len, const char *name, 
     else
         put32(copy + at, (uint32_t)value);
     if (seal)
-        reseal(copy);
+        reseal(copy, len);
     const char *path = write_bytes(name, copy, len);
     free(copy);
     return path;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "gat.h"
+#include "support.h"
 
 #define PYG_DIR GAT_TEST_DATA "/pyg"
 #define PYG_MAX_CASES 64
@@ -153,6 +154,7 @@ ParameterizedTest(struct pyg_case *c, pyg, reference)
     gat_context *ctx = NULL;
     gat_status st = gat_context_create(&ctx, NULL);
     cr_assert_eq(st, GAT_OK, "%s: gat_context_create: %s", name, gat_status_str(st));
+    test_parallel_always(ctx);
 
     char path[4096];
     gat_array *x = NULL, *want_out = NULL, *want_att = NULL;

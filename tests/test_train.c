@@ -21,6 +21,7 @@ static gat_context *make_ctx(int threads)
     o.num_threads = threads;
     gat_context *ctx = NULL;
     cr_assert_eq(gat_context_create(&ctx, &o), GAT_OK);
+    test_parallel_always(ctx);
     return ctx;
 }
 
@@ -381,6 +382,84 @@ Test(train, same_loss_curve_bits_at_any_thread_count)
         cr_assert(ref_loss[EPOCHS - 1] < ref_loss[0], "the loss did not go down: %g -> %g",
                   ref_loss[0], ref_loss[EPOCHS - 1]);
         free(ref_w), free(w);
+    }
+    free_task(&tk);
+}
+
+/* A step computes only the receptive field of its nodes (train_plan.c);
+ * that must be the step a full forward and backward make. The logits the
+ * loss reads are the same bits (the built-in GEMM sums each row the same
+ * way for any set of rows); the gradients agree to rounding (dW of the
+ * dense layer goes through BLAS over fewer rows). */
+Test(train, a_step_on_few_nodes_is_the_full_step)
+{
+    task tk = make_task(600, 50, 4, 17);
+    for (int fmt = 0; fmt < 2; fmt++) {
+        gat_context_options co;
+        gat_context_options_init(&co);
+        co.num_threads = 2;
+        co.gemm = GAT_GEMM_BUILTIN;
+        gat_context *ctx = NULL;
+        cr_assert_eq(gat_context_create(&ctx, &co), GAT_OK);
+        test_parallel_always(ctx);
+        gat_graph *g = NULL;
+        cr_assert_eq(gat_graph_create(ctx, &g, tk.n, tk.edges, tk.src, tk.dst), GAT_OK);
+        gat_model *full_m = paper_model(ctx, tk.f, tk.k, 9), *few_m = paper_model(ctx, tk.f, tk.k, 9);
+        gat_trainer_options o;
+        gat_trainer_options_init(&o);
+        o.dropout = 0.5;
+        o.attention_dropout = 0.5;
+        o.seed = 3;
+        o.input_format = fmt ? GAT_INPUT_SPARSE : GAT_INPUT_DENSE;
+        gat_trainer *full = NULL, *few = NULL;
+        cr_assert_eq(gat_trainer_create(ctx, &full, full_m, g, tk.x, tk.n, tk.f, &o), GAT_OK);
+        cr_assert_eq(gat_trainer_create(ctx, &few, few_m, g, tk.x, tk.n, tk.f, &o), GAT_OK);
+        /* 40 training nodes: a receptive field well short of every node. */
+        const int64_t count = 40;
+        /* The full step by hand: every logit, then the loss's gradient. */
+        float *out = malloc((size_t)(tk.n * tk.k) * sizeof *out);
+        float *d_out = calloc((size_t)(tk.n * tk.k), sizeof *d_out);
+        cr_assert_eq(gat_trainer_forward(ctx, full, true, out), GAT_OK);
+        gat_metrics by_hand;
+        gat__nll_forward_backward(out, tk.k, tk.labels, tk.train, count, &by_hand, d_out, tk.n);
+        cr_assert_eq(gat_trainer_backward(ctx, full, d_out, NULL), GAT_OK);
+        gat_metrics step;
+        cr_assert_eq(gat_trainer_step(ctx, few, tk.labels, tk.train, count, &step), GAT_OK, "%s",
+                     gat_context_message(ctx));
+        cr_assert(memcmp(&step.loss, &by_hand.loss, sizeof step.loss) == 0,
+                  "%s input: step loss %.17g, full forward %.17g", fmt ? "sparse" : "dense",
+                  step.loss, by_hand.loss);
+        for (int l = 0; l < 2; l++) {
+            gat_layer_params a, b;
+            gat_layer_config c;
+            gat_model_layer_config(full_m, l, &c);
+            cr_assert_eq(gat_trainer_gradients(full, l, &a), GAT_OK);
+            cr_assert_eq(gat_trainer_gradients(few, l, &b), GAT_OK);
+            const int64_t hc = c.heads * c.channels;
+            const struct { const char *name; const float *want, *got; int64_t n; } t[] = {
+                {"weight", a.weight, b.weight, hc * c.in_features},
+                {"att_src", a.att_src, b.att_src, hc},
+                {"att_dst", a.att_dst, b.att_dst, hc},
+                {"bias", a.bias, b.bias, c.concat ? hc : c.channels}};
+            for (int k = 0; k < 4; k++) {
+                double scale = 0.0;
+                for (int64_t e = 0; e < t[k].n; e++)
+                    scale = fmax(scale, fabs((double)t[k].want[e]));
+                for (int64_t e = 0; e < t[k].n; e++)
+                    cr_assert(fabs((double)t[k].got[e] - t[k].want[e]) <=
+                                  1e-5 * fabs((double)t[k].want[e]) + 1e-6 * scale,
+                              "%s input, layer %d %s[%lld]: step %.9g, full %.9g",
+                              fmt ? "sparse" : "dense", l, t[k].name, (long long)e,
+                              t[k].got[e], t[k].want[e]);
+            }
+        }
+        free(out), free(d_out);
+        gat_trainer_destroy(&full);
+        gat_trainer_destroy(&few);
+        gat_model_destroy(&full_m);
+        gat_model_destroy(&few_m);
+        gat_graph_destroy(&g);
+        gat_context_destroy(&ctx);
     }
     free_task(&tk);
 }

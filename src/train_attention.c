@@ -1,0 +1,278 @@
+/*
+ * The edge phase in training (and in the trainer's evaluation), per
+ * destination row i over its slots k (contiguous in library order, see
+ * gat__edge_views):
+ *   e_k = LeakyReLU(s_src[j_k] + s_dst[i]);  alpha = softmax over the row
+ *   out[i] = act(concat/mean_h (sum_k alpha_k drop_k x_{j_k}) + bias)
+ * in two short loops per row: the row's maximum logit, then p = exp(e -
+ * max) summed and aggregated as p * drop * x (one exp per coefficient; the
+ * online softmax of attention.c needs two and a dependency chain through
+ * the running maximum, which pays off only where the edge loop waits on
+ * memory).
+ *
+ * Nothing per edge is stored: a training forward keeps each row's maximum
+ * and 1 / sum ([N, H] each), from which the backward recomputes alpha bit
+ * for bit; with E' ~ 10 N, that is most of the difference between the
+ * trainer fitting in a tenth of PyTorch's memory or not.
+ *
+ * projected is channel-major (element (h, c) of a row at c * H + h, see
+ * gat__layer_state), so the aggregation multiplies each channel's heads by
+ * the row's weight vector lane by lane; the output is written head-major.
+ *
+ * Only the rows of a list may be computed (gat__rows: the receptive field
+ * of the nodes a loss reads). Rows are independent and each is summed in
+ * slot order, so a row's bits do not depend on which other rows are
+ * computed nor on how rows are spread over threads; the dropout mask is a
+ * pure function of the element index.
+ */
+#include "fast_exp.h"
+#include "fma.h"
+#include "parallel.h"
+#include "train_kernels.h"
+#include "train_shapes.h"
+
+#include <math.h>
+
+typedef struct train_pass {
+    int64_t num_slots;
+    const int64_t *row_ptr;
+    const int32_t *src;
+    const float *projected, *score_src, *score_dst, *bias;
+    const gat__dropout *drop; /* active or not */
+    uint8_t *keep;            /* NULL unless dropout */
+    float keep_scale, slope;
+    float *shift, *inv_sum; /* [N, H] each, or NULL (evaluation) */
+    float *out;
+    int64_t width;
+    bool concat, prefetch;
+    gat_activation act;
+} train_pass;
+
+static GAT_ALWAYS_INLINE float activate(float v, gat_activation act)
+{
+    if (act == GAT_ACT_ELU)
+        return v > 0.0f ? v : gat__expm1_nonpositive(v);
+    if (act == GAT_ACT_RELU)
+        return v > 0.0f ? v : 0.0f;
+    return v;
+}
+
+/* out[i] = act(concat or mean over heads of acc * inv + bias); acc is
+ * channel-major, out head-major (PyG's layout, what the next layer and the
+ * caller read). */
+static GAT_ALWAYS_INLINE void finish_row(const train_pass *a, int64_t i,
+                                         const float *restrict acc, const float *restrict inv,
+                                         float *restrict tmp, const int64_t heads,
+                                         const int64_t channels)
+{
+    float *restrict o = a->out + i * a->width;
+    const float *restrict bias = a->bias;
+    const gat_activation act = a->act;
+    const int64_t width = a->concat ? heads * channels : channels;
+    /* Reordered into tmp [W] first, so that the activation below runs as
+     * one contiguous vector loop (strided, the compiler makes it scalar
+     * with a branch per element). */
+    if (a->concat) {
+        for (int64_t h = 0; h < heads; h++)
+            for (int64_t c = 0; c < channels; c++)
+                tmp[h * channels + c] = acc[c * heads + h] * inv[h];
+    } else {
+        for (int64_t c = 0; c < channels; c++) {
+            float total = 0.0f;
+            for (int64_t h = 0; h < heads; h++)
+                total += acc[c * heads + h] * inv[h];
+            tmp[c] = total / (float)heads;
+        }
+    }
+    GAT_SIMD
+    for (int64_t k = 0; k < width; k++)
+        o[k] = activate(bias != NULL ? tmp[k] + bias[k] : tmp[k], act);
+}
+
+/* Row i with shift M [H]: sum [H] = sum_k p_k, acc [H*C] = sum_k p_k drop_k
+ * x_{j_k}, p_k = exp(e_k - M). */
+static GAT_ALWAYS_INLINE void aggregate_row(const train_pass *a, int64_t i,
+                                            const float *restrict shift, float *restrict acc,
+                                            float *restrict sum, float *restrict w,
+                                            float *restrict kf, const int64_t heads,
+                                            const int64_t channels, const bool drop)
+{
+    const int64_t hc = heads * channels;
+    const int32_t *restrict src = a->src;
+    const float *restrict projected = a->projected;
+    const float *restrict score_src = a->score_src;
+    const float *restrict sd = a->score_dst + i * heads;
+    const uint8_t *restrict keep = a->keep;
+    const float keep_scale = a->keep_scale, slope = a->slope;
+    for (int64_t h = 0; h < heads; h++)
+        sum[h] = 0.0f;
+    for (int64_t c = 0; c < hc; c++)
+        acc[c] = 0.0f;
+    const int64_t k1 = a->row_ptr[i + 1];
+    for (int64_t k = a->row_ptr[i]; k < k1; k++) {
+        const int64_t j = src[k];
+        const float *restrict ss = score_src + j * heads;
+        const float *restrict x = projected + j * hc;
+        if (drop)
+            gat__mask_to_float(keep + k * gat__mask_bytes(heads), keep_scale, kf, heads);
+        GAT_SIMD
+        for (int64_t h = 0; h < heads; h++) {
+            const float z = ss[h] + sd[h];
+            const float p = gat__exp_nonpositive_fma((z > 0.0f ? z : z * slope) - shift[h]);
+            sum[h] += p;
+            w[h] = drop ? p * kf[h] : p;
+        }
+        for (int64_t c = 0; c < channels; c++)
+            GAT_SIMD
+            for (int64_t h = 0; h < heads; h++)
+                acc[c * heads + h] = GAT_FMA(w[h], x[c * heads + h], acc[c * heads + h]);
+    }
+}
+
+/* The exact maximum of row i's logits, into mx [H] (-inf for an empty row). */
+static GAT_ALWAYS_INLINE void row_maximum(const train_pass *a, int64_t i, float *restrict mx,
+                                          const int64_t heads, const int64_t channels)
+{
+    const int32_t *restrict src = a->src;
+    const float *restrict score_src = a->score_src;
+    const float *restrict sd = a->score_dst + i * heads;
+    const float slope = a->slope;
+    for (int64_t h = 0; h < heads; h++)
+        mx[h] = -INFINITY;
+    const int64_t k1 = a->row_ptr[i + 1];
+    const int64_t hc = heads * channels;
+    for (int64_t k = a->row_ptr[i]; k < k1; k++) {
+        /* The features the aggregation reads next, and the scores of coming
+         * slots (across row ends: rows average a handful of edges). */
+        if (a->prefetch) {
+            gat__prefetch_floats(a->projected + (int64_t)src[k] * hc, hc);
+            if (k + GAT_TRAIN_PREFETCH < a->num_slots)
+                gat__prefetch_floats(score_src + (int64_t)src[k + GAT_TRAIN_PREFETCH] * heads,
+                                     heads);
+        }
+        const float *restrict ss = score_src + (int64_t)src[k] * heads;
+        /* Across heads as vectors: written with scalar compares, the
+         * LeakyReLU and the maximum become a branch per head, taken at
+         * random. */
+        GAT_SIMD
+        for (int64_t h = 0; h < heads; h++) {
+            const float z = ss[h] + sd[h];
+            const float e = z > 0.0f ? z : z * slope;
+            mx[h] = e > mx[h] ? e : mx[h];
+        }
+    }
+}
+
+/* Rows rows[first .. last) (first .. last without a list). acc, tmp [H*C],
+ * shift, sum, w, kf [H] are the row state: local arrays at the fixed
+ * shapes, scratch otherwise. */
+static GAT_ALWAYS_INLINE void train_rows(const train_pass *a, const gat__rows *rows,
+                                         int64_t first, int64_t last, float *restrict acc,
+                                         float *restrict tmp, float *restrict shift,
+                                         float *restrict sum, float *restrict w,
+                                         float *restrict kf, const int64_t heads,
+                                         const int64_t channels, const bool drop)
+{
+    for (int64_t r = first; r < last; r++) {
+        const int64_t i = gat__row_at(rows, r);
+        if (drop) /* the row's coefficients are contiguous: one vectorized mask */
+            gat__dropout_mask_slots(a->drop, a->row_ptr[i], a->row_ptr[i + 1] - a->row_ptr[i],
+                                    heads, a->keep + a->row_ptr[i] * gat__mask_bytes(heads));
+        row_maximum(a, i, shift, heads, channels);
+        aggregate_row(a, i, shift, acc, sum, w, kf, heads, channels, drop);
+        /* An empty row (possible only without added loops) aggregates nothing. */
+        for (int64_t h = 0; h < heads; h++)
+            sum[h] = sum[h] > 0.0f ? 1.0f / sum[h] : 0.0f;
+        if (a->shift != NULL)
+            for (int64_t h = 0; h < heads; h++) {
+                a->shift[i * heads + h] = shift[h];
+                a->inv_sum[i * heads + h] = sum[h];
+            }
+        finish_row(a, i, acc, sum, tmp, heads, channels);
+    }
+}
+
+/* One function per fixed shape: kept apart, each instantiation gets the
+ * compiler's full attention. */
+#define DEFINE_FIXED(H, C)                                                                   \
+    static void train_rows_##H##x##C(const train_pass *a, const gat__rows *rows,            \
+                                     int64_t first, int64_t last, bool drop)                 \
+    {                                                                                        \
+        float acc[(H) * (C)], tmp[(H) * (C)], shift[H], sum[H], w[H], kf[H];                 \
+        if (drop)                                                                            \
+            train_rows(a, rows, first, last, acc, tmp, shift, sum, w, kf, (H), (C), true);   \
+        else                                                                                 \
+            train_rows(a, rows, first, last, acc, tmp, shift, sum, w, kf, (H), (C), false);  \
+    }
+GAT__TRAIN_SHAPE_LIST(DEFINE_FIXED)
+#undef DEFINE_FIXED
+
+/* Scratch floats per thread for a shape without a fixed instantiation. */
+static int64_t generic_stride(int64_t heads, int64_t channels)
+{
+    return (2 * heads * channels + 4 * heads + 15) / 16 * 16;
+}
+
+static void train_rows_dispatch(const train_pass *a, const gat__rows *rows, int64_t first,
+                                int64_t last, float *scratch, int64_t heads, int64_t channels,
+                                bool drop)
+{
+#define FIXED(H, C) train_rows_##H##x##C(a, rows, first, last, drop)
+#define GENERIC()                                                                            \
+    {                                                                                        \
+        float *acc_ = scratch, *h_ = acc_ + 2 * heads * channels;                            \
+        train_rows(a, rows, first, last, acc_, acc_ + heads * channels, h_, h_ + heads,      \
+                   h_ + 2 * heads, h_ + 3 * heads, heads, channels, drop);                   \
+    }
+    GAT__TRAIN_SHAPES(heads, channels, FIXED, GENERIC);
+#undef FIXED
+#undef GENERIC
+}
+
+gat_status gat__attention_train_forward(gat_context *ctx, const gat__layer *layer,
+                                        const gat__edge_views *v, const gat__rows *rows,
+                                        const float *projected, const float *score_src,
+                                        const float *score_dst, const gat__dropout *d,
+                                        uint8_t *keep, gat_activation act, float *shift,
+                                        float *inv_sum, float *out)
+{
+    const gat_layer_config *c = &layer->config;
+    const int64_t heads = c->heads, channels = c->channels, hc = heads * channels;
+    const bool drop = gat__dropout_active(d);
+    const train_pass pass = {v->num_slots, v->row_ptr, v->src, projected, score_src, score_dst, layer->bias,
+                             d, drop ? keep : NULL, d->scale, c->negative_slope, shift,
+                             inv_sum, out, gat__layer_out_width(c), c->concat,
+                             gat__worth_prefetching(v->num_nodes, hc), act};
+    const int64_t count = gat__row_count(rows, v->num_nodes);
+    /* A list covers about count / N of the slots. */
+    const int64_t slots = rows == NULL ? v->num_slots : v->num_slots / v->num_nodes * count;
+    const int team = gat__team(ctx, (slots + count) * (hc + 24 * heads));
+    float *scratch = NULL;
+    const int64_t stride = generic_stride(heads, channels);
+    if (!gat__train_shape_fixed(heads, channels)) {
+        gat_status status;
+        scratch = gat__alloc_array(ctx, stride * team, sizeof *scratch, "attention scratch",
+                                   &status);
+        if (scratch == NULL)
+            return status;
+    }
+    const int64_t chunks = team > 1 ? (int64_t)team * GAT_CHUNKS_PER_THREAD : 1;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(team) schedule(static, GAT_CHUNKS_PER_THREAD)
+#endif
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t first, last;
+        if (rows == NULL) { /* balanced by slots plus rows */
+            first = gat__edge_views_chunk_start(v, chunk, chunks);
+            last = gat__edge_views_chunk_start(v, chunk + 1, chunks);
+        } else {
+            first = count * chunk / chunks;
+            last = count * (chunk + 1) / chunks;
+        }
+        train_rows_dispatch(&pass, rows, first, last,
+                            scratch != NULL ? scratch + stride * gat__thread_id() : NULL, heads,
+                            channels, drop);
+    }
+    gat__free_raw(&ctx->allocator, scratch);
+    return GAT_OK;
+}

@@ -1,0 +1,129 @@
+/*
+ * What the training kernels share to run fast: forced inlining, so each
+ * row loop is compiled again for every (heads, channels) shape listed in
+ * GAT__TRAIN_SHAPES with constant trip counts (the compiler then keeps a
+ * row's state in registers and vectorizes across heads and channels),
+ * software prefetch of the rows of coming edges, and the expansion of an
+ * edge's attention-dropout bits.
+ */
+#ifndef GAT_TRAIN_SHAPES_H
+#define GAT_TRAIN_SHAPES_H
+
+#include "vec.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define GAT_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define GAT_ALWAYS_INLINE inline
+#endif
+
+/* Asks GCC to vectorize a loop over heads as a loop. At a fixed shape of a
+ * few heads GCC otherwise unrolls it completely first and then fails to
+ * vectorize the straight-line code (the LeakyReLU and max selects stay
+ * scalar branches, taken at random). Clang vectorizes these loops on its
+ * own, and warns where a request cannot be honoured (a loop of one head),
+ * so it gets no request. */
+#if defined(_OPENMP) && defined(__GNUC__) && !defined(__clang__)
+#define GAT_SIMD _Pragma("omp simd")
+#else
+#define GAT_SIMD
+#endif
+
+/* How many edges ahead rows are prefetched, across row ends since rows
+ * average a handful of edges: enough to cover a memory latency at a few
+ * nanoseconds per edge (as in attention.c). */
+#define GAT_TRAIN_PREFETCH 8
+
+/* Whether prefetching pays: only when the gathered rows (N x row floats)
+ * do not fit in a core's L2 (prefetching rows that are there already just
+ * spends issue slots, about a tenth of Cora's edge pass). */
+static inline bool gat__worth_prefetching(int64_t rows, int64_t row_floats)
+{
+    return rows * row_floats * (int64_t)sizeof(float) > (INT64_C(1) << 20);
+}
+
+static GAT_ALWAYS_INLINE void gat__prefetch_floats(const float *row, int64_t count)
+{
+#if defined(__GNUC__)
+    for (int64_t off = 0; off < count; off += 16)
+        __builtin_prefetch(row + off, 0, 3);
+#else
+    (void)row;
+    (void)count;
+#endif
+}
+
+/* kf [H] = scale where head h's bit of an edge's attention-dropout mask is
+ * set, else 0 (see gat__mask_bytes): a product, not a branch, in the
+ * loops that use it (the masks are random). */
+static GAT_ALWAYS_INLINE void gat__mask_to_float(const uint8_t *bits, float scale, float *kf,
+                                                 const int64_t heads)
+{
+#ifdef GAT_HAVE_F16
+    if (heads == 8) {
+        gat_bits8_to_float(bits[0], scale, kf);
+        return;
+    }
+#endif
+    for (int64_t h = 0; h < heads; h++)
+        kf[h] = (float)((bits[h >> 3] >> (h & 7)) & 1) * scale;
+}
+
+/* X(H, C) for every fixed shape, to define one function per shape. */
+#define GAT__TRAIN_SHAPE_LIST(X)                                               \
+    X(8, 8)                                                                    \
+    X(1, 7)                                                                    \
+    X(1, 6)                                                                    \
+    X(1, 3)                                                                    \
+    X(8, 3)                                                                    \
+    X(8, 16)                                                                   \
+    X(4, 16)                                                                   \
+    X(1, 8)                                                                    \
+    X(1, 16)
+
+/* Runs FIXED(H, C) with constant H and C for the shapes of the paper's
+ * presets and the benchmarks (hidden 8 x 8, outputs of 1 head x 3, 6, 7
+ * classes as in Pubmed, Citeseer, Cora, or 8 x 3 averaged for Pubmed),
+ * else GENERIC() with the runtime shape. */
+#define GAT__TRAIN_SHAPES(heads, channels, FIXED, GENERIC)                     \
+    do {                                                                       \
+        const int64_t h_ = (heads), c_ = (channels);                           \
+        if (h_ == 8 && c_ == 8)                                                \
+            { FIXED(8, 8); }                                                   \
+        else if (h_ == 1 && c_ == 7)                                           \
+            { FIXED(1, 7); }                                                   \
+        else if (h_ == 1 && c_ == 6)                                           \
+            { FIXED(1, 6); }                                                   \
+        else if (h_ == 1 && c_ == 3)                                           \
+            { FIXED(1, 3); }                                                   \
+        else if (h_ == 8 && c_ == 3)                                           \
+            { FIXED(8, 3); }                                                   \
+        else if (h_ == 8 && c_ == 16)                                          \
+            { FIXED(8, 16); }                                                  \
+        else if (h_ == 4 && c_ == 16)                                          \
+            { FIXED(4, 16); }                                                  \
+        else if (h_ == 1 && c_ == 8)                                           \
+            { FIXED(1, 8); }                                                   \
+        else if (h_ == 1 && c_ == 16)                                          \
+            { FIXED(1, 16); }                                                  \
+        else                                                                   \
+            { GENERIC(); }                                                     \
+    } while (0)
+
+/* Whether GAT__TRAIN_SHAPES has a fixed instantiation for the shape (the
+ * generic one needs scratch for its row state). */
+static inline bool gat__train_shape_fixed(int64_t heads, int64_t channels)
+{
+    bool fixed = true;
+#define GAT_FIXED_(H, C) (void)0
+#define GAT_GENERIC_() fixed = false
+    GAT__TRAIN_SHAPES(heads, channels, GAT_FIXED_, GAT_GENERIC_);
+#undef GAT_FIXED_
+#undef GAT_GENERIC_
+    return fixed;
+}
+
+#endif
