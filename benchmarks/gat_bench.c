@@ -8,6 +8,7 @@
 #include "cli_common.h"
 #include "kernels.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -633,8 +634,9 @@ int main(int argc, char **argv)
         char temp[4096];
         snprintf(temp, sizeof temp, "%s.tmp", o.json_path);
         if (json_dump_file(root, temp, JSON_INDENT(1)) != 0 || rename(temp, o.json_path) != 0) {
+            int err = errno;
             remove(temp);
-            cli_fail(program, "%s: cannot write", o.json_path);
+            cli_fail(program, "%s: cannot write: %s", o.json_path, strerror(err ? err : EIO));
         }
     }
     json_decref(root);
