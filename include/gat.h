@@ -501,8 +501,10 @@ gat_status gat_trainer_forward(gat_context *ctx, gat_trainer *trainer, bool trai
  * [num_nodes, out_features] borrowed. Overwrites the trainer's parameter
  * gradients (no weight decay yet: that is part of the update). d_x, if not
  * NULL, is a caller-owned [num_nodes, in_features] output for the gradient
- * with respect to x. GAT_ERR_INVALID without a training forward since the
- * last update or evaluation. */
+ * with respect to x. A backward reuses the forward's buffers, so a second
+ * one of the same forward recomputes that forward first (same bits).
+ * GAT_ERR_INVALID without a training forward since the last update or
+ * evaluation. */
 gat_status gat_trainer_backward(gat_context *ctx, gat_trainer *trainer, const float *d_out,
                                 float *d_x);
 /* The gradient tensors of a layer, laid out as gat_layer_params (bias NULL

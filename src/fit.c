@@ -43,6 +43,212 @@ static void restore_parameters(gat_trainer *t)
     t->have_forward = false;
 }
 
+/* The early-stopping rule's running state. */
+typedef struct rule_state {
+    double best_accuracy, lowest_loss;
+    int64_t waiting;
+} rule_state;
+
+/* The rule, the kept parameters and the callback after an epoch whose
+ * step and evaluation are done (report.train, report.val); false when
+ * training stops here. */
+static bool end_of_epoch(gat_trainer *t, const gat_fit_options *o, rule_state *rule,
+                         gat_fit_result *r, gat_epoch_report *report, double t0)
+{
+    r->epochs = report->epoch;
+    const bool better_accuracy = report->val.accuracy >= rule->best_accuracy;
+    const bool better_loss = report->val.loss <= rule->lowest_loss;
+    if (better_accuracy || better_loss) {
+        if (better_accuracy && better_loss) {
+            keep_parameters(t);
+            r->best_epoch = report->epoch;
+            r->best_val = report->val;
+            report->saved = true;
+        }
+        rule->best_accuracy = fmax(rule->best_accuracy, report->val.accuracy);
+        rule->lowest_loss = fmin(rule->lowest_loss, report->val.loss);
+        rule->waiting = 0;
+    } else {
+        rule->waiting++;
+    }
+    report->patience_left = o->patience > 0 ? o->patience - rule->waiting : -1;
+    report->seconds = seconds_now() - t0;
+    if (o->on_epoch != NULL && !o->on_epoch(report, o->user))
+        return false;
+    if (o->patience > 0 && rule->waiting >= o->patience) {
+        r->stopped_early = true;
+        return false;
+    }
+    return true;
+}
+
+/* Whether to overlap each epoch's evaluation with the next step (see
+ * fit_overlapped): with a second thread, and only for problems whose
+ * kernels run on one thread each (GAT_PARALLEL_MIN_WORK); larger ones
+ * already use every thread inside each kernel, and would pay for the
+ * evaluation's second set of buffers. */
+static bool overlapping(const gat_context *ctx, const gat_trainer *t)
+{
+#ifdef _OPENMP
+    if (ctx->num_threads < 2)
+        return false;
+    int64_t work = 0;
+    for (int l = 0; l < t->model->num_layers; l++) {
+        const gat_layer_config *c = &t->model->layers[l].config;
+        const int64_t edges = t->layers[l].views->num_slots + t->num_nodes;
+        work += edges * c->heads * c->channels;
+    }
+    return work < ctx->parallel_min_work;
+#else
+    (void)ctx;
+    (void)t;
+    return false;
+#endif
+}
+
+/* Which schedule an epoch uses (see fit_overlapped). Overlapping pays only
+ * while the second thread gets a core of its own: on a loaded machine it
+ * waits for one at some epochs' barriers, a scheduler time slice each
+ * (about 4 ms against an epoch of 1), and the serial order is faster. So
+ * the fit measures: it runs SCHEDULE_PROBE epochs of each schedule first,
+ * keeps the one with the lower mean epoch time (a mean, not a median: the
+ * stalls are the cost), and later tries the other one again against the
+ * mean of the epochs since the last choice: after SCHEDULE_INTERVAL
+ * epochs, twice as long after each probe the other schedule loses (so a
+ * lasting load costs a bounded fraction of probe epochs). The first epoch
+ * of a run of one schedule carries the switch (a step more or less) and
+ * is not counted. */
+#define SCHEDULE_PROBE 8
+#define SCHEDULE_INTERVAL 128
+#define SCHEDULE_INTERVAL_MAX 2048
+
+typedef struct schedule {
+    bool overlap;        /* the schedule in use */
+    bool probing;        /* trying the other one */
+    int64_t phase_start; /* first epoch of the current run of one schedule */
+    int64_t next_probe, interval;
+    double kept_sum, tried_sum; /* epoch seconds counted in each */
+    int64_t kept_count, tried_count;
+} schedule;
+
+/* Whether epoch overlaps. */
+static bool schedule_overlap(schedule *s, int64_t epoch)
+{
+    if (!s->probing && epoch == s->next_probe) {
+        s->probing = true;
+        s->phase_start = epoch;
+        s->tried_sum = 0.0;
+        s->tried_count = 0;
+    }
+    return s->probing ? !s->overlap : s->overlap;
+}
+
+/* Records the seconds of an epoch; at the end of a probe, picks. */
+static void schedule_record(schedule *s, int64_t epoch, double seconds)
+{
+    if (epoch == s->phase_start) /* carries the switch */
+        return;
+    if (!s->probing) {
+        s->kept_sum += seconds;
+        s->kept_count++;
+        return;
+    }
+    s->tried_sum += seconds;
+    if (++s->tried_count == SCHEDULE_PROBE - 1) {
+        if (s->tried_sum / (double)s->tried_count < s->kept_sum / (double)s->kept_count) {
+            s->overlap = !s->overlap;
+            s->kept_sum = s->tried_sum;
+            s->kept_count = s->tried_count;
+            s->interval = SCHEDULE_INTERVAL;
+        } else {
+            s->kept_sum = 0.0; /* measured afresh until the next probe */
+            s->kept_count = 0;
+            if (s->interval < SCHEDULE_INTERVAL_MAX)
+                s->interval *= 2;
+        }
+        s->probing = false;
+        s->phase_start = epoch + 1;
+        s->next_probe = epoch + s->interval;
+    }
+}
+
+/* The same epochs as the serial loop, possibly in another order. After
+ * the update of step e, the evaluation of epoch e and the forward and
+ * backward of step e + 1 read the same parameters and write disjoint
+ * buffers, so they can run side by side, one per thread (one parallel
+ * region per epoch); the update of step e + 1 waits for both, and is not
+ * made when epoch e ends the fit (its gradients are dropped, as if step
+ * e + 1 had never run; an error of step e + 1 is reported only if the fit
+ * goes on to it). Either way every epoch computes the same bits. */
+static gat_status fit_overlapped(gat_context *ctx, gat_trainer *t, const int64_t *labels,
+                                 const int64_t *train_index, int64_t train_count,
+                                 const int64_t *val_index, int64_t val_count,
+                                 const gat_fit_options *o, gat_fit_result *r, rule_state *rule)
+{
+    const gat__plan *train_plan, *val_plan;
+    gat_status status;
+    if ((status = gat__eval_buffers_make(ctx, t)) != GAT_OK ||
+        (status = gat__plan_for(ctx, t, train_index, train_count, &train_plan)) != GAT_OK ||
+        (status = gat__plan_for(ctx, t, val_index, val_count, &val_plan)) != GAT_OK)
+        return status;
+    /* The first probe, serial, is measured against the first SCHEDULE_PROBE
+     * epochs, overlapped. */
+    schedule sched = {.overlap = true, .phase_start = 1, .next_probe = SCHEDULE_PROBE + 1,
+                      .interval = SCHEDULE_INTERVAL / 2};
+    gat_metrics next_train;
+    gat_status next_status = GAT_OK;
+    bool pending = false; /* the next step's gradients are computed */
+    for (int64_t epoch = 1;; epoch++) {
+        const double t0 = seconds_now();
+        const bool overlap = schedule_overlap(&sched, epoch);
+        if (!pending)
+            next_status = gat__step_gradients(ctx, t, train_plan, labels, train_index,
+                                              train_count, &next_train);
+        if ((status = next_status) != GAT_OK ||
+            (status = gat_trainer_update(ctx, t)) != GAT_OK)
+            break;
+        gat_epoch_report report = {.epoch = epoch, .train = next_train};
+        gat_status eval_status = GAT_OK;
+        const bool more = epoch < o->max_epochs;
+        pending = overlap && more;
+        if (t->sparse) /* read by both sections: taken once, before */
+            gat__sparse_refresh_weights(ctx, &t->model->layers[0], &t->sparse_x, t->steps);
+        if (pending) {
+#ifdef _OPENMP
+#pragma omp parallel sections num_threads(2)
+#endif
+            {
+#ifdef _OPENMP
+#pragma omp section
+#endif
+                /* The longer section first, for the thread that is there first;
+                 * sections are handed out dynamically. */
+                next_status = gat__step_gradients(ctx, t, train_plan, labels, train_index,
+                                                  train_count, &next_train);
+#ifdef _OPENMP
+#pragma omp section
+#endif
+                eval_status = gat__evaluate_apart(ctx, t, val_plan, labels, val_index,
+                                                  val_count, &report.val);
+            }
+        } else {
+            eval_status =
+                gat__evaluate_apart(ctx, t, val_plan, labels, val_index, val_count, &report.val);
+        }
+        if ((status = eval_status) != GAT_OK)
+            break;
+        schedule_record(&sched, epoch, seconds_now() - t0);
+        if (!end_of_epoch(t, o, rule, r, &report, t0) || !more)
+            break;
+    }
+    /* Gradients of a step the fit did not make. */
+    t->have_forward = false;
+    t->have_gradients = false;
+    if (status == GAT_OK)
+        gat__clear_message(ctx);
+    return status;
+}
+
 gat_status gat_trainer_fit(gat_context *ctx, gat_trainer *t, const int64_t *labels,
                            const int64_t *train_index, int64_t train_count,
                            const int64_t *val_index, int64_t val_count,
@@ -68,39 +274,21 @@ gat_status gat_trainer_fit(gat_context *ctx, gat_trainer *t, const int64_t *labe
         return status;
 
     gat_fit_result r = {0, 0, {INFINITY, 0.0}, false};
-    double best_accuracy = 0.0, lowest_loss = INFINITY;
-    int64_t waiting = 0;
-    for (int64_t epoch = 1; epoch <= o->max_epochs; epoch++) {
-        const double t0 = seconds_now();
-        gat_epoch_report report = {.epoch = epoch};
-        if ((status = gat_trainer_step(ctx, t, labels, train_index, train_count,
-                                       &report.train)) != GAT_OK ||
-            (status = gat_trainer_evaluate(ctx, t, labels, val_index, val_count,
-                                           &report.val)) != GAT_OK)
-            break;
-        r.epochs = epoch;
-        const bool better_accuracy = report.val.accuracy >= best_accuracy;
-        const bool better_loss = report.val.loss <= lowest_loss;
-        if (better_accuracy || better_loss) {
-            if (better_accuracy && better_loss) {
-                keep_parameters(t);
-                r.best_epoch = epoch;
-                r.best_val = report.val;
-                report.saved = true;
-            }
-            best_accuracy = fmax(best_accuracy, report.val.accuracy);
-            lowest_loss = fmin(lowest_loss, report.val.loss);
-            waiting = 0;
-        } else {
-            waiting++;
-        }
-        report.patience_left = o->patience > 0 ? o->patience - waiting : -1;
-        report.seconds = seconds_now() - t0;
-        if (o->on_epoch != NULL && !o->on_epoch(&report, o->user))
-            break;
-        if (o->patience > 0 && waiting >= o->patience) {
-            r.stopped_early = true;
-            break;
+    rule_state rule = {0.0, INFINITY, 0};
+    if (overlapping(ctx, t) && o->max_epochs > 0) {
+        status = fit_overlapped(ctx, t, labels, train_index, train_count, val_index, val_count, o,
+                                &r, &rule);
+    } else {
+        for (int64_t epoch = 1; epoch <= o->max_epochs; epoch++) {
+            const double t0 = seconds_now();
+            gat_epoch_report report = {.epoch = epoch};
+            if ((status = gat_trainer_step(ctx, t, labels, train_index, train_count,
+                                           &report.train)) != GAT_OK ||
+                (status = gat_trainer_evaluate(ctx, t, labels, val_index, val_count,
+                                               &report.val)) != GAT_OK)
+                break;
+            if (!end_of_epoch(t, o, &rule, &r, &report, t0))
+                break;
         }
     }
     if (r.best_epoch > 0)

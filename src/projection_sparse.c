@@ -177,18 +177,25 @@ static void node_scores(const float *restrict projected, int64_t heads, int64_t 
             score[h] = GAT_FMA(projected[c * heads + h], att[c * heads + h], score[h]);
 }
 
+void gat__sparse_refresh_weights(gat_context *ctx, const gat__layer *layer,
+                                 gat__sparse_input *s, int64_t weights_version)
+{
+    if (s->weight_t_version != weights_version) {
+        const gat_layer_config *c = &layer->config;
+        transpose_weight(ctx, layer->weight, c->heads, c->channels, s->cols, s->weight_t);
+        s->weight_t_version = weights_version;
+    }
+}
+
 void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
                                  gat__sparse_input *s, const gat__rows *rows,
-                                 const gat__dropout *d, int64_t weights_version,
+                                 const gat__dropout *d, int64_t weights_version, bool record,
                                  float *projected, float *score_src, float *score_dst)
 {
     const gat_layer_config *c = &layer->config;
     const int64_t heads = c->heads, channels = c->channels, hc = heads * channels;
     /* W^T [F, H*C]: a kept x[i, k] then adds one contiguous row. */
-    if (s->weight_t_version != weights_version) {
-        transpose_weight(ctx, layer->weight, heads, channels, s->cols, s->weight_t);
-        s->weight_t_version = weights_version;
-    }
+    gat__sparse_refresh_weights(ctx, layer, s, weights_version);
     const float *restrict wt = s->weight_t;
     const bool drop = gat__dropout_active(d);
     float *att = s->att_t; /* [2, H*C]: att_src, att_dst channel-major */
@@ -200,7 +207,8 @@ void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
     const int64_t count = gat__row_count(rows, s->rows);
     const int64_t per_row = s->rows > 0 ? s->nnz / s->rows : 0;
     const int team = gat__team(ctx, per_row * count * (drop ? hc / 2 : hc));
-    s->kept_all = !drop;
+    if (record)
+        s->kept_all = !drop;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(team)
 #endif
@@ -213,7 +221,10 @@ void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
             const int64_t i = gat__row_at(rows, r);
             if (drop)
                 compact_row(s, d, i);
-            const kept_row k = kept_of(s, i);
+            /* Without dropout the input's rows are the kept lists. */
+            const kept_row k = drop ? kept_of(s, i)
+                                    : (kept_row){s->col + s->row_ptr[i], s->val + s->row_ptr[i],
+                                                 s->row_ptr[i + 1] - s->row_ptr[i]};
             float *out = projected + i * hc;
             if (hc == 64) {
 #ifdef GAT_HAVE_F16

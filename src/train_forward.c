@@ -71,7 +71,7 @@ gat_status gat__trainer_forward(gat_context *ctx, gat_trainer *t, bool training)
         const gat__rows *proj = proj_rows(t, l);
         st->used_dropped = false;
         if (l == 0 && t->sparse) {
-            gat__sparse_project_forward(ctx, layer, &t->sparse_x, proj, &drop_in, t->steps,
+            gat__sparse_project_forward(ctx, layer, &t->sparse_x, proj, &drop_in, t->steps, true,
                                         st->projected, st->score_src, st->score_dst);
         } else {
             const float *in = st->input;

@@ -159,14 +159,21 @@ gat_status gat__sparse_input_build(gat_context *ctx, const float *x, int64_t row
 void gat__sparse_input_free(const gat_allocator *allocator, gat__sparse_input *s);
 
 /* projected [N, H*C] (channel-major) = dropout(x) [N, F] . weight [H*C, F]^T,
- * then the node scores score_src/score_dst [N, H]. Fills s->dropped and the
- * kept lists; refreshes s->weight_t unless it was taken at weights_version
+ * then the node scores score_src/score_dst [N, H]. With dropout, fills
+ * s->dropped and the kept lists; record: the backward is to use this
+ * forward's (an evaluation running beside a training step does not
+ * record, and must have no dropout); refreshes s->weight_t unless it was taken at weights_version
  * (the weights change only at updates, so an evaluation and the next
  * training forward share one transpose). */
 void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
                                  gat__sparse_input *s, const gat__rows *rows,
-                                 const gat__dropout *d, int64_t weights_version,
+                                 const gat__dropout *d, int64_t weights_version, bool record,
                                  float *projected, float *score_src, float *score_dst);
+/* Takes s->weight_t from the layer's weights unless it was taken at
+ * weights_version (the forward does it; done first, concurrent forwards
+ * only read it). */
+void gat__sparse_refresh_weights(gat_context *ctx, const gat__layer *layer,
+                                 gat__sparse_input *s, int64_t weights_version);
 /* d_weight [H*C, F] = d_projected [N, H*C]^T . dropout(x) [N, F], column by
  * column of x (fixed row order inside each), using the kept entries of the
  * last forward, over the rows it computed (rows; the others have no
@@ -251,8 +258,10 @@ gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
 int64_t gat__attention_backward_scratch(const gat_layer_config *c, int64_t num_nodes);
 
 /* post = act(pre), in place: gat__activation_forward with an ELU whose
- * expm1 vectorizes (within a few ulp of libm's; the trainer's forward and
- * evaluation use it, inference keeps gat__activation_forward). */
+ * expm1 vectorizes (gat__expm1_nonpositive, within a few ulp of libm's).
+ * The trainer's edge pass applies the same function to each row it
+ * writes; this loop is its tested standalone form. Inference keeps
+ * gat__activation_forward. */
 void gat__activation_train_forward(gat_context *ctx, gat_activation activation, float *values,
                                    int64_t n);
 /* Forward: in = act(pre) of the previous layer (post [N, W]), then dropout

@@ -11,8 +11,9 @@
  * out. For Cora's training nodes that is 140 / 644 / 1664 rows instead of
  * 2708 at each step.
  *
- * Plans are cached for the last two target sets (a fit alternates the
- * training and the validation nodes); a set is recognised by its contents.
+ * Plans are cached for the last two target sets used (a fit alternates the
+ * training and the validation nodes, and holds both); a set is recognised
+ * by its contents.
  */
 #include "trainer.h"
 
@@ -152,6 +153,7 @@ gat_status gat__plan_for(gat_context *ctx, gat_trainer *t, const int64_t *index,
         gat__plan *p = &t->plans[k];
         if (p->index != NULL && p->count == count &&
             memcmp(p->index, index, (size_t)count * sizeof *index) == 0) {
+            t->next_plan = k ^ 1; /* a new set replaces the other, least recently used */
             *plan = p;
             return GAT_OK;
         }

@@ -102,6 +102,7 @@ void gat_trainer_destroy(gat_trainer **trainer)
     gat__plan_free(a, &t->plans[0]);
     gat__plan_free(a, &t->plans[1]);
     GAT_FREE(a, t->compact);
+    gat__eval_buffers_free(a, &t->eval);
     GAT_FREE(a, t->partials);
     gat_allocator allocator = t->allocator;
     gat__free_raw(&allocator, t);
@@ -349,6 +350,23 @@ gat_status gat_trainer_update(gat_context *ctx, gat_trainer *t)
     return GAT_OK;
 }
 
+gat_status gat__step_gradients(gat_context *ctx, gat_trainer *t, const gat__plan *plan,
+                               const int64_t *labels, const int64_t *index, int64_t count,
+                               gat_metrics *train)
+{
+    t->plan = plan;
+    gat_status status = gat__trainer_forward(ctx, t, true);
+    if (status != GAT_OK)
+        return status;
+    gat__nll_forward_backward(t->logits, classes_of(t), labels, index, count, train,
+                              t->d_logits, t->num_nodes);
+    if (!isfinite(train->loss))
+        return gat__fail(ctx, GAT_ERR_NONFINITE,
+                         "trainer step %lld: the loss is not finite (%g); parameters unchanged",
+                         (long long)t->steps + 1, train->loss);
+    return gat__trainer_backward(ctx, t, t->d_logits, NULL);
+}
+
 gat_status gat_trainer_step(gat_context *ctx, gat_trainer *t, const int64_t *labels,
                             const int64_t *index, int64_t count, gat_metrics *train)
 {
@@ -361,19 +379,12 @@ gat_status gat_trainer_step(gat_context *ctx, gat_trainer *t, const int64_t *lab
         gat__check_targets(ctx, labels, index, count, t->num_nodes, classes_of(t));
     if (status != GAT_OK)
         return status;
-    if ((status = gat__plan_for(ctx, t, index, count, &t->plan)) != GAT_OK ||
-        (status = gat__trainer_forward(ctx, t, true)) != GAT_OK)
-        return status;
+    const gat__plan *plan;
     gat_metrics metrics;
-    gat__nll_forward_backward(t->logits, classes_of(t), labels, index, count, &metrics,
-                              t->d_logits, t->num_nodes);
-    if (!isfinite(metrics.loss))
-        return gat__fail(ctx, GAT_ERR_NONFINITE,
-                         "trainer step %lld: the loss is not finite (%g); parameters unchanged",
-                         (long long)t->steps + 1, metrics.loss);
-    if ((status = gat__trainer_backward(ctx, t, t->d_logits, NULL)) != GAT_OK)
-        return status;
-    if ((status = gat_trainer_update(ctx, t)) != GAT_OK)
+    if ((status = gat__plan_for(ctx, t, index, count, &plan)) != GAT_OK ||
+        (status = gat__step_gradients(ctx, t, plan, labels, index, count, &metrics)) !=
+            GAT_OK ||
+        (status = gat_trainer_update(ctx, t)) != GAT_OK)
         return status;
     if (train != NULL)
         *train = metrics;
@@ -392,8 +403,11 @@ gat_status gat_trainer_evaluate(gat_context *ctx, gat_trainer *t, const int64_t 
         gat__check_targets(ctx, labels, index, count, t->num_nodes, classes_of(t));
     if (status != GAT_OK)
         return status;
-    if ((status = gat__plan_for(ctx, t, index, count, &t->plan)) != GAT_OK ||
-        (status = gat__trainer_forward(ctx, t, false)) != GAT_OK)
+    const gat__plan *plan;
+    if ((status = gat__plan_for(ctx, t, index, count, &plan)) != GAT_OK)
+        return status;
+    t->plan = plan;
+    if ((status = gat__trainer_forward(ctx, t, false)) != GAT_OK)
         return status;
     gat__nll_forward_backward(t->logits, classes_of(t), labels, index, count, metrics, NULL,
                               t->num_nodes);

@@ -56,6 +56,18 @@ typedef struct gat__plan {
     gat__layer_rows *layers; /* [L] */
 } gat__plan;
 
+/* One layer's outputs of an evaluation kept apart (train_eval.c). */
+typedef struct gat__layer_buffers {
+    float *projected, *score_src, *score_dst, *output;
+} gat__layer_buffers;
+
+typedef struct gat__eval_buffers {
+    gat__layer_buffers *layers; /* [L], NULL until first needed */
+    float *storage;
+    float *compact; /* gathered rows of a listed dense projection */
+    int64_t compact_floats;
+} gat__eval_buffers;
+
 struct gat_trainer {
     gat_allocator allocator;
     gat_model *model;          /* borrowed */
@@ -87,6 +99,7 @@ struct gat_trainer {
     const gat__plan *plan;       /* the last forward's (NULL: all rows) */
     float *compact;              /* gathered rows of a listed dense projection */
     int64_t compact_floats;
+    gat__eval_buffers eval;      /* a fit's evaluations beside its steps */
     float *partials;             /* block partials of the reductions over nodes */
 };
 
@@ -99,10 +112,27 @@ gat_status gat__trainer_forward(gat_context *ctx, gat_trainer *t, bool training)
 /* Backward of sum(logits * d_logits) into the params' grads; d_x optional. */
 gat_status gat__trainer_backward(gat_context *ctx, gat_trainer *t, const float *d_logits,
                                  float *d_x);
+/* A training step up to its update: the training forward over plan's rows,
+ * the loss over index [count] (metrics into train), its gradients.
+ * GAT_ERR_NONFINITE for a non-finite loss. */
+gat_status gat__step_gradients(gat_context *ctx, gat_trainer *t, const gat__plan *plan,
+                               const int64_t *labels, const int64_t *index, int64_t count,
+                               gat_metrics *train);
+
 /* The plan for targets index [count] (cached, see train_plan.c). */
 gat_status gat__plan_for(gat_context *ctx, gat_trainer *t, const int64_t *index, int64_t count,
                          const gat__plan **plan);
 void gat__plan_free(const gat_allocator *allocator, gat__plan *plan);
+
+/* The evaluation buffers (allocated once), and an evaluation into them
+ * over plan's rows: no dropout, the training state untouched, so it may
+ * run beside a training forward and backward (not beside an update). The
+ * sparse input's weights must be current (gat__sparse_refresh_weights). */
+gat_status gat__eval_buffers_make(gat_context *ctx, gat_trainer *t);
+void gat__eval_buffers_free(const gat_allocator *allocator, gat__eval_buffers *b);
+gat_status gat__evaluate_apart(gat_context *ctx, gat_trainer *t, const gat__plan *plan,
+                               const int64_t *labels, const int64_t *index, int64_t count,
+                               gat_metrics *metrics);
 
 /* Weight decay + the optimizer step over every parameter. */
 void gat__optimizer_update(gat_context *ctx, gat_trainer *t);

@@ -402,3 +402,31 @@ Test(backward, sparse_input_with_dropout)
                   0.3, 0.4, GAT_INPUT_SPARSE, 18};
     run_fd_case(&fc);
 }
+
+/* The shapes the training kernels are compiled for with constant heads and
+ * channels (src/train_shapes.h), each instantiation checked on its own:
+ * the paper's 8 x 8 hidden layer with the Cora, Citeseer and Pubmed output
+ * layers, and the other listed shapes, with and without dropout. */
+Test(backward, fixed_shapes_paper_presets)
+{
+    fd_case cora = {"8x8 -> 1x7", 2, {layer(5, 8, 8, true), layer(64, 1, 7, false)},
+                    GAT_ACT_ELU, 0.3, 0.4, GAT_INPUT_SPARSE, 45};
+    run_fd_case(&cora);
+    fd_case citeseer = {"8x8 -> 1x6", 2, {layer(4, 8, 8, true), layer(64, 1, 6, false)},
+                        GAT_ACT_ELU, 0, 0, GAT_INPUT_DENSE, 41};
+    run_fd_case(&citeseer);
+    fd_case pubmed = {"8x8 -> 8x3 mean", 2, {layer(4, 8, 8, true), layer(64, 8, 3, false)},
+                      GAT_ACT_ELU, 0.3, 0.4, GAT_INPUT_DENSE, 42};
+    run_fd_case(&pubmed);
+}
+
+Test(backward, fixed_shapes_others)
+{
+    fd_case a = {"8x16 -> 1x8", 2, {layer(3, 8, 16, true), layer(128, 1, 8, true)},
+                 GAT_ACT_ELU, 0.3, 0.4, GAT_INPUT_DENSE, 43};
+    run_fd_case(&a);
+    fd_case b = {"4x16 -> 1x16 -> 1x3", 3,
+                 {layer(3, 4, 16, true), layer(64, 1, 16, false), layer(16, 1, 3, true)},
+                 GAT_ACT_ELU, 0, 0.4, GAT_INPUT_DENSE, 44};
+    run_fd_case(&b);
+}

@@ -678,6 +678,84 @@ Test(train, fit_follows_the_reference_early_stopping_rule)
     free_task(&tk);
 }
 
+/* A fit on two threads may evaluate each epoch beside the next step
+ * (fit.c) and switches between that and the serial order as it measures
+ * them; every epoch's report and the kept parameters must be the bits of
+ * a fit on one thread. The library's default work threshold, so this
+ * small task takes the overlapped path. */
+static void fit_run(const task *tk, int threads, fit_log *log, float *weight)
+{
+    gat_context_options co;
+    gat_context_options_init(&co);
+    co.num_threads = threads;
+    gat_context *ctx = NULL;
+    cr_assert_eq(gat_context_create(&ctx, &co), GAT_OK);
+    gat_graph *g = NULL;
+    cr_assert_eq(gat_graph_create(ctx, &g, tk->n, tk->edges, tk->src, tk->dst), GAT_OK);
+    gat_model *m = paper_model(ctx, tk->f, tk->k, 7);
+    gat_trainer_options o;
+    gat_trainer_options_init(&o);
+    o.dropout = 0.4;
+    o.attention_dropout = 0.4;
+    o.weight_decay = 5e-4;
+    o.learning_rate = 0.02;
+    o.seed = 5;
+    gat_trainer *t = NULL;
+    cr_assert_eq(gat_trainer_create(ctx, &t, m, g, tk->x, tk->n, tk->f, &o), GAT_OK);
+    /* Evaluations on other node sets first (they change no parameter): the
+     * fit must not lose its training set's plan to them (two are cached). */
+    gat_metrics before;
+    cr_assert_eq(gat_trainer_evaluate(ctx, t, tk->labels, tk->train, tk->num_train, &before),
+                 GAT_OK);
+    cr_assert_eq(gat_trainer_evaluate(ctx, t, tk->labels, tk->val, tk->num_val / 2, &before),
+                 GAT_OK);
+    cr_assert_eq(gat_trainer_evaluate(ctx, t, tk->labels, tk->train, tk->num_train, &before),
+                 GAT_OK);
+    gat_fit_options fo;
+    gat_fit_options_init(&fo);
+    fo.patience = 15;
+    fo.max_epochs = 300;
+    fo.on_epoch = record_epoch;
+    fo.user = log;
+    gat_fit_result r;
+    cr_assert_eq(gat_trainer_fit(ctx, t, tk->labels, tk->train, tk->num_train, tk->val,
+                                 tk->num_val, &fo, &r),
+                 GAT_OK, "%s", gat_context_message(ctx));
+    cr_assert_eq(gat_trainer_steps(t), r.epochs, "one update per epoch run");
+    gat_layer_params p;
+    gat_model_layer_params(m, 0, &p);
+    memcpy(weight, p.weight, (size_t)(16 * tk->f) * sizeof *weight);
+    gat_trainer_destroy(&t);
+    gat_model_destroy(&m);
+    gat_graph_destroy(&g);
+    gat_context_destroy(&ctx);
+}
+
+Test(train, fit_gives_the_same_bits_at_any_thread_count)
+{
+    task tk = make_task(400, 40, 4, 23);
+    fit_log *one = calloc(1, sizeof *one), *two = calloc(1, sizeof *two);
+    float *w1 = malloc((size_t)(16 * tk.f) * sizeof(float));
+    float *w2 = malloc((size_t)(16 * tk.f) * sizeof(float));
+    fit_run(&tk, 1, one, w1);
+    fit_run(&tk, 2, two, w2);
+    cr_assert(one->count > 2 * 4 + 1, "only %lld epochs: the schedules were not both used",
+              (long long)one->count);
+    cr_assert_eq(one->count, two->count);
+    for (int64_t e = 0; e < one->count; e++) {
+        const gat_epoch_report *a = &one->reports[e], *b = &two->reports[e];
+        cr_assert(memcmp(&a->train, &b->train, sizeof a->train) == 0 &&
+                      memcmp(&a->val, &b->val, sizeof a->val) == 0 && a->saved == b->saved &&
+                      a->patience_left == b->patience_left,
+                  "epoch %lld: 1 thread train %.17g val %.17g, 2 threads train %.17g val %.17g",
+                  (long long)a->epoch, a->train.loss, a->val.loss, b->train.loss, b->val.loss);
+    }
+    cr_assert(memcmp(w1, w2, (size_t)(16 * tk.f) * sizeof(float)) == 0,
+              "the kept parameters differ");
+    free(one), free(two), free(w1), free(w2);
+    free_task(&tk);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Errors                                                                  */
 /* ---------------------------------------------------------------------- */
