@@ -168,27 +168,18 @@ static bench_options parse_options(int argc, char **argv)
         case O_MEAN: o.concat = false; break;
         case O_LAYERS: o.layers = (int)cli_parse_int(program, "--layers", optarg, 1, 64); break;
         case O_THREADS: o.num_thread_counts = parse_thread_list(optarg, o.thread_counts); break;
-        case O_PIN:
-            if (strcmp(optarg, "none") == 0)
-                o.pin = GAT_PIN_NONE;
-            else if (strcmp(optarg, "compact") == 0)
-                o.pin = GAT_PIN_COMPACT;
-            else if (strcmp(optarg, "scatter") == 0)
-                o.pin = GAT_PIN_SCATTER;
-            else
-                cli_usage_error(program, "--pin expects none, compact or scatter, got '%s'",
-                                optarg);
+        case O_PIN: {
+            static const char *const names[] = {"none", "compact", "scatter"};
+            static const int values[] = {GAT_PIN_NONE, GAT_PIN_COMPACT, GAT_PIN_SCATTER};
+            o.pin = (gat_pin)cli_parse_choice(program, "--pin", optarg, names, values, 3);
             break;
-        case O_GEMM:
-            if (strcmp(optarg, "auto") == 0)
-                o.gemm = GAT_GEMM_AUTO;
-            else if (strcmp(optarg, "blas") == 0)
-                o.gemm = GAT_GEMM_BLAS;
-            else if (strcmp(optarg, "builtin") == 0)
-                o.gemm = GAT_GEMM_BUILTIN;
-            else
-                cli_usage_error(program, "--gemm expects auto, blas or builtin, got '%s'", optarg);
+        }
+        case O_GEMM: {
+            static const char *const names[] = {"auto", "blas", "builtin"};
+            static const int values[] = {GAT_GEMM_AUTO, GAT_GEMM_BLAS, GAT_GEMM_BUILTIN};
+            o.gemm = (gat_gemm)cli_parse_choice(program, "--gemm", optarg, names, values, 3);
             break;
+        }
         case O_REPS: o.reps = (int)cli_parse_int(program, "--reps", optarg, 1, 100000); break;
         case O_WARMUP: o.warmup = (int)cli_parse_int(program, "--warmup", optarg, 0, 100000); break;
         case O_CHECK: o.check = true; break;
@@ -196,17 +187,13 @@ static bench_options parse_options(int argc, char **argv)
         case O_TOPOLOGY: o.topology_only = true; break;
         case O_JSON: o.json_path = optarg; break;
         case O_EXPORT: o.export_edges_path = optarg; break;
-        case O_REORDER:
-            if (strcmp(optarg, "none") == 0)
-                o.ordering = GAT_ORDER_NONE;
-            else if (strcmp(optarg, "degree") == 0)
-                o.ordering = GAT_ORDER_DEGREE;
-            else if (strcmp(optarg, "rcm") == 0)
-                o.ordering = GAT_ORDER_RCM;
-            else
-                cli_usage_error(program, "--reorder expects none, degree or rcm, got '%s'",
-                                optarg);
+        case O_REORDER: {
+            static const char *const names[] = {"none", "degree", "rcm"};
+            static const int values[] = {GAT_ORDER_NONE, GAT_ORDER_DEGREE, GAT_ORDER_RCM};
+            o.ordering =
+                (gat_ordering)cli_parse_choice(program, "--reorder", optarg, names, values, 3);
             break;
+        }
         case O_MODE:
             if (strcmp(optarg, "infer") == 0)
                 o.mode = optarg;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static _Noreturn void vfail(int code, const char *program, const char *format, va_list args)
@@ -52,6 +53,22 @@ int64_t cli_parse_int(const char *program, const char *option, const char *text,
         cli_usage_error(program, "%s expects a whole number in [%lld, %lld], got '%s'", option,
                         (long long)min, (long long)max, text);
     return (int64_t)value;
+}
+
+int cli_parse_choice(const char *program, const char *option, const char *text,
+                     const char *const *names, const int *values, int count)
+{
+    char list[256] = "";
+    size_t len = 0;
+    for (int k = 0; k < count; k++) {
+        if (strcmp(text, names[k]) == 0)
+            return values[k];
+        const char *sep = k == 0 ? "" : k + 1 == count ? " or " : ", ";
+        int n = snprintf(list + len, sizeof list - len, "%s%s", sep, names[k]);
+        if (n > 0 && len + (size_t)n < sizeof list)
+            len += (size_t)n;
+    }
+    cli_usage_error(program, "%s expects %s, got '%s'", option, list, text);
 }
 
 double cli_parse_double(const char *program, const char *option, const char *text)

@@ -26,6 +26,10 @@ void cli_check(const char *program, gat_context *ctx, gat_status status);
 /* Whole decimal number in [min, max], or a usage error naming the option. */
 int64_t cli_parse_int(const char *program, const char *option, const char *text, int64_t min,
                       int64_t max);
+/* One of `count` names (a value each), or a usage error listing them:
+ * "--pin expects none, compact or scatter, got 'x'". */
+int cli_parse_choice(const char *program, const char *option, const char *text,
+                     const char *const *names, const int *values, int count);
 double cli_parse_double(const char *program, const char *option, const char *text);
 
 /* Writes the graph's attended edges (library order, under the self-loop

@@ -193,30 +193,20 @@ static train_options parse_options(int argc, char **argv)
         case O_NO_NORMALIZE: o.normalize = false, set[SET_NORMALIZE] = true; break;
         case O_SEED: o.seed = (uint64_t)cli_parse_int(program, "--seed", optarg, 0, INT64_MAX); break;
         case O_THREADS: o.threads = (int)cli_parse_int(program, "--threads", optarg, 1, 4096); break;
-        case O_INPUT:
-            if (strcmp(optarg, "auto") == 0)
-                o.input = GAT_INPUT_AUTO;
-            else if (strcmp(optarg, "dense") == 0)
-                o.input = GAT_INPUT_DENSE;
-            else if (strcmp(optarg, "sparse") == 0)
-                o.input = GAT_INPUT_SPARSE;
-            else
-                cli_usage_error(program, "--input expects auto, dense or sparse, got '%s'", optarg);
+        case O_INPUT: {
+            static const char *const names[] = {"auto", "dense", "sparse"};
+            static const int values[] = {GAT_INPUT_AUTO, GAT_INPUT_DENSE, GAT_INPUT_SPARSE};
+            o.input = cli_parse_choice(program, "--input", optarg, names, values, 3);
             break;
+        }
         case O_SAVE: o.save = optarg; break;
-        case O_PROGRESS:
-            if (strcmp(optarg, "auto") == 0)
-                o.progress = PROGRESS_AUTO;
-            else if (strcmp(optarg, "lines") == 0)
-                o.progress = PROGRESS_LINES;
-            else if (strcmp(optarg, "bar") == 0)
-                o.progress = PROGRESS_BAR;
-            else if (strcmp(optarg, "none") == 0)
-                o.progress = PROGRESS_NONE;
-            else
-                cli_usage_error(program, "--progress expects auto, lines, bar or none, got '%s'",
-                                optarg);
+        case O_PROGRESS: {
+            static const char *const names[] = {"auto", "lines", "bar", "none"};
+            static const int values[] = {PROGRESS_AUTO, PROGRESS_LINES, PROGRESS_BAR,
+                                         PROGRESS_NONE};
+            o.progress = cli_parse_choice(program, "--progress", optarg, names, values, 4);
             break;
+        }
         case O_HELP: usage(stdout); exit(0);
         case O_VERSION:
             printf("gat-train (libgat) %d.%d.%d\n", GAT_VERSION_MAJOR, GAT_VERSION_MINOR,
