@@ -32,27 +32,12 @@ for t in "${targets[@]}"; do
         { echo "fuzz.sh: unknown target '$t' (${all_targets[*]})" >&2; exit 2; }
 done
 
-# What the library needs (as in tools/run.sh), plus clang, its libFuzzer /
-# sanitizer runtimes, and the OpenMP runtime meson looks for with clang.
-packages=(gcc libc6-dev pkg-config meson ninja-build libhwloc-dev libopenblas-openmp-dev
-          libjansson-dev zlib1g-dev libcriterion-dev clang libclang-rt-14-dev libomp-14-dev)
+# What the library needs, plus clang, its libFuzzer / sanitizer runtimes,
+# and the OpenMP runtime meson looks for with clang.
+# shellcheck source=tools/deps.sh
+source "$root/tools/deps.sh"
 
-install_missing() {
-    local missing=() p
-    for p in "${packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$p")
-    done
-    ((${#missing[@]} == 0)) && return 0
-    echo "fuzz.sh: installing ${missing[*]}" >&2
-    local sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
-install_missing
+install_missing fuzz.sh "${build_packages[@]}" clang libclang-rt-14-dev libomp-14-dev
 mkdir -p "$build"
 log=$build/fuzz-sh.log
 # -Dnative=false: the findings must reproduce on any x86-64.

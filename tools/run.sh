@@ -26,23 +26,8 @@ build=${BUILD_DIR:-$root/build}
 mode=${1:-bench}
 shift || true
 
-packages=(gcc libc6-dev pkg-config meson ninja-build libhwloc-dev libopenblas-openmp-dev
-          libjansson-dev zlib1g-dev libcriterion-dev)
-
-install_missing() {
-    local missing=() p
-    for p in "${packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$p")
-    done
-    ((${#missing[@]} == 0)) && return 0
-    echo "run.sh: installing ${missing[*]}" >&2
-    local sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# shellcheck source=tools/deps.sh
+source "$root/tools/deps.sh"
 
 configure_and_build() {
     mkdir -p "$build"
@@ -55,7 +40,7 @@ configure_and_build() {
     ninja -C "$build" >"$log" 2>&1 || { cat "$log"; exit 1; }
 }
 
-install_missing
+install_missing run.sh "${build_packages[@]}"
 configure_and_build
 # The suite under ASan + UBSan. Criterion reports a test as passed before
 # its process exits, where LeakSanitizer runs, so the log is searched too.

@@ -1,0 +1,23 @@
+# Sourced by tools/run.sh and tools/fuzz.sh: the Debian packages the build
+# needs, and installing whichever of a list is missing (apt-get, as root or
+# through sudo). Kept in one place so the two scripts cannot drift apart.
+
+build_packages=(gcc libc6-dev pkg-config meson ninja-build libhwloc-dev libopenblas-openmp-dev
+                libjansson-dev zlib1g-dev libcriterion-dev)
+
+# install_missing WHO PACKAGE...: WHO prefixes the progress line.
+install_missing() {
+    local who=$1 missing=() p
+    shift
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$p")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    echo "$who: installing ${missing[*]}" >&2
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
