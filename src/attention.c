@@ -1,14 +1,16 @@
 /*
- * The edge phase: per destination row, scores -> online softmax -> weighted
- * sum of source rows, fused so no E x H (or E x H x C) buffer exists. Rows
- * are independent and each is summed in a fixed order, so the result does
- * not depend on how rows are spread over threads.
+ * The edge phase: per destination row, scores -> softmax -> weighted sum of
+ * source rows, fused so no E x H (or E x H x C) buffer exists. Rows are
+ * independent and each is summed in a fixed order, so the result does not
+ * depend on how rows are spread over threads.
  *
- * Speed comes from four things: the row loop is instantiated for common
- * (heads, channels) shapes so the compiler sees constant trip counts and
- * vectorizes across heads and channels; exp is a vectorizable polynomial
- * (fast_exp.h); the online softmax has no data-dependent branch; and the
- * source rows of coming edges are prefetched across row ends.
+ * Each row takes two sweeps over its edges: a cheap one over the sources'
+ * scores alone for the row maximum, then the one that exponentiates every
+ * edge once and accumulates (no running-max rescaling: see row_max). The
+ * row loop is instantiated for common (heads, channels) shapes so the
+ * compiler sees constant trip counts and vectorizes across heads and
+ * channels; exp is a vectorizable polynomial (fast_exp.h); and the source
+ * rows of coming edges are prefetched across row ends.
  */
 #include "fast_exp.h"
 #include "fma.h"
@@ -39,10 +41,9 @@ typedef struct edge_pass {
 
 typedef struct row_state {
     float *restrict acc; /* [H*C] running sum of p * projected[j] */
-    float *restrict max; /* [H] running maximum of e */
+    float *restrict max; /* [H] the row's maximum of e */
     float *restrict sum; /* [H] running sum of exp(e - max) */
-    float *restrict p;     /* [H] this edge's exp(e - max) */
-    float *restrict scale; /* [H] exp(old max - new max) */
+    float *restrict p;   /* [H] this edge's exp(e - max) */
 } row_state;
 
 static inline float leaky_relu(float v, float slope) { return v > 0.0f ? v : v * slope; }
@@ -63,11 +64,33 @@ static ALWAYS_INLINE void prefetch_source(const float *row, int64_t row_floats,
 #endif
 }
 
-/* Folds edge j -> i into the row state: the online softmax. Every edge
- * rescales the running sums to the new maximum (by 1 when it did not
- * grow) instead of branching on growth: the branch is taken for a third of
- * the edges of a typical row, unpredictably, and each misprediction throws
- * away the source-row loads in flight, which is what this loop waits on. */
+/* The row's maximum of e = LeakyReLU(s_src[j] + s_dst[i]) per head, from
+ * the sources' scores alone: rounding and LeakyReLU are both monotone, so
+ * LeakyReLU(max_j s_src[j] + s_dst[i]) is the same float as max_j e. This
+ * sweep reads 4*H bytes per edge (the lines the next sweep reuses) and no
+ * exp, and lets that sweep exponentiate each edge once against the final
+ * maximum instead of rescaling the running sums whenever it grows. */
+static ALWAYS_INLINE void row_max(const row_state *s, const int32_t *restrict col, int64_t begin,
+                                  int64_t end, int64_t i, bool add_loops,
+                                  const float *restrict score_src,
+                                  const float *restrict dst_score, const int64_t heads,
+                                  float slope)
+{
+    for (int64_t h = 0; h < heads; h++)
+        s->max[h] = add_loops ? score_src[i * heads + h] : -INFINITY;
+    for (int64_t k = begin; k < end; k++) {
+        const int64_t j = col[k];
+        const float *restrict src_score = score_src + j * heads;
+        for (int64_t h = 0; h < heads; h++)
+            s->max[h] = src_score[h] > s->max[h] ? src_score[h] : s->max[h];
+    }
+    for (int64_t h = 0; h < heads; h++)
+        s->max[h] = leaky_relu(s->max[h] + dst_score[h], slope);
+}
+
+/* Folds edge j -> i into the row state: p = exp(e - max) against the
+ * row's final maximum, added to the sum and, times the source row, to the
+ * accumulator. */
 static ALWAYS_INLINE void fold_edge(const row_state *s, const float *restrict projected,
                                     const float *restrict score_src,
                                     const float *restrict dst_score, int64_t j,
@@ -76,17 +99,14 @@ static ALWAYS_INLINE void fold_edge(const row_state *s, const float *restrict pr
     const float *restrict src_score = score_src + j * heads;
     for (int64_t h = 0; h < heads; h++) {
         float e = leaky_relu(src_score[h] + dst_score[h], slope);
-        float new_max = e > s->max[h] ? e : s->max[h];
-        s->scale[h] = gat__exp_nonpositive(s->max[h] - new_max); /* 0 while max = -inf */
-        s->p[h] = gat__exp_nonpositive(e - new_max);
-        s->sum[h] = GAT_FMA(s->sum[h], s->scale[h], s->p[h]);
-        s->max[h] = new_max;
+        s->p[h] = gat__exp_nonpositive(e - s->max[h]);
+        s->sum[h] += s->p[h];
     }
     const float *restrict src_row = projected + j * heads * channels;
     for (int64_t h = 0; h < heads; h++)
         for (int64_t c = 0; c < channels; c++)
-            s->acc[h * channels + c] = GAT_FMA(s->p[h], src_row[h * channels + c],
-                                               s->acc[h * channels + c] * s->scale[h]);
+            s->acc[h * channels + c] =
+                GAT_FMA(s->p[h], src_row[h * channels + c], s->acc[h * channels + c]);
 }
 
 /* Writes alpha for the row once max and sum are final, in library order. */
@@ -160,13 +180,14 @@ static ALWAYS_INLINE void attend_rows(const edge_pass *a, const row_state *s, in
     for (int64_t i = first; i < last; i++) {
         for (int64_t k = 0; k < hc; k++)
             s->acc[k] = 0.0f;
-        for (int64_t h = 0; h < heads; h++) {
-            s->max[h] = -INFINITY;
+        for (int64_t h = 0; h < heads; h++)
             s->sum[h] = 0.0f;
-        }
         const float *dst_score = a->score_dst + i * heads;
-        const int64_t end = row_ptr[i + 1];
-        for (int64_t k = row_ptr[i]; k < end; k++) {
+        const int64_t begin = row_ptr[i], end = row_ptr[i + 1];
+        /* An input self-loop only raises the maximum to s_src[i], which
+         * the re-added loop brings anyway, so the sweep need not skip it. */
+        row_max(s, col, begin, end, i, add_loops, a->score_src, dst_score, heads, slope);
+        for (int64_t k = begin; k < end; k++) {
             if (k + PREFETCH_DISTANCE < prefetch_end) {
                 int64_t ahead = col[k + PREFETCH_DISTANCE];
                 prefetch_source(a->projected + ahead * hc, hc, a->score_src + ahead * heads);
@@ -184,17 +205,27 @@ static ALWAYS_INLINE void attend_rows(const edge_pass *a, const row_state *s, in
     }
 }
 
+#include "attention_avx512.h"
+
 static void attend_rows_dispatch(const edge_pass *a, const row_state *s, int64_t first,
                                  int64_t last)
 {
     const int64_t h = a->config->heads, c = a->config->channels;
+#if GAT_HAVE_AVX512_ATTENTION
+    const bool vector_shape = gat__avx512_attention_shape(h, c);
+#define ATTEND_ROWS(S, H, C)                                                                  \
+    (vector_shape ? attend_rows_avx512(a, (S), first, last, (H), (C))                        \
+                  : attend_rows(a, (S), first, last, (H), (C)))
+#else
+#define ATTEND_ROWS(S, H, C) attend_rows(a, (S), first, last, (H), (C))
+#endif
     /* Fixed-shape state lives in local arrays the compiler can keep in
      * registers; the scratch state serves every other shape. */
 #define SHAPE(H, C)                                                                           \
     if (h == (H) && c == (C)) {                                                               \
-        float acc[(H) * (C)], max[H], sum[H], p[H], scale[H];                                 \
-        const row_state local = {acc, max, sum, p, scale};                                    \
-        attend_rows(a, &local, first, last, (H), (C));                                        \
+        float acc[(H) * (C)], max[H], sum[H], p[H];                                           \
+        const row_state local = {acc, max, sum, p};                                           \
+        ATTEND_ROWS(&local, H, C);                                                            \
         return;                                                                               \
     }
     SHAPE(8, 8)
@@ -210,12 +241,13 @@ static void attend_rows_dispatch(const edge_pass *a, const row_state *s, int64_t
 #undef SHAPE
     switch (c) {
     case 4: attend_rows(a, s, first, last, h, 4); return;
-    case 8: attend_rows(a, s, first, last, h, 8); return;
-    case 16: attend_rows(a, s, first, last, h, 16); return;
-    case 32: attend_rows(a, s, first, last, h, 32); return;
-    case 64: attend_rows(a, s, first, last, h, 64); return;
+    case 8: ATTEND_ROWS(s, h, 8); return;
+    case 16: ATTEND_ROWS(s, h, 16); return;
+    case 32: ATTEND_ROWS(s, h, 32); return;
+    case 64: ATTEND_ROWS(s, h, 64); return;
     default: attend_rows(a, s, first, last, h, c); return;
     }
+#undef ATTEND_ROWS
 }
 
 gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
@@ -227,7 +259,7 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
     const int64_t heads = c->heads, hc = heads * c->channels;
     const int threads = ctx->num_threads;
     /* Per-thread row state, each thread's slice padded to whole cache lines. */
-    const int64_t stride = ((hc + 4 * heads) + 15) / 16 * 16;
+    const int64_t stride = ((hc + 3 * heads) + 15) / 16 * 16;
     gat_status status;
     float *scratch = gat__alloc_array(ctx, stride * threads, sizeof(float),
                                       "attention scratch", &status);
@@ -242,8 +274,7 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
 #endif
     {
         float *mine = scratch + stride * gat__thread_id();
-        row_state s = {mine, mine + hc, mine + hc + heads, mine + hc + 2 * heads,
-                       mine + hc + 3 * heads};
+        row_state s = {mine, mine + hc, mine + hc + heads, mine + hc + 2 * heads};
 #ifdef _OPENMP
 #pragma omp for schedule(static, GAT_CHUNKS_PER_THREAD)
 #endif

@@ -20,7 +20,8 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
 
 /* One fused pass per destination row i over its incoming edges j:
  *   e_ij = LeakyReLU(score_src[j] + score_dst[i])            [H]
- *   alpha_ij = softmax over the row (online: running max, rescaled sums)
+ *   alpha_ij = softmax over the row (its max from the sources' scores, then one
+ *              sweep that exponentiates and accumulates)
  *   out[i] = concat_h or mean_h (sum_j alpha_ij projected[j]) + bias
  * projected [N, H*C], scores [N, H], out [N, H*C or C].
  * attention, if not NULL: [E', H] in library order (loops_before as in

@@ -22,6 +22,39 @@ static void node_scores(const float *restrict projected, int64_t rows, int64_t h
     }
 }
 
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+#include "node_scores_avx512.h"
+
+/* score_src and score_dst of a block, in registers where the shape allows. */
+static void block_scores(const float *projected, int64_t rows, const gat_layer_config *c,
+                         const float *att_src, const float *att_dst, float *score_src,
+                         float *score_dst)
+{
+#if GAT_HAVE_AVX512_NODE_SCORES
+    const int64_t h = c->heads, ch = c->channels;
+    if (gat__avx512_scores_shape(h, ch)) {
+#define SCORES(H, C)                                                                          \
+    node_scores_avx512(projected, rows, (H), (C), att_src, att_dst, score_src, score_dst)
+        if (h == 8 && ch == 8)
+            SCORES(8, 8);
+        else if (ch == 8)
+            SCORES(h, 8);
+        else if (ch == 16)
+            SCORES(h, 16);
+        else
+            SCORES(h, ch);
+#undef SCORES
+        return;
+    }
+#endif
+    node_scores(projected, rows, c->heads, c->channels, att_src, score_src);
+    node_scores(projected, rows, c->heads, c->channels, att_dst, score_dst);
+}
+
 gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const float *x,
                                 int64_t num_nodes, float *projected, float *score_src,
                                 float *score_dst)
@@ -60,10 +93,8 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)hc, (int)f,
                             1.0f, x + row0 * f, (int)f, layer->weight, (int)f, 0.0f, block,
                             (int)hc);
-            node_scores(block, rows, c->heads, c->channels, layer->att_src,
-                        score_src + row0 * c->heads);
-            node_scores(block, rows, c->heads, c->channels, layer->att_dst,
-                        score_dst + row0 * c->heads);
+            block_scores(block, rows, c, layer->att_src, layer->att_dst,
+                         score_src + row0 * c->heads, score_dst + row0 * c->heads);
         }
     }
     gat__free_raw(&ctx->allocator, packed);

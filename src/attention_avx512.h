@@ -1,0 +1,149 @@
+/*
+ * The edge phase's per-edge work in AVX-512 registers, for the shapes that
+ * fill them: H <= 16 heads, and C = 8 channels with H even (two heads per
+ * register) or C a multiple of 16, H * C <= 256. Included by attention.c
+ * only; the portable loops there serve every other shape and machine.
+ *
+ * Why not the compiler: on the (8, 8) row loop gcc 12 spread the running
+ * sums over permutes and stack spills and ran the exp polynomial with
+ * unfused multiply-adds, ~100 cycles an edge with every operand in cache.
+ * Here an edge is one masked score load, one polynomial over all heads,
+ * one permute per accumulator register to spread each head's weight over
+ * its channels, and one fused multiply-add per source-row register.
+ *
+ * Same arithmetic in the same order for a row whichever thread runs it, so
+ * results keep their bits at any thread count.
+ */
+#ifndef GAT_ATTENTION_AVX512_H
+#define GAT_ATTENTION_AVX512_H
+
+#if defined(__AVX512F__)
+#define GAT_HAVE_AVX512_ATTENTION 1
+#include <immintrin.h>
+
+/* The shapes this kernel takes; others go to the portable loops. */
+static inline bool gat__avx512_attention_shape(int64_t heads, int64_t channels)
+{
+    if (heads < 1 || heads > 16 || heads * channels > 256)
+        return false;
+    return (channels == 8 && heads % 2 == 0) || (channels > 0 && channels % 16 == 0);
+}
+
+/* gat__exp_nonpositive_fma on 16 lanes, including its handling of inputs
+ * below the normal range (0) and NaN (passed through). */
+static inline __m512 gat__exp_nonpositive_avx512(__m512 x)
+{
+    const __m512 lowest = _mm512_set1_ps(-87.33654f), magic = _mm512_set1_ps(12582912.0f);
+    const __mmask16 in_range = _mm512_cmp_ps_mask(x, lowest, _CMP_GE_OQ);
+    const __mmask16 below = _mm512_cmp_ps_mask(x, lowest, _CMP_LT_OQ);
+    const __m512 clamped = _mm512_mask_blend_ps(in_range, lowest, x);
+    const __m512 n = _mm512_sub_ps(
+        _mm512_fmadd_ps(clamped, _mm512_set1_ps(1.44269504088896341f), magic), magic);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), clamped);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    const __m512i bits = _mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    const __m512 result = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+    /* in range: the polynomial; below: 0; NaN: itself */
+    return _mm512_mask_blend_ps(in_range, _mm512_maskz_mov_ps((__mmask16)~below, x), result);
+}
+
+/* Which head's weight each lane of accumulator register v takes. */
+static inline __m512i gat__head_lanes(int64_t v, int64_t channels)
+{
+    if (channels == 8)
+        return _mm512_set_epi32((int)(2 * v + 1), (int)(2 * v + 1), (int)(2 * v + 1),
+                                (int)(2 * v + 1), (int)(2 * v + 1), (int)(2 * v + 1),
+                                (int)(2 * v + 1), (int)(2 * v + 1), (int)(2 * v), (int)(2 * v),
+                                (int)(2 * v), (int)(2 * v), (int)(2 * v), (int)(2 * v),
+                                (int)(2 * v), (int)(2 * v));
+    return _mm512_set1_epi32((int)(v / (channels / 16)));
+}
+
+/* Rows [first, last) of the edge pass with heads and channels constant at
+ * the call site. Leaves each row's max, sum and acc in s (as the portable
+ * loop does) for finish_row and write_row_attention. */
+static ALWAYS_INLINE void attend_rows_avx512(const edge_pass *a, const row_state *s,
+                                             int64_t first, int64_t last, const int64_t heads,
+                                             const int64_t channels)
+{
+    enum { MAX_REGISTERS = 16 };
+    const int64_t registers = heads * channels / 16;
+    const gat_graph *g = a->graph;
+    const bool add_loops = a->config->add_self_loops;
+    const __m512 slope = _mm512_set1_ps(a->config->negative_slope);
+    const __m512 zero = _mm512_setzero_ps();
+    const __mmask16 head_mask = (__mmask16)((1u << heads) - 1u);
+    const int64_t *restrict row_ptr = g->row_ptr;
+    const int32_t *restrict col = g->col;
+    const float *restrict score_src = a->score_src;
+    const float *restrict projected = a->projected;
+    const int64_t hc = heads * channels;
+    const int64_t prefetch_end = row_ptr[last];
+    __m512i lanes[MAX_REGISTERS];
+    for (int64_t v = 0; v < registers; v++)
+        lanes[v] = gat__head_lanes(v, channels);
+
+    for (int64_t i = first; i < last; i++) {
+        const __m512 dst = _mm512_maskz_loadu_ps(head_mask, a->score_dst + i * heads);
+        const int64_t begin = row_ptr[i], end = row_ptr[i + 1];
+        /* The row maximum as row_max computes it: max_ps returns its second
+         * operand when either is NaN, as row_max's comparison keeps max. */
+        __m512 max = add_loops ? _mm512_maskz_loadu_ps(head_mask, score_src + i * heads)
+                               : _mm512_set1_ps(-INFINITY);
+        for (int64_t k = begin; k < end; k++)
+            max = _mm512_max_ps(_mm512_maskz_loadu_ps(head_mask, score_src + (int64_t)col[k] * heads),
+                                max);
+        max = _mm512_add_ps(max, dst);
+        max = _mm512_mask_mul_ps(max, _mm512_cmp_ps_mask(max, zero, _CMP_LT_OQ), max, slope);
+
+        __m512 sum = zero, acc[MAX_REGISTERS];
+        for (int64_t v = 0; v < registers; v++)
+            acc[v] = zero;
+        for (int64_t k = begin; k <= end; k++) {
+            int64_t j;
+            if (k == end) { /* the re-added self-loop comes last */
+                if (!add_loops)
+                    break;
+                j = i;
+            } else {
+                if (k + PREFETCH_DISTANCE < prefetch_end) {
+                    int64_t ahead = col[k + PREFETCH_DISTANCE];
+                    prefetch_source(projected + ahead * hc, hc, score_src + ahead * heads);
+                }
+                j = col[k];
+                if (add_loops && j == i)
+                    continue;
+            }
+            __m512 e = _mm512_add_ps(_mm512_maskz_loadu_ps(head_mask, score_src + j * heads), dst);
+            e = _mm512_mask_mul_ps(e, _mm512_cmp_ps_mask(e, zero, _CMP_LT_OQ), e, slope);
+            const __m512 p =
+                _mm512_maskz_mov_ps(head_mask, gat__exp_nonpositive_avx512(_mm512_sub_ps(e, max)));
+            sum = _mm512_add_ps(sum, p);
+            const float *restrict src_row = projected + j * hc;
+            for (int64_t v = 0; v < registers; v++)
+                acc[v] = _mm512_fmadd_ps(_mm512_permutexvar_ps(lanes[v], p),
+                                         _mm512_loadu_ps(src_row + 16 * v), acc[v]);
+        }
+        _mm512_mask_storeu_ps(s->max, head_mask, max);
+        _mm512_mask_storeu_ps(s->sum, head_mask, sum);
+        for (int64_t v = 0; v < registers; v++)
+            _mm512_storeu_ps(s->acc + 16 * v, acc[v]);
+        if (a->attention != NULL)
+            write_row_attention(a, i, s);
+        finish_row(a, s, i, heads, channels);
+    }
+}
+
+#else
+#define GAT_HAVE_AVX512_ATTENTION 0
+#endif
+
+#endif
