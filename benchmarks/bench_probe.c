@@ -1,6 +1,10 @@
-/* STREAM-triad and SGEMM probes, run in a forked child. */
+/* STREAM-triad and SGEMM probes and the topology summary, in a forked child. */
 #include "bench_probe.h"
 #include "cli_common.h"
+
+#include <gat.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <cblas.h>
 #include <omp.h>
@@ -77,9 +81,26 @@ static double probe_sgemm(int threads)
     return 2.0 * rows * blocks * (double)k * n / best / 1e9;
 }
 
-bench_machine bench_probe_machine(int threads)
+/* What the child sends back. */
+typedef struct probe_result {
+    double triad_gbps, sgemm_gflops;
+    char topology[sizeof ((bench_machine *)0)->topology];
+} probe_result;
+
+static void describe_topology(char *out, size_t size)
 {
-    bench_machine m = {0.0, 0.0, 0};
+    gat_context *ctx = NULL;
+    if (gat_context_create(&ctx, NULL) != GAT_OK) {
+        snprintf(out, size, "unknown (no context)");
+        return;
+    }
+    snprintf(out, size, "%s", gat_context_topology(ctx));
+    gat_context_destroy(&ctx);
+}
+
+bench_machine bench_probe_machine(int threads, int run_probes)
+{
+    bench_machine m = {0.0, 0.0, 0, ""};
     int fds[2];
     if (pipe(fds) != 0)
         return m;
@@ -91,20 +112,27 @@ bench_machine bench_probe_machine(int threads)
     }
     if (pid == 0) {
         close(fds[0]);
-        double r[2] = {probe_triad(threads), probe_sgemm(threads)};
-        ssize_t written = write(fds[1], r, sizeof r);
+        probe_result r = {0.0, 0.0, ""};
+        describe_topology(r.topology, sizeof r.topology);
+        if (run_probes) {
+            r.triad_gbps = probe_triad(threads);
+            r.sgemm_gflops = probe_sgemm(threads);
+        }
+        ssize_t written = write(fds[1], &r, sizeof r);
         _exit(written == (ssize_t)sizeof r ? 0 : 1);
     }
     close(fds[1]);
-    double r[2];
-    ssize_t got = read(fds[0], r, sizeof r);
+    probe_result r;
+    ssize_t got = read(fds[0], &r, sizeof r);
     close(fds[0]);
     int wstatus = 0;
     waitpid(pid, &wstatus, 0);
     if (got == (ssize_t)sizeof r && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
-        m.triad_gbps = r[0];
-        m.sgemm_gflops = r[1];
-        m.ok = r[0] > 0 && r[1] > 0;
+        r.topology[sizeof r.topology - 1] = '\0';
+        memcpy(m.topology, r.topology, sizeof m.topology);
+        m.triad_gbps = r.triad_gbps;
+        m.sgemm_gflops = r.sgemm_gflops;
+        m.ok = r.triad_gbps > 0 && r.sgemm_gflops > 0;
     }
     return m;
 }

@@ -112,7 +112,8 @@ int gat_context_threads(const gat_context *ctx);
 gat_status gat_context_set_threads(gat_context *ctx, int num_threads);
 
 /* A human-readable description of the hardware topology found by hwloc
- * and of how threads were bound. Owned by ctx. */
+ * and of how threads were bound. Owned by ctx. hwloc is loaded once per
+ * context, on first need: here, or at creation when pinning is asked for. */
 const char *gat_context_topology(gat_context *ctx);
 const char *gat_context_pin_report(const gat_context *ctx);
 

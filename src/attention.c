@@ -20,11 +20,6 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__GNUC__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE inline
-#endif
 
 /* How many edges ahead source rows are prefetched, across row ends since
  * rows average a handful of edges: enough to cover a memory latency at a
@@ -34,6 +29,7 @@
 typedef struct edge_pass {
     const gat_graph *graph;
     const float *projected, *score_src, *score_dst, *bias;
+    const float *att_src, *att_dst; /* [H*C], for scores computed in the pass */
     float *out, *attention;
     const int64_t *loops_before;
     const gat_layer_config *config;
@@ -50,13 +46,14 @@ static inline float leaky_relu(float v, float slope) { return v > 0.0f ? v : v *
 
 /* Asks for the source row and scores of a coming edge: every cache line
  * of the row, since a row of H*C floats spans several. */
-static ALWAYS_INLINE void prefetch_source(const float *row, int64_t row_floats,
+static GAT_ALWAYS_INLINE void prefetch_source(const float *row, int64_t row_floats,
                                           const float *scores)
 {
 #if defined(__GNUC__)
     for (int64_t off = 0; off < row_floats; off += 16)
         __builtin_prefetch(row + off, 0, 3);
-    __builtin_prefetch(scores, 0, 3);
+    if (scores != NULL)
+        __builtin_prefetch(scores, 0, 3);
 #else
     (void)row;
     (void)row_floats;
@@ -70,7 +67,7 @@ static ALWAYS_INLINE void prefetch_source(const float *row, int64_t row_floats,
  * sweep reads 4*H bytes per edge (the lines the next sweep reuses) and no
  * exp, and lets that sweep exponentiate each edge once against the final
  * maximum instead of rescaling the running sums whenever it grows. */
-static ALWAYS_INLINE void row_max(const row_state *s, const int32_t *restrict col, int64_t begin,
+static GAT_ALWAYS_INLINE void row_max(const row_state *s, const int32_t *restrict col, int64_t begin,
                                   int64_t end, int64_t i, bool add_loops,
                                   const float *restrict score_src,
                                   const float *restrict dst_score, const int64_t heads,
@@ -91,7 +88,7 @@ static ALWAYS_INLINE void row_max(const row_state *s, const int32_t *restrict co
 /* Folds edge j -> i into the row state: p = exp(e - max) against the
  * row's final maximum, added to the sum and, times the source row, to the
  * accumulator. */
-static ALWAYS_INLINE void fold_edge(const row_state *s, const float *restrict projected,
+static GAT_ALWAYS_INLINE void fold_edge(const row_state *s, const float *restrict projected,
                                     const float *restrict score_src,
                                     const float *restrict dst_score, int64_t j,
                                     const int64_t heads, const int64_t channels, float slope)
@@ -139,7 +136,7 @@ static void write_row_attention(const edge_pass *a, int64_t i, const row_state *
     }
 }
 
-static ALWAYS_INLINE void finish_row(const edge_pass *a, const row_state *s, int64_t i,
+static GAT_ALWAYS_INLINE void finish_row(const edge_pass *a, const row_state *s, int64_t i,
                                      const int64_t heads, const int64_t channels)
 {
     const gat_layer_config *c = a->config;
@@ -166,7 +163,7 @@ static ALWAYS_INLINE void finish_row(const edge_pass *a, const row_state *s, int
 
 /* The row loop; heads and channels are compile-time constants at the
  * specialised call sites below. */
-static ALWAYS_INLINE void attend_rows(const edge_pass *a, const row_state *s, int64_t first,
+static GAT_ALWAYS_INLINE void attend_rows(const edge_pass *a, const row_state *s, int64_t first,
                                       int64_t last, const int64_t heads,
                                       const int64_t channels)
 {
@@ -213,9 +210,11 @@ static void attend_rows_dispatch(const edge_pass *a, const row_state *s, int64_t
     const int64_t h = a->config->heads, c = a->config->channels;
 #if GAT_HAVE_AVX512_ATTENTION
     const bool vector_shape = gat__avx512_attention_shape(h, c);
+    const bool in_pass = a->score_src == NULL;
 #define ATTEND_ROWS(S, H, C)                                                                  \
-    (vector_shape ? attend_rows_avx512(a, (S), first, last, (H), (C))                        \
-                  : attend_rows(a, (S), first, last, (H), (C)))
+    (!vector_shape  ? attend_rows(a, (S), first, last, (H), (C))                             \
+     : in_pass ? attend_rows_avx512(a, (S), first, last, (H), (C), true)                     \
+               : attend_rows_avx512(a, (S), first, last, (H), (C), false))
 #else
 #define ATTEND_ROWS(S, H, C) attend_rows(a, (S), first, last, (H), (C))
 #endif
@@ -250,6 +249,16 @@ static void attend_rows_dispatch(const edge_pass *a, const row_state *s, int64_t
 #undef ATTEND_ROWS
 }
 
+bool gat__attention_scores_in_pass(const gat_layer_config *config)
+{
+#if GAT_HAVE_AVX512_ATTENTION
+    return gat__avx512_attention_shape(config->heads, config->channels);
+#else
+    (void)config;
+    return false;
+#endif
+}
+
 gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
                                   const gat_graph *graph, const float *projected,
                                   const float *score_src, const float *score_dst, float *out,
@@ -258,6 +267,10 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
     const gat_layer_config *c = &layer->config;
     const int64_t heads = c->heads, hc = heads * c->channels;
     const int threads = ctx->num_threads;
+    if ((score_src == NULL || score_dst == NULL) &&
+        (attention != NULL || !gat__attention_scores_in_pass(c)))
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "attention: node scores are required for this layer shape");
     /* Per-thread row state, each thread's slice padded to whole cache lines. */
     const int64_t stride = ((hc + 3 * heads) + 15) / 16 * 16;
     gat_status status;
@@ -265,7 +278,8 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
                                       "attention scratch", &status);
     if (scratch == NULL)
         return status;
-    const edge_pass pass = {graph, projected, score_src, score_dst, layer->bias, out,
+    const edge_pass pass = {graph,     projected,    score_src,      score_dst,
+                            layer->bias, layer->att_src, layer->att_dst, out,
                             attention, loops_before, c};
     const int64_t chunks = (int64_t)threads * GAT_CHUNKS_PER_THREAD;
 

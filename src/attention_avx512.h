@@ -19,6 +19,8 @@
 
 #if defined(__AVX512F__)
 #define GAT_HAVE_AVX512_ATTENTION 1
+#include "node_scores_avx512.h"
+
 #include <immintrin.h>
 
 /* The shapes this kernel takes; others go to the portable loops. */
@@ -67,12 +69,23 @@ static inline __m512i gat__head_lanes(int64_t v, int64_t channels)
     return _mm512_set1_epi32((int)(v / (channels / 16)));
 }
 
+/* Edges whose source scores a row keeps between its two sweeps when
+ * computing them in the pass (16 KiB of stack); longer rows compute the
+ * rest twice, with the same bits. */
+#define GAT_ROW_SCORE_CACHE 256
+
 /* Rows [first, last) of the edge pass with heads and channels constant at
  * the call site. Leaves each row's max, sum and acc in s (as the portable
- * loop does) for finish_row and write_row_attention. */
-static ALWAYS_INLINE void attend_rows_avx512(const edge_pass *a, const row_state *s,
+ * loop does) for finish_row and write_row_attention.
+ *
+ * in_pass (constant at the call site): the node scores are not stored;
+ * each is computed here from the projected row it belongs to (the source
+ * rows are read anyway, and the destination row is one more), which saves
+ * the [N, H] score arrays and the separate cache line per edge they cost,
+ * for about 20 register operations per edge. */
+static GAT_ALWAYS_INLINE void attend_rows_avx512(const edge_pass *a, const row_state *s,
                                              int64_t first, int64_t last, const int64_t heads,
-                                             const int64_t channels)
+                                             const int64_t channels, const bool in_pass)
 {
     enum { MAX_REGISTERS = 16 };
     const int64_t registers = heads * channels / 16;
@@ -90,17 +103,39 @@ static ALWAYS_INLINE void attend_rows_avx512(const edge_pass *a, const row_state
     __m512i lanes[MAX_REGISTERS];
     for (int64_t v = 0; v < registers; v++)
         lanes[v] = gat__head_lanes(v, channels);
+    gat__score_tree tree;
+    gat__score_tree_init(&tree);
+    float cache[in_pass ? GAT_ROW_SCORE_CACHE * 16 : 1];
 
     for (int64_t i = first; i < last; i++) {
-        const __m512 dst = _mm512_maskz_loadu_ps(head_mask, a->score_dst + i * heads);
         const int64_t begin = row_ptr[i], end = row_ptr[i + 1];
+        __m512 dst, own; /* s_dst[i], s_src[i] */
+        if (in_pass) {
+            dst = gat__row_scores_avx512(&tree, projected + i * hc, a->att_dst, heads, channels);
+            own = gat__row_scores_avx512(&tree, projected + i * hc, a->att_src, heads, channels);
+        } else {
+            dst = _mm512_maskz_loadu_ps(head_mask, a->score_dst + i * heads);
+            own = _mm512_maskz_loadu_ps(head_mask, score_src + i * heads);
+        }
         /* The row maximum as row_max computes it: max_ps returns its second
          * operand when either is NaN, as row_max's comparison keeps max. */
-        __m512 max = add_loops ? _mm512_maskz_loadu_ps(head_mask, score_src + i * heads)
-                               : _mm512_set1_ps(-INFINITY);
-        for (int64_t k = begin; k < end; k++)
-            max = _mm512_max_ps(_mm512_maskz_loadu_ps(head_mask, score_src + (int64_t)col[k] * heads),
-                                max);
+        __m512 max = add_loops ? own : _mm512_set1_ps(-INFINITY);
+        for (int64_t k = begin; k < end; k++) {
+            const int64_t j = col[k];
+            __m512 src;
+            if (in_pass) {
+                if (k + PREFETCH_DISTANCE < prefetch_end)
+                    prefetch_source(projected + (int64_t)col[k + PREFETCH_DISTANCE] * hc, hc,
+                                    NULL);
+                src = gat__row_scores_avx512(&tree, projected + j * hc, a->att_src, heads,
+                                             channels);
+                if (k - begin < GAT_ROW_SCORE_CACHE)
+                    _mm512_storeu_ps(cache + 16 * (k - begin), src);
+            } else {
+                src = _mm512_maskz_loadu_ps(head_mask, score_src + j * heads);
+            }
+            max = _mm512_max_ps(src, max);
+        }
         max = _mm512_add_ps(max, dst);
         max = _mm512_mask_mul_ps(max, _mm512_cmp_ps_mask(max, zero, _CMP_LT_OQ), max, slope);
 
@@ -109,20 +144,30 @@ static ALWAYS_INLINE void attend_rows_avx512(const edge_pass *a, const row_state
             acc[v] = zero;
         for (int64_t k = begin; k <= end; k++) {
             int64_t j;
+            __m512 src;
             if (k == end) { /* the re-added self-loop comes last */
                 if (!add_loops)
                     break;
                 j = i;
+                src = own;
             } else {
-                if (k + PREFETCH_DISTANCE < prefetch_end) {
-                    int64_t ahead = col[k + PREFETCH_DISTANCE];
-                    prefetch_source(projected + ahead * hc, hc, score_src + ahead * heads);
-                }
                 j = col[k];
                 if (add_loops && j == i)
                     continue;
+                if (!in_pass) {
+                    if (k + PREFETCH_DISTANCE < prefetch_end) {
+                        int64_t ahead = col[k + PREFETCH_DISTANCE];
+                        prefetch_source(projected + ahead * hc, hc, score_src + ahead * heads);
+                    }
+                    src = _mm512_maskz_loadu_ps(head_mask, score_src + j * heads);
+                } else if (k - begin < GAT_ROW_SCORE_CACHE) {
+                    src = _mm512_loadu_ps(cache + 16 * (k - begin));
+                } else {
+                    src = gat__row_scores_avx512(&tree, projected + j * hc, a->att_src, heads,
+                                                 channels);
+                }
             }
-            __m512 e = _mm512_add_ps(_mm512_maskz_loadu_ps(head_mask, score_src + j * heads), dst);
+            __m512 e = _mm512_add_ps(src, dst);
             e = _mm512_mask_mul_ps(e, _mm512_cmp_ps_mask(e, zero, _CMP_LT_OQ), e, slope);
             const __m512 p =
                 _mm512_maskz_mov_ps(head_mask, gat__exp_nonpositive_avx512(_mm512_sub_ps(e, max)));

@@ -14,11 +14,10 @@
 static void first_touch(gat_context *ctx, gat_model *m, const gat_graph *g)
 {
     gat__workspace *w = &m->workspace;
-    int64_t max_hc = 0, max_heads = 0, max_hidden = 0;
+    int64_t max_hc = 0, max_hidden = 0;
     for (int l = 0; l < m->num_layers; l++) {
         const gat_layer_config *c = &m->layers[l].config;
         max_hc = c->heads * c->channels > max_hc ? c->heads * c->channels : max_hc;
-        max_heads = c->heads > max_heads ? c->heads : max_heads;
         if (l + 1 < m->num_layers && gat__layer_out_width(c) > max_hidden)
             max_hidden = gat__layer_out_width(c);
     }
@@ -36,8 +35,6 @@ static void first_touch(gat_context *ctx, gat_model *m, const gat_graph *g)
             int64_t row0 = b * GAT_PROJECTION_BLOCK;
             int64_t rows = n - row0 < GAT_PROJECTION_BLOCK ? n - row0 : GAT_PROJECTION_BLOCK;
             memset(w->projected + row0 * max_hc, 0, (size_t)(rows * max_hc) * sizeof(float));
-            memset(w->score_src + row0 * max_heads, 0, (size_t)(rows * max_heads) * sizeof(float));
-            memset(w->score_dst + row0 * max_heads, 0, (size_t)(rows * max_heads) * sizeof(float));
         }
 #ifdef _OPENMP
 #pragma omp for schedule(static, GAT_CHUNKS_PER_THREAD)
@@ -60,19 +57,16 @@ static gat_status ensure_workspace(gat_context *ctx, gat_model *m, const gat_gra
     if (w->nodes == nodes && w->projected != NULL)
         return GAT_OK;
     gat_model_trim(m);
-    int64_t max_hc = 0, max_heads = 0, max_hidden = 0;
+    int64_t max_hc = 0, max_hidden = 0;
     for (int l = 0; l < m->num_layers; l++) {
         const gat_layer_config *c = &m->layers[l].config;
         if (c->heads * c->channels > max_hc)
             max_hc = c->heads * c->channels;
-        if (c->heads > max_heads)
-            max_heads = c->heads;
         if (l + 1 < m->num_layers && gat__layer_out_width(c) > max_hidden)
             max_hidden = gat__layer_out_width(c);
     }
-    size_t projected_count, score_count, hidden_count;
+    size_t projected_count, hidden_count;
     if (!gat__mul_size((size_t)nodes, (size_t)max_hc, &projected_count) ||
-        !gat__mul_size((size_t)nodes, (size_t)max_heads, &score_count) ||
         !gat__mul_size((size_t)nodes, (size_t)max_hidden, &hidden_count) ||
         projected_count > INT64_MAX || hidden_count > INT64_MAX)
         return gat__fail(ctx, GAT_ERR_OVERFLOW, "forward: %lld nodes overflow the buffers",
@@ -81,14 +75,6 @@ static gat_status ensure_workspace(gat_context *ctx, gat_model *m, const gat_gra
     w->projected = gat__alloc_array(ctx, (int64_t)projected_count, sizeof(float),
                                     "projected features", &status);
     if (w->projected == NULL)
-        goto fail;
-    w->score_src = gat__alloc_array(ctx, (int64_t)score_count, sizeof(float),
-                                    "source scores", &status);
-    if (w->score_src == NULL)
-        goto fail;
-    w->score_dst = gat__alloc_array(ctx, (int64_t)score_count, sizeof(float),
-                                    "destination scores", &status);
-    if (w->score_dst == NULL)
         goto fail;
     for (int b = 0; b < 2 && b + 1 < m->num_layers; b++) {
         w->between[b] = gat__alloc_array(ctx, (int64_t)hidden_count, sizeof(float),
@@ -102,6 +88,35 @@ static gat_status ensure_workspace(gat_context *ctx, gat_model *m, const gat_gra
 fail:
     gat_model_trim(m);
     return status;
+}
+
+/* The [N, max H] score arrays, made on first need: by a layer whose shape
+ * the edge pass cannot score itself, or when attention is returned. */
+static gat_status ensure_scores(gat_context *ctx, gat_model *m)
+{
+    gat__workspace *w = &m->workspace;
+    if (w->score_src != NULL)
+        return GAT_OK;
+    int64_t max_heads = 0;
+    for (int l = 0; l < m->num_layers; l++)
+        if (m->layers[l].config.heads > max_heads)
+            max_heads = m->layers[l].config.heads;
+    size_t count;
+    if (!gat__mul_size((size_t)w->nodes, (size_t)max_heads, &count) || count > INT64_MAX)
+        return gat__fail(ctx, GAT_ERR_OVERFLOW, "forward: %lld nodes overflow the score arrays",
+                         (long long)w->nodes);
+    gat_status status;
+    w->score_src =
+        gat__alloc_array(ctx, (int64_t)count, sizeof(float), "source scores", &status);
+    if (w->score_src == NULL)
+        return status;
+    w->score_dst =
+        gat__alloc_array(ctx, (int64_t)count, sizeof(float), "destination scores", &status);
+    if (w->score_dst == NULL) {
+        GAT_FREE(&m->allocator, w->score_src);
+        return status;
+    }
+    return GAT_OK;
 }
 
 static double seconds_now(void)
@@ -153,15 +168,21 @@ gat_status gat__model_forward_timed(gat_context *ctx, gat_model *model, const ga
         const gat__layer *layer = &model->layers[l];
         bool is_last = l + 1 == model->num_layers;
         float *output = is_last ? out : w->between[l % 2];
+        float *layer_attention = is_last ? attention : NULL;
+        const bool stored_scores =
+            layer_attention != NULL || !gat__attention_scores_in_pass(&layer->config);
+        if (stored_scores && (status = ensure_scores(ctx, model)) != GAT_OK)
+            break;
+        float *score_src = stored_scores ? w->score_src : NULL;
+        float *score_dst = stored_scores ? w->score_dst : NULL;
         double t0 = times != NULL ? seconds_now() : 0.0;
-        status = gat__project_forward(ctx, layer, input, num_nodes, w->projected, w->score_src,
-                                      w->score_dst);
+        status = gat__project_forward(ctx, layer, input, num_nodes, w->projected, score_src,
+                                      score_dst);
         if (status != GAT_OK)
             break;
         double t1 = times != NULL ? seconds_now() : 0.0;
-        status = gat__attention_forward(ctx, layer, graph, w->projected, w->score_src,
-                                        w->score_dst, output, is_last ? attention : NULL,
-                                        loops_before);
+        status = gat__attention_forward(ctx, layer, graph, w->projected, score_src, score_dst,
+                                        output, layer_attention, loops_before);
         if (status != GAT_OK)
             break;
         double t2 = times != NULL ? seconds_now() : 0.0;

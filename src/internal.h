@@ -12,6 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Forces inlining where a kernel is instantiated per (heads, channels)
+ * shape: the constant trip counts only help once the body is inlined. */
+#if defined(__GNUC__)
+#define GAT_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define GAT_ALWAYS_INLINE inline
+#endif
+
 #define GAT_MESSAGE_SIZE 512
 /* Cache-line alignment for every buffer: rows of H*C floats start aligned,
  * so the compiler's vector loads never split lines. */
@@ -35,7 +43,8 @@ struct gat_context {
     char message[GAT_MESSAGE_SIZE];
     char pin_report[256];
     char *topology_text;   /* built on demand, owned */
-    void *topology;        /* hwloc_topology_t, loaded once, owned */
+    void *topology;        /* hwloc_topology_t, loaded once on first need, owned */
+    bool topology_tried;   /* whether that load was attempted */
 };
 
 /* The team size for a loop of `work` units (see GAT_PARALLEL_MIN_WORK). */

@@ -13,7 +13,9 @@
 #define GAT_PROJECTION_BLOCK 1024
 
 /* projected [N, H*C] = x [N, F_in] . weight[H*C, F_in]^T
- * score_src [N, H]  = sum_c projected[n, h, c] * att_src[h, c]; score_dst likewise. */
+ * score_src [N, H]  = sum_c projected[n, h, c] * att_src[h, c]; score_dst likewise.
+ * score_src and score_dst may both be NULL (not computed) when
+ * gat__attention_scores_in_pass says the edge pass computes them. */
 gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const float *x,
                                 int64_t num_nodes, float *projected, float *score_src,
                                 float *score_dst);
@@ -26,6 +28,12 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
  * projected [N, H*C], scores [N, H], out [N, H*C or C].
  * attention, if not NULL: [E', H] in library order (loops_before as in
  * gat__attention_row_offset). */
+/* Whether gat__attention_forward can compute the node scores itself (and
+ * so be given NULL score arrays) for this layer shape: on AVX-512 builds,
+ * for the shapes its register kernel takes. The scores must still be
+ * stored when the attention coefficients are returned. */
+bool gat__attention_scores_in_pass(const gat_layer_config *config);
+
 gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
                                   const gat_graph *graph, const float *projected,
                                   const float *score_src, const float *score_dst, float *out,

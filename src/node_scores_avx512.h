@@ -56,7 +56,7 @@ static inline void gat__score_tree_init(gat__score_tree *t)
 /* Sums lane groups of width `width` in v[0..count) down to single lanes,
  * in place: on return v[0..) holds count * 16 / width sums, 16 a register,
  * in input order. count <= 32. Returns the number of registers left. */
-static ALWAYS_INLINE int gat__score_tree_reduce(const gat__score_tree *t, __m512 *v, int count,
+static GAT_ALWAYS_INLINE int gat__score_tree_reduce(const gat__score_tree *t, __m512 *v, int count,
                                                 int width)
 {
     for (int level = width == 16 ? 0 : 1; width > 1; level++, width /= 2) {
@@ -72,9 +72,37 @@ static ALWAYS_INLINE int gat__score_tree_reduce(const gat__score_tree *t, __m512
     return count;
 }
 
+/* One score vector of one row: lanes 0..H-1 hold sum_c row[h, c] *
+ * att[h, c], the same bits node_scores_avx512 stores (each head's sum is
+ * the same pairwise additions whichever lanes the tree puts it in). */
+static GAT_ALWAYS_INLINE __m512 gat__row_scores_avx512(const gat__score_tree *tree,
+                                                   const float *restrict row,
+                                                   const float *restrict att,
+                                                   const int64_t heads, const int64_t channels)
+{
+    __m512 v[16];
+    v[0] = _mm512_setzero_ps(); /* heads >= 1 is the caller's, unseen by the compiler */
+    if (channels == 8) {
+        for (int64_t r = 0; r < heads / 2; r++)
+            v[r] = _mm512_mul_ps(_mm512_loadu_ps(row + 16 * r), _mm512_loadu_ps(att + 16 * r));
+        gat__score_tree_reduce(tree, v, (int)(heads / 2), 8);
+    } else {
+        for (int64_t h = 0; h < heads; h++) {
+            __m512 s = _mm512_mul_ps(_mm512_loadu_ps(row + h * channels),
+                                     _mm512_loadu_ps(att + h * channels));
+            for (int64_t r = 1; r < channels / 16; r++)
+                s = _mm512_fmadd_ps(_mm512_loadu_ps(row + h * channels + 16 * r),
+                                    _mm512_loadu_ps(att + h * channels + 16 * r), s);
+            v[h] = s;
+        }
+        gat__score_tree_reduce(tree, v, (int)heads, 16);
+    }
+    return v[0];
+}
+
 /* Scores of `rows` rows of projected [rows, H*C], heads and channels
  * constant at the call site. */
-static ALWAYS_INLINE void node_scores_avx512(const float *restrict projected, int64_t rows,
+static GAT_ALWAYS_INLINE void node_scores_avx512(const float *restrict projected, int64_t rows,
                                              const int64_t heads, const int64_t channels,
                                              const float *restrict att_src,
                                              const float *restrict att_dst,

@@ -22,11 +22,6 @@ static void node_scores(const float *restrict projected, int64_t rows, int64_t h
     }
 }
 
-#if defined(__GNUC__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE inline
-#endif
 #include "node_scores_avx512.h"
 
 /* score_src and score_dst of a block, in registers where the shape allows. */
@@ -93,8 +88,9 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)hc, (int)f,
                             1.0f, x + row0 * f, (int)f, layer->weight, (int)f, 0.0f, block,
                             (int)hc);
-            block_scores(block, rows, c, layer->att_src, layer->att_dst,
-                         score_src + row0 * c->heads, score_dst + row0 * c->heads);
+            if (score_src != NULL)
+                block_scores(block, rows, c, layer->att_src, layer->att_dst,
+                             score_src + row0 * c->heads, score_dst + row0 * c->heads);
         }
     }
     gat__free_raw(&ctx->allocator, packed);

@@ -247,6 +247,45 @@ Test(forward, every_vectorized_shape_matches_the_twins)
     free_edges(&e);
 }
 
+Test(forward, output_bits_do_not_depend_on_returning_attention)
+{
+    /* Returning attention makes the layer store its node scores; without
+     * it the vectorized pass computes them from the projected rows. Both
+     * must give the same output bits, for both head modes. */
+    edges e = random_graph(500, 6000, 10, 61);
+    float *x = malloc(500 * 16 * sizeof(float));
+    test_fill_uniform(x, 500 * 16, -1, 1, 62);
+    static const int64_t shapes[][2] = {{8, 8}, {4, 16}, {16, 8}};
+    gat_context *ctx = make_ctx(2);
+    gat_graph *g = NULL;
+    cr_assert_eq(gat_graph_create(ctx, &g, e.n, e.count, e.src, e.dst), GAT_OK);
+    const int64_t ep = gat_graph_num_attention_edges(g, true);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (int concat = 0; concat < 2; concat++) {
+            gat_layer_config c;
+            gat_layer_config_init(&c, 16, shapes[k][0], shapes[k][1]);
+            c.concat = concat;
+            gat_model *m = make_model(1, &c, GAT_ACT_ELU, 0.7f, 63 + k);
+            const size_t width = (size_t)(concat ? shapes[k][0] * shapes[k][1] : shapes[k][1]);
+            float *plain = malloc(500 * width * sizeof(float));
+            float *with = malloc(500 * width * sizeof(float));
+            float *alpha = malloc((size_t)ep * (size_t)shapes[k][0] * sizeof(float));
+            cr_assert_eq(gat_model_forward(ctx, m, g, x, 500, 16, plain, NULL), GAT_OK);
+            cr_assert_eq(gat_model_forward(ctx, m, g, x, 500, 16, with, alpha), GAT_OK);
+            cr_assert_eq(memcmp(plain, with, 500 * width * sizeof(float)), 0,
+                         "heads %lld channels %lld concat %d: outputs differ",
+                         (long long)shapes[k][0], (long long)shapes[k][1], concat);
+            free(plain);
+            free(with);
+            free(alpha);
+            gat_model_destroy(&m);
+        }
+    gat_graph_destroy(&g);
+    gat_context_destroy(&ctx);
+    free(x);
+    free_edges(&e);
+}
+
 Test(forward, isolated_nodes_without_loops_output_bias)
 {
     edges e = random_graph(20, 50, 6, 5);

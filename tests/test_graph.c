@@ -87,6 +87,19 @@ Test(graph, empty_graphs)
     gat_context_destroy(&ctx);
 }
 
+Test(context, unpinned_context_loads_the_topology_when_asked)
+{
+    /* hwloc is loaded lazily without pinning; asking must still work,
+     * twice, and a later pinning request must find the topology. */
+    gat_context *ctx = NULL;
+    cr_assert_eq(gat_context_create(&ctx, NULL), GAT_OK);
+    cr_assert_str_eq(gat_context_pin_report(ctx), "threads not pinned");
+    const char *first = gat_context_topology(ctx);
+    cr_assert(strstr(first, "core") != NULL, "%s", first);
+    cr_assert_eq(gat_context_topology(ctx), first, "the description is built once");
+    gat_context_destroy(&ctx);
+}
+
 Test(context, status_strings_and_threads)
 {
     cr_assert(strstr(gat_status_str(GAT_ERR_NOMEM), "NOMEM") != NULL);
