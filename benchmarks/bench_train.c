@@ -6,6 +6,7 @@
  * from d_out = R, and the update. Warm-up trials excluded; every trial
  * printed, then median and min per phase.
  */
+#include "bench_json.h"
 #include "bench_train.h"
 #include "cli_common.h"
 #include "trainer.h"
@@ -161,11 +162,9 @@ int bench_train(gat_context *ctx, gat_model *model, const gat_graph *g, const fl
     json_object_set_new(root, "runs", runs);
     int status = 0;
     if (json_path != NULL) {
-        char temp[4096];
-        snprintf(temp, sizeof temp, "%s.tmp", json_path);
-        if (json_dump_file(root, temp, JSON_INDENT(1)) != 0 || rename(temp, json_path) != 0) {
-            remove(temp);
-            fprintf(stderr, "%s: %s: cannot write\n", program, json_path);
+        int err = bench_json_write(root, json_path);
+        if (err != 0) {
+            fprintf(stderr, "%s: %s: cannot write: %s\n", program, json_path, strerror(err));
             status = 1;
         }
     }

@@ -3,6 +3,7 @@
  * graph statistics, every trial, then median and min per phase, rates, and
  * the fraction of a roofline built from probes of this machine.
  */
+#include "bench_json.h"
 #include "bench_probe.h"
 #include "bench_train.h"
 #include "cli_common.h"
@@ -632,13 +633,9 @@ int main(int argc, char **argv)
     json_object_set_new(root, "topology", json_string(machine.topology));
     json_object_set_new(root, "runs", runs);
     if (o.json_path != NULL) {
-        char temp[4096];
-        snprintf(temp, sizeof temp, "%s.tmp", o.json_path);
-        if (json_dump_file(root, temp, JSON_INDENT(1)) != 0 || rename(temp, o.json_path) != 0) {
-            int err = errno;
-            remove(temp);
-            cli_fail(program, "%s: cannot write: %s", o.json_path, strerror(err ? err : EIO));
-        }
+        int err = bench_json_write(root, o.json_path);
+        if (err != 0)
+            cli_fail(program, "%s: cannot write: %s", o.json_path, strerror(err));
     }
     json_decref(root);
     free(last.projection_ms);
