@@ -72,31 +72,42 @@ static GAT_ALWAYS_INLINE int gat__score_tree_reduce(const gat__score_tree *t, __
     return count;
 }
 
+/* The products row[h, c] * att[h, c] in registers, ready for the tree:
+ * H/2 registers of two 8-lane heads when C = 8, else one register per
+ * head (its C/16 registers summed first). Returns how many. */
+static GAT_ALWAYS_INLINE int gat__head_products(const float *restrict row,
+                                                const float *restrict att, const int64_t heads,
+                                                const int64_t channels, __m512 *out)
+{
+    if (channels == 8) {
+        for (int64_t r = 0; r < heads / 2; r++)
+            out[r] = _mm512_mul_ps(_mm512_loadu_ps(row + 16 * r), _mm512_loadu_ps(att + 16 * r));
+        return (int)(heads / 2);
+    }
+    for (int64_t h = 0; h < heads; h++) {
+        __m512 s =
+            _mm512_mul_ps(_mm512_loadu_ps(row + h * channels), _mm512_loadu_ps(att + h * channels));
+        for (int64_t r = 1; r < channels / 16; r++)
+            s = _mm512_fmadd_ps(_mm512_loadu_ps(row + h * channels + 16 * r),
+                                _mm512_loadu_ps(att + h * channels + 16 * r), s);
+        out[h] = s;
+    }
+    return (int)heads;
+}
+
 /* One score vector of one row: lanes 0..H-1 hold sum_c row[h, c] *
  * att[h, c], the same bits node_scores_avx512 stores (each head's sum is
  * the same pairwise additions whichever lanes the tree puts it in). */
 static GAT_ALWAYS_INLINE __m512 gat__row_scores_avx512(const gat__score_tree *tree,
-                                                   const float *restrict row,
-                                                   const float *restrict att,
-                                                   const int64_t heads, const int64_t channels)
+                                                       const float *restrict row,
+                                                       const float *restrict att,
+                                                       const int64_t heads,
+                                                       const int64_t channels)
 {
     __m512 v[16];
     v[0] = _mm512_setzero_ps(); /* heads >= 1 is the caller's, unseen by the compiler */
-    if (channels == 8) {
-        for (int64_t r = 0; r < heads / 2; r++)
-            v[r] = _mm512_mul_ps(_mm512_loadu_ps(row + 16 * r), _mm512_loadu_ps(att + 16 * r));
-        gat__score_tree_reduce(tree, v, (int)(heads / 2), 8);
-    } else {
-        for (int64_t h = 0; h < heads; h++) {
-            __m512 s = _mm512_mul_ps(_mm512_loadu_ps(row + h * channels),
-                                     _mm512_loadu_ps(att + h * channels));
-            for (int64_t r = 1; r < channels / 16; r++)
-                s = _mm512_fmadd_ps(_mm512_loadu_ps(row + h * channels + 16 * r),
-                                    _mm512_loadu_ps(att + h * channels + 16 * r), s);
-            v[h] = s;
-        }
-        gat__score_tree_reduce(tree, v, (int)heads, 16);
-    }
+    const int count = gat__head_products(row, att, heads, channels, v);
+    gat__score_tree_reduce(tree, v, count, channels == 8 ? 8 : 16);
     return v[0];
 }
 
@@ -111,33 +122,16 @@ static GAT_ALWAYS_INLINE void node_scores_avx512(const float *restrict projected
 {
     gat__score_tree tree;
     gat__score_tree_init(&tree);
-    const int64_t hc = heads * channels, registers = hc / 16;
-    /* per head one register when C >= 16 (its C/16 registers added first) */
+    const int64_t hc = heads * channels;
     const int width = channels == 8 ? 8 : 16;
-    const int64_t per_vector = channels == 8 ? registers : heads;
+    const int64_t per_vector = channels == 8 ? heads / 2 : heads; /* as gat__head_products */
     /* Both vectors share one tree when their groups fit one register. */
     const bool shared = 2 * heads <= 16;
     for (int64_t n = 0; n < rows; n++) {
         const float *restrict row = projected + n * hc;
         __m512 v[32];
-        for (int side = 0; side < 2; side++) {
-            const float *restrict att = side == 0 ? att_src : att_dst;
-            __m512 *out = v + side * per_vector;
-            if (channels == 8) {
-                for (int64_t r = 0; r < registers; r++)
-                    out[r] = _mm512_mul_ps(_mm512_loadu_ps(row + 16 * r),
-                                           _mm512_loadu_ps(att + 16 * r));
-            } else {
-                for (int64_t h = 0; h < heads; h++) {
-                    __m512 s = _mm512_mul_ps(_mm512_loadu_ps(row + h * channels),
-                                             _mm512_loadu_ps(att + h * channels));
-                    for (int64_t r = 1; r < channels / 16; r++)
-                        s = _mm512_fmadd_ps(_mm512_loadu_ps(row + h * channels + 16 * r),
-                                            _mm512_loadu_ps(att + h * channels + 16 * r), s);
-                    out[h] = s;
-                }
-            }
-        }
+        gat__head_products(row, att_src, heads, channels, v);
+        gat__head_products(row, att_dst, heads, channels, v + per_vector);
         const __mmask16 head_mask = (__mmask16)((1u << heads) - 1u);
         if (shared) {
             gat__score_tree_reduce(&tree, v, (int)(2 * per_vector), width);
