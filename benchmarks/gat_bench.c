@@ -428,6 +428,127 @@ static int check_against_reference(gat_context *ctx, gat_model *model, const gat
     return ok;
 }
 
+/* What one benchmark run measures on. */
+typedef struct bench_run {
+    const bench_options *o;
+    const bench_machine *machine;
+    gat_context *ctx;
+    gat_model *model;
+    const gat_graph *g;
+    const float *x;
+    int64_t f;
+    float *out;
+    int64_t attended, max_degree;
+    const char *graph_description, *ordering_name;
+    double reorder_ms;
+} bench_run;
+
+/* Times the forward at every thread count, prints the report, checks
+ * against the reference if asked, writes the JSON. Returns the exit code. */
+static int bench_infer(const bench_run *b)
+{
+    const bench_options *o = b->o;
+    const bench_machine *machine = b->machine;
+    gat_context *ctx = b->ctx;
+    gat_model *model = b->model;
+    const gat_graph *g = b->g;
+    const float *x = b->x;
+    const int64_t f = b->f, attended = b->attended, n = gat_graph_num_nodes(g);
+    float *out = b->out;
+    layer_costs costs = model_costs(model, g);
+    json_t *root = json_object();
+    json_t *runs = json_array();
+    run_result last = {0};
+    for (int k = 0; k < o->num_thread_counts; k++) {
+        run_result r = run_threads(ctx, model, g, x, f, out, o->thread_counts[k], o);
+        double edges_per_s = (double)attended * o->layers / (r.total_median / 1e3);
+        double gflops = (costs.projection_flops + costs.edge_flops) / (r.total_median / 1e3) / 1e9;
+        double edge_gbps = costs.edge_bytes / (r.edges_median / 1e3) / 1e9;
+        printf("median (%d threads): projection %.3f ms   edges %.3f ms   total %.3f ms "
+               "(min %.3f)\n",
+               r.threads, r.projection_median, r.edges_median, r.total_median, r.total_min);
+        printf("rates: %.1f M edges/s, %.1f GFLOP/s, edge phase %.1f GB/s\n", edges_per_s / 1e6,
+               gflops, edge_gbps);
+        json_t *run = json_pack(
+            "{s:i, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o}", "threads", r.threads,
+            "pin", r.pin_report, "projection_ms_median", r.projection_median, "edges_ms_median",
+            r.edges_median, "forward_ms_median", r.total_median, "forward_ms_min", r.total_min,
+            "edges_per_second", edges_per_s, "gflops", gflops, "edge_phase_gbps", edge_gbps,
+            "projection_ms", json_doubles(r.projection_ms, o->reps), "edges_ms",
+            json_doubles(r.edges_ms, o->reps), "forward_ms", json_doubles(r.total_ms, o->reps));
+        if (machine->ok) {
+            double proj_floor = fmax(costs.projection_bytes / (machine->triad_gbps * 1e9),
+                                     costs.projection_flops / (machine->sgemm_gflops * 1e9));
+            double edge_floor = costs.edge_bytes / (machine->triad_gbps * 1e9);
+            printf("roofline: projection %.0f%% of its floor %.3f ms, edge phase %.0f%% of its "
+                   "bandwidth floor %.3f ms, total %.0f%%\n",
+                   100 * 1e3 * proj_floor / r.projection_median, 1e3 * proj_floor,
+                   100 * 1e3 * edge_floor / r.edges_median, 1e3 * edge_floor,
+                   100 * 1e3 * (proj_floor + edge_floor) / r.total_median);
+            json_object_set_new(run, "roofline",
+                                json_pack("{s:f, s:f, s:f, s:f}", "projection_floor_ms",
+                                          1e3 * proj_floor, "edge_floor_ms", 1e3 * edge_floor,
+                                          "projection_fraction",
+                                          1e3 * proj_floor / r.projection_median,
+                                          "edge_fraction", 1e3 * edge_floor / r.edges_median));
+        }
+        json_array_append_new(runs, run);
+        if (k > 0) {
+            free(last.projection_ms);
+            free(last.edges_ms);
+            free(last.total_ms);
+        }
+        last = r;
+    }
+
+    int ok = 1;
+    if (o->check)
+        ok = check_against_reference(ctx, model, g, x, out, root);
+    int64_t rss = peak_rss_bytes();
+    printf("peak memory: %.1f MiB\n", (double)rss / (1 << 20));
+
+    json_object_set_new(root, "nodes", json_integer(n));
+    json_object_set_new(root, "edges", json_integer(attended));
+    json_object_set_new(root, "edges_as_given", json_integer(gat_graph_num_edges(g)));
+    json_object_set_new(root, "max_in_degree", json_integer(b->max_degree));
+    json_object_set_new(root, "graph", json_string(b->graph_description));
+    json_object_set_new(root, "ordering", json_string(b->ordering_name));
+    json_object_set_new(root, "reorder_ms", json_real(b->reorder_ms));
+    json_object_set_new(root, "threads", json_integer(last.threads));
+    json_object_set_new(root, "forward_ms_median", json_real(last.total_median));
+    json_object_set_new(root, "peak_rss_bytes", json_integer(rss));
+    json_object_set_new(root, "model", json_pack("{s:I, s:I, s:I, s:b, s:i}", "in", (json_int_t)f,
+                                                 "heads", (json_int_t)o->heads, "channels",
+                                                 (json_int_t)o->channels, "concat", o->concat,
+                                                 "layers", o->layers));
+    json_object_set_new(root, "costs",
+                        json_pack("{s:f, s:f, s:f, s:f}", "projection_flops",
+                                  costs.projection_flops, "projection_bytes",
+                                  costs.projection_bytes, "edge_flops", costs.edge_flops,
+                                  "edge_bytes", costs.edge_bytes));
+    if (machine->ok)
+        json_object_set_new(root, "machine",
+                            json_pack("{s:f, s:f}", "triad_gbps", machine->triad_gbps,
+                                      "sgemm_gflops", machine->sgemm_gflops));
+    json_object_set_new(root, "topology", json_string(machine->topology));
+    json_object_set_new(root, "runs", runs);
+    if (o->json_path != NULL) {
+        int err = bench_json_write(root, o->json_path);
+        if (err != 0)
+            cli_fail(program, "%s: cannot write: %s", o->json_path, strerror(err));
+    }
+    json_decref(root);
+    free(last.projection_ms);
+    free(last.edges_ms);
+    free(last.total_ms);
+    if (!ok) {
+        fprintf(stderr, "%s: --check failed: the fast path disagrees with the reference\n",
+                program);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     bench_options o = parse_options(argc, argv);
@@ -541,106 +662,12 @@ int main(int argc, char **argv)
                 o.export_edges_path);
     }
 
-    if (strcmp(o.mode, "train") == 0) {
-        int rc = bench_train(ctx, model, g, x, f, o.thread_counts, o.num_thread_counts, o.reps,
-                             o.warmup, o.seed, o.json_path);
-        free(out);
-        free(configs);
-        if (features == NULL)
-            free(x);
-        gat_array_destroy(&features);
-        gat_model_destroy(&model);
-        gat_graph_destroy(&g);
-        gat_context_destroy(&ctx);
-        return rc;
-    }
-
-    layer_costs costs = model_costs(model, g);
-    json_t *root = json_object();
-    json_t *runs = json_array();
-    run_result last = {0};
-    for (int k = 0; k < o.num_thread_counts; k++) {
-        run_result r = run_threads(ctx, model, g, x, f, out, o.thread_counts[k], &o);
-        double edges_per_s = (double)attended * o.layers / (r.total_median / 1e3);
-        double gflops = (costs.projection_flops + costs.edge_flops) / (r.total_median / 1e3) / 1e9;
-        double edge_gbps = costs.edge_bytes / (r.edges_median / 1e3) / 1e9;
-        printf("median (%d threads): projection %.3f ms   edges %.3f ms   total %.3f ms "
-               "(min %.3f)\n",
-               r.threads, r.projection_median, r.edges_median, r.total_median, r.total_min);
-        printf("rates: %.1f M edges/s, %.1f GFLOP/s, edge phase %.1f GB/s\n", edges_per_s / 1e6,
-               gflops, edge_gbps);
-        json_t *run = json_pack(
-            "{s:i, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o}", "threads", r.threads,
-            "pin", r.pin_report, "projection_ms_median", r.projection_median, "edges_ms_median",
-            r.edges_median, "forward_ms_median", r.total_median, "forward_ms_min", r.total_min,
-            "edges_per_second", edges_per_s, "gflops", gflops, "edge_phase_gbps", edge_gbps,
-            "projection_ms", json_doubles(r.projection_ms, o.reps), "edges_ms",
-            json_doubles(r.edges_ms, o.reps), "forward_ms", json_doubles(r.total_ms, o.reps));
-        if (machine.ok) {
-            double proj_floor = fmax(costs.projection_bytes / (machine.triad_gbps * 1e9),
-                                     costs.projection_flops / (machine.sgemm_gflops * 1e9));
-            double edge_floor = costs.edge_bytes / (machine.triad_gbps * 1e9);
-            printf("roofline: projection %.0f%% of its floor %.3f ms, edge phase %.0f%% of its "
-                   "bandwidth floor %.3f ms, total %.0f%%\n",
-                   100 * 1e3 * proj_floor / r.projection_median, 1e3 * proj_floor,
-                   100 * 1e3 * edge_floor / r.edges_median, 1e3 * edge_floor,
-                   100 * 1e3 * (proj_floor + edge_floor) / r.total_median);
-            json_object_set_new(run, "roofline",
-                                json_pack("{s:f, s:f, s:f, s:f}", "projection_floor_ms",
-                                          1e3 * proj_floor, "edge_floor_ms", 1e3 * edge_floor,
-                                          "projection_fraction",
-                                          1e3 * proj_floor / r.projection_median,
-                                          "edge_fraction", 1e3 * edge_floor / r.edges_median));
-        }
-        json_array_append_new(runs, run);
-        if (k > 0) {
-            free(last.projection_ms);
-            free(last.edges_ms);
-            free(last.total_ms);
-        }
-        last = r;
-    }
-
-    int ok = 1;
-    if (o.check)
-        ok = check_against_reference(ctx, model, g, x, out, root);
-    int64_t rss = peak_rss_bytes();
-    printf("peak memory: %.1f MiB\n", (double)rss / (1 << 20));
-
-    json_object_set_new(root, "nodes", json_integer(n));
-    json_object_set_new(root, "edges", json_integer(attended));
-    json_object_set_new(root, "edges_as_given", json_integer(gat_graph_num_edges(g)));
-    json_object_set_new(root, "max_in_degree", json_integer(max_degree));
-    json_object_set_new(root, "graph", json_string(source.description));
-    json_object_set_new(root, "ordering", json_string(ordering_names[o.ordering]));
-    json_object_set_new(root, "reorder_ms", json_real(reorder_ms));
-    json_object_set_new(root, "threads", json_integer(last.threads));
-    json_object_set_new(root, "forward_ms_median", json_real(last.total_median));
-    json_object_set_new(root, "peak_rss_bytes", json_integer(rss));
-    json_object_set_new(root, "model", json_pack("{s:I, s:I, s:I, s:b, s:i}", "in", (json_int_t)f,
-                                                 "heads", (json_int_t)o.heads, "channels",
-                                                 (json_int_t)o.channels, "concat", o.concat,
-                                                 "layers", o.layers));
-    json_object_set_new(root, "costs",
-                        json_pack("{s:f, s:f, s:f, s:f}", "projection_flops",
-                                  costs.projection_flops, "projection_bytes",
-                                  costs.projection_bytes, "edge_flops", costs.edge_flops,
-                                  "edge_bytes", costs.edge_bytes));
-    if (machine.ok)
-        json_object_set_new(root, "machine",
-                            json_pack("{s:f, s:f}", "triad_gbps", machine.triad_gbps,
-                                      "sgemm_gflops", machine.sgemm_gflops));
-    json_object_set_new(root, "topology", json_string(machine.topology));
-    json_object_set_new(root, "runs", runs);
-    if (o.json_path != NULL) {
-        int err = bench_json_write(root, o.json_path);
-        if (err != 0)
-            cli_fail(program, "%s: cannot write: %s", o.json_path, strerror(err));
-    }
-    json_decref(root);
-    free(last.projection_ms);
-    free(last.edges_ms);
-    free(last.total_ms);
+    const bench_run run = {&o,       &machine, ctx, model, g, x, f, out, attended, max_degree,
+                           source.description, ordering_names[o.ordering], reorder_ms};
+    const int rc = strcmp(o.mode, "train") == 0
+                       ? bench_train(ctx, model, g, x, f, o.thread_counts, o.num_thread_counts,
+                                     o.reps, o.warmup, o.seed, o.json_path)
+                       : bench_infer(&run);
     free(out);
     free(configs);
     if (features == NULL)
@@ -649,10 +676,5 @@ int main(int argc, char **argv)
     gat_model_destroy(&model);
     gat_graph_destroy(&g);
     gat_context_destroy(&ctx);
-    if (!ok) {
-        fprintf(stderr, "%s: --check failed: the fast path disagrees with the reference\n",
-                program);
-        return 1;
-    }
-    return 0;
+    return rc;
 }
