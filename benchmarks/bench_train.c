@@ -6,7 +6,7 @@
  * from d_out = R, and the update. Warm-up trials excluded; every trial
  * printed, then median and min per phase.
  */
-#include "bench_json.h"
+#include "bench_report.h"
 #include "bench_train.h"
 #include "cli_common.h"
 #include "trainer.h"
@@ -15,43 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 static const char *const program = "gat-bench";
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_of(const double *values, int n)
-{
-    double *sorted = malloc((size_t)n * sizeof *sorted);
-    if (sorted == NULL)
-        cli_fail(program, "out of memory");
-    memcpy(sorted, values, (size_t)n * sizeof *sorted);
-    qsort(sorted, (size_t)n, sizeof *sorted, compare_doubles);
-    double m = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-    free(sorted);
-    return m;
-}
-
-static double min_of(const double *values, int n)
-{
-    double m = values[0];
-    for (int k = 1; k < n; k++)
-        m = values[k] < m ? values[k] : m;
-    return m;
-}
-
-static json_t *json_doubles(const double *values, int n)
-{
-    json_t *a = json_array();
-    for (int k = 0; k < n; k++)
-        json_array_append_new(a, json_real(values[k]));
-    return a;
-}
 
 /* R [n] uniform in [-1, 1) from a counter hash: fixed for a seed. */
 static float *random_gradient(int64_t n, uint64_t seed)
@@ -123,24 +88,24 @@ int bench_train(gat_context *ctx, gat_model *model, const gat_graph *g, const fl
                        "step %8.3f ms   (loss %.6g)\n",
                        k + 1, pt.forward[k], pt.backward[k], pt.update[k], pt.step[k], loss);
             }
-            const double step_median = median_of(pt.step, reps);
+            const double step_median = bench_median(pt.step, reps);
             printf("median (%d threads, attention dropout %.1f): forward %.3f ms   backward "
                    "%.3f ms   update %.3f ms   step %.3f ms (min %.3f)\n",
-                   thread_counts[tc], dropouts[d], median_of(pt.forward, reps),
-                   median_of(pt.backward, reps), median_of(pt.update, reps), step_median,
-                   min_of(pt.step, reps));
+                   thread_counts[tc], dropouts[d], bench_median(pt.forward, reps),
+                   bench_median(pt.backward, reps), bench_median(pt.update, reps), step_median,
+                   bench_minimum(pt.step, reps));
             json_array_append_new(
                 runs, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o, s:o}",
                                 "threads", thread_counts[tc], "attention_dropout", dropouts[d],
                                 "train_step_ms_median", step_median, "train_step_ms_min",
-                                min_of(pt.step, reps), "forward_ms_median",
-                                median_of(pt.forward, reps), "backward_ms_median",
-                                median_of(pt.backward, reps), "update_ms_median",
-                                median_of(pt.update, reps), "train_step_ms",
-                                json_doubles(pt.step, reps), "forward_ms",
-                                json_doubles(pt.forward, reps), "backward_ms",
-                                json_doubles(pt.backward, reps), "update_ms",
-                                json_doubles(pt.update, reps)));
+                                bench_minimum(pt.step, reps), "forward_ms_median",
+                                bench_median(pt.forward, reps), "backward_ms_median",
+                                bench_median(pt.backward, reps), "update_ms_median",
+                                bench_median(pt.update, reps), "train_step_ms",
+                                bench_json_doubles(pt.step, reps), "forward_ms",
+                                bench_json_doubles(pt.forward, reps), "backward_ms",
+                                bench_json_doubles(pt.backward, reps), "update_ms",
+                                bench_json_doubles(pt.update, reps)));
             if (d == 0) {
                 headline = step_median;
                 headline_threads = thread_counts[tc];
@@ -148,9 +113,7 @@ int bench_train(gat_context *ctx, gat_model *model, const gat_graph *g, const fl
         }
         gat_trainer_destroy(&t);
     }
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    const int64_t rss = (int64_t)usage.ru_maxrss * 1024;
+    const int64_t rss = bench_peak_rss_bytes();
     printf("peak memory: %.1f MiB\n", (double)rss / (1 << 20));
     json_object_set_new(root, "mode", json_string("train"));
     json_object_set_new(root, "nodes", json_integer(n));

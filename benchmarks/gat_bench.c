@@ -3,7 +3,7 @@
  * graph statistics, every trial, then median and min per phase, rates, and
  * the fraction of a roofline built from probes of this machine.
  */
-#include "bench_json.h"
+#include "bench_report.h"
 #include "bench_probe.h"
 #include "bench_train.h"
 #include "cli_common.h"
@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 static const char *const program = "gat-bench";
@@ -279,38 +278,6 @@ static float *random_features(int64_t n, int64_t f, uint64_t seed)
 
 /* ---------------------------------------------------------------------- */
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *values, int n)
-{
-    double *sorted = malloc((size_t)n * sizeof *sorted);
-    memcpy(sorted, values, (size_t)n * sizeof *sorted);
-    qsort(sorted, (size_t)n, sizeof *sorted, compare_doubles);
-    double m = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-    free(sorted);
-    return m;
-}
-
-static double minimum(const double *values, int n)
-{
-    double m = values[0];
-    for (int k = 1; k < n; k++)
-        if (values[k] < m)
-            m = values[k];
-    return m;
-}
-
-static int64_t peak_rss_bytes(void)
-{
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    return (int64_t)usage.ru_maxrss * 1024;
-}
-
 /* What a layer must move and compute at the least; see the README's
  * "Roofline" section for the model. */
 typedef struct layer_costs {
@@ -380,19 +347,11 @@ static run_result run_threads(gat_context *ctx, gat_model *model, const gat_grap
         printf("  trial %2d: projection %8.3f ms   edges %8.3f ms   total %8.3f ms\n", k + 1,
                r.projection_ms[k], r.edges_ms[k], r.total_ms[k]);
     }
-    r.projection_median = median(r.projection_ms, o->reps);
-    r.edges_median = median(r.edges_ms, o->reps);
-    r.total_median = median(r.total_ms, o->reps);
-    r.total_min = minimum(r.total_ms, o->reps);
+    r.projection_median = bench_median(r.projection_ms, o->reps);
+    r.edges_median = bench_median(r.edges_ms, o->reps);
+    r.total_median = bench_median(r.total_ms, o->reps);
+    r.total_min = bench_minimum(r.total_ms, o->reps);
     return r;
-}
-
-static json_t *json_doubles(const double *values, int n)
-{
-    json_t *a = json_array();
-    for (int k = 0; k < n; k++)
-        json_array_append_new(a, json_real(values[k]));
-    return a;
 }
 
 static int check_against_reference(gat_context *ctx, gat_model *model, const gat_graph *g,
@@ -474,8 +433,8 @@ static int bench_infer(const bench_run *b)
             "pin", r.pin_report, "projection_ms_median", r.projection_median, "edges_ms_median",
             r.edges_median, "forward_ms_median", r.total_median, "forward_ms_min", r.total_min,
             "edges_per_second", edges_per_s, "gflops", gflops, "edge_phase_gbps", edge_gbps,
-            "projection_ms", json_doubles(r.projection_ms, o->reps), "edges_ms",
-            json_doubles(r.edges_ms, o->reps), "forward_ms", json_doubles(r.total_ms, o->reps));
+            "projection_ms", bench_json_doubles(r.projection_ms, o->reps), "edges_ms",
+            bench_json_doubles(r.edges_ms, o->reps), "forward_ms", bench_json_doubles(r.total_ms, o->reps));
         if (machine->ok) {
             double proj_floor = fmax(costs.projection_bytes / (machine->triad_gbps * 1e9),
                                      costs.projection_flops / (machine->sgemm_gflops * 1e9));
@@ -504,7 +463,7 @@ static int bench_infer(const bench_run *b)
     int ok = 1;
     if (o->check)
         ok = check_against_reference(ctx, model, g, x, out, root);
-    int64_t rss = peak_rss_bytes();
+    int64_t rss = bench_peak_rss_bytes();
     printf("peak memory: %.1f MiB\n", (double)rss / (1 << 20));
 
     json_object_set_new(root, "nodes", json_integer(n));

@@ -1,0 +1,26 @@
+/* What gat-bench's inference and training reports share: medians and
+ * minima of trial times, the peak resident memory, and the JSON report's
+ * write, which appears complete or not at all. */
+#ifndef GAT_BENCH_REPORT_H
+#define GAT_BENCH_REPORT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* Median of n >= 1 values (the mean of the middle two for even n). */
+double bench_median(const double *values, int n);
+
+/* Smallest of n >= 1 values. */
+double bench_minimum(const double *values, int n);
+
+/* The process's peak resident set (ru_maxrss) in bytes. */
+int64_t bench_peak_rss_bytes(void);
+
+/* A new JSON array of n numbers. */
+json_t *bench_json_doubles(const double *values, int n);
+
+/* Dumps root to a unique temporary file beside path and renames it over
+ * path. Returns 0, or an errno value (the temporary file is removed). */
+int bench_json_write(json_t *root, const char *path);
+
+#endif
