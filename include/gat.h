@@ -430,6 +430,11 @@ typedef struct gat_trainer_options {
     double beta1, beta2, eps;      /* Adam's; default 0.9, 0.999, 1e-8 */
     double dropout;                /* on each layer's input, in [0, 1); default 0 */
     double attention_dropout;      /* on the attention coefficients, in [0, 1); default 0 */
+    /* On the projected features x W^T as the aggregation reads them, after
+     * the attention scores were taken from them (the GAT authors'
+     * TensorFlow code; PyG's GATConv has no such dropout), in [0, 1);
+     * default 0 (PyG's behaviour). */
+    double projected_dropout;
     uint64_t seed;                 /* keys the dropout masks; default 0 */
     gat_input_format input_format; /* default GAT_INPUT_AUTO */
 } gat_trainer_options;
@@ -442,11 +447,17 @@ void gat_trainer_options_init(gat_trainer_options *options);
  *
  * Dropout is inverted dropout as torch.nn.functional.dropout (kept values
  * scaled by 1/(1-p)), applied to the input of every layer and to the
- * attention coefficients after the softmax (PyG's GATConv dropout). Masks
- * come from a counter-based hash of (seed, step, layer, element), where
- * step is the number of updates so far and element is the row-major index
- * of an input entry or edge * heads + head of a coefficient in library
- * order: the same masks at any thread count, for dense and sparse inputs,
+ * attention coefficients after the softmax (PyG's GATConv dropout).
+ * projected_dropout adds the one of the authors' attn_head: in every
+ * layer, the projected features h = x W^T feed the attention scores as
+ * they are, and the aggregation sum_j alpha_ij h_j reads them dropped out
+ * (one mask per node and feature, the same for every edge the node sends
+ * along). Masks come from a counter-based hash of (seed, step, layer,
+ * site, element), where step is the number of updates so far and element
+ * is the row-major index of an input entry, edge * heads + head of a
+ * coefficient in library order, or node * H*C + head * C + channel of a
+ * projected feature; each site (input, attention, projected) has its own
+ * stream: the same masks at any thread count, for dense and sparse inputs,
  * and again for every forward between two updates. A rate is applied as a
  * multiple of 2^-16 (0.6 keeps 39.9994%).
  *

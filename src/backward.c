@@ -54,6 +54,12 @@ typedef struct backward_pass {
     const gat__edge_views *v;
     const gat__sources *sources; /* NULL: v's transposed view, by node id */
     float *projected; /* features in (channel-major); gradients out (head-major) */
+    /* The features the aggregation read: projected, or (projected-feature
+     * dropout) dropped [N, H*C] channel-major with its mask proj_keep
+     * [N, H*C] head-major and proj_scale = 1/(1-rate). */
+    const float *features, *dropped;
+    const uint8_t *proj_keep;
+    float proj_scale;
     const float *score_src, *score_dst, *shift, *inv_sum, *d_out, *att_src, *att_dst;
     const uint8_t *keep; /* NULL: no attention dropout */
     float keep_scale, slope;
@@ -116,7 +122,7 @@ static GAT_ALWAYS_INLINE void backward_rows(const backward_pass *a, const gat__r
     const float head_scale = concat ? 1.0f : 1.0f / (float)heads;
     const int64_t *restrict row_ptr = a->v->row_ptr;
     const int32_t *restrict src = a->v->src;
-    const float *restrict projected = a->projected;
+    const float *restrict features = a->features;
     const float *restrict score_src = a->score_src;
     float *restrict alpha = r->alpha, *restrict lr = r->lr, *restrict g = r->g,
                     *restrict kf = r->kf, *restrict dot = r->dot, *restrict sa = r->sa,
@@ -157,7 +163,8 @@ static GAT_ALWAYS_INLINE void backward_rows(const backward_pass *a, const gat__r
         const float *restrict inv = a->inv_sum + i * heads;
         for (int64_t h = 0; h < heads; h++)
             dot[h] = sa[h] = sb[h] = 0.0f;
-        /* agg[i] = sum_j a_ij x_j with a = alpha * drop:
+        /* agg[i] = sum_j a_ij x_j with a = alpha * drop (x_j: the features
+         * as aggregated, after any projected-feature dropout):
          *   s_ij = d a_ij * drop = <d agg[i,h,:], x_j,h,:> * drop = d alpha_ij;
          * alpha = softmax(e) over the row:
          *   d e_ij = alpha_ij (s_ij - dot_i),  dot_i = sum_k alpha_ik s_ik;
@@ -169,11 +176,11 @@ static GAT_ALWAYS_INLINE void backward_rows(const backward_pass *a, const gat__r
             const int64_t j = src[k];
             if (a->prefetch && k + GAT_TRAIN_PREFETCH < a->v->num_slots) { /* across row ends */
                 const int64_t ahead = src[k + GAT_TRAIN_PREFETCH];
-                gat__prefetch_floats(projected + ahead * hc, hc);
+                gat__prefetch_floats(features + ahead * hc, hc);
                 gat__prefetch_floats(score_src + ahead * heads, heads);
             }
             coefficients(score_src + j * heads, sd, shift, inv, a->slope, alpha, lr, heads);
-            head_dots(dyc, projected + j * hc, g, heads, channels);
+            head_dots(dyc, features + j * hc, g, heads, channels);
             if (drop)
                 gat__mask_to_float(a->keep + k * gat__mask_bytes(heads), a->keep_scale, kf,
                                    heads);
@@ -225,6 +232,8 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
             x[k] = row[k];
             dx[k] = 0.0f;
         }
+        /* The features the aggregation read (x feeds the scores). */
+        const float *restrict xa = a->dropped != NULL ? a->dropped + j * hc : x;
         for (int64_t h = 0; h < heads; h++)
             dss[h] = 0.0f;
         /* agg[i] = sum_j a_ij x_j:  d x_j += a_ij d agg[i];
@@ -245,7 +254,7 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
             const float *restrict dot = a->dot + i * heads;
             coefficients(ss, a->score_dst + i * heads, a->shift + i * heads,
                          a->inv_sum + i * heads, a->slope, alpha, lr, heads);
-            head_dots(dyc, x, g, heads, channels);
+            head_dots(dyc, xa, g, heads, channels);
             if (drop)
                 gat__mask_to_float(a->keep + (v->row_ptr[i] + offsets[q]) * gat__mask_bytes(heads),
                                    a->keep_scale, kf, heads);
@@ -259,6 +268,16 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
                 GAT_SIMD
                 for (int64_t h = 0; h < heads; h++)
                     dx[c * heads + h] = GAT_FMA(w[h], dyc[c * heads + h], dx[c * heads + h]);
+        }
+        /* The aggregation read x_j dropped out: its gradient goes back
+         * through the mask (the scores' below read x_j as it is), as a
+         * factor 0 or scale (no branch on the random mask). */
+        if (a->proj_keep != NULL) {
+            const uint8_t *restrict keep = a->proj_keep + j * hc;
+            const float scale = a->proj_scale;
+            for (int64_t h = 0; h < heads; h++)
+                for (int64_t c = 0; c < channels; c++)
+                    dx[c * heads + h] *= (float)keep[h * channels + c] * scale;
         }
         /* s_src[j,h] = <x_j,h,:, att_src[h,:]>, s_dst likewise:
          *   d x_j,h,: += d s_src[j,h] att_src[h,:] + d s_dst[j,h] att_dst[h,:]
@@ -358,7 +377,8 @@ static int64_t lower_bound(const gat__rows *rows, int64_t id)
 gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
                                    const gat__edge_views *v, const gat__rows *edge_rows,
                                    const gat__rows *proj_rows, const gat__sources *sources,
-                                   float *projected,
+                                   float *projected, const float *dropped,
+                                   const uint8_t *proj_keep, float proj_scale,
                                    const float *score_src, const float *score_dst,
                                    const float *shift, const float *inv_sum,
                                    const uint8_t *keep, float keep_scale, const float *d_out,
@@ -370,7 +390,10 @@ gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
     const int64_t n = v->num_nodes, heads = c->heads, channels = c->channels,
                   hc = heads * channels, width = gat__layer_out_width(c);
     const backward_pass a = {
-        .v = v, .sources = sources, .projected = projected, .score_src = score_src, .score_dst = score_dst,
+        .v = v, .sources = sources, .projected = projected,
+        .features = dropped != NULL ? dropped : projected, .dropped = dropped,
+        .proj_keep = dropped != NULL ? proj_keep : NULL, .proj_scale = proj_scale,
+        .score_src = score_src, .score_dst = score_dst,
         .shift = shift, .inv_sum = inv_sum, .d_out = d_out, .att_src = layer->att_src,
         .att_dst = layer->att_dst, .keep = keep, .keep_scale = keep_scale,
         .slope = c->negative_slope, .dyc = dyc, .dot = dot, .d_score_dst = d_score_dst,

@@ -4,6 +4,7 @@
  */
 #include "parallel.h"
 #include "train_kernels.h"
+#include "train_shapes.h"
 
 #include <string.h>
 
@@ -110,5 +111,61 @@ void gat__dropout_forward_rows(gat_context *ctx, const gat__dropout *d, const ga
         gat__dropout_mask(d, (uint64_t)first, width, keep + first);
         for (int64_t k = first; k < first + width; k++)
             out[k] = keep[k] ? in[k] * scale : 0.0f;
+    }
+}
+
+/* Rows rows[first .. last) of gat__dropout_projected_rows; heads and
+ * channels are constants at the fixed shapes (the transposition below then
+ * unrolls and vectorizes). */
+static GAT_ALWAYS_INLINE void projected_rows(const gat__dropout *d, const gat__rows *rows,
+                                             int64_t first, int64_t last,
+                                             const float *projected, float *dropped,
+                                             uint8_t *keep, const int64_t heads,
+                                             const int64_t channels)
+{
+    const int64_t hc = heads * channels;
+    const float scale = d->scale;
+    for (int64_t r = first; r < last; r++) {
+        const int64_t at = gat__row_at(rows, r) * hc;
+        /* The mask in element order (head-major), then the row channel-major,
+         * multiplied by 0 or the scale as torch's dropout does (a branch on
+         * the random mask would be mispredicted half the time). */
+        uint8_t *restrict k = keep + at;
+        gat__dropout_mask(d, (uint64_t)at, hc, k);
+        const float *restrict in = projected + at;
+        float *restrict out = dropped + at;
+        for (int64_t h = 0; h < heads; h++)
+            for (int64_t c = 0; c < channels; c++)
+                out[c * heads + h] = in[c * heads + h] * ((float)k[h * channels + c] * scale);
+    }
+}
+
+#define DEFINE_FIXED(H, C)                                                                   \
+    static void projected_rows_##H##x##C(const gat__dropout *d, const gat__rows *rows,      \
+                                         int64_t first, int64_t last, const float *projected, \
+                                         float *dropped, uint8_t *keep)                      \
+    {                                                                                        \
+        projected_rows(d, rows, first, last, projected, dropped, keep, (H), (C));            \
+    }
+GAT__TRAIN_SHAPE_LIST(DEFINE_FIXED)
+#undef DEFINE_FIXED
+
+void gat__dropout_projected_rows(gat_context *ctx, const gat__dropout *d, const gat__rows *rows,
+                                 const float *projected, float *dropped, uint8_t *keep,
+                                 int64_t num_nodes, int64_t heads, int64_t channels)
+{
+    const int64_t count = gat__row_count(rows, num_nodes);
+    const int team = gat__team(ctx, 4 * count * heads * channels);
+    const int64_t chunks = team > 1 ? (int64_t)team * GAT_CHUNKS_PER_THREAD : 1;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(team) schedule(static)
+#endif
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        const int64_t first = count * chunk / chunks, last = count * (chunk + 1) / chunks;
+#define FIXED(H, C) projected_rows_##H##x##C(d, rows, first, last, projected, dropped, keep)
+#define GENERIC() projected_rows(d, rows, first, last, projected, dropped, keep, heads, channels)
+        GAT__TRAIN_SHAPES(heads, channels, FIXED, GENERIC);
+#undef FIXED
+#undef GENERIC
     }
 }

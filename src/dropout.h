@@ -20,8 +20,12 @@
 #include <stdint.h>
 
 typedef enum gat__dropout_site {
-    GAT__DROP_INPUT = 0,    /* a layer's input features, element = row * F + column */
-    GAT__DROP_ATTENTION = 1 /* attention coefficients, element = edge * H + head */
+    GAT__DROP_INPUT = 0,     /* a layer's input features, element = row * F + column */
+    GAT__DROP_ATTENTION = 1, /* attention coefficients, element = edge * H + head */
+    /* a layer's projected features as the aggregation reads them (the GAT
+     * authors' code), element = row * H*C + head * C + channel (head-major,
+     * PyG's layout, whatever order the trainer stores them in) */
+    GAT__DROP_PROJECTED = 2
 } gat__dropout_site;
 
 typedef struct gat__dropout {
@@ -41,7 +45,12 @@ static inline gat__dropout gat__dropout_make(uint64_t seed, int64_t step, int la
         return d;
     uint64_t k = gat__mix64(seed ^ 0xD1B54A32D192ED03ull);
     k = gat__mix64(k + (uint64_t)step);
-    d.key = gat__mix64(k + ((uint64_t)layer << 1 | (uint64_t)site));
+    /* A stream of its own for the projected features: (layer << 1 | site)
+     * would be the next layer's input mask; the old sites keep their keys. */
+    if (site == GAT__DROP_PROJECTED)
+        d.key = gat__mix64(gat__mix64(k ^ 0x94D049BB133111EBull) + (uint64_t)layer);
+    else
+        d.key = gat__mix64(k + ((uint64_t)layer << 1 | (uint64_t)site));
     long t = lround(ldexp((double)rate, 16));
     d.threshold = t > 65535 ? 65535u : t < 1 ? 1u : (uint32_t)t;
     d.scale = (float)(1.0 / (1.0 - (double)rate));

@@ -6,7 +6,9 @@
  *
  * Dropout placement follows the paper and PyG's GAT example: dropout on
  * the input of every layer, the activation (ELU) between layers, dropout
- * on the attention coefficients inside every layer.
+ * on the attention coefficients inside every layer; optionally (the
+ * authors' TensorFlow code) on the projected features the aggregation
+ * reads, after the scores were taken from them.
  */
 #include "trainer.h"
 
@@ -20,6 +22,12 @@ static gat__dropout attention_dropout(const gat_trainer *t, int layer, bool trai
 {
     return gat__dropout_make(t->options.seed, t->steps, layer, GAT__DROP_ATTENTION,
                              training ? (float)t->options.attention_dropout : 0.0f);
+}
+
+static gat__dropout projected_dropout(const gat_trainer *t, int layer, bool training)
+{
+    return gat__dropout_make(t->options.seed, t->steps, layer, GAT__DROP_PROJECTED,
+                             training ? (float)t->options.projected_dropout : 0.0f);
 }
 
 /* The rows of layer l the current plan computes (NULL: all). */
@@ -88,13 +96,23 @@ gat_status gat__trainer_forward(gat_context *ctx, gat_trainer *t, bool training)
                                                      st->score_dst)) != GAT_OK)
                 return status;
         }
+        /* The authors' dropout of the projected features: the scores above
+         * came from them as they are, the aggregation reads them dropped. */
+        const gat__dropout drop_proj = projected_dropout(t, l, training);
+        const float *features = st->projected;
+        st->used_proj_dropped = gat__dropout_active(&drop_proj);
+        if (st->used_proj_dropped) {
+            gat__dropout_projected_rows(ctx, &drop_proj, proj, st->projected, st->proj_dropped,
+                                        st->proj_keep, n, c->heads, c->channels);
+            features = st->proj_dropped;
+        }
         /* The fused kernel: softmax, attention dropout, aggregation, bias and
          * the activation between layers; and the coefficients the backward
          * starts from (an evaluation just overwrites them). */
         const gat__dropout drop_att = attention_dropout(t, l, training);
         st->used_attention_keep = gat__dropout_active(&drop_att);
         status = gat__attention_train_forward(
-            ctx, layer, st->views, edge_rows(t, l), st->projected, st->score_src,
+            ctx, layer, st->views, edge_rows(t, l), features, st->score_src,
             st->score_dst, &drop_att, st->attention_keep,
             l + 1 < m->num_layers ? m->activation : GAT_ACT_NONE, training ? st->shift : NULL,
             training ? st->inv_sum : NULL, st->output);
@@ -126,10 +144,13 @@ gat_status gat__trainer_backward(gat_context *ctx, gat_trainer *t, const float *
         const gat__param *p = &t->params[gat__first_param(t, l)];
         const int64_t hc = c->heads * c->channels, f = c->in_features;
         const gat__dropout drop_att = attention_dropout(t, l, true);
+        const gat__dropout drop_proj = projected_dropout(t, l, true);
         const gat__rows *proj = proj_rows(t, l);
         gat_status status = gat__attention_backward(
             ctx, layer, st->views, edge_rows(t, l), proj,
-            t->plan != NULL ? t->plan->layers[l].sources : NULL, st->projected, st->score_src,
+            t->plan != NULL ? t->plan->layers[l].sources : NULL, st->projected,
+            st->used_proj_dropped ? st->proj_dropped : NULL,
+            st->used_proj_dropped ? st->proj_keep : NULL, drop_proj.scale, st->score_src,
             st->score_dst, st->shift,
             st->inv_sum, st->used_attention_keep ? st->attention_keep : NULL, drop_att.scale,
             d_out, p[1].grad, p[2].grad, layer->bias != NULL ? p[3].grad : NULL, t->logits,

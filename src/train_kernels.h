@@ -113,6 +113,14 @@ void gat__dropout_forward_rows(gat_context *ctx, const gat__dropout *d, const ga
                                const float *in, float *out, uint8_t *keep, int64_t num_nodes,
                                int64_t width);
 
+/* Projected-feature dropout for the rows of a list (NULL: all): dropped
+ * [N, H*C] = projected * scale(element), both channel-major (see
+ * gat__layer_state), and keep [N, H*C] the mask in element order, i.e.
+ * head-major: element i * H*C + h * C + c at that index. */
+void gat__dropout_projected_rows(gat_context *ctx, const gat__dropout *d, const gat__rows *rows,
+                                 const float *projected, float *dropped, uint8_t *keep,
+                                 int64_t num_nodes, int64_t heads, int64_t channels);
+
 /* bits [slots * gat__mask_bytes(H)]: the masks of slots first_slot ..
  * first_slot + slots - 1, heads 0 .. H-1 (element = slot * H + head), as
  * bits (see gat__mask_bytes). */
@@ -231,11 +239,15 @@ gat_status gat__attention_train_forward(gat_context *ctx, const gat__layer *laye
 /* Backward of the whole edge phase and the node scores:
  *   s_src[n,h] = <projected[n,h,:], att_src[h,:]>, s_dst likewise
  *   e_ij = LeakyReLU(s_src[j] + s_dst[i]);  alpha = softmax over row i
- *   out[i] = concat/mean_h (sum_j alpha_ij drop_ij projected[j]) + bias
+ *   out[i] = concat/mean_h (sum_j alpha_ij drop_ij dropped[j]) + bias
+ * with dropped = projected * proj_drop (the projected-feature dropout) or
+ * projected itself.
  * edge_rows: the rows the forward computed (their d_out is read; NULL:
  * all), proj_rows: those rows and their sources (NULL: all), sources: the
  * transposed view restricted to them (NULL: the views').
- * Inputs: projected [N, H*C] (channel-major), score_src/score_dst [N, H],
+ * Inputs: projected [N, H*C] (channel-major), dropped (NULL: none) as
+ * gat__dropout_projected_rows left it with its mask proj_keep and
+ * proj_scale = 1/(1-rate), score_src/score_dst [N, H],
  * shift/inv_sum [N, H] from the forward, keep [E', B] the attention-dropout
  * mask bits (NULL: none) with keep_scale = 1/(1-rate), d_out [N, W].
  * Outputs: d_projected [N, H*C] head-major (all of it: through the
@@ -247,7 +259,8 @@ gat_status gat__attention_train_forward(gat_context *ctx, const gat__layer *laye
 gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
                                    const gat__edge_views *views, const gat__rows *edge_rows,
                                    const gat__rows *proj_rows, const gat__sources *sources,
-                                   float *projected,
+                                   float *projected, const float *dropped,
+                                   const uint8_t *proj_keep, float proj_scale,
                                    const float *score_src, const float *score_dst,
                                    const float *shift, const float *inv_sum,
                                    const uint8_t *keep, float keep_scale, const float *d_out,

@@ -25,6 +25,7 @@ void gat_trainer_options_init(gat_trainer_options *o)
     o->eps = 1e-8;
     o->dropout = 0.0;
     o->attention_dropout = 0.0;
+    o->projected_dropout = 0.0;
     o->seed = 0;
     o->input_format = GAT_INPUT_AUTO;
 }
@@ -50,6 +51,10 @@ static gat_status check_options(gat_context *ctx, const gat_trainer_options *o)
     if (!(o->attention_dropout >= 0.0 && o->attention_dropout < 1.0))
         return gat__fail(ctx, GAT_ERR_INVALID, "trainer: attention dropout %g must be in [0, 1)",
                          o->attention_dropout);
+    if (!(o->projected_dropout >= 0.0 && o->projected_dropout < 1.0))
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "trainer: projected-feature dropout %g must be in [0, 1)",
+                         o->projected_dropout);
     if (o->input_format != GAT_INPUT_AUTO && o->input_format != GAT_INPUT_DENSE &&
         o->input_format != GAT_INPUT_SPARSE)
         return gat__fail(ctx, GAT_ERR_INVALID, "trainer: unknown input format %d",
@@ -81,6 +86,8 @@ void gat_trainer_destroy(gat_trainer **trainer)
             GAT_FREE(a, st->input_keep);
             GAT_FREE(a, st->attention_keep);
             GAT_FREE(a, st->projected);
+            GAT_FREE(a, st->proj_dropped);
+            GAT_FREE(a, st->proj_keep);
             GAT_FREE(a, st->score_src);
             GAT_FREE(a, st->score_dst);
             GAT_FREE(a, st->shift);
@@ -216,6 +223,10 @@ gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model
             ALLOC(st->attention_keep, edges * gat__mask_bytes(c->heads),
                   "attention dropout mask");
         ALLOC(st->projected, n * hc, "projected features");
+        if (o->projected_dropout > 0.0) {
+            ALLOC(st->proj_dropped, n * hc, "dropped-out projected features");
+            ALLOC(st->proj_keep, n * hc, "projected-feature dropout mask");
+        }
         ALLOC(st->score_src, n * c->heads, "source scores");
         ALLOC(st->score_dst, n * c->heads, "destination scores");
         ALLOC(st->shift, n * c->heads, "softmax shifts");

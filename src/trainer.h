@@ -26,6 +26,12 @@ typedef struct gat__layer_state {
      * a horizontal sum). Gradients and outputs stay head-major. The
      * backward overwrites it with d projected (head-major). */
     float *projected;
+    /* [N, H*C] channel-major: projected after the projected-feature
+     * dropout (rate > 0), what the aggregation reads; the scores are taken
+     * from projected itself. Its mask [N, H*C] head-major, one byte each. */
+    float *proj_dropped;
+    uint8_t *proj_keep;
+    bool used_proj_dropped; /* the last forward aggregated proj_dropped */
     float *score_src;     /* [N, H] */
     float *score_dst;     /* [N, H] */
     float *shift;         /* [N, H] the softmax shift of each row (see train_attention.c) */

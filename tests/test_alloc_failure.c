@@ -375,6 +375,7 @@ static void run_session(session *s)
     gat_trainer_options_init(&topts);
     topts.dropout = 0.5;
     topts.attention_dropout = 0.25;
+    topts.projected_dropout = 0.3;
     topts.weight_decay = 5e-4;
     topts.seed = 7;
     topts.input_format = s->input_format;

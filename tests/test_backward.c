@@ -62,6 +62,7 @@ typedef struct twin {
     double *x;                 /* [N, F_0] */
     double *in_scale[MAX_LAYERS];  /* [N, F_l] input-dropout factors, NULL = 1 */
     double *att_scale[MAX_LAYERS]; /* [E'_l, H] attention-dropout factors */
+    double *proj_scale[MAX_LAYERS]; /* [N, H*C] projected-feature dropout factors */
     double *r;                 /* [N, out] */
     double min_abs_kink;       /* smallest |logit| / |pre-activation| seen */
 } twin;
@@ -122,7 +123,10 @@ static double *twin_layer(twin *tw, int l, const double *in)
             if (tw->att_scale[l])
                 a *= tw->att_scale[l][p * heads + hh];
             for (int64_t q = 0; q < ch; q++) {
-                double v = a * h[src[p] * hc + hh * ch + q];
+                /* The aggregation reads the projected features dropped out
+                 * (the scores above read them as they are). */
+                const int64_t o = src[p] * hc + hh * ch + q;
+                double v = a * h[o] * (tw->proj_scale[l] ? tw->proj_scale[l][o] : 1.0);
                 if (c->concat)
                     out[dst[p] * width + hh * ch + q] += v;
                 else
@@ -206,7 +210,7 @@ typedef struct fd_case {
     int layers;
     gat_layer_config config[MAX_LAYERS];
     gat_activation activation;
-    double dropout, attention_dropout;
+    double dropout, attention_dropout, projected_dropout;
     gat_input_format input_format;
     uint64_t seed;
 } fd_case;
@@ -246,6 +250,7 @@ static void run_fd_case(const fd_case *fc)
     gat_trainer_options_init(&to);
     to.dropout = fc->dropout;
     to.attention_dropout = fc->attention_dropout;
+    to.projected_dropout = fc->projected_dropout;
     to.seed = fc->seed;
     to.input_format = fc->input_format;
     gat_trainer *t = NULL;
@@ -285,6 +290,14 @@ static void run_fd_case(const fd_case *fc)
             tw.att_scale[l] = malloc((size_t)ev * sizeof(double));
             for (int64_t k = 0; k < ev; k++)
                 tw.att_scale[l][k] = gat__dropout_scale(&datt, (uint64_t)k);
+        }
+        gat__dropout dproj = gat__dropout_make(fc->seed, 0, l, GAT__DROP_PROJECTED,
+                                               (float)fc->projected_dropout);
+        if (gat__dropout_active(&dproj)) {
+            /* element = node * H*C + head * C + channel, PyG's layout */
+            tw.proj_scale[l] = malloc((size_t)(FD_N * hc) * sizeof(double));
+            for (int64_t k = 0; k < FD_N * hc; k++)
+                tw.proj_scale[l][k] = gat__dropout_scale(&dproj, (uint64_t)k);
         }
     }
     /* The twin's output against the trainer's forward, as a sanity check
@@ -330,7 +343,7 @@ static void run_fd_case(const fd_case *fc)
 
     for (int l = 0; l < fc->layers; l++) {
         free(tw.w[l]), free(tw.att_src[l]), free(tw.att_dst[l]), free(tw.bias[l]);
-        free(tw.in_scale[l]), free(tw.att_scale[l]);
+        free(tw.in_scale[l]), free(tw.att_scale[l]), free(tw.proj_scale[l]);
     }
     free(tw.x), free(tw.r), free(x), free(r), free(out), free(dx);
     gat_trainer_destroy(&t);
@@ -350,14 +363,14 @@ static gat_layer_config layer(int64_t f, int64_t heads, int64_t channels, bool c
 
 Test(backward, one_layer_concat_with_duplicates_loops_and_isolated_nodes)
 {
-    fd_case fc = {"one layer concat", 1, {layer(5, 2, 3, true)}, GAT_ACT_ELU, 0, 0,
+    fd_case fc = {"one layer concat", 1, {layer(5, 2, 3, true)}, GAT_ACT_ELU, 0, 0, 0,
                   GAT_INPUT_DENSE, 20};
     run_fd_case(&fc);
 }
 
 Test(backward, one_layer_mean_over_heads)
 {
-    fd_case fc = {"one layer mean", 1, {layer(5, 3, 2, false)}, GAT_ACT_ELU, 0, 0,
+    fd_case fc = {"one layer mean", 1, {layer(5, 3, 2, false)}, GAT_ACT_ELU, 0, 0, 0,
                   GAT_INPUT_DENSE, 12};
     run_fd_case(&fc);
 }
@@ -365,14 +378,14 @@ Test(backward, one_layer_mean_over_heads)
 Test(backward, two_layers_elu_concat_then_mean)
 {
     fd_case fc = {"two layers ELU", 2, {layer(4, 2, 3, true), layer(6, 2, 3, false)},
-                  GAT_ACT_ELU, 0, 0, GAT_INPUT_DENSE, 13};
+                  GAT_ACT_ELU, 0, 0, 0, GAT_INPUT_DENSE, 13};
     run_fd_case(&fc);
 }
 
 Test(backward, without_added_self_loops_empty_rows_and_no_bias)
 {
     fd_case fc = {"loops as given, no bias", 2, {layer(4, 2, 2, true), layer(4, 1, 3, true)},
-                  GAT_ACT_RELU, 0, 0, GAT_INPUT_DENSE, 14};
+                  GAT_ACT_RELU, 0, 0, 0, GAT_INPUT_DENSE, 14};
     fc.config[0].add_self_loops = false;
     fc.config[1].add_self_loops = false;
     fc.config[1].bias = false;
@@ -384,7 +397,7 @@ Test(backward, mixed_self_loop_policies_three_layers)
 {
     fd_case fc = {"three layers, mixed loops", 3,
                   {layer(3, 2, 2, true), layer(4, 3, 2, false), layer(2, 2, 2, true)},
-                  GAT_ACT_ELU, 0, 0, GAT_INPUT_DENSE, 28};
+                  GAT_ACT_ELU, 0, 0, 0, GAT_INPUT_DENSE, 28};
     fc.config[1].add_self_loops = false;
     run_fd_case(&fc);
 }
@@ -392,14 +405,14 @@ Test(backward, mixed_self_loop_policies_three_layers)
 Test(backward, through_input_and_attention_dropout)
 {
     fd_case fc = {"dropout", 2, {layer(5, 2, 3, true), layer(6, 2, 2, false)}, GAT_ACT_ELU,
-                  0.3, 0.4, GAT_INPUT_DENSE, 30};
+                  0.3, 0.4, 0, GAT_INPUT_DENSE, 30};
     run_fd_case(&fc);
 }
 
 Test(backward, sparse_input_with_dropout)
 {
     fd_case fc = {"sparse input", 2, {layer(6, 2, 3, true), layer(6, 1, 3, true)}, GAT_ACT_ELU,
-                  0.3, 0.4, GAT_INPUT_SPARSE, 18};
+                  0.3, 0.4, 0, GAT_INPUT_SPARSE, 18};
     run_fd_case(&fc);
 }
 
@@ -410,23 +423,57 @@ Test(backward, sparse_input_with_dropout)
 Test(backward, fixed_shapes_paper_presets)
 {
     fd_case cora = {"8x8 -> 1x7", 2, {layer(5, 8, 8, true), layer(64, 1, 7, false)},
-                    GAT_ACT_ELU, 0.3, 0.4, GAT_INPUT_SPARSE, 45};
+                    GAT_ACT_ELU, 0.3, 0.4, 0, GAT_INPUT_SPARSE, 49};
     run_fd_case(&cora);
     fd_case citeseer = {"8x8 -> 1x6", 2, {layer(4, 8, 8, true), layer(64, 1, 6, false)},
-                        GAT_ACT_ELU, 0, 0, GAT_INPUT_DENSE, 41};
+                        GAT_ACT_ELU, 0, 0, 0, GAT_INPUT_DENSE, 41};
     run_fd_case(&citeseer);
     fd_case pubmed = {"8x8 -> 8x3 mean", 2, {layer(4, 8, 8, true), layer(64, 8, 3, false)},
-                      GAT_ACT_ELU, 0.3, 0.4, GAT_INPUT_DENSE, 42};
+                      GAT_ACT_ELU, 0.3, 0.4, 0, GAT_INPUT_DENSE, 42};
     run_fd_case(&pubmed);
 }
 
 Test(backward, fixed_shapes_others)
 {
     fd_case a = {"8x16 -> 1x8", 2, {layer(3, 8, 16, true), layer(128, 1, 8, true)},
-                 GAT_ACT_ELU, 0.3, 0.4, GAT_INPUT_DENSE, 43};
+                 GAT_ACT_ELU, 0.3, 0.4, 0, GAT_INPUT_DENSE, 43};
     run_fd_case(&a);
     fd_case b = {"4x16 -> 1x16 -> 1x3", 3,
                  {layer(3, 4, 16, true), layer(64, 1, 16, false), layer(16, 1, 3, true)},
-                 GAT_ACT_ELU, 0, 0.4, GAT_INPUT_DENSE, 44};
+                 GAT_ACT_ELU, 0, 0.4, 0, GAT_INPUT_DENSE, 44};
     run_fd_case(&b);
+}
+
+/* The GAT authors' dropout of the projected features (trainer option
+ * projected_dropout): the aggregation reads them dropped out, the scores
+ * as they are, so d projected has a masked path and an unmasked one. With
+ * the other two dropouts, alone, through a sparse input, and at the
+ * paper's Citeseer and Pubmed shapes (fixed-shape kernels). */
+Test(backward, through_projected_feature_dropout)
+{
+    fd_case all = {"projected dropout, all three", 2,
+                   {layer(5, 2, 3, true), layer(6, 2, 2, false)}, GAT_ACT_ELU, 0.3, 0.4, 0.5,
+                   GAT_INPUT_DENSE, 30};
+    run_fd_case(&all);
+    fd_case alone = {"projected dropout alone, three layers", 3,
+                     {layer(3, 2, 2, true), layer(4, 3, 2, false), layer(2, 2, 2, true)},
+                     GAT_ACT_ELU, 0, 0, 0.6, GAT_INPUT_DENSE, 28};
+    alone.config[1].add_self_loops = false;
+    run_fd_case(&alone);
+    fd_case sparse = {"projected dropout, sparse input", 2,
+                      {layer(6, 2, 3, true), layer(6, 1, 3, true)}, GAT_ACT_ELU, 0.3, 0.4, 0.4,
+                      GAT_INPUT_SPARSE, 18};
+    run_fd_case(&sparse);
+}
+
+Test(backward, projected_feature_dropout_fixed_shapes)
+{
+    fd_case citeseer = {"projected dropout 8x8 -> 1x6", 2,
+                        {layer(4, 8, 8, true), layer(64, 1, 6, false)}, GAT_ACT_ELU, 0.3,
+                        0.4, 0.6, GAT_INPUT_SPARSE, 48};
+    run_fd_case(&citeseer);
+    fd_case pubmed = {"projected dropout 8x8 -> 8x3 mean", 2,
+                      {layer(4, 8, 8, true), layer(64, 8, 3, false)}, GAT_ACT_ELU, 0.3, 0.4,
+                      0.6, GAT_INPUT_DENSE, 42};
+    run_fd_case(&pubmed);
 }

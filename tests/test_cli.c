@@ -278,6 +278,10 @@ Test(cli, train_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     cr_assert_eq(count_files(), 3, "ds, m.safetensors and y.npy only");
     cr_assert_eq(run(train, "--data ds --epochs zero").exit_code, 2);
+    cr_assert_eq(run(train, "--data ds --projected-dropout 1").exit_code, 2);
+    cr_assert_eq(run(train, "--data ds --progress none --epochs 2 --projected-dropout 0")
+                     .exit_code,
+                 0);
 }
 
 Test(cli, bench_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,

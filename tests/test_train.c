@@ -108,8 +108,12 @@ static void run_reference_case(const char *name, gat_input_format format)
     path_of(path, sizeof path, name, "hyper.txt");
     FILE *fh = fopen(path, "r");
     cr_assert_not_null(fh);
-    double lr = 0, wd = 0;
-    cr_assert_eq(fscanf(fh, "%lf %lf", &lr, &wd), 2);
+    /* "lr wd", then "projected_dropout seed" for the case with the authors'
+     * projected-feature dropout (the script draws libgat's masks). */
+    double lr = 0, wd = 0, projected = 0;
+    unsigned long long seed = 0;
+    const int fields = fscanf(fh, "%lf %lf %lf %llu", &lr, &wd, &projected, &seed);
+    cr_assert(fields == 2 || fields == 4, "%s: hyper.txt has %d fields", name, fields);
     fclose(fh);
     gat_array *x = load_npy(ctx, name, "x.npy", GAT_FLOAT32);
     gat_array *labels = load_npy(ctx, name, "labels.npy", GAT_INT64);
@@ -129,6 +133,8 @@ static void run_reference_case(const char *name, gat_input_format format)
     gat_trainer_options_init(&o);
     o.learning_rate = lr;
     o.weight_decay = wd;
+    o.projected_dropout = projected;
+    o.seed = seed;
     o.input_format = format;
     gat_trainer *t = NULL;
     cr_assert_eq(gat_trainer_create(ctx, &t, m, g, x->data, n, f, &o), GAT_OK, "%s",
@@ -240,7 +246,7 @@ Test(train, pytorch_reference_dense_input)
 {
     ref_case cases[16];
     int n = read_cases(cases, 16);
-    cr_assert(n >= 3, "expected the reference cases in %s", TRAIN_DIR);
+    cr_assert(n >= 4, "expected the reference cases in %s", TRAIN_DIR);
     for (int k = 0; k < n; k++)
         run_reference_case(cases[k].name, GAT_INPUT_DENSE);
 }
@@ -249,7 +255,7 @@ Test(train, pytorch_reference_sparse_input)
 {
     ref_case cases[16];
     int n = read_cases(cases, 16);
-    cr_assert(n >= 3);
+    cr_assert(n >= 4);
     for (int k = 0; k < n; k++)
         run_reference_case(cases[k].name, GAT_INPUT_SPARSE);
 }
@@ -321,10 +327,11 @@ static gat_model *paper_model(gat_context *ctx, int64_t f, int64_t classes, uint
     return m;
 }
 
-/* Trains for `epochs` steps with dropout at `threads` threads; returns the
- * losses and the final parameters of layer 0's weight and layer 1's bias. */
-static void train_run(const task *tk, int threads, gat_input_format format, int epochs,
-                      double *losses, float *weight, float *bias)
+/* Trains for `epochs` steps with dropout (projected: the projected-feature
+ * rate) at `threads` threads; returns the losses and the final parameters
+ * of layer 0's weight and layer 1's bias. */
+static void train_run(const task *tk, int threads, gat_input_format format, double projected,
+                      int epochs, double *losses, float *weight, float *bias)
 {
     gat_context *ctx = make_ctx(threads);
     gat_graph *g = NULL;
@@ -334,6 +341,7 @@ static void train_run(const task *tk, int threads, gat_input_format format, int 
     gat_trainer_options_init(&o);
     o.dropout = 0.6;
     o.attention_dropout = 0.6;
+    o.projected_dropout = projected;
     o.weight_decay = 5e-4;
     o.seed = 99;
     o.input_format = format;
@@ -357,7 +365,7 @@ static void train_run(const task *tk, int threads, gat_input_format format, int 
     gat_context_destroy(&ctx);
 }
 
-Test(train, same_loss_curve_bits_at_any_thread_count)
+static void same_bits_at_any_thread_count(double projected)
 {
     /* 700 nodes: several reduction blocks and dW chunks, so a
      * thread-dependent summation order would show. */
@@ -368,9 +376,9 @@ Test(train, same_loss_curve_bits_at_any_thread_count)
         double ref_loss[EPOCHS], loss[EPOCHS];
         float *ref_w = malloc((size_t)(16 * tk.f) * sizeof(float)), ref_b[4];
         float *w = malloc((size_t)(16 * tk.f) * sizeof(float)), b[4];
-        train_run(&tk, 1, format, EPOCHS, ref_loss, ref_w, ref_b);
+        train_run(&tk, 1, format, projected, EPOCHS, ref_loss, ref_w, ref_b);
         for (int threads = 2; threads <= 3; threads++) {
-            train_run(&tk, threads, format, EPOCHS, loss, w, b);
+            train_run(&tk, threads, format, projected, EPOCHS, loss, w, b);
             for (int e = 0; e < EPOCHS; e++)
                 cr_assert(memcmp(&loss[e], &ref_loss[e], sizeof(double)) == 0,
                           "%s input, %d threads: loss at epoch %d is %.17g, 1 thread %.17g",
@@ -386,6 +394,15 @@ Test(train, same_loss_curve_bits_at_any_thread_count)
     free_task(&tk);
 }
 
+Test(train, same_loss_curve_bits_at_any_thread_count) { same_bits_at_any_thread_count(0.0); }
+
+/* The projected-feature dropout's masks are keyed by element, not by
+ * thread: the same loss curve and parameters at 1, 2 and 3 threads. */
+Test(train, same_loss_curve_bits_at_any_thread_count_with_projected_dropout)
+{
+    same_bits_at_any_thread_count(0.6);
+}
+
 /* A step computes only the receptive field of its nodes (train_plan.c);
  * that must be the step a full forward and backward make. The logits the
  * loss reads are the same bits (the built-in GEMM sums each row the same
@@ -394,7 +411,9 @@ Test(train, same_loss_curve_bits_at_any_thread_count)
 Test(train, a_step_on_few_nodes_is_the_full_step)
 {
     task tk = make_task(600, 50, 4, 17);
-    for (int fmt = 0; fmt < 2; fmt++) {
+    for (int run = 0; run < 4; run++) {
+        const int fmt = run % 2;
+        const double projected = run < 2 ? 0.0 : 0.5; /* the listed rows' masks too */
         gat_context_options co;
         gat_context_options_init(&co);
         co.num_threads = 2;
@@ -409,6 +428,7 @@ Test(train, a_step_on_few_nodes_is_the_full_step)
         gat_trainer_options_init(&o);
         o.dropout = 0.5;
         o.attention_dropout = 0.5;
+        o.projected_dropout = projected;
         o.seed = 3;
         o.input_format = fmt ? GAT_INPUT_SPARSE : GAT_INPUT_DENSE;
         gat_trainer *full = NULL, *few = NULL;
@@ -427,8 +447,8 @@ Test(train, a_step_on_few_nodes_is_the_full_step)
         cr_assert_eq(gat_trainer_step(ctx, few, tk.labels, tk.train, count, &step), GAT_OK, "%s",
                      gat_context_message(ctx));
         cr_assert(memcmp(&step.loss, &by_hand.loss, sizeof step.loss) == 0,
-                  "%s input: step loss %.17g, full forward %.17g", fmt ? "sparse" : "dense",
-                  step.loss, by_hand.loss);
+                  "%s input, projected dropout %g: step loss %.17g, full forward %.17g",
+                  fmt ? "sparse" : "dense", projected, step.loss, by_hand.loss);
         for (int l = 0; l < 2; l++) {
             gat_layer_params a, b;
             gat_layer_config c;
@@ -448,9 +468,9 @@ Test(train, a_step_on_few_nodes_is_the_full_step)
                 for (int64_t e = 0; e < t[k].n; e++)
                     cr_assert(fabs((double)t[k].got[e] - t[k].want[e]) <=
                                   1e-5 * fabs((double)t[k].want[e]) + 1e-6 * scale,
-                              "%s input, layer %d %s[%lld]: step %.9g, full %.9g",
-                              fmt ? "sparse" : "dense", l, t[k].name, (long long)e,
-                              t[k].got[e], t[k].want[e]);
+                              "%s input, projected dropout %g, layer %d %s[%lld]: step %.9g, "
+                              "full %.9g", fmt ? "sparse" : "dense", projected, l, t[k].name,
+                              (long long)e, t[k].got[e], t[k].want[e]);
             }
         }
         free(out), free(d_out);
@@ -479,6 +499,7 @@ Test(train, dense_and_sparse_inputs_get_the_same_masks)
         gat_trainer_options_init(&o);
         o.dropout = 0.5;
         o.attention_dropout = 0.5;
+        o.projected_dropout = 0.5;
         o.seed = 4;
         o.input_format = fmt ? GAT_INPUT_SPARSE : GAT_INPUT_DENSE;
         gat_trainer *t = NULL;
@@ -492,6 +513,75 @@ Test(train, dense_and_sparse_inputs_get_the_same_masks)
                   "output %lld: dense %.9g, sparse %.9g", (long long)k, out[0][k], out[1][k]);
     free(out[0]), free(out[1]);
     gat_model_destroy(&m);
+    gat_graph_destroy(&g);
+    gat_context_destroy(&ctx);
+    free_task(&tk);
+}
+
+/* projected_dropout 0 is PyG's GATConv, the trainer as it was before the
+ * option: set explicitly it gives the default's bits; and whatever its
+ * rate, evaluation (inference) is untouched while a training forward
+ * changes. (Bit-for-bit equality of the default with the trainer before
+ * this option was checked against that build's gat-train; see README.) */
+Test(train, projected_dropout_acts_in_training_only)
+{
+    task tk = make_task(300, 40, 4, 8);
+    gat_context *ctx = make_ctx(2);
+    gat_graph *g = NULL;
+    cr_assert_eq(gat_graph_create(ctx, &g, tk.n, tk.edges, tk.src, tk.dst), GAT_OK);
+    const size_t bytes = (size_t)(tk.n * tk.k) * sizeof(float);
+    float *train_out[2], *eval_out[2];
+    for (int run = 0; run < 2; run++) { /* no other dropout; projected 0, then 0.6 */
+        gat_model *m = paper_model(ctx, tk.f, tk.k, 6);
+        gat_trainer_options o;
+        gat_trainer_options_init(&o);
+        o.projected_dropout = run == 0 ? 0.0 : 0.6;
+        o.seed = 4;
+        gat_trainer *t = NULL;
+        cr_assert_eq(gat_trainer_create(ctx, &t, m, g, tk.x, tk.n, tk.f, &o), GAT_OK);
+        train_out[run] = malloc(bytes);
+        eval_out[run] = malloc(bytes);
+        cr_assert_eq(gat_trainer_forward(ctx, t, true, train_out[run]), GAT_OK);
+        cr_assert_eq(gat_trainer_forward(ctx, t, false, eval_out[run]), GAT_OK);
+        gat_trainer_destroy(&t);
+        gat_model_destroy(&m);
+    }
+    cr_assert(memcmp(train_out[0], eval_out[0], bytes) == 0, "rate 0 dropped something");
+    cr_assert(memcmp(eval_out[0], eval_out[1], bytes) == 0, "the rate changed an evaluation");
+    cr_assert(memcmp(train_out[1], eval_out[1], bytes) != 0, "rate 0.6 dropped nothing");
+
+    /* With the other dropouts on: 0 set explicitly is the default, bit for bit. */
+    enum { STEPS = 5 };
+    double losses[2][STEPS];
+    float *weights[2];
+    for (int run = 0; run < 2; run++) {
+        gat_model *m = paper_model(ctx, tk.f, tk.k, 6);
+        gat_trainer_options o;
+        gat_trainer_options_init(&o);
+        o.dropout = 0.6;
+        o.attention_dropout = 0.6;
+        o.seed = 4;
+        if (run == 1)
+            o.projected_dropout = 0.0;
+        gat_trainer *t = NULL;
+        cr_assert_eq(gat_trainer_create(ctx, &t, m, g, tk.x, tk.n, tk.f, &o), GAT_OK);
+        for (int e = 0; e < STEPS; e++) {
+            gat_metrics mt;
+            cr_assert_eq(gat_trainer_step(ctx, t, tk.labels, tk.train, tk.num_train, &mt),
+                         GAT_OK);
+            losses[run][e] = mt.loss;
+        }
+        gat_layer_params p;
+        gat_model_layer_params(m, 0, &p);
+        weights[run] = malloc((size_t)(16 * tk.f) * sizeof(float));
+        memcpy(weights[run], p.weight, (size_t)(16 * tk.f) * sizeof(float));
+        gat_trainer_destroy(&t);
+        gat_model_destroy(&m);
+    }
+    cr_assert(memcmp(losses[0], losses[1], sizeof losses[0]) == 0);
+    cr_assert(memcmp(weights[0], weights[1], (size_t)(16 * tk.f) * sizeof(float)) == 0);
+    for (int run = 0; run < 2; run++)
+        free(train_out[run]), free(eval_out[run]), free(weights[run]);
     gat_graph_destroy(&g);
     gat_context_destroy(&ctx);
     free_task(&tk);
@@ -571,7 +661,8 @@ Test(dropout, sites_layers_and_seeds_draw_different_masks)
     gat__dropout variants[] = {gat__dropout_make(1, 2, 0, GAT__DROP_ATTENTION, 0.5f),
                                gat__dropout_make(1, 2, 1, GAT__DROP_INPUT, 0.5f),
                                gat__dropout_make(2, 2, 0, GAT__DROP_INPUT, 0.5f),
-                               gat__dropout_make(1, 3, 0, GAT__DROP_INPUT, 0.5f)};
+                               gat__dropout_make(1, 3, 0, GAT__DROP_INPUT, 0.5f),
+                               gat__dropout_make(1, 2, 0, GAT__DROP_PROJECTED, 0.5f)};
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
         int64_t same = 0;
         for (int64_t k = 0; k < 10000; k++)
@@ -580,6 +671,84 @@ Test(dropout, sites_layers_and_seeds_draw_different_masks)
         cr_assert(same > 4500 && same < 5500, "variant %zu agrees on %lld of 10000", v,
                   (long long)same);
     }
+    /* The projected-feature site has a stream of its own: not the input or
+     * attention mask of its layer nor of the next (whose key (layer << 1 |
+     * site) a third site number would have shared), nor another layer's. */
+    for (int layer = 0; layer < 3; layer++) {
+        const gat__dropout proj = gat__dropout_make(1, 2, layer, GAT__DROP_PROJECTED, 0.5f);
+        const gat__dropout others[] = {
+            gat__dropout_make(1, 2, layer, GAT__DROP_INPUT, 0.5f),
+            gat__dropout_make(1, 2, layer, GAT__DROP_ATTENTION, 0.5f),
+            gat__dropout_make(1, 2, layer + 1, GAT__DROP_INPUT, 0.5f),
+            gat__dropout_make(1, 2, layer + 1, GAT__DROP_ATTENTION, 0.5f),
+            gat__dropout_make(1, 2, layer + 1, GAT__DROP_PROJECTED, 0.5f),
+            gat__dropout_make(1, 3, layer, GAT__DROP_PROJECTED, 0.5f)};
+        for (size_t v = 0; v < sizeof others / sizeof others[0]; v++) {
+            cr_assert_neq(proj.key, others[v].key, "layer %d, other %zu", layer, v);
+            int64_t same = 0;
+            for (int64_t k = 0; k < 10000; k++)
+                same += gat__dropout_keep(&proj, (uint64_t)k) ==
+                        gat__dropout_keep(&others[v], (uint64_t)k);
+            cr_assert(same > 4500 && same < 5500, "layer %d, other %zu agrees on %lld of 10000",
+                      layer, v, (long long)same);
+        }
+    }
+}
+
+/* The projected-feature dropout kernel: row i's mask in element order
+ * (head-major, element i * H*C + h * C + c) and the dropped features in
+ * the trainer's channel-major order; for a list, only the listed rows; the
+ * same bytes at any thread count. */
+Test(dropout, projected_feature_masks_by_element)
+{
+    enum { N = 1000, H = 3, C = 5, HC = H * C };
+    float *x = malloc(N * HC * sizeof *x), *out[2];
+    uint8_t *keep[2];
+    test_fill_uniform(x, N * HC, -1.0f, 1.0f, 77);
+    const gat__dropout d = gat__dropout_make(5, 9, 1, GAT__DROP_PROJECTED, 0.6f);
+    for (int run = 0; run < 2; run++) {
+        gat_context *ctx = make_ctx(run == 0 ? 1 : 3);
+        out[run] = malloc(N * HC * sizeof(float));
+        keep[run] = malloc(N * HC);
+        gat__dropout_projected_rows(ctx, &d, NULL, x, out[run], keep[run], N, H, C);
+        gat_context_destroy(&ctx);
+    }
+    cr_assert(memcmp(out[0], out[1], N * HC * sizeof(float)) == 0);
+    cr_assert(memcmp(keep[0], keep[1], N * HC) == 0);
+    int64_t kept = 0;
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t c = 0; c < C; c++) {
+                const int64_t e = i * HC + h * C + c, stored = i * HC + c * H + h;
+                const bool k = gat__dropout_keep(&d, (uint64_t)e);
+                kept += k;
+                cr_assert_eq(keep[0][e], k, "element %lld", (long long)e);
+                cr_assert_eq(out[0][stored], k ? x[stored] * d.scale : 0.0f);
+            }
+    /* 15000 draws at keep 0.4: sigma 0.004. */
+    cr_assert(fabs((double)kept / (N * HC) - 0.4) < 0.02, "kept %lld of %d", (long long)kept,
+              N * HC);
+    /* A list of rows: those rows as above, nothing else written. */
+    int32_t ids[] = {3, 4, 500, 999};
+    uint8_t member[N] = {0};
+    for (size_t r = 0; r < sizeof ids / sizeof ids[0]; r++)
+        member[ids[r]] = 1;
+    const gat__rows rows = {ids, 4, member};
+    gat_context *ctx = make_ctx(2);
+    memset(out[1], 0xFF, N * HC * sizeof(float)); /* NaNs */
+    memset(keep[1], 7, N * HC);
+    gat__dropout_projected_rows(ctx, &d, &rows, x, out[1], keep[1], N, H, C);
+    for (int64_t i = 0; i < N; i++) {
+        if (member[i]) {
+            cr_assert(memcmp(out[1] + i * HC, out[0] + i * HC, HC * sizeof(float)) == 0);
+            cr_assert(memcmp(keep[1] + i * HC, keep[0] + i * HC, HC) == 0);
+        } else {
+            for (int64_t k = 0; k < HC; k++)
+                cr_assert(isnan(out[1][i * HC + k]) && keep[1][i * HC + k] == 7);
+        }
+    }
+    gat_context_destroy(&ctx);
+    free(x), free(out[0]), free(out[1]), free(keep[0]), free(keep[1]);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -683,7 +852,7 @@ Test(train, fit_follows_the_reference_early_stopping_rule)
  * them; every epoch's report and the kept parameters must be the bits of
  * a fit on one thread. The library's default work threshold, so this
  * small task takes the overlapped path. */
-static void fit_run(const task *tk, int threads, fit_log *log, float *weight)
+static void fit_run(const task *tk, int threads, double projected, fit_log *log, float *weight)
 {
     gat_context_options co;
     gat_context_options_init(&co);
@@ -697,6 +866,7 @@ static void fit_run(const task *tk, int threads, fit_log *log, float *weight)
     gat_trainer_options_init(&o);
     o.dropout = 0.4;
     o.attention_dropout = 0.4;
+    o.projected_dropout = projected;
     o.weight_decay = 5e-4;
     o.learning_rate = 0.02;
     o.seed = 5;
@@ -731,14 +901,14 @@ static void fit_run(const task *tk, int threads, fit_log *log, float *weight)
     gat_context_destroy(&ctx);
 }
 
-Test(train, fit_gives_the_same_bits_at_any_thread_count)
+static void fit_same_bits(double projected)
 {
     task tk = make_task(400, 40, 4, 23);
     fit_log *one = calloc(1, sizeof *one), *two = calloc(1, sizeof *two);
     float *w1 = malloc((size_t)(16 * tk.f) * sizeof(float));
     float *w2 = malloc((size_t)(16 * tk.f) * sizeof(float));
-    fit_run(&tk, 1, one, w1);
-    fit_run(&tk, 2, two, w2);
+    fit_run(&tk, 1, projected, one, w1);
+    fit_run(&tk, 2, projected, two, w2);
     cr_assert(one->count > 2 * 4 + 1, "only %lld epochs: the schedules were not both used",
               (long long)one->count);
     cr_assert_eq(one->count, two->count);
@@ -754,6 +924,15 @@ Test(train, fit_gives_the_same_bits_at_any_thread_count)
               "the kept parameters differ");
     free(one), free(two), free(w1), free(w2);
     free_task(&tk);
+}
+
+Test(train, fit_gives_the_same_bits_at_any_thread_count) { fit_same_bits(0.0); }
+
+/* The same with the projected-feature dropout (its mask and dropped copy
+ * belong to the step, not to the evaluation running beside it). */
+Test(train, fit_gives_the_same_bits_at_any_thread_count_with_projected_dropout)
+{
+    fit_same_bits(0.5);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -774,6 +953,14 @@ Test(train, errors_name_the_problem)
     o.dropout = 1.0;
     cr_assert_eq(gat_trainer_create(ctx, &t, m, g, tk.x, tk.n, tk.f, &o), GAT_ERR_INVALID);
     cr_assert(strstr(gat_context_message(ctx), "dropout") != NULL);
+    cr_assert_null(t);
+    gat_trainer_options_init(&o);
+    o.projected_dropout = 1.0;
+    cr_assert_eq(gat_trainer_create(ctx, &t, m, g, tk.x, tk.n, tk.f, &o), GAT_ERR_INVALID);
+    cr_assert(strstr(gat_context_message(ctx), "projected-feature dropout") != NULL, "%s",
+              gat_context_message(ctx));
+    o.projected_dropout = -0.1;
+    cr_assert_eq(gat_trainer_create(ctx, &t, m, g, tk.x, tk.n, tk.f, &o), GAT_ERR_INVALID);
     cr_assert_null(t);
     gat_trainer_options_init(&o);
     o.learning_rate = 0.0;
@@ -904,6 +1091,7 @@ Test(train, every_allocation_failure_is_reported_without_leaks)
         gat_trainer_options o;
         gat_trainer_options_init(&o);
         o.dropout = 0.5;
+        o.projected_dropout = 0.5;
         o.input_format = fmt ? GAT_INPUT_SPARSE : GAT_INPUT_DENSE;
         int failures = 0;
         for (int64_t k = 0;; k++) {

@@ -14,7 +14,13 @@ differentiates it. A case is a model (2 or 3 layers, ELU between them),
 a graph, features x, labels and a set of training nodes; the loss is PyG's
 GAT example's, F.nll_loss(F.log_softmax(out, -1)[train], y[train]), with
 dropout off (libgat's masks come from its own counter-based generator, by
-design not torch's RNG).
+design not torch's RNG), except in one case: "projected_dropout" has the
+GAT authors' dropout of the projected features (libgat's trainer option
+projected_dropout; PyG has none), with the mask libgat draws. That mask is
+a pure function of (seed, step, layer, element), re-implemented here
+(dropout_keep below, a copy of src/dropout.h), so the reference applies
+the same masks at each of its three steps: x' = x W^T feeds the attention
+scores as it is and the aggregation as x' * mask / (1 - p).
 
 Everything runs in float64 on the float32 values stored in the files, so
 the expected values are the exact mathematics; the C test compares its
@@ -25,7 +31,8 @@ Each case directory tests/data/train/<case>/ holds
   x.npy              float32 [N, F]
   labels.npy         int64 [N]
   train.npy          int64 [T] training node ids (one repeated: it counts twice)
-  hyper.txt          "lr weight_decay" of torch.optim.Adam (betas 0.9/0.999, eps 1e-8)
+  hyper.txt          "lr weight_decay" of torch.optim.Adam (betas 0.9/0.999, eps 1e-8),
+                     then "projected_dropout seed" when that dropout is on
   model.safetensors  the parameters before training (libgat's format)
   loss.npy           float32 [3, 1]: the loss at steps 1, 2, 3 (before each update)
   grads.safetensors  d loss / d parameter at step 1, same names and metadata
@@ -56,7 +63,8 @@ def build_cases():
     """name, seed, N, F, graph spec, layer specs, classes, train size, lr, wd, features."""
     cases = []
 
-    def add(name, seed, n, f, graph, specs, num_train, lr, wd, features):
+    def add(name, seed, n, f, graph, specs, num_train, lr, wd, features, projected=0.0,
+            mask_seed=0):
         rng = np.random.default_rng(seed)
         src, dst = pyg.random_multigraph(rng, n, **graph)
         if features == "bag_of_words":
@@ -83,7 +91,8 @@ def build_cases():
         train = np.sort(rng.choice(n, num_train, replace=False)).astype(np.int64)
         train = np.concatenate([train, train[:1]])  # a repeated node counts twice
         cases.append(dict(name=name, x=x, src=src, dst=dst, layers=layers, labels=labels,
-                          train=train, lr=lr, wd=wd))
+                          train=train, lr=lr, wd=wd, projected=projected,
+                          mask_seed=mask_seed))
 
     # The paper's Cora architecture, scaled down: heads concatenated, ELU,
     # one output head; bag-of-words input (exercises the sparse path).
@@ -102,7 +111,66 @@ def build_cases():
         [dict(heads=2, channels=4), dict(heads=2, channels=3, add_self_loops=False),
          dict(heads=2, channels=4, concat=False, bias=False)],
         num_train=10, lr=0.005, wd=5e-4, features="normal")
+    # The authors' projected-feature dropout in both layers (masks: libgat's).
+    add("projected_dropout", 4404, 40, 24,
+        dict(num_edges=150, no_in=3, no_edges=2, num_loops=4, num_dups=10),
+        [dict(heads=4, channels=3), dict(heads=1, channels=5, concat=False)],
+        num_train=12, lr=0.005, wd=5e-4, features="bag_of_words", projected=0.5,
+        mask_seed=11)
     return cases
+
+
+# libgat's dropout masks (src/dropout.h): splitmix64's finalizer over
+# (seed, step, layer, site), one 64-bit hash per four elements, element e
+# dropped when its 16-bit lane is below round(rate * 2^16).
+M64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def mix64(z):
+    z &= M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def projected_dropout_factors(rate, seed, step, layer, count):
+    """[count] float64: 0 or libgat's 1 / (1 - rate) for elements 0..count-1
+    of the projected-feature site (element = node * H*C + head * C + channel)."""
+    rate32 = float(np.float32(rate))  # the trainer takes the rate as a float
+    threshold = min(max(int(np.floor(rate32 * 65536.0 + 0.5)), 1), 65535)  # lround
+    scale = float(np.float32(1.0 / (1.0 - rate32)))
+    k = mix64(seed ^ 0xD1B54A32D192ED03)
+    k = mix64(k + step)
+    key = mix64(mix64(k ^ 0x94D049BB133111EB) + layer)
+    out = np.empty(count)
+    for e in range(count):
+        lane = (mix64(key + (e >> 2) * GOLDEN) >> (16 * (e & 3))) & 0xFFFF
+        out[e] = scale if lane >= threshold else 0.0
+    return out
+
+
+def gatconv_projected_dropout(x, layer, src, dst, factors):
+    """pyg.gatconv_sparse with the aggregation reading x' * factors (the
+    scores read x' as it is)."""
+    n = x.shape[0]
+    h, c = layer["heads"], layer["channels"]
+    xp = (x @ layer["weight"].t()).view(n, h, c)
+    a_src = (xp * layer["att_src"].view(1, h, c)).sum(-1)
+    a_dst = (xp * layer["att_dst"].view(1, h, c)).sum(-1)
+    s, d = pyg.pyg_edge_index(src, dst, n, layer["add_self_loops"])
+    s_t = torch.from_numpy(s)
+    d_t = torch.from_numpy(d)
+    e = a_src.index_select(0, s_t) + a_dst.index_select(0, d_t)
+    e = torch.nn.functional.leaky_relu(e, layer["negative_slope"])
+    alpha = pyg.pyg_softmax(e, d_t, n)
+    dropped = xp * torch.from_numpy(factors).view(n, h, c)
+    msg = alpha.unsqueeze(-1) * dropped.index_select(0, s_t)
+    out = torch.zeros((n, h, c), dtype=x.dtype).index_add(0, d_t, msg)
+    out = out.reshape(n, h * c) if layer["concat"] else out.mean(dim=1)
+    if layer["bias"] is not None:
+        out = out + layer["bias"]
+    return out
 
 
 PARAM_KEYS = ("weight", "att_src", "att_dst", "bias")
@@ -125,8 +193,19 @@ def parameters(layers):
     return [l[k] for l in layers for k in PARAM_KEYS if l[k] is not None]
 
 
-def loss_of(x, layers, case):
-    out, _, _, _ = pyg.forward_sparse(x, layers, "elu", case["src"], case["dst"])
+def loss_of(x, layers, case, step):
+    """The loss of the forward at `step` (updates so far: it keys the masks)."""
+    if case["projected"] > 0.0:
+        out = x
+        for k, layer in enumerate(layers):
+            if k > 0:
+                out = pyg.activate(out, "elu")
+            count = x.shape[0] * layer["heads"] * layer["channels"]
+            factors = projected_dropout_factors(case["projected"], case["mask_seed"], step, k,
+                                                count)
+            out = gatconv_projected_dropout(out, layer, case["src"], case["dst"], factors)
+    else:
+        out, _, _, _ = pyg.forward_sparse(x, layers, "elu", case["src"], case["dst"])
     y = torch.from_numpy(case["labels"])
     idx = torch.from_numpy(case["train"])
     return F.nll_loss(F.log_softmax(out, dim=-1)[idx], y[idx])
@@ -150,7 +229,7 @@ def run_case(case):
     params = parameters(layers)
     x = torch.tensor(case["x"].astype(np.float64), requires_grad=True)
 
-    loss = loss_of(x, layers, case)
+    loss = loss_of(x, layers, case, 0)
     loss.backward()
     grads = [p.grad.detach().clone() for p in params]
     dx = x.grad.detach().clone()
@@ -159,9 +238,9 @@ def run_case(case):
     losses = [float(loss)]
     opt.step()
     after_one = [p.detach().clone() for p in params]
-    for _ in range(2):
+    for step in (1, 2):
         opt.zero_grad()
-        loss = loss_of(x.detach(), layers, case)
+        loss = loss_of(x.detach(), layers, case, step)
         losses.append(float(loss))
         loss.backward()
         opt.step()
@@ -189,7 +268,11 @@ def main():
         np.save(os.path.join(cdir, "labels.npy"), case["labels"])
         np.save(os.path.join(cdir, "train.npy"), case["train"])
         with open(os.path.join(cdir, "hyper.txt"), "w", encoding="ascii", newline="\n") as fh:
-            fh.write("%r %r\n" % (case["lr"], case["wd"]))
+            if case["projected"] > 0.0:
+                fh.write("%r %r %r %d\n" % (case["lr"], case["wd"], case["projected"],
+                                             case["mask_seed"]))
+            else:
+                fh.write("%r %r\n" % (case["lr"], case["wd"]))
         pyg.write_safetensors(os.path.join(cdir, "model.safetensors"), case["layers"], "elu")
         np.save(os.path.join(cdir, "loss.npy"), pyg.f32(np.array(losses).reshape(3, 1)))
         pyg.write_safetensors(os.path.join(cdir, "grads.safetensors"),
@@ -198,7 +281,7 @@ def main():
         pyg.write_safetensors(os.path.join(cdir, "adam1.safetensors"),
                               as_float32_layers(case["layers"], after_one), "elu")
         names.append(case["name"])
-        print("%-12s N=%d F=%d layers=%d train=%d losses %s" %
+        print("%-17s N=%d F=%d layers=%d train=%d losses %s" %
               (case["name"], n, case["x"].shape[1], len(case["layers"]), len(case["train"]),
                " ".join("%.6f" % v for v in losses)))
     with open(os.path.join(out_dir, "cases.txt"), "w", encoding="ascii", newline="\n") as fh:
