@@ -3,9 +3,15 @@
 
 #include "internal.h"
 
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void test_parallel_always(gat_context *ctx) { ctx->parallel_min_work = 0; }
 
@@ -161,4 +167,164 @@ void test_dense_forward(const gat_model *model, int64_t n, int64_t num_edges,
     }
     memcpy(out, input, (size_t)(n * width) * sizeof *out);
     free(input);
+}
+
+gat_context *test_context(int threads, const gat_allocator *allocator)
+{
+    gat_context_options options;
+    gat_context_options_init(&options);
+    options.num_threads = threads;
+    options.allocator = allocator;
+    gat_context *ctx = NULL;
+    gat_status status = gat_context_create(&ctx, &options);
+    cr_assert_eq(status, GAT_OK, "gat_context_create: %s", gat_status_str(status));
+    return ctx;
+}
+
+static void *counting_alloc(void *user, size_t alignment, size_t size)
+{
+    test_counting *c = user;
+    int64_t call = atomic_fetch_add(&c->calls, 1) + 1;
+    size_t largest = atomic_load(&c->largest);
+    while (size > largest && !atomic_compare_exchange_weak(&c->largest, &largest, size)) {
+        /* Another thread raised it: `largest` now holds its value; retry. */
+    }
+    int64_t fail_at = atomic_load(&c->fail_at);
+    size_t cap = atomic_load(&c->cap);
+    if ((fail_at > 0 && (call == fail_at || (atomic_load(&c->sticky) && call > fail_at))) ||
+        (cap > 0 && size > cap)) {
+        atomic_fetch_add(&c->failed, 1);
+        return NULL;
+    }
+    void *ptr = NULL;
+    if (posix_memalign(&ptr, alignment, size) != 0)
+        return NULL;
+    atomic_fetch_add(&c->live, 1);
+    return ptr;
+}
+
+static void counting_free(void *user, void *ptr)
+{
+    test_counting *c = user;
+    if (ptr == NULL)
+        return;
+    atomic_fetch_sub(&c->live, 1);
+    free(ptr);
+}
+
+void test_counting_init(test_counting *c)
+{
+    atomic_init(&c->calls, 0);
+    atomic_init(&c->live, 0);
+    atomic_init(&c->failed, 0);
+    atomic_init(&c->largest, 0);
+    atomic_init(&c->fail_at, 0);
+    atomic_init(&c->sticky, false);
+    atomic_init(&c->cap, 0);
+}
+
+gat_allocator test_counting_allocator(test_counting *c)
+{
+    gat_allocator allocator = {counting_alloc, counting_free, c};
+    return allocator;
+}
+
+gat_context *test_counting_context(test_counting *c, int threads)
+{
+    test_counting_init(c);
+    gat_allocator allocator = test_counting_allocator(c); /* the context keeps a copy */
+    return test_context(threads, &allocator);
+}
+
+void test_counting_arm(test_counting *c, int64_t fail_at)
+{
+    atomic_store(&c->calls, 0);
+    atomic_store(&c->failed, 0);
+    atomic_store(&c->fail_at, fail_at);
+}
+
+void test_make_temp_dir(char *dir, size_t size, const char *prefix)
+{
+    int n = snprintf(dir, size, "/tmp/%s-XXXXXX", prefix);
+    cr_assert(n > 0 && (size_t)n < size, "no room for a temporary directory named %s", prefix);
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d != NULL) {
+        struct dirent *e;
+        char path[4096];
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            struct stat st;
+            /* lstat: a link to a directory is removed, not followed. */
+            if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                remove_tree(path);
+            else
+                unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+void test_remove_dir(const char *dir)
+{
+    if (dir[0] == '\0')
+        return;
+    remove_tree(dir);
+    cr_expect_neq(access(dir, F_OK), 0, "%s could not be removed", dir);
+}
+
+const char *test_path(const char *dir, const char *name)
+{
+    static char paths[8][512];
+    static int next;
+    char *path = paths[next++ % 8];
+    int n = snprintf(path, sizeof paths[0], "%s/%s", dir, name);
+    cr_assert(n > 0 && (size_t)n < sizeof paths[0], "path too long: %s/%s", dir, name);
+    return path;
+}
+
+const char *test_write_file(const char *dir, const char *name, const void *bytes, size_t size)
+{
+    const char *path = test_path(dir, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    cr_assert_eq(fwrite(bytes, 1, size, f), size, "%s: %s", path, strerror(errno));
+    cr_assert_eq(fclose(f), 0, "%s: %s", path, strerror(errno));
+    return path;
+}
+
+unsigned char *test_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    cr_assert_geq(n, 0);
+    rewind(f);
+    unsigned char *bytes = malloc((size_t)n + 1);
+    cr_assert_not_null(bytes);
+    cr_assert_eq(fread(bytes, 1, (size_t)n, f), (size_t)n, "%s: short read", path);
+    fclose(f);
+    bytes[n] = '\0';
+    *size = (size_t)n;
+    return bytes;
+}
+
+int test_count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
 }

@@ -1,10 +1,14 @@
-/* Shared test helpers: deterministic random data, tolerant comparison, and
- * the dense masked-attention reference twin. */
+/* Shared test helpers: deterministic random data, tolerant comparison, the
+ * dense masked-attention reference twin, a counting allocator, and
+ * temporary directories and files. */
 #ifndef GAT_TEST_SUPPORT_H
 #define GAT_TEST_SUPPORT_H
 
 #include "gat.h"
 
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Lets every parallel loop use all of ctx's threads however small its
@@ -34,5 +38,54 @@ double test_max_abs(const double *values, int64_t n);
 void test_dense_forward(const gat_model *model, int64_t n, int64_t num_edges,
                         const int64_t *src, const int64_t *dst, const float *x, double *out,
                         double *attention);
+
+/* A context with `threads` threads (0: the library's default) on
+ * `allocator` (NULL: the library's); asserts success. */
+gat_context *test_context(int threads, const gat_allocator *allocator);
+
+/* An allocator that counts live blocks and calls, remembers the largest
+ * request, and can refuse one call, every call from one on, or every
+ * request above a size: for leak checks, allocation-failure sweeps, and
+ * checks that nothing huge was asked for. Every field is atomic because
+ * the library may allocate from inside its parallel regions; the tests
+ * still read and set them with plain expressions (atomic in C11). */
+typedef struct test_counting {
+    _Atomic int64_t calls;   /* allocation calls, refused ones included */
+    _Atomic int64_t live;    /* blocks handed out and not yet freed */
+    _Atomic int64_t failed;  /* calls refused */
+    atomic_size_t largest;   /* largest request, refused or not */
+    _Atomic int64_t fail_at; /* 1-based call (counted in `calls`) that fails; 0: none */
+    atomic_bool sticky;      /* with fail_at: every later call fails too */
+    atomic_size_t cap;       /* requests above this many bytes fail; 0: no cap */
+} test_counting;
+
+/* Everything zero: counts nothing yet, refuses nothing. */
+void test_counting_init(test_counting *c);
+/* An allocator over c (c must outlive every context made with it). */
+gat_allocator test_counting_allocator(test_counting *c);
+/* Initialises c and makes a context on it with `threads` threads (0: the
+ * library's default); asserts success. The context's own block is live. */
+gat_context *test_counting_context(test_counting *c, int threads);
+/* Restarts the count of calls and refusals and fails call `fail_at` from
+ * now (1-based; 0 disarms). */
+void test_counting_arm(test_counting *c, int64_t fail_at);
+
+/* Makes a fresh directory /tmp/<prefix>-XXXXXX and puts its path in dir
+ * (asserts success). */
+void test_make_temp_dir(char *dir, size_t size, const char *prefix);
+/* Removes dir and everything below it, subdirectories included, without a
+ * shell; expects it gone afterwards. An empty dir (never made) is skipped. */
+void test_remove_dir(const char *dir);
+/* dir/name, in one of 8 buffers used in turn: the last 8 stay valid. */
+const char *test_path(const char *dir, const char *name);
+/* Writes `size` bytes to dir/name (asserts success); returns the path as
+ * test_path does. */
+const char *test_write_file(const char *dir, const char *name, const void *bytes, size_t size);
+/* A whole file in malloc'd memory, with a NUL after its *size bytes so
+ * text can be searched (asserts success). */
+unsigned char *test_read_file(const char *path, size_t *size);
+/* Entries in dir other than . and .. (asserts dir opens): what a write
+ * left behind, temporary files included. */
+int test_count_files(const char *dir);
 
 #endif

@@ -1,9 +1,9 @@
 /* The SNAP-style edge list reader: valid layouts, gzip, every error with its
  * file and line, lines longer than the read buffer, allocation failures. */
 #include "gat.h"
+#include "support.h"
 
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,49 +24,21 @@ static gat_context *ctx;
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gat-edgelist-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    test_make_temp_dir(tmpdir, sizeof tmpdir, "gat-edgelist");
     cr_assert_eq(gat_context_create(&ctx, NULL), GAT_OK);
 }
 
 static void teardown(void)
 {
     gat_context_destroy(&ctx);
-    DIR *dir = opendir(tmpdir);
-    if (dir == NULL)
-        return;
-    struct dirent *entry;
-    char path[512];
-    while ((entry = readdir(dir)) != NULL) {
-        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, entry->d_name);
-        unlink(path);
-    }
-    closedir(dir);
-    rmdir(tmpdir);
+    test_remove_dir(tmpdir);
 }
 
 TestSuite(edgelist, .init = setup, .fini = teardown);
 
-/* A path in the test's directory; a few stay valid at once. */
-static const char *tmp_path(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *path = paths[next++ % 8];
-    snprintf(path, sizeof paths[0], "%s/%s", tmpdir, name);
-    return path;
-}
-
 static const char *write_bytes(const char *name, const void *data, size_t len)
 {
-    const char *path = tmp_path(name);
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    cr_assert_eq(fwrite(data, 1, len, f), len);
-    cr_assert_eq(fclose(f), 0);
-    return path;
+    return test_write_file(tmpdir, name, data, len);
 }
 
 static const char *write_text(const char *name, const char *text)
@@ -76,28 +48,12 @@ static const char *write_text(const char *name, const char *text)
 
 static const char *write_gz(const char *name, const void *data, size_t len)
 {
-    const char *path = tmp_path(name);
+    const char *path = test_path(tmpdir, name);
     gzFile gz = gzopen(path, "wb");
     cr_assert_not_null(gz);
     cr_assert_eq(gzwrite(gz, data, (unsigned)len), (int)len);
     cr_assert_eq(gzclose(gz), Z_OK);
     return path;
-}
-
-static void *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long size = ftell(f);
-    cr_assert_geq(size, 0);
-    rewind(f);
-    void *data = malloc((size_t)size + 1);
-    cr_assert_not_null(data);
-    cr_assert_eq(fread(data, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *len = (size_t)size;
-    return data;
 }
 
 /* Reads path and compares with the expected COO and largest id. */
@@ -241,8 +197,8 @@ Test(edgelist, gzip_written_by_zlib)
     expect_edges(write_gz("edges.txt", text, strlen(text)), -1, src, dst, 3, 2);
     /* Concatenated gzip members are one stream. */
     size_t len1, len2;
-    void *a = read_whole(write_gz("a.gz", "0 1\n1 ", 6), &len1);
-    void *b = read_whole(write_gz("b.gz", "2\n2 0\n", 6), &len2);
+    void *a = test_read_file(write_gz("a.gz", "0 1\n1 ", 6), &len1);
+    void *b = test_read_file(write_gz("b.gz", "2\n2 0\n", 6), &len2);
     char *both = malloc(len1 + len2);
     cr_assert_not_null(both);
     memcpy(both, a, len1);
@@ -518,7 +474,7 @@ Test(edgelist, id_not_below_num_nodes)
 
 Test(edgelist, missing_file)
 {
-    const char *path = tmp_path("no-such-file.txt");
+    const char *path = test_path(tmpdir, "no-such-file.txt");
     expect_error(path, -1, GAT_ERR_IO, 0, strerror(ENOENT));
     expect_error(tmpdir, -1, GAT_ERR_IO, 0, NULL); /* a directory */
 }
@@ -538,7 +494,7 @@ Test(edgelist, corrupt_gzip)
     size_t pos = 0;
     for (size_t k = 0; k < n; k++)
         pos += (size_t)sprintf(text + pos, "%zu %zu\n", k, (k * 31) % n);
-    unsigned char *gz = read_whole(write_gz("good.gz", text, pos), &len);
+    unsigned char *gz = test_read_file(write_gz("good.gz", text, pos), &len);
     cr_assert_gt(len, 1000);
     expect_error(write_bytes("cut.gz", gz, len / 2), -1, GAT_ERR_FORMAT, 0, "truncated");
     expect_error(write_bytes("cut2.gz", gz, len - 4), -1, GAT_ERR_FORMAT, 0, "truncated");
@@ -567,32 +523,6 @@ Test(edgelist, null_arguments)
 /* Allocation failures                                                      */
 /* ------------------------------------------------------------------------ */
 
-typedef struct counting {
-    int64_t live;
-    int64_t calls;
-    int64_t fail_at; /* the call that fails; < 0: none */
-} counting;
-
-static void *counting_alloc(void *user, size_t alignment, size_t size)
-{
-    counting *c = user;
-    if (c->fail_at >= 0 && c->calls++ == c->fail_at)
-        return NULL;
-    void *p = NULL;
-    if (posix_memalign(&p, alignment, size) != 0)
-        return NULL;
-    c->live++;
-    return p;
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    counting *c = user;
-    if (ptr != NULL)
-        c->live--;
-    free(ptr);
-}
-
 Test(edgelist, allocation_failures_leak_nothing)
 {
     /* Enough edges to grow the arrays a few times. */
@@ -604,23 +534,17 @@ Test(edgelist, allocation_failures_leak_nothing)
     const char *path = write_bytes("alloc.txt", text, pos);
     free(text);
 
-    counting c = {0, 0, -1};
-    gat_allocator allocator = {counting_alloc, counting_free, &c};
-    gat_context_options options;
-    gat_context_options_init(&options);
-    options.allocator = &allocator;
-    gat_context *actx = NULL;
-    cr_assert_eq(gat_context_create(&actx, &options), GAT_OK);
+    test_counting c;
+    gat_context *actx = test_counting_context(&c, 0);
     int64_t base = c.live;
     bool succeeded = false;
     /* Fail each allocation in turn, until a run makes no more of them. */
-    for (int64_t fail_at = 0; fail_at < 1000 && !succeeded; fail_at++) {
-        c.calls = 0;
-        c.fail_at = fail_at;
+    for (int64_t fail_at = 1; fail_at <= 1000 && !succeeded; fail_at++) {
+        test_counting_arm(&c, fail_at);
         gat_graph *graph = NULL;
         gat_status status = gat_graph_read_edgelist(actx, &graph, path, -1);
-        c.fail_at = -1;
-        if (c.calls <= fail_at) {
+        c.fail_at = 0;
+        if (c.calls < fail_at) {
             cr_assert_eq(status, GAT_OK, "%s", gat_context_message(actx));
             succeeded = true;
         }

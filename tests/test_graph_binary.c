@@ -6,7 +6,6 @@
 #include "support.h"
 
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,28 +19,14 @@ static gat_context *ctx;
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gat-gcsr-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    test_make_temp_dir(tmpdir, sizeof tmpdir, "gat-gcsr");
     cr_assert_eq(gat_context_create(&ctx, NULL), GAT_OK);
 }
 
 static void teardown(void)
 {
     gat_context_destroy(&ctx);
-    DIR *dir = opendir(tmpdir);
-    if (dir == NULL)
-        return;
-    struct dirent *entry;
-    char path[512];
-    while ((entry = readdir(dir)) != NULL) {
-        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, entry->d_name);
-        if (rmdir(path) != 0)
-            unlink(path);
-    }
-    closedir(dir);
-    rmdir(tmpdir);
+    test_remove_dir(tmpdir); /* one test makes a subdirectory */
 }
 
 TestSuite(graph_binary, .init = setup, .fini = teardown);
@@ -50,39 +35,9 @@ TestSuite(graph_binary, .init = setup, .fini = teardown);
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static const char *tmp_path(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *path = paths[next++ % 8];
-    snprintf(path, sizeof paths[0], "%s/%s", tmpdir, name);
-    return path;
-}
-
-static unsigned char *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long size = ftell(f);
-    cr_assert_geq(size, 0);
-    rewind(f);
-    unsigned char *data = malloc((size_t)size + 1);
-    cr_assert_not_null(data);
-    cr_assert_eq(fread(data, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *len = (size_t)size;
-    return data;
-}
-
 static const char *write_bytes(const char *name, const void *data, size_t len)
 {
-    const char *path = tmp_path(name);
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    cr_assert_eq(fwrite(data, 1, len, f), len);
-    cr_assert_eq(fclose(f), 0);
-    return path;
+    return test_write_file(tmpdir, name, data, len);
 }
 
 static uint64_t get64(const unsigned char *p)
@@ -160,7 +115,7 @@ static const unsigned safe_modes[] = {0, GAT_LOAD_MMAP, GAT_LOAD_NO_VERIFY,
 
 static void round_trip(const gat_graph *g, const char *name)
 {
-    const char *path = tmp_path(name);
+    const char *path = test_path(tmpdir, name);
     cr_assert_eq(gat_graph_save(ctx, g, path), GAT_OK, "%s", gat_context_message(ctx));
     for (size_t m = 0; m < NUM_MODES; m++) {
         gat_graph *loaded = NULL;
@@ -275,10 +230,10 @@ Test(graph_binary, round_trip_empty_and_edgeless_graphs)
 Test(graph_binary, layout_and_checksum_match_the_documentation)
 {
     gat_graph *g = random_graph(ctx, 101, 333, 2); /* 808 + 1332 bytes: padding */
-    const char *path = tmp_path("layout.gcsr");
+    const char *path = test_path(tmpdir, "layout.gcsr");
     cr_assert_eq(gat_graph_save(ctx, g, path), GAT_OK, "%s", gat_context_message(ctx));
     size_t len;
-    unsigned char *f = read_whole(path, &len);
+    unsigned char *f = test_read_file(path, &len);
     cr_assert_eq(memcmp(f, "\x89GATCSR\n", 8), 0);
     cr_assert_eq(f[8], 1);
     cr_assert_eq(get64(f + 8) >> 32, 0, "flags");
@@ -324,15 +279,11 @@ Test(graph_binary, multi_block_files_are_the_same_at_any_thread_count)
     unsigned char *first = NULL;
     size_t first_len = 0;
     for (int threads = 1; threads <= 3; threads++) {
-        gat_context_options o;
-        gat_context_options_init(&o);
-        o.num_threads = threads;
-        gat_context *c = NULL;
-        cr_assert_eq(gat_context_create(&c, &o), GAT_OK);
-        const char *path = tmp_path("blocks.gcsr");
+        gat_context *c = test_context(threads, NULL);
+        const char *path = test_path(tmpdir, "blocks.gcsr");
         cr_assert_eq(gat_graph_save(c, g, path), GAT_OK, "%s", gat_context_message(c));
         size_t len;
-        unsigned char *f = read_whole(path, &len);
+        unsigned char *f = test_read_file(path, &len);
         if (first == NULL) {
             first = f;
             first_len = len;
@@ -359,7 +310,7 @@ Test(graph_binary, mapped_graph_survives_the_file_being_replaced)
 {
     gat_graph *g = random_graph(ctx, 300, 2000, 4);
     gat_graph *other = random_graph(ctx, 50, 100, 5);
-    const char *path = tmp_path("replaced.gcsr");
+    const char *path = test_path(tmpdir, "replaced.gcsr");
     cr_assert_eq(gat_graph_save(ctx, g, path), GAT_OK);
     gat_graph *mapped = NULL;
     cr_assert_eq(gat_graph_load(ctx, &mapped, path, GAT_LOAD_MMAP), GAT_OK);
@@ -385,7 +336,7 @@ Test(graph_binary, read_sniffs_text_gzip_and_binary)
                  gat_context_message(ctx));
     cr_assert_eq(gat_graph_read_edgelist(ctx, &direct, text_path, -1), GAT_OK);
     assert_same_graph(direct, from_text, "text via gat_graph_read");
-    const char *bin_path = tmp_path("g.gcsr");
+    const char *bin_path = test_path(tmpdir, "g.gcsr");
     cr_assert_eq(gat_graph_save(ctx, from_text, bin_path), GAT_OK);
     cr_assert_eq(gat_graph_read(ctx, &from_binary, bin_path, -1), GAT_OK, "%s",
                  gat_context_message(ctx));
@@ -452,15 +403,15 @@ static void expect_load_error(const char *path, gat_status want, const char *nee
 static unsigned char *valid_image(size_t *len)
 {
     gat_graph *g = random_graph(ctx, 40, 300, 6);
-    const char *path = tmp_path("valid.gcsr");
+    const char *path = test_path(tmpdir, "valid.gcsr");
     cr_assert_eq(gat_graph_save(ctx, g, path), GAT_OK);
     gat_graph_destroy(&g);
-    return read_whole(path, len);
+    return test_read_file(path, len);
 }
 
 Test(graph_binary, missing_empty_and_foreign_files)
 {
-    const char *missing = tmp_path("missing.gcsr");
+    const char *missing = test_path(tmpdir, "missing.gcsr");
     expect_load_error(missing, GAT_ERR_IO, "cannot open", ALL_SAFE);
     gat_graph *g = NULL;
     cr_assert_eq(gat_graph_read(ctx, &g, missing, -1), GAT_ERR_IO);
@@ -470,7 +421,7 @@ Test(graph_binary, missing_empty_and_foreign_files)
     expect_load_error(write_bytes("text.gcsr", "0 1\n", 4), GAT_ERR_FORMAT, "magic", ALL_SAFE);
     expect_load_error(write_bytes("npy.gcsr", "\x93NUMPY\x01\x00", 8), GAT_ERR_FORMAT, "magic",
                       ALL_SAFE);
-    const char *dir = tmp_path("a_directory");
+    const char *dir = test_path(tmpdir, "a_directory");
     cr_assert_eq(mkdir(dir, 0700), 0);
     expect_load_error(dir, GAT_ERR_IO, "not a regular file", ALL_SAFE);
 }
@@ -635,7 +586,7 @@ Test(graph_binary, bad_structure_is_caught_with_or_without_checksum)
 Test(graph_binary, bad_arguments)
 {
     gat_graph *g = random_graph(ctx, 10, 20, 7);
-    const char *path = tmp_path("args.gcsr");
+    const char *path = test_path(tmpdir, "args.gcsr");
     cr_assert_eq(gat_graph_save(NULL, g, path), GAT_ERR_INVALID);
     cr_assert_eq(gat_graph_save(ctx, NULL, path), GAT_ERR_INVALID);
     cr_assert_eq(gat_graph_save(ctx, g, NULL), GAT_ERR_INVALID);
@@ -649,7 +600,7 @@ Test(graph_binary, bad_arguments)
     cr_assert_eq(gat_graph_read(ctx, &out, NULL, -1), GAT_ERR_INVALID);
     cr_assert_null(out);
     /* A folder that does not exist: an I/O error, no file left behind. */
-    const char *nowhere = tmp_path("no/such/dir/g.gcsr");
+    const char *nowhere = test_path(tmpdir, "no/such/dir/g.gcsr");
     cr_assert_eq(gat_graph_save(ctx, g, nowhere), GAT_ERR_IO);
     cr_assert_not_null(strstr(gat_context_message(ctx), nowhere));
     gat_graph_destroy(&g);
@@ -663,7 +614,7 @@ Test(graph_binary, forward_on_loaded_graphs_gives_identical_bits)
 {
     const int64_t n = 500, f_in = 6;
     gat_graph *g = random_graph(ctx, n, 4000, 8);
-    const char *path = tmp_path("forward.gcsr");
+    const char *path = test_path(tmpdir, "forward.gcsr");
     cr_assert_eq(gat_graph_save(ctx, g, path), GAT_OK);
     gat_layer_config c[2];
     gat_layer_config_init(&c[0], f_in, 3, 4);
@@ -707,52 +658,20 @@ Test(graph_binary, forward_on_loaded_graphs_gives_identical_bits)
 /* Allocation failures                                                      */
 /* ------------------------------------------------------------------------ */
 
-typedef struct counting {
-    int64_t live;
-    int64_t calls;
-    int64_t fail_at; /* the call that fails; < 0: none */
-} counting;
-
-static void *counting_alloc(void *user, size_t alignment, size_t size)
-{
-    counting *c = user;
-    if (c->fail_at >= 0 && c->calls++ == c->fail_at)
-        return NULL;
-    void *p = NULL;
-    if (posix_memalign(&p, alignment, size) != 0)
-        return NULL;
-    c->live++;
-    return p;
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    counting *c = user;
-    if (ptr != NULL)
-        c->live--;
-    free(ptr);
-}
-
 Test(graph_binary, allocation_failures_leak_nothing)
 {
-    counting c = {0, 0, -1};
-    gat_allocator allocator = {counting_alloc, counting_free, &c};
-    gat_context_options options;
-    gat_context_options_init(&options);
-    options.allocator = &allocator;
-    gat_context *actx = NULL;
-    cr_assert_eq(gat_context_create(&actx, &options), GAT_OK);
+    test_counting c;
+    gat_context *actx = test_counting_context(&c, 0);
     gat_graph *g = random_graph(actx, 300, 3000, 11);
-    const char *path = tmp_path("alloc.gcsr");
+    const char *path = test_path(tmpdir, "alloc.gcsr");
     const int64_t base = c.live;
     /* 0-2: load in each mode; 3: save. Fail each allocation in turn. */
     for (int what = 0; what < 4; what++) {
         bool succeeded = false;
-        for (int64_t fail_at = 0; fail_at < 100 && !succeeded; fail_at++) {
+        for (int64_t fail_at = 1; fail_at <= 100 && !succeeded; fail_at++) {
             if (what < 3)
                 cr_assert_eq(gat_graph_save(actx, g, path), GAT_OK);
-            c.calls = 0;
-            c.fail_at = fail_at;
+            test_counting_arm(&c, fail_at);
             gat_graph *loaded = NULL;
             gat_status status;
             if (what == 3)
@@ -761,8 +680,8 @@ Test(graph_binary, allocation_failures_leak_nothing)
                 status = gat_graph_read(actx, &loaded, path, 400);
             else
                 status = gat_graph_load(actx, &loaded, path, what == 1 ? GAT_LOAD_MMAP : 0);
-            c.fail_at = -1;
-            if (c.calls <= fail_at) {
+            c.fail_at = 0;
+            if (c.calls < fail_at) {
                 cr_assert_eq(status, GAT_OK, "%s", gat_context_message(actx));
                 succeeded = true;
             } else {

@@ -9,12 +9,11 @@
 #include <criterion/criterion.h>
 
 #include "gat.h"
+#include "support.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 static char tmpdir[64];
@@ -22,33 +21,21 @@ static gat_context *ctx;
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gat-msg-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
-    gat_context_options options;
-    gat_context_options_init(&options);
-    options.num_threads = 1;
-    cr_assert_eq(gat_context_create(&ctx, &options), GAT_OK);
+    test_make_temp_dir(tmpdir, sizeof tmpdir, "gat-msg");
+    ctx = test_context(1, NULL);
 }
 
 static void teardown(void)
 {
     gat_context_destroy(&ctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_expect_eq(system(cmd), 0);
+    test_remove_dir(tmpdir);
 }
 
 TestSuite(loader_messages, .init = setup, .fini = teardown);
 
 static const char *write_bytes(const char *name, const void *data, size_t size)
 {
-    static char path[256];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(data, 1, size, f), size);
-    cr_assert_eq(fclose(f), 0);
-    return path;
+    return test_write_file(tmpdir, name, data, size);
 }
 
 /* gzip of text, with a sync flush after the first `split` bytes: *flushed

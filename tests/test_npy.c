@@ -7,8 +7,8 @@
 #include <criterion/criterion.h>
 
 #include "gat.h"
+#include "support.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -28,41 +28,14 @@ static gat_context *ctx;
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gat-npy-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    test_make_temp_dir(tmpdir, sizeof tmpdir, "gat-npy");
     cr_assert_eq(gat_context_create(&ctx, NULL), GAT_OK);
-}
-
-/* Files left in the temporary directory (temporary files included). */
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
 }
 
 static void teardown(void)
 {
     gat_context_destroy(&ctx);
-    DIR *d = opendir(tmpdir);
-    if (d != NULL) {
-        struct dirent *e;
-        char path[512];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(tmpdir);
+    test_remove_dir(tmpdir);
 }
 
 TestSuite(npy, .init = setup, .fini = teardown);
@@ -70,35 +43,6 @@ TestSuite(npy, .init = setup, .fini = teardown);
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
-
-/* A path in the temporary directory; a few stay valid at once. */
-static const char *tmp_path(const char *name)
-{
-    static char paths[8][256];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/%s", tmpdir, name);
-    return p;
-}
-
-static void write_file(const char *path, const void *bytes, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-    cr_assert_not_null(fp, "%s: %s", path, strerror(errno));
-    cr_assert_eq(fwrite(bytes, 1, len, fp), len);
-    cr_assert_eq(fclose(fp), 0);
-}
-
-/* Reads a whole small file into buf; returns its length. */
-static size_t read_file(const char *path, unsigned char *buf, size_t size)
-{
-    FILE *fp = fopen(path, "rb");
-    cr_assert_not_null(fp, "%s: %s", path, strerror(errno));
-    size_t n = fread(buf, 1, size, fp);
-    cr_assert(feof(fp) || n < size, "%s is larger than %zu bytes", path, size);
-    fclose(fp);
-    return n;
-}
 
 /* A .npy file with the given header text, which is padded as NumPy pads
  * it when `pad` (spaces to a multiple of 64, then '\n'), then data. */
@@ -128,9 +72,7 @@ static const char *write_npy_ex(const char *name, int major, int minor, const ch
     }
     if (data_len > 0)
         memcpy(buf + start + header_len, data, data_len);
-    const char *path = tmp_path(name);
-    write_file(path, buf, start + header_len + data_len);
-    return path;
+    return test_write_file(tmpdir, name, buf, start + header_len + data_len);
 }
 
 static const char *write_npy(const char *name, const char *dict, const void *data, size_t data_len)
@@ -191,48 +133,6 @@ static void expect_i64(const gat_array *a, int64_t n, const int64_t *want)
                      (long long)x[k], (long long)want[k]);
 }
 
-/* An allocator that counts live blocks and can fail its n-th call. */
-typedef struct counting_allocator {
-    int64_t calls;
-    int64_t live;
-    int64_t fail_at; /* 0: never */
-    size_t largest;
-} counting_allocator;
-
-static void *counting_alloc(void *user, size_t alignment, size_t size)
-{
-    counting_allocator *c = user;
-    c->calls++;
-    if (c->fail_at != 0 && c->calls == c->fail_at)
-        return NULL;
-    void *ptr = NULL;
-    if (posix_memalign(&ptr, alignment, size) != 0)
-        return NULL;
-    c->live++;
-    if (size > c->largest)
-        c->largest = size;
-    return ptr;
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    counting_allocator *c = user;
-    c->live--;
-    free(ptr);
-}
-
-static gat_context *counting_context(counting_allocator *c)
-{
-    memset(c, 0, sizeof *c);
-    gat_allocator allocator = {counting_alloc, counting_free, c};
-    gat_context_options options;
-    gat_context_options_init(&options);
-    options.allocator = &allocator;
-    gat_context *counted = NULL;
-    cr_assert_eq(gat_context_create(&counted, &options), GAT_OK);
-    return counted;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Round trips and the writers                                              */
 /* ------------------------------------------------------------------------ */
@@ -241,7 +141,7 @@ Test(npy, roundtrip_f32)
 {
     const float x[6] = {1.5f, -0.0f, FLT_MAX, -FLT_MIN, 1e-45f, 3.0f};
     const int64_t shape[2] = {2, 3};
-    const char *path = tmp_path("x.npy");
+    const char *path = test_path(tmpdir, "x.npy");
     cr_assert_eq(gat_npy_write_f32(ctx, path, x, 2, shape), GAT_OK, "%s",
                  gat_context_message(ctx));
     gat_array *a = read_ok(path, GAT_FLOAT32);
@@ -250,14 +150,14 @@ Test(npy, roundtrip_f32)
     cr_expect_null(a);
     gat_array_destroy(&a); /* a NULL handle is fine */
     gat_array_destroy(NULL);
-    cr_expect_eq(count_files(tmpdir), 1, "temporary files left behind");
+    cr_expect_eq(test_count_files(tmpdir), 1, "temporary files left behind");
 }
 
 Test(npy, roundtrip_i64)
 {
     const int64_t v[5] = {0, -1, INT64_MAX, INT64_MIN, 2708};
     const int64_t shape[1] = {5};
-    const char *path = tmp_path("y.npy");
+    const char *path = test_path(tmpdir, "y.npy");
     cr_assert_eq(gat_npy_write_i64(ctx, path, v, 1, shape), GAT_OK, "%s",
                  gat_context_message(ctx));
     gat_array *a = read_ok(path, GAT_INT64);
@@ -269,8 +169,8 @@ Test(npy, roundtrip_empty)
 {
     const int64_t shape2[2] = {0, 7};
     const int64_t shape1[1] = {0};
-    const char *p2 = tmp_path("e2.npy");
-    const char *p1 = tmp_path("e1.npy");
+    const char *p2 = test_path(tmpdir, "e2.npy");
+    const char *p1 = test_path(tmpdir, "e1.npy");
     /* No data to point at: NULL is fine for zero elements. */
     cr_assert_eq(gat_npy_write_f32(ctx, p2, NULL, 2, shape2), GAT_OK);
     cr_assert_eq(gat_npy_write_i64(ctx, p1, NULL, 1, shape1), GAT_OK);
@@ -293,7 +193,7 @@ Test(npy, roundtrip_large)
     for (int64_t k = 0; k < rows * cols; k++)
         x[k] = (float)k * 0.5f - 100.0f;
     const int64_t shape[2] = {rows, cols};
-    const char *path = tmp_path("big.npy");
+    const char *path = test_path(tmpdir, "big.npy");
     cr_assert_eq(gat_npy_write_f32(ctx, path, x, 2, shape), GAT_OK);
     gat_array *a = read_ok(path, GAT_FLOAT32);
     expect_f32(a, rows, cols, x);
@@ -305,7 +205,6 @@ Test(npy, roundtrip_large)
  * make_npy_fixtures.py), padding and growth room included. */
 Test(npy, writers_match_numpy_bytes)
 {
-    unsigned char want[4096], got[4096];
     struct {
         const char *fixture;
         int ndim;
@@ -320,7 +219,7 @@ Test(npy, writers_match_numpy_bytes)
         {"numpy_f32_0x7.npy", 2, {0, 7}, true, {0}, {0}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        const char *path = tmp_path(cases[c].fixture);
+        const char *path = test_path(tmpdir, cases[c].fixture);
         gat_status status = cases[c].is_float
                                 ? gat_npy_write_f32(ctx, path, cases[c].f, cases[c].ndim,
                                                     cases[c].shape)
@@ -329,11 +228,14 @@ Test(npy, writers_match_numpy_bytes)
         cr_assert_eq(status, GAT_OK, "%s", gat_context_message(ctx));
         char fixture[512];
         snprintf(fixture, sizeof fixture, "%s%s", NPY_DATA, cases[c].fixture);
-        size_t nw = read_file(fixture, want, sizeof want);
-        size_t ng = read_file(path, got, sizeof got);
+        size_t nw, ng;
+        unsigned char *want = test_read_file(fixture, &nw);
+        unsigned char *got = test_read_file(path, &ng);
         cr_expect_eq(ng, nw, "%s: %zu bytes, numpy wrote %zu", cases[c].fixture, ng, nw);
         cr_expect(ng == nw && memcmp(got, want, nw) == 0, "%s: bytes differ from np.save's",
                   cases[c].fixture);
+        free(want);
+        free(got);
     }
 }
 
@@ -365,7 +267,7 @@ Test(npy, writer_header_layout)
     const int64_t dims[] = {0, 1, 9, 10, 99999, 123456789012LL, INT64_MAX / 8};
     for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
         char text[64];
-        const char *path = tmp_path("h.npy");
+        const char *path = test_path(tmpdir, "h.npy");
         /* 2-D with a zero dimension: any first dimension, no data. */
         int64_t shape2[2] = {dims[k], dims[k] == 0 ? 5 : 0};
         cr_assert_eq(gat_npy_write_i64(ctx, path, NULL, 2, shape2), GAT_OK, "%s",
@@ -395,7 +297,7 @@ Test(npy, write_invalid_arguments)
     const int64_t ok[2] = {2, 2};
     const int64_t negative[2] = {2, -1};
     const int64_t huge[2] = {INT64_MAX / 2, 3};
-    const char *path = tmp_path("bad.npy");
+    const char *path = test_path(tmpdir, "bad.npy");
     cr_expect_eq(gat_npy_write_f32(NULL, path, x, 2, ok), GAT_ERR_INVALID);
     cr_expect_eq(gat_npy_write_f32(ctx, NULL, x, 2, ok), GAT_ERR_INVALID);
     cr_expect_eq(gat_npy_write_f32(ctx, path, x, 0, ok), GAT_ERR_INVALID);
@@ -408,7 +310,7 @@ Test(npy, write_invalid_arguments)
     cr_expect_eq(gat_npy_write_f32(ctx, path, x, 2, huge), GAT_ERR_OVERFLOW);
     cr_expect_eq(gat_npy_write_i64(ctx, path, NULL, 1, ok), GAT_ERR_INVALID);
     cr_expect(strstr(gat_context_message(ctx), path) != NULL, "%s", gat_context_message(ctx));
-    cr_expect_eq(count_files(tmpdir), 0, "a failed write left a file");
+    cr_expect_eq(test_count_files(tmpdir), 0, "a failed write left a file");
     /* A success clears the previous message. */
     cr_expect_eq(gat_npy_write_f32(ctx, path, x, 2, ok), GAT_OK);
     cr_expect_str_empty(gat_context_message(ctx));
@@ -419,13 +321,13 @@ Test(npy, write_missing_directory)
     const float x[2] = {1, 2};
     const int64_t v[2] = {1, 2};
     const int64_t shape[1] = {2};
-    const char *path = tmp_path("no/such/dir/x.npy");
+    const char *path = test_path(tmpdir, "no/such/dir/x.npy");
     cr_expect_eq(gat_npy_write_f32(ctx, path, x, 1, shape), GAT_ERR_IO);
     cr_expect(strstr(gat_context_message(ctx), path) != NULL, "%s", gat_context_message(ctx));
     cr_expect_eq(gat_npy_write_i64(ctx, path, v, 1, shape), GAT_ERR_IO);
     cr_expect(strstr(gat_context_message(ctx), path) != NULL, "%s", gat_context_message(ctx));
     cr_expect_eq(access(path, F_OK), -1);
-    cr_expect_eq(count_files(tmpdir), 0, "a failed write left a file");
+    cr_expect_eq(test_count_files(tmpdir), 0, "a failed write left a file");
 }
 
 /* A write that fails halfway (the file size limit) leaves neither the
@@ -436,9 +338,8 @@ Test(npy, write_failure_leaves_no_partial_file)
     float *x = calloc((size_t)n, sizeof *x);
     cr_assert_not_null(x);
     const int64_t shape[2] = {n / 10, 10};
-    const char *path = tmp_path("partial.npy");
-    const char *kept = tmp_path("kept.npy");
-    write_file(kept, "old", 3);
+    const char *path = test_path(tmpdir, "partial.npy");
+    const char *kept = test_write_file(tmpdir, "kept.npy", "old", 3);
     signal(SIGXFSZ, SIG_IGN);
     struct rlimit limit = {4096, 4096};
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &limit), 0);
@@ -446,9 +347,10 @@ Test(npy, write_failure_leaves_no_partial_file)
     cr_expect(strstr(gat_context_message(ctx), path) != NULL, "%s", gat_context_message(ctx));
     cr_expect_eq(access(path, F_OK), -1, "a partial file was left");
     cr_expect_eq(gat_npy_write_f32(ctx, kept, x, 2, shape), GAT_ERR_IO);
-    unsigned char buf[16];
-    cr_expect_eq(read_file(kept, buf, sizeof buf), 3, "the existing file was damaged");
-    cr_expect_eq(count_files(tmpdir), 1, "a temporary file was left");
+    size_t size;
+    free(test_read_file(kept, &size));
+    cr_expect_eq(size, 3, "the existing file was damaged");
+    cr_expect_eq(test_count_files(tmpdir), 1, "a temporary file was left");
     free(x);
 }
 
@@ -596,7 +498,7 @@ Test(npy, error_arguments)
 
 Test(npy, error_missing_file)
 {
-    expect_error(tmp_path("missing.npy"), GAT_FLOAT32, GAT_ERR_IO, strerror(ENOENT));
+    expect_error(test_path(tmpdir, "missing.npy"), GAT_FLOAT32, GAT_ERR_IO, strerror(ENOENT));
 }
 
 Test(npy, error_directory)
@@ -606,22 +508,19 @@ Test(npy, error_directory)
 
 Test(npy, error_empty_file)
 {
-    const char *path = tmp_path("empty.npy");
-    write_file(path, "", 0);
+    const char *path = test_write_file(tmpdir, "empty.npy", "", 0);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "empty file");
 }
 
 Test(npy, error_bad_magic)
 {
-    const char *path = tmp_path("magic.npy");
-    write_file(path, "\x93NUMPX\x01\x00\x10\x00{}              ", 26);
+    const char *path =
+        test_write_file(tmpdir, "magic.npy", "\x93NUMPX\x01\x00\x10\x00{}              ", 26);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "bad magic at byte 5");
-    path = tmp_path("text.npy");
-    write_file(path, "0.5 1.5\n", 8);
+    path = test_write_file(tmpdir, "text.npy", "0.5 1.5\n", 8);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "not a .npy file");
     /* A short file is judged by the bytes it has. */
-    path = tmp_path("short.npy");
-    write_file(path, "\x93NU", 3);
+    path = test_write_file(tmpdir, "short.npy", "\x93NU", 3);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "truncated header");
 }
 
@@ -640,23 +539,20 @@ Test(npy, error_bad_version)
 Test(npy, error_truncated_header)
 {
     /* The file ends inside the header length... */
-    const char *path = tmp_path("t1.npy");
-    write_file(path, "\x93NUMPY\x01\x00\x40", 9);
+    const char *path = test_write_file(tmpdir, "t1.npy", "\x93NUMPY\x01\x00\x40", 9);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "truncated header");
-    path = tmp_path("t2.npy");
-    write_file(path, "\x93NUMPY\x02\x00\x40\x00\x00", 11);
+    path = test_write_file(tmpdir, "t2.npy", "\x93NUMPY\x02\x00\x40\x00\x00", 11);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "4-byte header length");
-    path = tmp_path("t3.npy");
-    write_file(path, "\x93NUMPY\x01", 7);
+    path = test_write_file(tmpdir, "t3.npy", "\x93NUMPY\x01", 7);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "truncated header");
     /* ...or inside the dictionary the length announced. */
     const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }";
-    unsigned char buf[256];
-    size_t n = read_file(write_npy("full.npy", dict, "\0\0\0\0", 4), buf, sizeof buf);
-    path = tmp_path("t4.npy");
-    write_file(path, buf, 40);
+    size_t n;
+    unsigned char *full = test_read_file(write_npy("full.npy", dict, "\0\0\0\0", 4), &n);
+    cr_assert_gt(n, 40);
+    path = test_write_file(tmpdir, "t4.npy", full, 40);
+    free(full);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "runs past the end of the file (40 bytes)");
-    (void)n;
 }
 
 Test(npy, error_header_length_beyond_file)
@@ -666,12 +562,11 @@ Test(npy, error_header_length_beyond_file)
     buf[8] = 0xff; /* 65535 bytes of header in a 128-byte file */
     buf[9] = 0xff;
     memcpy(buf + 10, dict, strlen(dict));
-    const char *path = tmp_path("len.npy");
-    write_file(path, buf, sizeof buf);
+    const char *path = test_write_file(tmpdir, "len.npy", buf, sizeof buf);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "header at byte 8: header length 65535");
     /* Version 2.0: a 4 GB header claimed. */
     memcpy(buf, "\x93NUMPY\x02\x00\xff\xff\xff\xff", 12);
-    write_file(path, buf, sizeof buf);
+    test_write_file(tmpdir, "len.npy", buf, sizeof buf);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "header length 4294967295 runs past");
 }
 
@@ -679,8 +574,8 @@ Test(npy, error_header_length_beyond_file)
  * 3 MB file, so nothing much is written). */
 Test(npy, error_header_too_large)
 {
-    const char *path = tmp_path("huge_header.npy");
-    write_file(path, "\x93NUMPY\x02\x00\x00\x00\x20\x00{", 13);
+    const char *path =
+        test_write_file(tmpdir, "huge_header.npy", "\x93NUMPY\x02\x00\x00\x00\x20\x00{", 13);
     cr_assert_eq(truncate(path, 3 << 20), 0);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "exceeds the limit");
 }
@@ -710,8 +605,8 @@ Test(npy, error_trailing_data)
  * anything of that size is allocated. */
 Test(npy, error_lying_shape_allocates_nothing)
 {
-    counting_allocator count;
-    gat_context *counted = counting_context(&count);
+    test_counting count;
+    gat_context *counted = test_counting_context(&count, 0);
     int64_t live = count.live;
     const char *path = write_npy("lie.npy",
                                  "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, "
@@ -904,14 +799,13 @@ Test(npy, error_garbage_headers)
                                                    "is not an integer");
     /* Raw bytes outside the grammar are shown as bytes, not printed. */
     const char nul[] = "{'descr': '<f4',\0 'fortran_order': False, 'shape': (1, 1)}";
-    path = tmp_path("nul.npy");
     unsigned char buf[128];
     memcpy(buf, "\x93NUMPY\x01\x00", 8);
     buf[8] = (unsigned char)(sizeof nul - 1);
     buf[9] = 0;
     memcpy(buf + 10, nul, sizeof nul - 1);
     memcpy(buf + 10 + sizeof nul - 1, "\0\0\0\0", 4);
-    write_file(path, buf, 10 + sizeof nul - 1 + 4);
+    path = test_write_file(tmpdir, "nul.npy", buf, 10 + sizeof nul - 1 + 4);
     expect_error(path, GAT_FLOAT32, GAT_ERR_FORMAT, "header at byte 26: expected a quoted key or "
                                                    "'}', found byte 0x00");
 }
@@ -924,8 +818,8 @@ Test(npy, error_garbage_headers)
  * it; nothing is kept after a success or any failure. */
 Test(npy, memory_through_context_allocator)
 {
-    counting_allocator count;
-    gat_context *counted = counting_context(&count);
+    test_counting count;
+    gat_context *counted = test_counting_context(&count, 0);
     int64_t live = count.live;
     gat_array *a = NULL;
     cr_assert_eq(gat_npy_read(counted, NPY_DATA "f8_c.npy", GAT_FLOAT32, &a), GAT_OK);
@@ -951,13 +845,12 @@ Test(npy, memory_through_context_allocator)
  * GAT_ERR_NOMEM each time, nothing leaked, no file left. */
 Test(npy, memory_allocation_failures)
 {
-    counting_allocator count;
-    gat_context *counted = counting_context(&count);
+    test_counting count;
+    gat_context *counted = test_counting_context(&count, 0);
     int64_t live = count.live;
     int failures = 0;
     for (int64_t k = 1; k < 20; k++) {
-        count.calls = 0;
-        count.fail_at = k;
+        test_counting_arm(&count, k);
         gat_array *a = NULL;
         gat_status status = gat_npy_read(counted, NPY_DATA "i8_be.npy", GAT_INT64, &a);
         if (status == GAT_OK) {
@@ -974,11 +867,10 @@ Test(npy, memory_allocation_failures)
 
     const int64_t v[2] = {1, 2};
     const int64_t shape[1] = {2};
-    const char *path = tmp_path("w.npy");
-    count.calls = 0;
-    count.fail_at = 1;
+    const char *path = test_path(tmpdir, "w.npy");
+    test_counting_arm(&count, 1);
     cr_expect_eq(gat_npy_write_i64(counted, path, v, 1, shape), GAT_ERR_NOMEM);
     cr_expect_eq(count.live, live);
-    cr_expect_eq(count_files(tmpdir), 0);
+    cr_expect_eq(test_count_files(tmpdir), 0);
     gat_context_destroy(&counted);
 }

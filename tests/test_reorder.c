@@ -11,16 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static gat_context *make_ctx(int threads)
-{
-    gat_context_options o;
-    gat_context_options_init(&o);
-    o.num_threads = threads;
-    gat_context *ctx = NULL;
-    cr_assert_eq(gat_context_create(&ctx, &o), GAT_OK);
-    return ctx;
-}
-
 static gat_graph *make_graph(gat_context *ctx, int64_t n, int64_t m, const int64_t *src,
                              const int64_t *dst)
 {
@@ -106,7 +96,7 @@ static void random_edges(int64_t n, int64_t m, int64_t isolated, uint64_t seed, 
 
 Test(reorder, degree_order_matches_hand_computed)
 {
-    gat_context *ctx = make_ctx(2);
+    gat_context *ctx = test_context(2, NULL);
     /* In-degrees: node 0: 2, 1: 1, 2: 3, 3: 0, 4: 3 (one a self-loop). */
     const int64_t src[] = {1, 2, 0, 3, 0, 1, 2, 4, 3};
     const int64_t dst[] = {0, 0, 1, 2, 2, 2, 4, 4, 4};
@@ -144,7 +134,7 @@ Test(reorder, degree_order_matches_hand_computed)
 
 Test(reorder, rcm_restores_a_scrambled_path)
 {
-    gat_context *ctx = make_ctx(2);
+    gat_context *ctx = test_context(2, NULL);
     enum { N = 101 };
     int64_t src[N - 1], dst[N - 1], new_id[N];
     for (int64_t k = 0; k + 1 < N; k++) { /* one direction only: RCM symmetrises */
@@ -169,7 +159,7 @@ Test(reorder, rcm_restores_a_scrambled_path)
 
 Test(reorder, rcm_narrows_a_scrambled_grid)
 {
-    gat_context *ctx = make_ctx(2);
+    gat_context *ctx = test_context(2, NULL);
     enum { K = 20, N = K * K, M = 2 * K * (K - 1) };
     int64_t *src = malloc(M * sizeof *src), *dst = malloc(M * sizeof *dst);
     int64_t new_id[N];
@@ -209,7 +199,7 @@ Test(reorder, rcm_narrows_a_scrambled_grid)
 
 Test(reorder, new_id_is_a_permutation_and_the_graph_is_relabelled)
 {
-    gat_context *ctx = make_ctx(2);
+    gat_context *ctx = test_context(2, NULL);
     enum { N = 500, M = 3000 };
     int64_t *src = malloc(M * sizeof *src), *dst = malloc(M * sizeof *dst);
     int64_t *new_id = malloc(N * sizeof *new_id);
@@ -259,7 +249,7 @@ Test(reorder, reordered_forward_unpermutes_to_the_same_bits)
     float *back = malloc(N * width * sizeof *back);
 
     for (int threads = 1; threads <= 3; threads += 2) {
-        gat_context *ctx = make_ctx(threads);
+        gat_context *ctx = test_context(threads, NULL);
         gat_model *model = NULL;
         cr_assert_eq(gat_model_create(ctx, &model, 2, c, GAT_ACT_ELU), GAT_OK);
         cr_assert_eq(gat_model_init_glorot(ctx, model, 3), GAT_OK);
@@ -302,7 +292,7 @@ Test(reorder, same_result_at_any_thread_count)
     int64_t *want = malloc(N * sizeof *want), *got = malloc(N * sizeof *got);
     const gat_ordering orders[] = {GAT_ORDER_DEGREE, GAT_ORDER_RCM};
     for (int o = 0; o < 2; o++) {
-        gat_context *one = make_ctx(1);
+        gat_context *one = test_context(1, NULL);
         gat_graph *g = make_graph(one, N, M, src, dst);
         gat_graph *first = NULL;
         cr_assert_eq(gat_graph_reorder(one, g, orders[o], &first, want), GAT_OK);
@@ -310,7 +300,7 @@ Test(reorder, same_result_at_any_thread_count)
         const int32_t *fc;
         gat_graph_csr(first, &fp, &fc);
         for (int threads = 2; threads <= 4; threads++) {
-            gat_context *ctx = make_ctx(threads);
+            gat_context *ctx = test_context(threads, NULL);
             gat_graph *r = NULL;
             cr_assert_eq(gat_graph_reorder(ctx, g, orders[o], &r, got), GAT_OK);
             cr_assert_arr_eq(got, want, N * sizeof *want, "ordering %d, %d threads", o,
@@ -335,7 +325,7 @@ Test(reorder, same_result_at_any_thread_count)
 
 Test(reorder, empty_and_edgeless_graphs)
 {
-    gat_context *ctx = make_ctx(2);
+    gat_context *ctx = test_context(2, NULL);
     const gat_ordering orders[] = {GAT_ORDER_NONE, GAT_ORDER_DEGREE, GAT_ORDER_RCM};
     for (int o = 0; o < 3; o++) {
         gat_graph *g = make_graph(ctx, 0, 0, NULL, NULL);
@@ -375,7 +365,7 @@ Test(reorder, empty_and_edgeless_graphs)
 
 Test(reorder, rcm_keeps_components_contiguous)
 {
-    gat_context *ctx = make_ctx(2);
+    gat_context *ctx = test_context(2, NULL);
     /* Component A: path 7 - 2 - 9 - 4; B: triangle 1, 5, 8 with a
      * duplicate edge; isolated: 0, 3, 6, 10. */
     const int64_t src[] = {7, 9, 4, 1, 5, 8, 5};
@@ -416,7 +406,7 @@ Test(reorder, rcm_keeps_components_contiguous)
 
 Test(reorder, permute_rows_moves_rows_both_ways)
 {
-    gat_context *ctx = make_ctx(2);
+    gat_context *ctx = test_context(2, NULL);
     const float in[4 * 2] = {0, 0.5f, 1, 1.5f, 2, 2.5f, 3, 3.5f};
     const int64_t new_id[4] = {2, 0, 3, 1};
     float out[8], back[8];
@@ -434,7 +424,7 @@ Test(reorder, permute_rows_moves_rows_both_ways)
 
 Test(reorder, bad_arguments)
 {
-    gat_context *ctx = make_ctx(1);
+    gat_context *ctx = test_context(1, NULL);
     const int64_t src[] = {0, 1}, dst[] = {1, 2};
     gat_graph *g = make_graph(ctx, 3, 2, src, dst);
     gat_graph *r = (gat_graph *)&r; /* not NULL: failures must clear it */
@@ -474,40 +464,10 @@ Test(reorder, bad_arguments)
     gat_context_destroy(&ctx);
 }
 
-/* An allocator that counts live blocks and fails its n-th call. */
-typedef struct counting_allocator {
-    int64_t calls, live, fail_at; /* fail_at 0: never */
-} counting_allocator;
-
-static void *counting_alloc(void *user, size_t alignment, size_t size)
-{
-    counting_allocator *c = user;
-    if (c->fail_at != 0 && ++c->calls == c->fail_at)
-        return NULL;
-    void *ptr = NULL;
-    if (posix_memalign(&ptr, alignment, size) != 0)
-        return NULL;
-    c->live++;
-    return ptr;
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    counting_allocator *c = user;
-    c->live--;
-    free(ptr);
-}
-
 Test(reorder, allocation_failures_leak_nothing)
 {
-    counting_allocator c = {0, 0, 0};
-    gat_allocator allocator = {counting_alloc, counting_free, &c};
-    gat_context_options options;
-    gat_context_options_init(&options);
-    options.allocator = &allocator;
-    options.num_threads = 2;
-    gat_context *ctx = NULL;
-    cr_assert_eq(gat_context_create(&ctx, &options), GAT_OK);
+    test_counting c;
+    gat_context *ctx = test_counting_context(&c, 2);
     enum { N = 200, M = 900 };
     int64_t src[M], dst[M], new_id[N];
     random_edges(N, M, 10, 3, src, dst);
@@ -516,8 +476,7 @@ Test(reorder, allocation_failures_leak_nothing)
     for (int o = 0; o < 3; o++) {
         for (int64_t fail = 1;; fail++) {
             const int64_t live = c.live;
-            c.calls = 0;
-            c.fail_at = fail;
+            test_counting_arm(&c, fail);
             gat_graph *r = NULL;
             gat_status s = gat_graph_reorder(ctx, g, orders[o], &r, new_id);
             c.fail_at = 0;
@@ -536,8 +495,7 @@ Test(reorder, allocation_failures_leak_nothing)
     }
     float x[N * 3], y[N * 3];
     test_fill_uniform(x, N * 3, -1, 1, 4);
-    c.calls = 0;
-    c.fail_at = 1;
+    test_counting_arm(&c, 1);
     cr_assert_eq(gat_permute_rows(ctx, x, N, 3, new_id, false, y), GAT_ERR_NOMEM);
     c.fail_at = 0;
     gat_graph_destroy(&g);

@@ -4,10 +4,10 @@
  * must name the file and the tensor or key at fault.
  */
 #include "gat.h"
+#include "support.h"
 
 #include <criterion/criterion.h>
 
-#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,92 +18,25 @@
 static gat_context *ctx;
 static char dir[64];
 
-/* Largest single request seen, to check the loader never allocates beyond
- * what the file's size can back. */
-static size_t largest_alloc;
-
-static void *counting_alloc(void *user, size_t alignment, size_t size)
-{
-    (void)user;
-    if (size > largest_alloc)
-        largest_alloc = size;
-    void *ptr = NULL;
-    return posix_memalign(&ptr, alignment, size) == 0 ? ptr : NULL;
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    (void)user;
-    free(ptr);
-}
-
-static const gat_allocator counting = {counting_alloc, counting_free, NULL};
+/* Its largest request shows the loader never allocates beyond what the
+ * file's size can back. */
+static test_counting mem;
 
 static void setup(void)
 {
-    gat_context_options options;
-    gat_context_options_init(&options);
-    options.num_threads = 1;
-    options.allocator = &counting;
-    cr_assert_eq(gat_context_create(&ctx, &options), GAT_OK);
-    snprintf(dir, sizeof dir, "/tmp/gat-st-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    ctx = test_counting_context(&mem, 1);
+    test_make_temp_dir(dir, sizeof dir, "gat-st");
 }
 
 static void teardown(void)
 {
-    DIR *d = opendir(dir);
-    if (d != NULL) {
-        struct dirent *e;
-        char path[512];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
+    test_remove_dir(dir);
     gat_context_destroy(&ctx);
 }
 
 TestSuite(safetensors, .init = setup, .fini = teardown);
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static const char *temp_path(const char *name)
-{
-    static char path[4][512];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", dir, name);
-    return p;
-}
-
-static const char *write_bytes(const char *name, const void *bytes, size_t size)
-{
-    const char *path = temp_path(name);
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(bytes, 1, size, f), size);
-    cr_assert_eq(fclose(f), 0);
-    return path;
-}
-
-static unsigned char *read_bytes(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = malloc((size_t)n + 1);
-    cr_assert_eq(fread(bytes, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return bytes;
-}
 
 /* A safetensors file: length field, header text as given, then data. */
 static const char *write_st(const char *name, uint64_t length, const char *header,
@@ -117,7 +50,7 @@ static const char *write_st(const char *name, uint64_t length, const char *heade
     memcpy(bytes + 8, header, header_size);
     if (data_size > 0)
         memcpy(bytes + 8 + header_size, data, data_size);
-    const char *path = write_bytes(name, bytes, size);
+    const char *path = test_write_file(dir, name, bytes, size);
     free(bytes);
     return path;
 }
@@ -232,29 +165,18 @@ static void expect_same_model(gat_model *a, gat_model *b)
     }
 }
 
-static int count_files(void)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 static void roundtrip(const gat_layer_config *configs, int n, gat_activation activation)
 {
     gat_model *model = NULL, *loaded = NULL;
     cr_assert_eq(gat_model_create(ctx, &model, n, configs, activation), GAT_OK, "%s",
                  gat_context_message(ctx));
     fill_model(model);
-    const char *path = temp_path("roundtrip.safetensors");
+    const char *path = test_path(dir, "roundtrip.safetensors");
     cr_assert_eq(gat_model_save(ctx, model, path), GAT_OK, "%s", gat_context_message(ctx));
-    cr_assert_eq(count_files(), 1, "a temporary file was left behind");
+    cr_assert_eq(test_count_files(dir), 1, "a temporary file was left behind");
 
     size_t size;
-    unsigned char *bytes = read_bytes(path, &size);
+    unsigned char *bytes = test_read_file(path, &size);
     uint64_t length = 0;
     for (int i = 7; i >= 0; i--)
         length = (length << 8) | bytes[i];
@@ -315,12 +237,11 @@ Test(safetensors, save_writes_readable_metadata)
     c[1].negative_slope = 0.1f;
     gat_model *model = NULL;
     cr_assert_eq(gat_model_create(ctx, &model, 2, c, GAT_ACT_RELU), GAT_OK);
-    const char *path = temp_path("meta.safetensors");
+    const char *path = test_path(dir, "meta.safetensors");
     cr_assert_eq(gat_model_save(ctx, model, path), GAT_OK, "%s", gat_context_message(ctx));
     gat_model_destroy(&model);
     size_t size;
-    char *bytes = (char *)read_bytes(path, &size);
-    bytes[size] = '\0';
+    char *bytes = (char *)test_read_file(path, &size); /* NUL-terminated */
     const char *expect[] = {
         "\"activation\":\"relu\"",          "\"layers.0.concat\":\"true\"",
         "\"layers.0.negative_slope\":\"0.2\"", "\"layers.0.add_self_loops\":\"true\"",
@@ -342,11 +263,11 @@ Test(safetensors, save_refuses_nan_and_leaves_no_file)
     gat_layer_params p;
     gat_model_layer_params(model, 0, &p);
     p.att_dst[1] = NAN;
-    const char *path = temp_path("nan.safetensors");
+    const char *path = test_path(dir, "nan.safetensors");
     cr_assert_eq(gat_model_save(ctx, model, path), GAT_ERR_NONFINITE);
     cr_assert_not_null(strstr(gat_context_message(ctx), "layers.0.att_dst"), "%s",
                        gat_context_message(ctx));
-    cr_assert_eq(count_files(), 0);
+    cr_assert_eq(test_count_files(dir), 0);
     gat_model_destroy(&model);
 }
 
@@ -356,7 +277,7 @@ Test(safetensors, save_to_missing_directory)
     gat_layer_config_init(&c, 2, 1, 2);
     gat_model *model = NULL;
     cr_assert_eq(gat_model_create(ctx, &model, 1, &c, GAT_ACT_ELU), GAT_OK);
-    const char *path = temp_path("no/such/dir/model.safetensors");
+    const char *path = test_path(dir, "no/such/dir/model.safetensors");
     cr_assert_eq(gat_model_save(ctx, model, path), GAT_ERR_IO);
     cr_assert_not_null(strstr(gat_context_message(ctx), path));
     gat_model_destroy(&model);
@@ -406,7 +327,7 @@ Test(safetensors, loads_file_from_export_pyg)
             cr_assert_eq(p.bias[k], fixture_value(l, 3, k));
     }
     /* And what we save from it loads the same. */
-    const char *path = temp_path("again.safetensors");
+    const char *path = test_path(dir, "again.safetensors");
     cr_assert_eq(gat_model_save(ctx, model, path), GAT_OK);
     gat_model *again = expect_load(path);
     expect_same_model(model, again);
@@ -503,24 +424,25 @@ Test(safetensors, reads_metadata)
 
 Test(safetensors, missing_file)
 {
-    expect_fail(temp_path("absent.safetensors"), GAT_ERR_IO, "absent.safetensors");
+    expect_fail(test_path(dir, "absent.safetensors"), GAT_ERR_IO, "absent.safetensors");
 }
 
 Test(safetensors, empty_file)
 {
-    expect_fail(write_bytes("empty.safetensors", "", 0), GAT_ERR_FORMAT, "0 bytes");
+    expect_fail(test_write_file(dir, "empty.safetensors", "", 0), GAT_ERR_FORMAT, "0 bytes");
 }
 
 Test(safetensors, shorter_than_length_field)
 {
-    expect_fail(write_bytes("short.safetensors", "\x10\0\0\0\0", 5), GAT_ERR_FORMAT, "5 bytes");
+    expect_fail(test_write_file(dir, "short.safetensors", "\x10\0\0\0\0", 5), GAT_ERR_FORMAT,
+                "5 bytes");
 }
 
 Test(safetensors, huge_header_length)
 {
     expect_fail(write_st("huge.safetensors", (uint64_t)1 << 63, "{}", NULL, 0), GAT_ERR_FORMAT,
                 "byte 0");
-    cr_assert_lt(largest_alloc, (size_t)1 << 20);
+    cr_assert_lt(mem.largest, (size_t)1 << 20);
 }
 
 Test(safetensors, header_length_beyond_file)
@@ -786,11 +708,12 @@ Test(safetensors, unknown_names_under_layers)
 Test(safetensors, truncations_and_byte_flips)
 {
     size_t size;
-    unsigned char *good = read_bytes(GAT_TEST_DATA "/safetensors/pyg_2layer.safetensors", &size);
+    unsigned char *good =
+        test_read_file(GAT_TEST_DATA "/safetensors/pyg_2layer.safetensors", &size);
     unsigned char *bytes = malloc(size);
-    const char *path = temp_path("mutant.safetensors");
+    const char *path = test_path(dir, "mutant.safetensors");
     for (size_t cut = 0; cut < size; cut++) {
-        write_bytes("mutant.safetensors", good, cut);
+        test_write_file(dir, "mutant.safetensors", good, cut);
         gat_model *model = NULL;
         cr_assert_neq(gat_model_load(ctx, &model, path), GAT_OK, "prefix of %zu bytes", cut);
         cr_assert_null(model);
@@ -800,13 +723,13 @@ Test(safetensors, truncations_and_byte_flips)
         for (size_t f = 0; f < sizeof flips; f++) {
             memcpy(bytes, good, size);
             bytes[at] ^= flips[f];
-            write_bytes("mutant.safetensors", bytes, size);
-            largest_alloc = 0;
+            test_write_file(dir, "mutant.safetensors", bytes, size);
+            mem.largest = 0;
             gat_model *model = NULL;
             gat_status status = gat_model_load(ctx, &model, path);
             cr_assert_eq(status == GAT_OK, model != NULL);
-            cr_assert_leq(largest_alloc, 2 * size + 4096, "byte %zu ^ %#x: %zu-byte allocation",
-                          at, flips[f], largest_alloc);
+            cr_assert_leq(mem.largest, 2 * size + 4096, "byte %zu ^ %#x: %zu-byte allocation",
+                          at, flips[f], mem.largest);
             gat_model_destroy(&model);
         }
     }

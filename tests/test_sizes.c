@@ -11,6 +11,7 @@
 
 #include "gat.h"
 #include "internal.h"
+#include "support.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,83 +22,28 @@
 
 #define CAP ((size_t)256 << 20)
 
-typedef struct capped {
-    int64_t live;
-    size_t largest; /* largest request, refused or not */
-    int64_t refused;
-} capped;
-
-static void *capped_alloc(void *user, size_t alignment, size_t size)
-{
-    capped *c = user;
-    if (size > c->largest)
-        c->largest = size;
-    if (size > CAP) {
-        c->refused++;
-        return NULL;
-    }
-    void *ptr = NULL;
-    if (posix_memalign(&ptr, alignment, size) != 0)
-        return NULL;
-    c->live++;
-    return ptr;
-}
-
-static void capped_free(void *user, void *ptr)
-{
-    capped *c = user;
-    if (ptr != NULL)
-        c->live--;
-    free(ptr);
-}
-
 /* Per test (Criterion runs each test in its own process). */
-static capped cap;
-static gat_allocator cap_allocator = {capped_alloc, capped_free, &cap};
+static test_counting mem; /* refuses any request over CAP */
 static gat_context *ctx;
 static int64_t base_live;
 static char tmpdir[64];
 
 static void setup(void)
 {
-    memset(&cap, 0, sizeof cap);
-    gat_context_options options;
-    gat_context_options_init(&options);
-    options.num_threads = 1;
-    options.allocator = &cap_allocator;
-    cr_assert_eq(gat_context_create(&ctx, &options), GAT_OK);
-    base_live = cap.live; /* the context's own block */
-    cap.largest = 0;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gat-sizes-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    ctx = test_counting_context(&mem, 1);
+    mem.cap = CAP;
+    base_live = mem.live; /* the context's own block */
+    mem.largest = 0;
+    test_make_temp_dir(tmpdir, sizeof tmpdir, "gat-sizes");
 }
 
 static void teardown(void)
 {
     gat_context_destroy(&ctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_expect_eq(system(cmd), 0);
+    test_remove_dir(tmpdir);
 }
 
 TestSuite(sizes, .init = setup, .fini = teardown);
-
-static const char *file_path(const char *name)
-{
-    static char path[256];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
-
-static const char *write_file(const char *name, const void *data, size_t size)
-{
-    const char *path = file_path(name);
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(data, 1, size, f), size);
-    cr_assert_eq(fclose(f), 0);
-    return path;
-}
 
 static void expect_message_has(const char *needle)
 {
@@ -108,9 +54,9 @@ static void expect_message_has(const char *needle)
 /* Nothing of the claimed size was asked for, and nothing was kept. */
 static void expect_small_and_clean(void)
 {
-    cr_expect_lt(cap.largest, (size_t)1 << 20, "a %zu-byte allocation was attempted",
-                 cap.largest);
-    cr_expect_eq(cap.live, base_live, "%lld blocks leaked", (long long)(cap.live - base_live));
+    cr_expect_lt(mem.largest, (size_t)1 << 20, "a %zu-byte allocation was attempted",
+                 mem.largest);
+    cr_expect_eq(mem.live, base_live, "%lld blocks leaked", (long long)(mem.live - base_live));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -145,15 +91,15 @@ Test(sizes, alloc_array_refuses_counts_that_wrap)
             expect_message_has("probe");
         }
     }
-    cr_expect_eq(cap.largest, 0, "nothing may be requested for a size that wraps");
+    cr_expect_eq(mem.largest, 0, "nothing may be requested for a size that wraps");
     /* Large but representable: asked for, refused by the allocator. */
     gat_status status = GAT_OK;
     void *p = gat__alloc_array(ctx, (int64_t)1 << 40, sizeof(float), "big", &status);
     cr_expect_null(p);
     cr_expect_eq(status, GAT_ERR_NOMEM);
-    cr_expect_eq(cap.largest, (size_t)1 << 42);
+    cr_expect_eq(mem.largest, (size_t)1 << 42);
     expect_message_has("4398046511104 bytes");
-    cr_expect_eq(cap.live, base_live);
+    cr_expect_eq(mem.live, base_live);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -162,7 +108,7 @@ Test(sizes, alloc_array_refuses_counts_that_wrap)
 
 Test(sizes, graph_create_beyond_31_bit_ids)
 {
-    gat_graph *g = (gat_graph *)&cap; /* must be reset to NULL */
+    gat_graph *g = (gat_graph *)&mem; /* must be reset to NULL */
     cr_expect_eq(gat_graph_create(ctx, &g, (int64_t)INT32_MAX + 1, 0, NULL, NULL),
                  GAT_ERR_UNSUPPORTED);
     cr_expect_null(g);
@@ -174,29 +120,29 @@ Test(sizes, graph_create_beyond_31_bit_ids)
     cr_expect_eq(gat_graph_create(ctx, &g, INT32_MAX, 0, NULL, NULL), GAT_ERR_NOMEM, "%s",
                  gat_context_message(ctx));
     cr_expect_null(g);
-    cr_expect_eq(cap.largest, (size_t)8 * ((size_t)INT32_MAX + 1));
-    cr_expect_eq(cap.live, base_live);
+    cr_expect_eq(mem.largest, (size_t)8 * ((size_t)INT32_MAX + 1));
+    cr_expect_eq(mem.live, base_live);
 }
 
 Test(sizes, edge_list_ids_at_the_31_bit_limit)
 {
     gat_graph *g = NULL;
     /* Largest id 2^31 - 1: N = 2^31 nodes, one too many. */
-    const char *path = write_file("top.txt", "0 2147483647\n", 13);
+    const char *path = test_write_file(tmpdir, "top.txt", "0 2147483647\n", 13);
     cr_expect_eq(gat_graph_read_edgelist(ctx, &g, path, -1), GAT_ERR_UNSUPPORTED);
     expect_message_has("2147483648 nodes");
     cr_expect_null(g);
     /* Largest id 2^31 - 2: a legal N whose row offsets take 16 GiB. */
-    path = write_file("below.txt", "2147483646 0\n", 13);
+    path = test_write_file(tmpdir, "below.txt", "2147483646 0\n", 13);
     cr_expect_eq(gat_graph_read_edgelist(ctx, &g, path, -1), GAT_ERR_NOMEM, "%s",
                  gat_context_message(ctx));
     cr_expect_null(g);
-    cr_expect_eq(cap.live, base_live);
+    cr_expect_eq(mem.live, base_live);
     /* A caller's N beyond 31 bits. */
     cr_expect_eq(gat_graph_read_edgelist(ctx, &g, path, (int64_t)1 << 40), GAT_ERR_UNSUPPORTED);
     expect_message_has("1099511627776");
     cr_expect_eq(gat_graph_read(ctx, &g, path, (int64_t)1 << 40), GAT_ERR_UNSUPPORTED);
-    cr_expect_eq(cap.live, base_live);
+    cr_expect_eq(mem.live, base_live);
 }
 
 /* A .gcsr header for N nodes and no edges, the file extended (sparse) to
@@ -213,7 +159,7 @@ static const char *sparse_gcsr(int64_t n)
     for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++)
         for (int b = 0; b < 8; b++)
             h[fields[f][0] + (uint64_t)b] = (unsigned char)(fields[f][1] >> (8 * b));
-    const char *path = file_path("huge.gcsr");
+    const char *path = test_path(tmpdir, "huge.gcsr");
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     cr_assert_geq(fd, 0);
     cr_assert_eq(write(fd, h, sizeof h), (ssize_t)sizeof h);
@@ -239,24 +185,24 @@ Test(sizes, forward_on_a_graph_of_2_pow_31_minus_1_nodes)
     gat_layer_config_init(&config, 4, 2, 4);
     gat_model *m = NULL;
     cr_assert_eq(gat_model_create(ctx, &m, 1, &config, GAT_ACT_ELU), GAT_OK);
-    const int64_t live = cap.live;
+    const int64_t live = mem.live;
     /* x and out are never reached: the workspace is sized (and refused)
      * before any row is read, which is what this checks. */
     float x[4] = {0}, out[8] = {0};
     cr_expect_eq(gat_model_forward(ctx, m, g, x, n, 4, out, NULL), GAT_ERR_NOMEM, "%s",
                  gat_context_message(ctx));
-    cr_expect_eq(cap.largest, (size_t)n * 8 * sizeof(float), "largest request %zu",
-                 cap.largest);
-    cr_expect_eq(cap.live, live, "a failed forward keeps nothing");
+    cr_expect_eq(mem.largest, (size_t)n * 8 * sizeof(float), "largest request %zu",
+                 mem.largest);
+    cr_expect_eq(mem.live, live, "a failed forward keeps nothing");
     /* Rows claimed beyond the graph: refused before anything is sized. */
-    cap.largest = 0;
+    mem.largest = 0;
     cr_expect_eq(gat_model_forward(ctx, m, g, x, (int64_t)1 << 40, 4, out, NULL),
                  GAT_ERR_INVALID);
     expect_message_has("1099511627776 rows");
-    cr_expect_eq(cap.largest, 0);
+    cr_expect_eq(mem.largest, 0);
     gat_model_destroy(&m);
     gat_graph_destroy(&g);
-    cr_expect_eq(cap.live, base_live);
+    cr_expect_eq(mem.live, base_live);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -274,15 +220,15 @@ Test(sizes, model_shapes_beyond_the_limits)
     cr_expect_eq(gat_model_create(ctx, &m, 1, &c, GAT_ACT_ELU), GAT_ERR_INVALID);
     gat_layer_config_init(&c, INT64_MIN, 1, 1);
     cr_expect_eq(gat_model_create(ctx, &m, 1, &c, GAT_ACT_ELU), GAT_ERR_INVALID);
-    cr_expect_eq(cap.largest, 0);
+    cr_expect_eq(mem.largest, 0);
     /* A weight of 2^24 x 2^24 = 2^48 floats: legal, computed in 64 bits,
      * refused by the allocator, nothing kept. */
     gat_layer_config_init(&c, (int64_t)1 << 24, (int64_t)1 << 12, (int64_t)1 << 12);
     cr_expect_eq(gat_model_create(ctx, &m, 1, &c, GAT_ACT_ELU), GAT_ERR_NOMEM, "%s",
                  gat_context_message(ctx));
     cr_expect_null(m);
-    cr_expect_eq(cap.largest, (size_t)1 << 50);
-    cr_expect_eq(cap.live, base_live);
+    cr_expect_eq(mem.largest, (size_t)1 << 50);
+    cr_expect_eq(mem.live, base_live);
 }
 
 Test(sizes, forward_shape_mismatches)
@@ -295,7 +241,7 @@ Test(sizes, forward_shape_mismatches)
     gat_model *m = NULL;
     cr_assert_eq(gat_model_create(ctx, &m, 1, &c, GAT_ACT_ELU), GAT_OK);
     float x[12] = {0}, out[18];
-    cap.largest = 0;
+    mem.largest = 0;
     /* Row counts that are the graph's plus 2^32: a 32-bit comparison
      * would call them equal. */
     cr_expect_eq(gat_model_forward(ctx, m, g, x, 3 + ((int64_t)1 << 32), 4, out, NULL),
@@ -305,11 +251,11 @@ Test(sizes, forward_shape_mismatches)
                  GAT_ERR_INVALID);
     expect_message_has("4294967300 columns");
     cr_expect_eq(gat_model_forward(ctx, m, g, x, -1, 4, out, NULL), GAT_ERR_INVALID);
-    cr_expect_eq(cap.largest, 0);
+    cr_expect_eq(mem.largest, 0);
     cr_expect_eq(gat_model_forward(ctx, m, g, x, 3, 4, out, NULL), GAT_OK);
     gat_model_destroy(&m);
     gat_graph_destroy(&g);
-    cr_expect_eq(cap.live, base_live);
+    cr_expect_eq(mem.live, base_live);
 }
 
 Test(sizes, permute_and_write_sizes_that_wrap)
@@ -320,11 +266,12 @@ Test(sizes, permute_and_write_sizes_that_wrap)
                  GAT_ERR_OVERFLOW);
     cr_expect_eq(gat_permute_rows(ctx, in, (int64_t)1 << 31, (int64_t)1 << 31, id, false, out),
                  GAT_ERR_OVERFLOW); /* 2^62 floats: the byte count wraps */
+    const char *path = test_path(tmpdir, "w.npy");
     int64_t shape[2] = {(int64_t)1 << 62, 2};
-    cr_expect_eq(gat_npy_write_f32(ctx, file_path("w.npy"), in, 2, shape), GAT_ERR_OVERFLOW);
+    cr_expect_eq(gat_npy_write_f32(ctx, path, in, 2, shape), GAT_ERR_OVERFLOW);
     int64_t shape1[1] = {(int64_t)1 << 61};
-    cr_expect_eq(gat_npy_write_i64(ctx, file_path("w.npy"), id, 1, shape1), GAT_ERR_OVERFLOW);
-    cr_expect_eq(access(file_path("w.npy"), F_OK), -1, "no file for a refused write");
+    cr_expect_eq(gat_npy_write_i64(ctx, path, id, 1, shape1), GAT_ERR_OVERFLOW);
+    cr_expect_eq(access(path, F_OK), -1, "no file for a refused write");
     expect_small_and_clean();
 }
 
@@ -345,7 +292,7 @@ static const char *npy_file(const char *name, const char *dict, size_t data_byte
     memset(buf + 10 + len, ' ', header_len - len - 1);
     buf[10 + header_len - 1] = '\n';
     cr_assert_leq(10 + header_len + data_bytes, sizeof buf);
-    return write_file(name, buf, 10 + header_len + data_bytes);
+    return test_write_file(tmpdir, name, buf, 10 + header_len + data_bytes);
 }
 
 Test(sizes, npy_shapes_beyond_32_bits)
@@ -389,7 +336,7 @@ static const char *st_file(const char *name, const char *json, size_t data_bytes
         buf[b] = (unsigned char)((uint64_t)len >> (8 * b));
     memcpy(buf + 8, json, len);
     cr_assert_leq(8 + len + data_bytes, sizeof buf);
-    return write_file(name, buf, 8 + len + data_bytes);
+    return test_write_file(tmpdir, name, buf, 8 + len + data_bytes);
 }
 
 Test(sizes, safetensors_shapes_beyond_32_bits)
@@ -426,7 +373,7 @@ Test(sizes, safetensors_shapes_beyond_32_bits)
     unsigned char huge[16];
     memset(huge, 0xff, 8);
     memcpy(huge + 8, "{}      ", 8);
-    path = write_file("length.safetensors", huge, sizeof huge);
+    path = test_write_file(tmpdir, "length.safetensors", huge, sizeof huge);
     cr_expect_eq(gat_model_load(ctx, &m, path), GAT_ERR_FORMAT);
     expect_message_has("18446744073709551615");
     cr_expect_null(m);
