@@ -250,7 +250,10 @@ void test_make_temp_dir(char *dir, size_t size, const char *prefix)
     cr_assert_not_null(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
 }
 
-static void remove_tree(const char *dir)
+static void remove_tree(const char *dir);
+
+/* Everything below dir, not dir itself. */
+static void remove_contents(const char *dir)
 {
     DIR *d = opendir(dir);
     if (d != NULL) {
@@ -269,7 +272,18 @@ static void remove_tree(const char *dir)
         }
         closedir(d);
     }
+}
+
+static void remove_tree(const char *dir)
+{
+    remove_contents(dir);
     rmdir(dir);
+}
+
+void test_clear_dir(const char *dir)
+{
+    remove_contents(dir);
+    cr_expect_eq(test_count_files(dir), 0, "%s could not be emptied", dir);
 }
 
 void test_remove_dir(const char *dir)

@@ -76,6 +76,8 @@ void test_make_temp_dir(char *dir, size_t size, const char *prefix);
 /* Removes dir and everything below it, subdirectories included, without a
  * shell; expects it gone afterwards. An empty dir (never made) is skipped. */
 void test_remove_dir(const char *dir);
+/* Removes everything below dir and keeps dir; expects it empty afterwards. */
+void test_clear_dir(const char *dir);
 /* dir/name, in one of 8 buffers used in turn: the last 8 stay valid. */
 const char *test_path(const char *dir, const char *name);
 /* Writes `size` bytes to dir/name (asserts success); returns the path as

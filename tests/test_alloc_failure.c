@@ -20,8 +20,8 @@
 #include <criterion/criterion.h>
 
 #include "gat.h"
+#include "support.h"
 
-#include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,44 +30,6 @@
 
 #define TRAIN_CASE GAT_TEST_DATA "/train/cora_like"
 #define GZ_EDGES GAT_TEST_DATA "/edgelist/snap.txt.gz"
-
-/* ------------------------------------------------------------------------ */
-/* The counting allocator                                                   */
-/* ------------------------------------------------------------------------ */
-
-/* Atomic: the library may allocate from inside its parallel regions. */
-typedef struct counter {
-    atomic_llong calls;   /* allocation calls since armed */
-    atomic_llong live;    /* blocks handed out and not yet freed */
-    atomic_llong fail_at; /* 1-based call that fails; 0: none */
-    atomic_bool sticky;   /* every call from fail_at on fails */
-    atomic_llong failed;  /* calls refused */
-} counter;
-
-static void *counting_alloc(void *user, size_t alignment, size_t size)
-{
-    counter *c = user;
-    long long call = atomic_fetch_add(&c->calls, 1) + 1;
-    long long fail_at = atomic_load(&c->fail_at);
-    if (fail_at > 0 && (call == fail_at || (atomic_load(&c->sticky) && call > fail_at))) {
-        atomic_fetch_add(&c->failed, 1);
-        return NULL;
-    }
-    void *ptr = NULL;
-    if (posix_memalign(&ptr, alignment, size) != 0)
-        return NULL;
-    atomic_fetch_add(&c->live, 1);
-    return ptr;
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    counter *c = user;
-    if (ptr == NULL)
-        return;
-    atomic_fetch_sub(&c->live, 1);
-    free(ptr);
-}
 
 /* ------------------------------------------------------------------------ */
 /* What a clean run produces                                                */
@@ -136,7 +98,7 @@ static void expect_same_bits(const float *got, const float *want, int64_t n, con
 /* ------------------------------------------------------------------------ */
 
 typedef struct session {
-    counter *c;
+    test_counting *c;
     long long k;        /* the failing call (0: clean run) */
     const char *dir;    /* scratch directory for written files */
     results *want;      /* the clean run's results; NULL during the clean run */
@@ -160,36 +122,9 @@ static void expect_nomem(const session *s, gat_context *ctx, gat_status status, 
 }
 
 /* Stops refusing allocations (before a retry). */
-static void disarm(counter *c)
+static void disarm(test_counting *c)
 {
     atomic_store(&c->fail_at, 0);
-}
-
-static int files_in(const char *dir)
-{
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
-static void clear_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
 }
 
 /* A call whose failure ends the session; `done` is the cleanup label. */
@@ -217,7 +152,7 @@ static void run_session(session *s)
     char path[512];
     int files = 0; /* files the session has completed in s->dir */
 
-    gat_allocator allocator = {counting_alloc, counting_free, s->c};
+    gat_allocator allocator = test_counting_allocator(s->c);
     gat_context_options options;
     gat_context_options_init(&options);
     options.num_threads = 2;
@@ -485,20 +420,20 @@ done:
     free(val);
     cr_assert_eq(atomic_load(&s->c->live), 0, "allocation %lld%s: %lld blocks leaked", s->k,
                  atomic_load(&s->c->sticky) ? " on" : "", (long long)atomic_load(&s->c->live));
-    cr_assert_eq(files_in(s->dir), files,
+    cr_assert_eq(test_count_files(s->dir), files,
                  "allocation %lld: %d files in %s, expected the %d completed ones (a partial "
                  "or temporary file was left)",
-                 s->k, files_in(s->dir), s->dir, files);
-    clear_dir(s->dir);
+                 s->k, test_count_files(s->dir), s->dir, files);
+    test_clear_dir(s->dir);
 }
 
 /* The clean run, then every k, one-off and sticky. */
 static void sweep(gat_input_format input_format)
 {
-    char dir[] = "/tmp/gat-alloc-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    counter c;
-    memset(&c, 0, sizeof c);
+    char dir[64];
+    test_make_temp_dir(dir, sizeof dir, "gat-alloc");
+    test_counting c;
+    test_counting_init(&c);
     results want;
     memset(&want, 0, sizeof want);
     session s = {&c, 0, dir, NULL, &want, input_format};
@@ -511,10 +446,8 @@ static void sweep(gat_input_format input_format)
     s.got = NULL;
     for (int sticky = 0; sticky < 2; sticky++) {
         for (long long k = 1; k <= total; k++) {
-            atomic_store(&c.calls, 0);
-            atomic_store(&c.failed, 0);
             atomic_store(&c.sticky, sticky != 0);
-            atomic_store(&c.fail_at, k);
+            test_counting_arm(&c, k);
             s.k = k;
             run_session(&s);
             cr_assert_gt(atomic_load(&c.failed), 0,
@@ -522,7 +455,7 @@ static void sweep(gat_input_format input_format)
         }
     }
     free_results(&want);
-    rmdir(dir);
+    test_remove_dir(dir);
 }
 
 Test(alloc_failure, whole_session_dense_input, .timeout = 600)

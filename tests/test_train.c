@@ -16,11 +16,7 @@
 
 static gat_context *make_ctx(int threads)
 {
-    gat_context_options o;
-    gat_context_options_init(&o);
-    o.num_threads = threads;
-    gat_context *ctx = NULL;
-    cr_assert_eq(gat_context_create(&ctx, &o), GAT_OK);
+    gat_context *ctx = test_context(threads, NULL);
     test_parallel_always(ctx);
     return ctx;
 }
@@ -1050,40 +1046,12 @@ Test(train, training_elu_matches_expm1)
 }
 
 /* An allocator that fails the k-th allocation and counts live blocks. */
-typedef struct failing {
-    int64_t calls, fail_at, live;
-} failing;
-
-static void *failing_alloc(void *user, size_t alignment, size_t size)
-{
-    failing *f = user;
-    if (f->calls++ == f->fail_at)
-        return NULL;
-    void *p = NULL;
-    if (posix_memalign(&p, alignment, size) != 0)
-        return NULL;
-    f->live++;
-    return p;
-}
-
-static void failing_free(void *user, void *p)
-{
-    failing *f = user;
-    f->live--;
-    free(p);
-}
-
 Test(train, every_allocation_failure_is_reported_without_leaks)
 {
     task tk = make_task(60, 12, 3, 4);
-    failing state = {0, -1, 0};
-    gat_allocator a = {failing_alloc, failing_free, &state};
-    gat_context_options co;
-    gat_context_options_init(&co);
-    co.num_threads = 2;
-    co.allocator = &a;
-    gat_context *ctx = NULL;
-    cr_assert_eq(gat_context_create(&ctx, &co), GAT_OK);
+    /* Atomic counts: the library allocates inside parallel regions too. */
+    test_counting state;
+    gat_context *ctx = test_counting_context(&state, 2);
     gat_graph *g = NULL;
     cr_assert_eq(gat_graph_create(ctx, &g, tk.n, tk.edges, tk.src, tk.dst), GAT_OK);
     gat_model *m = paper_model(ctx, tk.f, tk.k, 1);
@@ -1094,10 +1062,9 @@ Test(train, every_allocation_failure_is_reported_without_leaks)
         o.projected_dropout = 0.5;
         o.input_format = fmt ? GAT_INPUT_SPARSE : GAT_INPUT_DENSE;
         int failures = 0;
-        for (int64_t k = 0;; k++) {
+        for (int64_t k = 1;; k++) {
             const int64_t live = state.live;
-            state.calls = 0;
-            state.fail_at = k;
+            test_counting_arm(&state, k);
             gat_trainer *t = NULL;
             gat_status s = gat_trainer_create(ctx, &t, m, g, tk.x, tk.n, tk.f, &o);
             if (s == GAT_OK) {
@@ -1106,7 +1073,7 @@ Test(train, every_allocation_failure_is_reported_without_leaks)
                 gat_trainer_destroy(&t);
                 cr_assert_eq(state.live, live);
                 if (s == GAT_OK) {
-                    state.fail_at = -1;
+                    test_counting_arm(&state, 0);
                     break;
                 }
             }
