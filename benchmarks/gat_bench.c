@@ -204,8 +204,7 @@ static bench_options parse_options(int argc, char **argv)
             break;
         case O_HELP: usage(stdout); exit(0);
         case O_VERSION:
-            printf("gat-bench (libgat) %d.%d.%d\n", GAT_VERSION_MAJOR, GAT_VERSION_MINOR,
-                   GAT_VERSION_PATCH);
+            cli_print_version(program);
             exit(0);
         default: cli_usage_error(program, "unknown or incomplete option '%s'", argv[optind - 1]);
         }

@@ -108,3 +108,9 @@ double cli_now(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
+
+void cli_print_version(const char *program)
+{
+    printf("%s (libgat) %d.%d.%d\n", program, GAT_VERSION_MAJOR, GAT_VERSION_MINOR,
+           GAT_VERSION_PATCH);
+}

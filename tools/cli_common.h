@@ -40,4 +40,7 @@ void cli_write_edge_pairs(const char *program, gat_context *ctx, const gat_graph
 /* Monotonic seconds. */
 double cli_now(void);
 
+/* Prints "PROGRAM (libgat) MAJOR.MINOR.PATCH" on stdout (--version). */
+void cli_print_version(const char *program);
+
 #endif

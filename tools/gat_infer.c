@@ -71,8 +71,7 @@ int main(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V':
-            printf("gat-infer (libgat) %d.%d.%d\n", GAT_VERSION_MAJOR, GAT_VERSION_MINOR,
-                   GAT_VERSION_PATCH);
+            cli_print_version(program);
             return 0;
         default:
             cli_usage_error(program, "unknown or incomplete option '%s'", argv[optind - 1]);
