@@ -202,29 +202,101 @@ static GAT_ALWAYS_INLINE void attend_rows(const edge_pass *a, const row_state *s
     }
 }
 
+/* GAT_NO_AVX512_INTRINSICS (a -Dc_args define) leaves the intrinsics out
+ * of AVX-512 builds, so the vector-extension kernel can be measured
+ * against them on one machine. */
+#if defined(GAT_NO_AVX512_INTRINSICS)
+#define GAT_HAVE_AVX512_ATTENTION 0
+#else
 #include "attention_avx512.h"
+#endif
+#include "attention_vec.h"
+
+/* The register kernel in use, if any: the AVX-512 intrinsics where the
+ * build has them, else the vector extensions. */
+#if GAT_HAVE_AVX512_ATTENTION
+#define REGISTER_KERNEL_SHAPE(H, C) gat__avx512_attention_shape((H), (C))
+#define ATTEND_ROWS_REGISTERS attend_rows_avx512
+#elif GAT_HAVE_VEC_KERNELS
+#define REGISTER_KERNEL_SHAPE(H, C) gat__vec_shape((H), (C))
+#define ATTEND_ROWS_REGISTERS attend_rows_vec
+#endif
+
+#ifdef REGISTER_KERNEL_SHAPE
+/* The register kernel instantiated for one shape: heads and channels
+ * constants, or h and c read at run time. */
+#define REGISTER_ROWS(NAME, H, C)                                                             \
+    static void NAME(const edge_pass *a, const row_state *s, int64_t first, int64_t last)    \
+    {                                                                                         \
+        const int64_t h = a->config->heads, c = a->config->channels;                          \
+        (void)h;                                                                              \
+        (void)c;                                                                              \
+        if (a->score_src == NULL)                                                             \
+            ATTEND_ROWS_REGISTERS(a, s, first, last, (H), (C), true);                         \
+        else                                                                                  \
+            ATTEND_ROWS_REGISTERS(a, s, first, last, (H), (C), false);                        \
+    }
+REGISTER_ROWS(registers_8_8, 8, 8)
+REGISTER_ROWS(registers_8_16, 8, 16)
+REGISTER_ROWS(registers_4_16, 4, 16)
+REGISTER_ROWS(registers_1_16, 1, 16)
+REGISTER_ROWS(registers_4_32, 4, 32)
+REGISTER_ROWS(registers_2_32, 2, 32)
+REGISTER_ROWS(registers_1_32, 1, 32)
+REGISTER_ROWS(registers_1_64, 1, 64)
+REGISTER_ROWS(registers_h_8, h, 8)
+REGISTER_ROWS(registers_h_16, h, 16)
+REGISTER_ROWS(registers_h_c, h, c)
+#undef REGISTER_ROWS
+
+/* Rows of a shape the register kernel takes (REGISTER_KERNEL_SHAPE); s is
+ * where it leaves each row's max, sum and acc. Every such shape runs
+ * here, as the score arrays do not exist for them
+ * (gat__attention_scores_in_pass). */
+static void attend_rows_registers(const edge_pass *a, const row_state *s, int64_t first,
+                                  int64_t last)
+{
+    const int64_t h = a->config->heads, c = a->config->channels;
+#define SHAPE(H, C)                                                                           \
+    if (h == (H) && c == (C)) {                                                               \
+        registers_##H##_##C(a, s, first, last);                                               \
+        return;                                                                               \
+    }
+    SHAPE(8, 8)
+    SHAPE(8, 16)
+    SHAPE(4, 16)
+    SHAPE(1, 16)
+    SHAPE(4, 32)
+    SHAPE(2, 32)
+    SHAPE(1, 32)
+    SHAPE(1, 64)
+#undef SHAPE
+    switch (c) {
+    case 8: registers_h_8(a, s, first, last); return;
+    case 16: registers_h_16(a, s, first, last); return;
+    default: registers_h_c(a, s, first, last); return;
+    }
+}
+#endif
 
 static void attend_rows_dispatch(const edge_pass *a, const row_state *s, int64_t first,
                                  int64_t last)
 {
     const int64_t h = a->config->heads, c = a->config->channels;
-#if GAT_HAVE_AVX512_ATTENTION
-    const bool vector_shape = gat__avx512_attention_shape(h, c);
-    const bool in_pass = a->score_src == NULL;
-#define ATTEND_ROWS(S, H, C)                                                                  \
-    (!vector_shape  ? attend_rows(a, (S), first, last, (H), (C))                             \
-     : in_pass ? attend_rows_avx512(a, (S), first, last, (H), (C), true)                     \
-               : attend_rows_avx512(a, (S), first, last, (H), (C), false))
-#else
-#define ATTEND_ROWS(S, H, C) attend_rows(a, (S), first, last, (H), (C))
+#ifdef REGISTER_KERNEL_SHAPE
+    if (REGISTER_KERNEL_SHAPE(h, c)) {
+        attend_rows_registers(a, s, first, last);
+        return;
+    }
 #endif
-    /* Fixed-shape state lives in local arrays the compiler can keep in
-     * registers; the scratch state serves every other shape. */
+    /* The plain loops. Fixed-shape state lives in local arrays the
+     * compiler can keep in registers; the scratch state serves every
+     * other shape. */
 #define SHAPE(H, C)                                                                           \
     if (h == (H) && c == (C)) {                                                               \
         float acc[(H) * (C)], max[H], sum[H], p[H];                                           \
         const row_state local = {acc, max, sum, p};                                           \
-        ATTEND_ROWS(&local, H, C);                                                            \
+        attend_rows(a, &local, first, last, (H), (C));                                        \
         return;                                                                               \
     }
     SHAPE(8, 8)
@@ -240,19 +312,18 @@ static void attend_rows_dispatch(const edge_pass *a, const row_state *s, int64_t
 #undef SHAPE
     switch (c) {
     case 4: attend_rows(a, s, first, last, h, 4); return;
-    case 8: ATTEND_ROWS(s, h, 8); return;
-    case 16: ATTEND_ROWS(s, h, 16); return;
-    case 32: ATTEND_ROWS(s, h, 32); return;
-    case 64: ATTEND_ROWS(s, h, 64); return;
+    case 8: attend_rows(a, s, first, last, h, 8); return;
+    case 16: attend_rows(a, s, first, last, h, 16); return;
+    case 32: attend_rows(a, s, first, last, h, 32); return;
+    case 64: attend_rows(a, s, first, last, h, 64); return;
     default: attend_rows(a, s, first, last, h, c); return;
     }
-#undef ATTEND_ROWS
 }
 
 bool gat__attention_scores_in_pass(const gat_layer_config *config)
 {
-#if GAT_HAVE_AVX512_ATTENTION
-    return gat__avx512_attention_shape(config->heads, config->channels);
+#ifdef REGISTER_KERNEL_SHAPE
+    return REGISTER_KERNEL_SHAPE(config->heads, config->channels);
 #else
     (void)config;
     return false;

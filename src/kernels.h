@@ -29,9 +29,11 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
  * attention, if not NULL: [E', H] in library order (loops_before as in
  * gat__attention_row_offset). */
 /* Whether gat__attention_forward can compute the node scores itself (and
- * so be given NULL score arrays) for this layer shape: on AVX-512 builds,
- * for the shapes its register kernel takes. The scores must still be
- * stored when the attention coefficients are returned. */
+ * so be given NULL score arrays) for this layer shape: for the shapes its
+ * register kernel takes (AVX-512 intrinsics, else GNU C vector extensions
+ * of the machine's width; C = 8 with H even or C a multiple of 16,
+ * H <= 16, H * C <= 256), on compilers that have one. The scores must
+ * still be stored when the attention coefficients are returned. */
 bool gat__attention_scores_in_pass(const gat_layer_config *config);
 
 gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,

@@ -22,9 +22,18 @@ static void node_scores(const float *restrict projected, int64_t rows, int64_t h
     }
 }
 
+/* GAT_NO_AVX512_INTRINSICS: as in attention.c, whose edge kernel must
+ * compute the scores the same way this file stores them. */
+#if defined(GAT_NO_AVX512_INTRINSICS)
+#define GAT_HAVE_AVX512_NODE_SCORES 0
+#else
 #include "node_scores_avx512.h"
+#endif
+#include "node_scores_vec.h"
 
-/* score_src and score_dst of a block, in registers where the shape allows. */
+/* score_src and score_dst of a block, in registers where the shape allows
+ * (the kernel attention.c uses for the shape, whose in-pass scores must
+ * have these bits). */
 static void block_scores(const float *projected, int64_t rows, const gat_layer_config *c,
                          const float *att_src, const float *att_dst, float *score_src,
                          float *score_dst)
@@ -34,6 +43,22 @@ static void block_scores(const float *projected, int64_t rows, const gat_layer_c
     if (gat__avx512_scores_shape(h, ch)) {
 #define SCORES(H, C)                                                                          \
     node_scores_avx512(projected, rows, (H), (C), att_src, att_dst, score_src, score_dst)
+        if (h == 8 && ch == 8)
+            SCORES(8, 8);
+        else if (ch == 8)
+            SCORES(h, 8);
+        else if (ch == 16)
+            SCORES(h, 16);
+        else
+            SCORES(h, ch);
+#undef SCORES
+        return;
+    }
+#elif GAT_HAVE_VEC_KERNELS
+    const int64_t h = c->heads, ch = c->channels;
+    if (gat__vec_shape(h, ch)) {
+#define SCORES(H, C)                                                                          \
+    node_scores_vec(projected, rows, (H), (C), att_src, att_dst, score_src, score_dst)
         if (h == 8 && ch == 8)
             SCORES(8, 8);
         else if (ch == 8)

@@ -220,13 +220,18 @@ Test(forward, random_multigraphs_one_to_three_layers)
 
 Test(forward, every_vectorized_shape_matches_the_twins)
 {
-    /* The AVX-512 edge and score kernels take C = 8 with H even and C a
-     * multiple of 16, with separate code for H <= 8 (both score vectors
-     * in one reduction tree) and H > 8; each of those, both head modes
-     * and both loop policies, against the float64 twin and the dense
-     * masked one. Duplicate edges and input self-loops are in the graph. */
-    static const int64_t shapes[][2] = {{8, 8}, {2, 8}, {6, 8}, {16, 8}, {1, 16}, {3, 16},
-                                        {10, 16}, {16, 16}, {4, 32}, {2, 48}, {1, 64}, {5, 8}};
+    /* The register edge and score kernels (AVX-512 intrinsics, or GNU
+     * vector extensions of the machine's width elsewhere) take C = 8 with
+     * H even and C a multiple of 16, with separate code for H <= 8 (both
+     * score vectors in one AVX-512 reduction tree) and H > 8 (two score
+     * vectors at 8 lanes), one function per constant shape and per channel
+     * count with H read at run time; each of those, both head modes and
+     * both loop policies, against the float64 twin and the dense masked
+     * one. Duplicate edges and input self-loops are in the graph. */
+    static const int64_t shapes[][2] = {{8, 8},  {2, 8},  {6, 8},   {16, 8},  {1, 16},
+                                        {3, 16}, {4, 16}, {8, 16},  {10, 16}, {16, 16},
+                                        {1, 32}, {2, 32}, {4, 32},  {2, 48},  {1, 64},
+                                        {5, 8}};
     edges e = random_graph(60, 400, 4, 31);
     float x[60 * 7];
     test_fill_uniform(x, 60 * 7, -1, 1, 32);
@@ -250,31 +255,40 @@ Test(forward, every_vectorized_shape_matches_the_twins)
 Test(forward, output_bits_do_not_depend_on_returning_attention)
 {
     /* Returning attention makes the layer store its node scores; without
-     * it the vectorized pass computes them from the projected rows. Both
-     * must give the same output bits, for both head modes. */
+     * it the register kernels compute them from the projected rows. Both
+     * must give the same output bits, for every kind of shape they take
+     * (see every_vectorized_shape_matches_the_twins), both head modes and
+     * both loop policies. Node 7 receives 400 edges, more than the
+     * kernels keep scores for between a row's two sweeps. */
     edges e = random_graph(500, 6000, 10, 61);
+    for (int64_t k = 0; k < 400; k++)
+        e.dst[k] = 7;
     float *x = malloc(500 * 16 * sizeof(float));
     test_fill_uniform(x, 500 * 16, -1, 1, 62);
-    static const int64_t shapes[][2] = {{8, 8}, {4, 16}, {16, 8}};
+    static const int64_t shapes[][2] = {{8, 8},  {4, 16}, {16, 8}, {2, 8},  {1, 16},
+                                        {3, 16}, {8, 16}, {10, 16}, {16, 16}, {1, 32},
+                                        {2, 32}, {4, 32}, {2, 48}, {1, 64}};
     gat_context *ctx = make_ctx(2);
     gat_graph *g = NULL;
     cr_assert_eq(gat_graph_create(ctx, &g, e.n, e.count, e.src, e.dst), GAT_OK);
-    const int64_t ep = gat_graph_num_attention_edges(g, true);
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
-        for (int concat = 0; concat < 2; concat++) {
+        for (int variant = 0; variant < 4; variant++) {
             gat_layer_config c;
             gat_layer_config_init(&c, 16, shapes[k][0], shapes[k][1]);
-            c.concat = concat;
+            c.concat = variant % 2 == 0;
+            c.add_self_loops = variant < 2;
+            const int64_t ep = gat_graph_num_attention_edges(g, c.add_self_loops);
             gat_model *m = make_model(1, &c, GAT_ACT_ELU, 0.7f, 63 + k);
-            const size_t width = (size_t)(concat ? shapes[k][0] * shapes[k][1] : shapes[k][1]);
+            const size_t width = (size_t)(c.concat ? shapes[k][0] * shapes[k][1] : shapes[k][1]);
             float *plain = malloc(500 * width * sizeof(float));
             float *with = malloc(500 * width * sizeof(float));
             float *alpha = malloc((size_t)ep * (size_t)shapes[k][0] * sizeof(float));
             cr_assert_eq(gat_model_forward(ctx, m, g, x, 500, 16, plain, NULL), GAT_OK);
             cr_assert_eq(gat_model_forward(ctx, m, g, x, 500, 16, with, alpha), GAT_OK);
             cr_assert_eq(memcmp(plain, with, 500 * width * sizeof(float)), 0,
-                         "heads %lld channels %lld concat %d: outputs differ",
-                         (long long)shapes[k][0], (long long)shapes[k][1], concat);
+                         "heads %lld channels %lld concat %d loops %d: outputs differ",
+                         (long long)shapes[k][0], (long long)shapes[k][1], c.concat,
+                         c.add_self_loops);
             free(plain);
             free(with);
             free(alpha);
@@ -316,21 +330,25 @@ Test(forward, isolated_nodes_without_loops_output_bias)
 Test(forward, large_logits_are_stable)
 {
     /* Scores in the thousands: exp() overflows unless the row max is
-     * subtracted. */
+     * subtracted, and most weights fall below exp's normal range. In the
+     * plain loops (2 x 4) and the register kernels (2 x 8). */
     edges e = random_graph(30, 120, 2, 77);
-    gat_layer_config c;
-    gat_layer_config_init(&c, 6, 2, 4);
-    gat_model *m = make_model(1, &c, GAT_ACT_ELU, 1.0f, 78);
-    gat_layer_params p;
-    gat_model_layer_params(m, 0, &p);
-    for (int k = 0; k < 8; k++) {
-        p.att_src[k] *= 400.0f;
-        p.att_dst[k] *= 400.0f;
+    static const int64_t shapes[][2] = {{2, 4}, {2, 8}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        gat_layer_config c;
+        gat_layer_config_init(&c, 6, shapes[s][0], shapes[s][1]);
+        gat_model *m = make_model(1, &c, GAT_ACT_ELU, 1.0f, 78);
+        gat_layer_params p;
+        gat_model_layer_params(m, 0, &p);
+        for (int64_t k = 0; k < shapes[s][0] * shapes[s][1]; k++) {
+            p.att_src[k] *= 400.0f;
+            p.att_dst[k] *= 400.0f;
+        }
+        float x[30 * 6];
+        test_fill_uniform(x, 180, -3, 3, 79);
+        check_against_twins(s == 0 ? "large logits 2 x 4" : "large logits 2 x 8", m, &e, x);
+        gat_model_destroy(&m);
     }
-    float x[30 * 6];
-    test_fill_uniform(x, 180, -3, 3, 79);
-    check_against_twins("large logits", m, &e, x);
-    gat_model_destroy(&m);
     free_edges(&e);
 }
 
