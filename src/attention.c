@@ -20,11 +20,12 @@
 #include <math.h>
 #include <string.h>
 
-
 /* How many edges ahead source rows are prefetched, across row ends since
- * rows average a handful of edges: enough to cover a memory latency at a
- * few nanoseconds per edge. */
-#define PREFETCH_DISTANCE 8
+ * rows average a handful of edges. With the register kernels an edge takes
+ * a few nanoseconds, so 8 no longer covered a DRAM latency: 16 took 4% off
+ * the edge phase at R-MAT 100k and 4-6% at 1M (2 threads; 4, 24 and an
+ * L2-then-L1 two-distance scheme were slower). */
+#define PREFETCH_DISTANCE 16
 
 typedef struct edge_pass {
     const gat_graph *graph;
