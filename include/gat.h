@@ -373,7 +373,9 @@ gat_status gat_model_save(gat_context *ctx, const gat_model *model, const char *
  * out [N, out_features] caller-owned output. attention, if not NULL, is a
  * caller-owned [E', H] output for the last layer's coefficients in library
  * order (E' under that layer's self-loop policy). The model keeps scratch
- * memory between calls (released by gat_model_trim or destroy). */
+ * memory between calls (released by gat_model_trim or destroy). An out
+ * aligned to 64 bytes is faster for large graphs: the edge pass then
+ * writes it with streaming stores (same values). */
 gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph *graph,
                              const float *x, int64_t num_nodes, int64_t in_features,
                              float *out, float *attention);

@@ -69,6 +69,10 @@ static inline __m512i gat__head_lanes(int64_t v, int64_t channels)
     return _mm512_set1_epi32((int)(v / (channels / 16)));
 }
 
+/* Outputs smaller than this are stored normally: they fit in the L2
+ * caches, where the caller (or the next layer) reads them back. */
+#define GAT_STREAM_MIN_BYTES ((int64_t)4 << 20)
+
 /* Edges whose source scores a row keeps between its two sweeps when
  * computing them in the pass (16 KiB of stack); longer rows compute the
  * rest twice, with the same bits. */
@@ -100,6 +104,15 @@ static GAT_ALWAYS_INLINE void attend_rows_avx512(const edge_pass *a, const row_s
     const float *restrict projected = a->projected;
     const int64_t hc = heads * channels;
     const int64_t prefetch_end = row_ptr[last];
+    /* Concatenated output rows go out with streaming stores when they can
+     * (64-byte aligned, nothing else per row to write, an output beyond
+     * the caches): written once and not read in this pass, they then skip
+     * the read-for-ownership of every line and do not evict the source
+     * rows. Measured at R-MAT 100k, 2 threads: edge phase 12.0 -> 9.6 ms;
+     * at 1M: 185 -> 165 ms. */
+    const bool stream = a->config->concat && a->attention == NULL &&
+                        ((uintptr_t)a->out % 64) == 0 &&
+                        g->num_nodes * hc * (int64_t)sizeof(float) >= GAT_STREAM_MIN_BYTES;
     __m512i lanes[MAX_REGISTERS];
     for (int64_t v = 0; v < registers; v++)
         lanes[v] = gat__head_lanes(v, channels);
@@ -177,6 +190,20 @@ static GAT_ALWAYS_INLINE void attend_rows_avx512(const edge_pass *a, const row_s
                 acc[v] = _mm512_fmadd_ps(_mm512_permutexvar_ps(lanes[v], p),
                                          _mm512_loadu_ps(src_row + 16 * v), acc[v]);
         }
+        if (stream) {
+            /* finish_row's arithmetic (1/sum, 0 for an empty row; times
+             * acc; plus bias, unfused), so the bits are the same. */
+            const __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(sum, zero, _CMP_GT_OQ),
+                                                   _mm512_set1_ps(1.0f), sum);
+            float *out_row = a->out + i * hc;
+            for (int64_t v = 0; v < registers; v++) {
+                __m512 o = _mm512_mul_ps(acc[v], _mm512_permutexvar_ps(lanes[v], inv));
+                if (a->bias != NULL)
+                    o = _mm512_add_ps(o, _mm512_loadu_ps(a->bias + 16 * v));
+                _mm512_stream_ps(out_row + 16 * v, o);
+            }
+            continue;
+        }
         _mm512_mask_storeu_ps(s->max, head_mask, max);
         _mm512_mask_storeu_ps(s->sum, head_mask, sum);
         for (int64_t v = 0; v < registers; v++)
@@ -185,6 +212,8 @@ static GAT_ALWAYS_INLINE void attend_rows_avx512(const edge_pass *a, const row_s
             write_row_attention(a, i, s);
         finish_row(a, s, i, heads, channels);
     }
+    if (stream) /* streaming stores are weakly ordered: done before the barrier */
+        _mm_sfence();
 }
 
 #else
