@@ -35,20 +35,21 @@ static inline bool gat__avx512_attention_shape(int64_t heads, int64_t channels)
  * below the normal range (0) and NaN (passed through). */
 static inline __m512 gat__exp_nonpositive_avx512(__m512 x)
 {
-    const __m512 lowest = _mm512_set1_ps(-87.33654f), magic = _mm512_set1_ps(12582912.0f);
+    const __m512 lowest = _mm512_set1_ps(GAT_EXP_LOWEST);
+    const __m512 magic = _mm512_set1_ps(GAT_EXP_ROUND_MAGIC);
     const __mmask16 in_range = _mm512_cmp_ps_mask(x, lowest, _CMP_GE_OQ);
     const __mmask16 below = _mm512_cmp_ps_mask(x, lowest, _CMP_LT_OQ);
     const __m512 clamped = _mm512_mask_blend_ps(in_range, lowest, x);
     const __m512 n = _mm512_sub_ps(
-        _mm512_fmadd_ps(clamped, _mm512_set1_ps(1.44269504088896341f), magic), magic);
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), clamped);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+        _mm512_fmadd_ps(clamped, _mm512_set1_ps(GAT_EXP_LOG2E), magic), magic);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-GAT_EXP_LN2_HI), clamped);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(GAT_EXP_LN2_LO_NEG), r);
+    __m512 p = _mm512_set1_ps(GAT_EXP_P0);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(GAT_EXP_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(GAT_EXP_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(GAT_EXP_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(GAT_EXP_P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(GAT_EXP_P5));
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     const __m512i bits = _mm512_slli_epi32(
         _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);

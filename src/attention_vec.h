@@ -36,20 +36,20 @@
  * integer arithmetic is unsigned, so junk lanes cannot overflow it. */
 static GAT_ALWAYS_INLINE gat_vf gat__exp_nonpositive_vec(gat_vf x)
 {
-    const float lowest = -87.33654f, round_magic = 12582912.0f;
+    const float lowest = GAT_EXP_LOWEST, round_magic = GAT_EXP_ROUND_MAGIC;
     const gat_vi in_range = x >= lowest, below = x < lowest; /* both 0 for NaN */
     const gat_vf clamped = gat__vf_select(in_range, x, gat__vf_splat(lowest));
     const gat_vf t =
-        gat__vf_fma(clamped, gat__vf_splat(1.44269504088896341f), gat__vf_splat(round_magic));
+        gat__vf_fma(clamped, gat__vf_splat(GAT_EXP_LOG2E), gat__vf_splat(round_magic));
     const gat_vf n = t - round_magic;
-    gat_vf r = gat__vf_fma(n, gat__vf_splat(-0.693359375f), clamped);
-    r = gat__vf_fma(n, gat__vf_splat(2.12194440e-4f), r);
-    gat_vf p = gat__vf_splat(1.9875691500e-4f);
-    p = gat__vf_fma(p, r, gat__vf_splat(1.3981999507e-3f));
-    p = gat__vf_fma(p, r, gat__vf_splat(8.3334519073e-3f));
-    p = gat__vf_fma(p, r, gat__vf_splat(4.1665795894e-2f));
-    p = gat__vf_fma(p, r, gat__vf_splat(1.6666665459e-1f));
-    p = gat__vf_fma(p, r, gat__vf_splat(5.0000001201e-1f));
+    gat_vf r = gat__vf_fma(n, gat__vf_splat(-GAT_EXP_LN2_HI), clamped);
+    r = gat__vf_fma(n, gat__vf_splat(GAT_EXP_LN2_LO_NEG), r);
+    gat_vf p = gat__vf_splat(GAT_EXP_P0);
+    p = gat__vf_fma(p, r, gat__vf_splat(GAT_EXP_P1));
+    p = gat__vf_fma(p, r, gat__vf_splat(GAT_EXP_P2));
+    p = gat__vf_fma(p, r, gat__vf_splat(GAT_EXP_P3));
+    p = gat__vf_fma(p, r, gat__vf_splat(GAT_EXP_P4));
+    p = gat__vf_fma(p, r, gat__vf_splat(GAT_EXP_P5));
     p = gat__vf_fma(p, r * r, r + 1.0f);
     const gat_vu magic_bits = (gat_vu)gat__vf_splat(round_magic);
     const gat_vu scale = ((gat_vu)t - magic_bits + 127u) << 23;

@@ -15,23 +15,38 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The constants of every version here and of the register kernels
+ * (attention_avx512.h, attention_vec.h), which must agree with them:
+ * x = n ln2 + r with ln2 split in a part exact in float and the rest
+ * (LN2_HI - LN2_LO_NEG), e^r = 1 + r + r^2 (P5 + r (P4 + ... r P0)). */
+#define GAT_EXP_LOWEST (-87.33654f)        /* ln(2^-126): the smallest normal result */
+#define GAT_EXP_ROUND_MAGIC 12582912.0f    /* 1.5 * 2^23: adding it rounds to integer */
+#define GAT_EXP_LOG2E 1.44269504088896341f
+#define GAT_EXP_LN2_HI 0.693359375f
+#define GAT_EXP_LN2_LO_NEG 2.12194440e-4f  /* ln2 = LN2_HI - LN2_LO_NEG */
+#define GAT_EXP_P0 1.9875691500e-4f
+#define GAT_EXP_P1 1.3981999507e-3f
+#define GAT_EXP_P2 8.3334519073e-3f
+#define GAT_EXP_P3 4.1665795894e-2f
+#define GAT_EXP_P4 1.6666665459e-1f
+#define GAT_EXP_P5 5.0000001201e-1f
+
 static inline float gat__exp_nonpositive(float x)
 {
-    const float lowest = -87.33654f; /* ln(2^-126): the smallest normal result */
-    const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to integer */
+    const float lowest = GAT_EXP_LOWEST, round_magic = GAT_EXP_ROUND_MAGIC;
     /* Written so that NaN (from parameters whose float32 scores overflow
      * to inf - inf) takes the clamp: converting NaN to int32 below would be
      * undefined behaviour. NaN is handed back unchanged at the end. */
     float clamped = x >= lowest ? x : lowest;
-    float n = (clamped * 1.44269504088896341f + round_magic) - round_magic;
-    float r = clamped - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    float n = (clamped * GAT_EXP_LOG2E + round_magic) - round_magic;
+    float r = clamped - n * GAT_EXP_LN2_HI;
+    r = r + n * GAT_EXP_LN2_LO_NEG;
+    float p = GAT_EXP_P0;
+    p = p * r + GAT_EXP_P1;
+    p = p * r + GAT_EXP_P2;
+    p = p * r + GAT_EXP_P3;
+    p = p * r + GAT_EXP_P4;
+    p = p * r + GAT_EXP_P5;
     p = p * r * r + r + 1.0f;
     int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
@@ -49,17 +64,17 @@ static inline float gat__exp_nonpositive(float x)
 static inline float gat__exp_nonpositive_fma(float x)
 {
 #if defined(__FMA__) || defined(FP_FAST_FMAF)
-    const float lowest = -87.33654f, round_magic = 12582912.0f;
+    const float lowest = GAT_EXP_LOWEST, round_magic = GAT_EXP_ROUND_MAGIC;
     const float clamped = x >= lowest ? x : lowest;
-    const float n = fmaf(clamped, 1.44269504088896341f, round_magic) - round_magic;
-    float r = fmaf(n, -0.693359375f, clamped);
-    r = fmaf(n, 2.12194440e-4f, r);
-    float p = 1.9875691500e-4f;
-    p = fmaf(p, r, 1.3981999507e-3f);
-    p = fmaf(p, r, 8.3334519073e-3f);
-    p = fmaf(p, r, 4.1665795894e-2f);
-    p = fmaf(p, r, 1.6666665459e-1f);
-    p = fmaf(p, r, 5.0000001201e-1f);
+    const float n = fmaf(clamped, GAT_EXP_LOG2E, round_magic) - round_magic;
+    float r = fmaf(n, -GAT_EXP_LN2_HI, clamped);
+    r = fmaf(n, GAT_EXP_LN2_LO_NEG, r);
+    float p = GAT_EXP_P0;
+    p = fmaf(p, r, GAT_EXP_P1);
+    p = fmaf(p, r, GAT_EXP_P2);
+    p = fmaf(p, r, GAT_EXP_P3);
+    p = fmaf(p, r, GAT_EXP_P4);
+    p = fmaf(p, r, GAT_EXP_P5);
     p = fmaf(p, r * r, r + 1.0f);
     const int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
@@ -82,16 +97,16 @@ static inline float gat__exp_nonpositive_fma(float x)
  * the hardware has them: half the dependent operations. */
 static inline float gat__expm1_nonpositive(float x)
 {
-    const float round_magic = 12582912.0f;
+    const float round_magic = GAT_EXP_ROUND_MAGIC;
     x = x < -88.0f ? -88.0f : x;
 #if defined(__FMA__) || defined(FP_FAST_FMAF)
 #define GAT_EXPM1_FMA(a, b, c) fmaf((a), (b), (c))
 #else
 #define GAT_EXPM1_FMA(a, b, c) ((a) * (b) + (c))
 #endif
-    const float n = GAT_EXPM1_FMA(x, 1.44269504088896341f, round_magic) - round_magic;
-    float r = GAT_EXPM1_FMA(n, -0.693359375f, x);
-    r = GAT_EXPM1_FMA(n, 2.12194440e-4f, r);
+    const float n = GAT_EXPM1_FMA(x, GAT_EXP_LOG2E, round_magic) - round_magic;
+    float r = GAT_EXPM1_FMA(n, -GAT_EXP_LN2_HI, x);
+    r = GAT_EXPM1_FMA(n, GAT_EXP_LN2_LO_NEG, r);
     float p = 1.0f / 40320.0f;
     p = GAT_EXPM1_FMA(p, r, 1.0f / 5040.0f);
     p = GAT_EXPM1_FMA(p, r, 1.0f / 720.0f);

@@ -31,6 +31,15 @@ static void node_scores(const float *restrict projected, int64_t rows, int64_t h
 #endif
 #include "node_scores_vec.h"
 
+/* The register kernel for node scores, as attention.c picks its kernel. */
+#if GAT_HAVE_AVX512_NODE_SCORES
+#define REGISTER_SCORES_SHAPE gat__avx512_scores_shape
+#define REGISTER_SCORES node_scores_avx512
+#elif GAT_HAVE_VEC_KERNELS
+#define REGISTER_SCORES_SHAPE gat__vec_shape
+#define REGISTER_SCORES node_scores_vec
+#endif
+
 /* score_src and score_dst of a block, in registers where the shape allows
  * (the kernel attention.c uses for the shape, whose in-pass scores must
  * have these bits). */
@@ -38,27 +47,11 @@ static void block_scores(const float *projected, int64_t rows, const gat_layer_c
                          const float *att_src, const float *att_dst, float *score_src,
                          float *score_dst)
 {
-#if GAT_HAVE_AVX512_NODE_SCORES
+#ifdef REGISTER_SCORES
     const int64_t h = c->heads, ch = c->channels;
-    if (gat__avx512_scores_shape(h, ch)) {
+    if (REGISTER_SCORES_SHAPE(h, ch)) {
 #define SCORES(H, C)                                                                          \
-    node_scores_avx512(projected, rows, (H), (C), att_src, att_dst, score_src, score_dst)
-        if (h == 8 && ch == 8)
-            SCORES(8, 8);
-        else if (ch == 8)
-            SCORES(h, 8);
-        else if (ch == 16)
-            SCORES(h, 16);
-        else
-            SCORES(h, ch);
-#undef SCORES
-        return;
-    }
-#elif GAT_HAVE_VEC_KERNELS
-    const int64_t h = c->heads, ch = c->channels;
-    if (gat__vec_shape(h, ch)) {
-#define SCORES(H, C)                                                                          \
-    node_scores_vec(projected, rows, (H), (C), att_src, att_dst, score_src, score_dst)
+    REGISTER_SCORES(projected, rows, (H), (C), att_src, att_dst, score_src, score_dst)
         if (h == 8 && ch == 8)
             SCORES(8, 8);
         else if (ch == 8)
