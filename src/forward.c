@@ -8,21 +8,37 @@
 #include <string.h>
 #include <time.h>
 
+/* The widest layer's H*C and H, and the widest output of a layer that
+ * feeds another (what the ping-pong buffers hold): the workspace's sizes. */
+typedef struct workspace_widths {
+    int64_t hc, heads, hidden;
+} workspace_widths;
+
+static workspace_widths widths_of(const gat_model *m)
+{
+    workspace_widths w = {0, 0, 0};
+    for (int l = 0; l < m->num_layers; l++) {
+        const gat_layer_config *c = &m->layers[l].config;
+        if (c->heads * c->channels > w.hc)
+            w.hc = c->heads * c->channels;
+        if (c->heads > w.heads)
+            w.heads = c->heads;
+        if (l + 1 < m->num_layers && gat__layer_out_width(c) > w.hidden)
+            w.hidden = gat__layer_out_width(c);
+    }
+    return w;
+}
+
 /* Writes every workspace page once from the thread that will use it, in
  * the partitions the kernels use (projection blocks, edge-phase chunks),
  * so that on a NUMA machine each page lands on its user's node. */
 static void first_touch(gat_context *ctx, gat_model *m, const gat_graph *g)
 {
     gat__workspace *w = &m->workspace;
-    int64_t max_hc = 0, max_hidden = 0;
-    for (int l = 0; l < m->num_layers; l++) {
-        const gat_layer_config *c = &m->layers[l].config;
-        max_hc = c->heads * c->channels > max_hc ? c->heads * c->channels : max_hc;
-        if (l + 1 < m->num_layers && gat__layer_out_width(c) > max_hidden)
-            max_hidden = gat__layer_out_width(c);
-    }
+    const workspace_widths widths = widths_of(m);
+    const int64_t max_hc = widths.hc, max_hidden = widths.hidden;
     const int64_t n = w->nodes;
-    const int64_t blocks = (n + GAT_PROJECTION_BLOCK - 1) / GAT_PROJECTION_BLOCK;
+    const int64_t blocks = gat__projection_blocks(n);
     const int64_t chunks = (int64_t)ctx->num_threads * GAT_CHUNKS_PER_THREAD;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(ctx->num_threads)
@@ -33,7 +49,7 @@ static void first_touch(gat_context *ctx, gat_model *m, const gat_graph *g)
 #endif
         for (int64_t b = 0; b < blocks; b++) {
             int64_t row0 = b * GAT_PROJECTION_BLOCK;
-            int64_t rows = n - row0 < GAT_PROJECTION_BLOCK ? n - row0 : GAT_PROJECTION_BLOCK;
+            int64_t rows = gat__projection_block_rows(n, b);
             memset(w->projected + row0 * max_hc, 0, (size_t)(rows * max_hc) * sizeof(float));
         }
 #ifdef _OPENMP
@@ -57,14 +73,8 @@ static gat_status ensure_workspace(gat_context *ctx, gat_model *m, const gat_gra
     if (w->nodes == nodes && w->projected != NULL)
         return GAT_OK;
     gat_model_trim(m);
-    int64_t max_hc = 0, max_hidden = 0;
-    for (int l = 0; l < m->num_layers; l++) {
-        const gat_layer_config *c = &m->layers[l].config;
-        if (c->heads * c->channels > max_hc)
-            max_hc = c->heads * c->channels;
-        if (l + 1 < m->num_layers && gat__layer_out_width(c) > max_hidden)
-            max_hidden = gat__layer_out_width(c);
-    }
+    const workspace_widths widths = widths_of(m);
+    const int64_t max_hc = widths.hc, max_hidden = widths.hidden;
     size_t projected_count, hidden_count;
     if (!gat__mul_size((size_t)nodes, (size_t)max_hc, &projected_count) ||
         !gat__mul_size((size_t)nodes, (size_t)max_hidden, &hidden_count) ||
@@ -97,12 +107,8 @@ static gat_status ensure_scores(gat_context *ctx, gat_model *m)
     gat__workspace *w = &m->workspace;
     if (w->score_src != NULL)
         return GAT_OK;
-    int64_t max_heads = 0;
-    for (int l = 0; l < m->num_layers; l++)
-        if (m->layers[l].config.heads > max_heads)
-            max_heads = m->layers[l].config.heads;
     size_t count;
-    if (!gat__mul_size((size_t)w->nodes, (size_t)max_heads, &count) || count > INT64_MAX)
+    if (!gat__mul_size((size_t)w->nodes, (size_t)widths_of(m).heads, &count) || count > INT64_MAX)
         return gat__fail(ctx, GAT_ERR_OVERFLOW, "forward: %lld nodes overflow the score arrays",
                          (long long)w->nodes);
     gat_status status;

@@ -28,26 +28,33 @@ static inline int64_t gat__attention_row_offset(const struct gat_graph *g, bool 
     return g->row_ptr[row] + row - (loops_before != NULL ? loops_before[row] : 0);
 }
 
-/* Row partition of the edge phase: `chunks` contiguous row ranges with
- * about the same work each (edges plus one per row, so empty rows count),
- * found by binary search on the row offsets. Chunk c is [start(c),
- * start(c + 1)). Used both to run the pass and to first-touch its output
- * rows on the thread (and so the NUMA node) that will write them. */
-static inline int64_t gat__graph_chunk_start(const struct gat_graph *g, int64_t chunk,
-                                             int64_t chunks)
+/* Row partition of a CSR [rows + 1 offsets, `entries` entries] into
+ * `chunks` contiguous row ranges with about the same work each (entries
+ * plus one per row, so empty rows count), found by binary search on the
+ * row offsets. Chunk c is [start(c), start(c + 1)). The edge phase's
+ * (gat__graph_chunk_start) is used both to run the pass and to first-touch
+ * its output rows on the thread (and so the NUMA node) that writes them;
+ * the training edge views partition the same way. */
+static inline int64_t gat__balanced_row_start(const int64_t *row_ptr, int64_t rows,
+                                              int64_t entries, int64_t chunk, int64_t chunks)
 {
-    const int64_t n = g->num_nodes;
-    const double total = (double)g->num_edges + (double)n;
+    const double total = (double)entries + (double)rows;
     const double target = total * (double)chunk / (double)chunks;
-    int64_t lo = 0, hi = n;
+    int64_t lo = 0, hi = rows;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if ((double)(g->row_ptr[mid] + mid) < target)
+        if ((double)(row_ptr[mid] + mid) < target)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+static inline int64_t gat__graph_chunk_start(const struct gat_graph *g, int64_t chunk,
+                                             int64_t chunks)
+{
+    return gat__balanced_row_start(g->row_ptr, g->num_nodes, g->num_edges, chunk, chunks);
 }
 
 /* Chunks per thread in the edge phase: a few each, statically assigned so

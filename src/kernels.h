@@ -12,6 +12,18 @@
  * BLAS sees the same blocks, and produces the same bits, at any count. */
 #define GAT_PROJECTION_BLOCK 1024
 
+/* How many projection blocks N rows make, and the rows of block b. */
+static inline int64_t gat__projection_blocks(int64_t num_nodes)
+{
+    return (num_nodes + GAT_PROJECTION_BLOCK - 1) / GAT_PROJECTION_BLOCK;
+}
+
+static inline int64_t gat__projection_block_rows(int64_t num_nodes, int64_t b)
+{
+    const int64_t left = num_nodes - b * GAT_PROJECTION_BLOCK;
+    return left < GAT_PROJECTION_BLOCK ? left : GAT_PROJECTION_BLOCK;
+}
+
 /* projected [N, H*C] = x [N, F_in] . weight[H*C, F_in]^T
  * score_src [N, H]  = sum_c projected[n, h, c] * att_src[h, c]; score_dst likewise.
  * score_src and score_dst may both be NULL (not computed) when

@@ -74,7 +74,7 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
 {
     const gat_layer_config *c = &layer->config;
     const int64_t hc = c->heads * c->channels, f = c->in_features;
-    const int64_t blocks = (num_nodes + GAT_PROJECTION_BLOCK - 1) / GAT_PROJECTION_BLOCK;
+    const int64_t blocks = gat__projection_blocks(num_nodes);
     float *packed = NULL;
     const int64_t ldw = (hc + GAT_GEMM_PACK_COLS - 1) / GAT_GEMM_PACK_COLS * GAT_GEMM_PACK_COLS;
     if (ctx->gemm == GAT_GEMM_BUILTIN) {
@@ -97,8 +97,7 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
 #endif
         for (int64_t b = 0; b < blocks; b++) {
             int64_t row0 = b * GAT_PROJECTION_BLOCK;
-            int64_t rows = num_nodes - row0 < GAT_PROJECTION_BLOCK ? num_nodes - row0
-                                                                    : GAT_PROJECTION_BLOCK;
+            int64_t rows = gat__projection_block_rows(num_nodes, b);
             float *block = projected + row0 * hc;
             if (packed != NULL)
                 gat__gemm_builtin(x + row0 * f, rows, f, packed, hc, ldw, block);

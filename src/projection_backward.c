@@ -15,7 +15,7 @@
  * GAT_MAX_WEIGHT_PARTIALS chunks. A function of N alone. */
 static int64_t chunk_rows_for(int64_t num_nodes)
 {
-    const int64_t blocks = (num_nodes + GAT_PROJECTION_BLOCK - 1) / GAT_PROJECTION_BLOCK;
+    const int64_t blocks = gat__projection_blocks(num_nodes);
     const int64_t per_chunk = blocks <= GAT_MAX_WEIGHT_PARTIALS
                                   ? 1
                                   : (blocks + GAT_MAX_WEIGHT_PARTIALS - 1) /
@@ -79,7 +79,7 @@ void gat__project_backward(gat_context *ctx, const gat__layer *layer, const floa
     }
 
     if (d_x != NULL) {
-        const int64_t blocks = (num_nodes + GAT_PROJECTION_BLOCK - 1) / GAT_PROJECTION_BLOCK;
+        const int64_t blocks = gat__projection_blocks(num_nodes);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
@@ -90,8 +90,7 @@ void gat__project_backward(gat_context *ctx, const gat__layer *layer, const floa
 #endif
             for (int64_t b = 0; b < blocks; b++) {
                 int64_t row0 = b * GAT_PROJECTION_BLOCK;
-                int64_t rows = num_nodes - row0 < GAT_PROJECTION_BLOCK ? num_nodes - row0
-                                                                        : GAT_PROJECTION_BLOCK;
+                int64_t rows = gat__projection_block_rows(num_nodes, b);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)f,
                             (int)hc, 1.0f, d_projected + row0 * hc, (int)hc, layer->weight,
                             (int)f, 0.0f, d_x + row0 * f, (int)f);

@@ -52,7 +52,7 @@ static gat_status project_all(gat_context *ctx, const gat__layer *layer, const f
     float *packed = builtin ? permuted + hc * f : NULL;
     if (builtin)
         gat__gemm_pack_wt(permuted, hc, f, packed, ldw);
-    const int64_t blocks = (num_nodes + GAT_PROJECTION_BLOCK - 1) / GAT_PROJECTION_BLOCK;
+    const int64_t blocks = gat__projection_blocks(num_nodes);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(gat__team(ctx, num_nodes * hc * f))
 #endif
@@ -63,8 +63,7 @@ static gat_status project_all(gat_context *ctx, const gat__layer *layer, const f
 #endif
         for (int64_t b = 0; b < blocks; b++) {
             const int64_t row0 = b * GAT_PROJECTION_BLOCK;
-            const int64_t rows = num_nodes - row0 < GAT_PROJECTION_BLOCK ? num_nodes - row0
-                                                                          : GAT_PROJECTION_BLOCK;
+            const int64_t rows = gat__projection_block_rows(num_nodes, b);
             float *block = projected + row0 * hc;
             if (builtin)
                 gat__gemm_builtin(x + row0 * f, rows, f, packed, hc, ldw, block);

@@ -9,16 +9,11 @@
 #ifndef GAT_TRAIN_SHAPES_H
 #define GAT_TRAIN_SHAPES_H
 
+#include "internal.h" /* GAT_ALWAYS_INLINE */
 #include "vec.h"
 
 #include <stdbool.h>
 #include <stdint.h>
-
-#if defined(__GNUC__)
-#define GAT_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define GAT_ALWAYS_INLINE inline
-#endif
 
 /* Asks GCC to vectorize a loop over heads as a loop. At a fixed shape of a
  * few heads GCC otherwise unrolls it completely first and then fails to

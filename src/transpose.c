@@ -87,16 +87,5 @@ void gat__edge_views_free(const gat_allocator *allocator, gat__edge_views *v)
 
 int64_t gat__edge_views_chunk_start(const gat__edge_views *v, int64_t chunk, int64_t chunks)
 {
-    const int64_t n = v->num_nodes;
-    const double total = (double)v->num_slots + (double)n;
-    const double target = total * (double)chunk / (double)chunks;
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if ((double)(v->row_ptr[mid] + mid) < target)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return gat__balanced_row_start(v->row_ptr, v->num_nodes, v->num_slots, chunk, chunks);
 }
