@@ -117,6 +117,13 @@ def build_cases():
         [dict(heads=4, channels=3), dict(heads=1, channels=5, concat=False)],
         num_train=12, lr=0.005, wd=5e-4, features="bag_of_words", projected=0.5,
         mask_seed=11)
+    # The paper's shape itself (8 heads x 8 channels, then 1 x 7), with its
+    # projected dropout: libgat runs fixed-shape kernels there.
+    add("paper_shape", 4505, 48, 40,
+        dict(num_edges=200, no_in=3, no_edges=2, num_loops=4, num_dups=10),
+        [dict(heads=8, channels=8), dict(heads=1, channels=7, concat=False)],
+        num_train=14, lr=0.005, wd=5e-4, features="bag_of_words", projected=0.6,
+        mask_seed=12)
     return cases
 
 
