@@ -1,48 +1,33 @@
 /*
  * The optimizers, with torch.optim's semantics so a run can be compared
- * with PyTorch step by step:
- *   Adam:  g += wd * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
- *          p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
- *   SGD:   p -= lr * (g + wd * p)
- * The step-dependent scalars are computed in double, as torch does in
- * Python, then used in float. Elementwise, so any thread split gives the
- * same bits.
+ * with PyTorch step by step (the element update is in optimizer.h).
  */
+#include "optimizer.h"
 #include "parallel.h"
 #include "trainer.h"
 
-#include <math.h>
+/* Elements per parallel chunk of the plain loop. */
+#define UPDATE_CHUNK 4096
 
 void gat__optimizer_update(gat_context *ctx, gat_trainer *t)
 {
-    const gat_trainer_options *o = &t->options;
-    const float wd = (float)o->weight_decay;
-    const double step = (double)(t->steps + 1);
-    const float b1 = (float)o->beta1, b2 = (float)o->beta2;
-    const float one_minus_b1 = (float)(1.0 - o->beta1), one_minus_b2 = (float)(1.0 - o->beta2);
-    const float step_size = (float)(o->learning_rate / (1.0 - pow(o->beta1, step)));
-    /* torch divides sqrt(v) by sqrt(1 - b2^t); multiplying by the inverse
-     * differs by an ulp of the denominator and saves a vector division
-     * per element (the loop is bound by its divisions and square root). */
-    const float inv_bc2_sqrt = (float)(1.0 / sqrt(1.0 - pow(o->beta2, step)));
-    const float eps = (float)o->eps, lr = (float)o->learning_rate;
-    const bool adam = o->optimizer == GAT_OPT_ADAM;
+    const gat__update_rule rule = gat__update_rule_make(&t->options, t->steps + 1);
     for (int k = 0; k < t->num_params; k++) {
         const gat__param *p = &t->params[k];
-        float *restrict value = p->value, *restrict m = p->m, *restrict v = p->v;
-        const float *restrict grad = p->grad;
+        if (k == 0 && t->sparse) {
+            /* Its gradient is still dW^T, and W^T is wanted next. */
+            gat__sparse_update_weight(ctx, &t->model->layers[0], &t->sparse_x, rule, p->value,
+                                      p->m, p->v, t->steps + 1);
+            continue;
+        }
+        const int64_t chunks = (p->count + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(gat__team(ctx, 16 * p->count)) schedule(static)
 #endif
-        for (int64_t e = 0; e < p->count; e++) {
-            float g = wd != 0.0f ? grad[e] + wd * value[e] : grad[e];
-            if (adam) {
-                m[e] = m[e] * b1 + one_minus_b1 * g;
-                v[e] = v[e] * b2 + one_minus_b2 * g * g;
-                value[e] -= step_size * (m[e] / (sqrtf(v[e]) * inv_bc2_sqrt + eps));
-            } else {
-                value[e] -= lr * g;
-            }
+        for (int64_t c = 0; c < chunks; c++) {
+            const int64_t e = c * UPDATE_CHUNK;
+            const int64_t n = p->count - e < UPDATE_CHUNK ? p->count - e : UPDATE_CHUNK;
+            gat__update_elements(rule, p->grad + e, p->value + e, p->m + e, p->v + e, n);
         }
     }
 }

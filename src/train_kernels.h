@@ -14,6 +14,7 @@
 
 #include "dropout.h"
 #include "kernels.h"
+#include "optimizer.h"
 
 /* Rows per block of the fixed-order reductions over nodes. */
 #define GAT_REDUCE_BLOCK 256
@@ -129,6 +130,10 @@ void gat__dropout_mask_slots(const gat__dropout *d, int64_t first_slot, int64_t 
 
 /* keep [n] = whether elements first .. first + n - 1 are kept (1 or 0). */
 void gat__dropout_mask(const gat__dropout *d, uint64_t first, int64_t n, uint8_t *keep);
+/* keep [n] = whether element base + offset[t] is kept (offsets >= 0), for
+ * scattered elements (a sparse row's non-zeros). */
+void gat__dropout_mask_at(const gat__dropout *d, uint64_t base, const int32_t *offset, int64_t n,
+                          uint8_t *keep);
 /* out [n] = in [n] * scale(k), and keep [n] the mask (forward). in == out
  * is allowed. */
 void gat__dropout_forward(gat_context *ctx, const gat__dropout *d, const float *in, float *out,
@@ -157,7 +162,11 @@ typedef struct gat__sparse_input {
     float *weight_t;   /* [F, H*C] W^T for the forward, columns channel-major */
     float *att_t;      /* [2, H*C] att_src and att_dst channel-major */
     int64_t weight_t_version; /* the trainer step weight_t was taken at; -1: none */
-    float *d_weight_t; /* [F, H*C] dW^T in the backward */
+    float *d_weight_t; /* [F, H*C] dW^T of the last backward, columns head-major */
+    /* d_weight_t is newer than the parameter's gradient array: the update
+     * reads dW^T itself, and gat__sparse_weight_gradient writes dW only
+     * when a caller asks for the gradients. */
+    bool d_weight_pending;
 } gat__sparse_input;
 
 /* Entries of x [rows, cols] that are not zero. */
@@ -182,12 +191,23 @@ void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
  * only read it). */
 void gat__sparse_refresh_weights(gat_context *ctx, const gat__layer *layer,
                                  gat__sparse_input *s, int64_t weights_version);
-/* d_weight [H*C, F] = d_projected [N, H*C]^T . dropout(x) [N, F], column by
- * column of x (fixed row order inside each), using the kept entries of the
- * last forward, over the rows it computed (rows; the others have no
- * gradient). d_projected is head-major (as the backward leaves it). */
+/* s->d_weight_t [F, H*C] = (d_projected [N, H*C]^T . dropout(x) [N, F])^T,
+ * column by column of x (fixed row order inside each), using the kept
+ * entries of the last forward, over the rows it computed (rows; the
+ * others have no gradient); d_weight_pending set. d_projected is
+ * head-major (as the backward leaves it). */
 void gat__sparse_project_backward(gat_context *ctx, gat__sparse_input *s, const gat__rows *rows,
-                                  const float *d_projected, int64_t hc, float *d_weight);
+                                  const float *d_projected, int64_t hc);
+/* d_weight [H*C, F] = the pending dW^T transposed (nothing if none is). */
+void gat__sparse_weight_gradient(gat__sparse_input *s, int64_t hc, float *d_weight);
+/* One optimizer step of the layer's weight (value, its [H*C, F] array) and
+ * moments m, v from the pending dW^T, by blocks of columns: each block of
+ * dW^T transposed in cache, updated, and W^T taken from it at once (its
+ * version set to weights_version), so neither dW nor W is transposed
+ * through memory as a whole. */
+void gat__sparse_update_weight(gat_context *ctx, const gat__layer *layer, gat__sparse_input *s,
+                               gat__update_rule rule, float *value, float *m, float *v,
+                               int64_t weights_version);
 
 /* ---- dense projection --------------------------------------------------- */
 

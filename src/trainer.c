@@ -338,6 +338,10 @@ gat_status gat_trainer_gradients(gat_trainer *t, int layer, gat_layer_params *g)
     if (t == NULL || g == NULL || layer < 0 || layer >= t->model->num_layers)
         return GAT_ERR_INVALID;
     const gat__param *p = &t->params[gat__first_param(t, layer)];
+    if (layer == 0 && t->sparse) /* kept as dW^T until asked for */
+        gat__sparse_weight_gradient(&t->sparse_x,
+                                    t->model->layers[0].config.heads * t->model->layers[0].config.channels,
+                                    p[0].grad);
     g->weight = p[0].grad;
     g->att_src = p[1].grad;
     g->att_dst = p[2].grad;
