@@ -129,6 +129,10 @@ void gat__sparse_input_free(const gat_allocator *allocator, gat__sparse_input *s
     GAT_FREE(allocator, s->kept_col);
     GAT_FREE(allocator, s->kept_val);
     GAT_FREE(allocator, s->kept_count);
+    GAT_FREE(allocator, s->ahead_col);
+    GAT_FREE(allocator, s->ahead_val);
+    GAT_FREE(allocator, s->ahead_dropped);
+    GAT_FREE(allocator, s->ahead_count);
     GAT_FREE(allocator, s->weight_t);
     GAT_FREE(allocator, s->att_t);
     GAT_FREE(allocator, s->d_weight_t);

@@ -188,6 +188,7 @@ static gat_status fit_overlapped(gat_context *ctx, gat_trainer *t, const int64_t
     const gat__plan *train_plan, *val_plan;
     gat_status status;
     if ((status = gat__eval_buffers_make(ctx, t)) != GAT_OK ||
+        (t->sparse && (status = gat__sparse_ahead_make(ctx, &t->sparse_x)) != GAT_OK) ||
         (status = gat__plan_for(ctx, t, train_index, train_count, &train_plan)) != GAT_OK ||
         (status = gat__plan_for(ctx, t, val_index, val_count, &val_plan)) != GAT_OK)
         return status;
@@ -211,8 +212,10 @@ static gat_status fit_overlapped(gat_context *ctx, gat_trainer *t, const int64_t
         gat_status eval_status = GAT_OK;
         const bool more = epoch < o->max_epochs;
         pending = overlap && more;
-        if (t->sparse) /* read by both sections: taken once, before */
+        if (t->sparse) { /* read by both sections: taken once, before */
             gat__sparse_refresh_weights(ctx, &t->model->layers[0], &t->sparse_x, t->steps);
+            gat__sparse_take_ahead(&t->sparse_x);
+        }
         if (pending) {
 #ifdef _OPENMP
 #pragma omp parallel sections num_threads(2)
@@ -228,8 +231,13 @@ static gat_status fit_overlapped(gat_context *ctx, gat_trainer *t, const int64_t
 #ifdef _OPENMP
 #pragma omp section
 #endif
-                eval_status = gat__evaluate_apart(ctx, t, val_plan, labels, val_index,
-                                                  val_count, &report.val);
+                {
+                    eval_status = gat__evaluate_apart(ctx, t, val_plan, labels, val_index,
+                                                      val_count, &report.val);
+                    /* This thread finishes first: it draws the input dropout
+                     * of the step after, which the other one then need not. */
+                    gat__trainer_draw_ahead(t, train_plan);
+                }
             }
         } else {
             eval_status =

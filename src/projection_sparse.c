@@ -121,16 +121,23 @@ static inline kept_row kept_of(const gat__sparse_input *s, int64_t i)
     return (kept_row){s->kept_col + q0, s->kept_val + q0, s->kept_count[i]};
 }
 
-/* Row i with dropout: compacts its kept entries into s->kept_* at
- * row_ptr[i] and s->kept_count[i], and writes s->dropped. */
-static void compact_row(gat__sparse_input *s, const gat__dropout *d, int64_t i)
+/* Where compact_row writes: the current lists or the ones drawn ahead. */
+typedef struct kept_lists {
+    int32_t *col, *count;
+    float *val, *dropped;
+} kept_lists;
+
+/* Row i with dropout: compacts its kept entries into out's lists at
+ * row_ptr[i] and out.count[i], and writes out.dropped. */
+static void compact_row(const gat__sparse_input *s, kept_lists out, const gat__dropout *d,
+                        int64_t i)
 {
     const int64_t q0 = s->row_ptr[i], q1 = s->row_ptr[i + 1];
     const int32_t *restrict col = s->col;
     const float *restrict val = s->val;
-    float *restrict dropped = s->dropped;
-    int32_t *restrict kept_col = s->kept_col + q0;
-    float *restrict kept_val = s->kept_val + q0;
+    float *restrict dropped = out.dropped;
+    int32_t *restrict kept_col = out.col + q0;
+    float *restrict kept_val = out.val + q0;
     const uint64_t base = (uint64_t)(i * s->cols);
     const float scale = d->scale;
     int64_t n = 0;
@@ -149,7 +156,57 @@ static void compact_row(gat__sparse_input *s, const gat__dropout *d, int64_t i)
             n += keep[t];
         }
     }
-    s->kept_count[i] = (int32_t)n;
+    out.count[i] = (int32_t)n;
+}
+
+gat_status gat__sparse_ahead_make(gat_context *ctx, gat__sparse_input *s)
+{
+    gat_status status = GAT_OK;
+    if (s->ahead_col == NULL &&
+        ((s->ahead_col = gat__alloc_array(ctx, s->nnz, sizeof *s->ahead_col,
+                                          "sparse input drawn ahead", &status)) == NULL ||
+         (s->ahead_val = gat__alloc_array(ctx, s->nnz, sizeof *s->ahead_val,
+                                          "sparse input drawn ahead", &status)) == NULL ||
+         (s->ahead_dropped = gat__alloc_array(ctx, s->nnz, sizeof *s->ahead_dropped,
+                                              "sparse input drawn ahead", &status)) == NULL ||
+         (s->ahead_count = gat__calloc_array(ctx, s->rows, sizeof *s->ahead_count,
+                                             "sparse input drawn ahead", &status)) == NULL))
+        return status;
+    return GAT_OK;
+}
+
+void gat__sparse_draw_ahead(gat__sparse_input *s, const gat__dropout *d, const gat__rows *rows)
+{
+    if (s->ahead_col == NULL || !gat__dropout_active(d))
+        return;
+    const kept_lists out = {s->ahead_col, s->ahead_count, s->ahead_val, s->ahead_dropped};
+    const int64_t count = gat__row_count(rows, s->rows);
+    for (int64_t r = 0; r < count; r++)
+        compact_row(s, out, d, gat__row_at(rows, r));
+    s->ahead_key = d->key;
+    s->ahead_rows = rows;
+    s->ahead_ready = true;
+}
+
+void gat__sparse_take_ahead(gat__sparse_input *s)
+{
+    if (!s->ahead_ready)
+        return;
+#define SWAP(a, b)                                                                           \
+    do {                                                                                     \
+        void *t_ = (void *)(a);                                                              \
+        (a) = (b);                                                                           \
+        (b) = t_;                                                                            \
+    } while (0)
+    SWAP(s->kept_col, s->ahead_col);
+    SWAP(s->kept_val, s->ahead_val);
+    SWAP(s->kept_count, s->ahead_count);
+    SWAP(s->dropped, s->ahead_dropped);
+#undef SWAP
+    s->kept_ready = true;
+    s->kept_key = s->ahead_key;
+    s->kept_rows = s->ahead_rows;
+    s->ahead_ready = false;
 }
 
 #ifdef GAT_HAVE_F16
@@ -276,6 +333,12 @@ void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
     const int team = gat__team(ctx, per_row * count * (drop ? hc / 2 : hc));
     if (record)
         s->kept_all = !drop;
+    /* Kept lists drawn ahead for this very mask and rows are used as they are. */
+    const bool drawn = drop && record && s->kept_ready && s->kept_key == d->key &&
+                       s->kept_rows == rows;
+    if (record)
+        s->kept_ready = false;
+    const kept_lists current = {s->kept_col, s->kept_count, s->kept_val, s->dropped};
 #ifdef _OPENMP
 #pragma omp parallel num_threads(team)
 #endif
@@ -286,8 +349,8 @@ void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
 #endif
         for (int64_t r = 0; r < count; r++) {
             const int64_t i = gat__row_at(rows, r);
-            if (drop)
-                compact_row(s, d, i);
+            if (drop && !drawn)
+                compact_row(s, current, d, i);
             /* Without dropout the input's rows are the kept lists. */
             const kept_row k = drop ? kept_of(s, i)
                                     : (kept_row){s->col + s->row_ptr[i], s->val + s->row_ptr[i],
@@ -324,13 +387,10 @@ static GAT_ALWAYS_INLINE void scatter_rows(const gat__sparse_input *s, const gat
     for (int64_t r = 0; r < count; r++) {
         const int64_t i = gat__row_at(rows, r);
         const float *restrict row = d_projected + i * hc;
-        bool any = false;
-        for (int64_t o = 0; o < hc; o++) {
-            g[o] = row[o];
-            any |= row[o] != 0.0f;
-        }
-        if (!any)
+        if (!gat__any_nonzero(row, hc))
             continue;
+        for (int64_t o = 0; o < hc; o++)
+            g[o] = row[o];
         const kept_row k = kept_of(s, i);
         const int32_t *restrict kept_col = k.col;
         const float *restrict kept_val = k.val;

@@ -18,6 +18,15 @@ static gat__dropout input_dropout(const gat_trainer *t, int layer, bool training
                              training ? (float)t->options.dropout : 0.0f);
 }
 
+void gat__trainer_draw_ahead(gat_trainer *t, const gat__plan *plan)
+{
+    if (!t->sparse)
+        return;
+    const gat__dropout next = gat__dropout_make(t->options.seed, t->steps + 1, 0, GAT__DROP_INPUT,
+                                                (float)t->options.dropout);
+    gat__sparse_draw_ahead(&t->sparse_x, &next, plan != NULL ? plan->layers[0].proj : NULL);
+}
+
 static gat__dropout attention_dropout(const gat_trainer *t, int layer, bool training)
 {
     return gat__dropout_make(t->options.seed, t->steps, layer, GAT__DROP_ATTENTION,

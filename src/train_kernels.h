@@ -159,6 +159,20 @@ typedef struct gat__sparse_input {
     float *kept_val;   /* [nnz] values after dropout, */
     int32_t *kept_count; /* [N] and how many */
     bool kept_all;     /* the last forward had no dropout: col / val are the kept lists */
+    /* The next step's kept lists and dropped values, drawn ahead by
+     * gat__sparse_draw_ahead (NULL until first drawn), for the mask with
+     * key ahead_key over the rows ahead_rows; ahead_ready once drawn. */
+    int32_t *ahead_col, *ahead_count;
+    float *ahead_val, *ahead_dropped;
+    uint64_t ahead_key;
+    const gat__rows *ahead_rows;
+    bool ahead_ready;
+    /* The kept lists hold the mask with key kept_key over kept_rows
+     * already (taken from the drawn-ahead ones): the forward uses them as
+     * they are. */
+    bool kept_ready;
+    uint64_t kept_key;
+    const gat__rows *kept_rows;
     float *weight_t;   /* [F, H*C] W^T for the forward, columns channel-major */
     float *att_t;      /* [2, H*C] att_src and att_dst channel-major */
     int64_t weight_t_version; /* the trainer step weight_t was taken at; -1: none */
@@ -186,6 +200,16 @@ void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
                                  gat__sparse_input *s, const gat__rows *rows,
                                  const gat__dropout *d, int64_t weights_version, bool record,
                                  float *projected, float *score_src, float *score_dst);
+/* The buffers gat__sparse_draw_ahead fills (once). */
+gat_status gat__sparse_ahead_make(gat_context *ctx, gat__sparse_input *s);
+/* Draws the kept lists of a training forward with mask d over rows into
+ * the ahead buffers (nothing without them or without dropout), so that
+ * forward need not: an evaluation's thread does it while the step before
+ * runs. Touches nothing a forward or backward reads. */
+void gat__sparse_draw_ahead(gat__sparse_input *s, const gat__dropout *d, const gat__rows *rows);
+/* Makes the drawn-ahead lists the current ones (between steps, with no
+ * kernel running). */
+void gat__sparse_take_ahead(gat__sparse_input *s);
 /* Takes s->weight_t from the layer's weights unless it was taken at
  * weights_version (the forward does it; done first, concurrent forwards
  * only read it). */

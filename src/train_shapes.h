@@ -51,6 +51,21 @@ static GAT_ALWAYS_INLINE void gat__prefetch_floats(const float *row, int64_t cou
 #endif
 }
 
+/* Whether any of v [n] is not zero (NaN counts): an OR of the bits
+ * without their signs, which vectorizes; written as compares, GCC 12
+ * keeps a scalar compare and conditional move per element, the most of
+ * the sparse backward's time. */
+static inline bool gat__any_nonzero(const float *v, int64_t n)
+{
+    uint32_t bits = 0;
+    for (int64_t k = 0; k < n; k++) {
+        uint32_t b;
+        memcpy(&b, v + k, sizeof b);
+        bits |= b << 1;
+    }
+    return bits != 0;
+}
+
 /* kf [H] = scale where head h's bit of an edge's attention-dropout mask is
  * set, else 0 (see gat__mask_bytes): a product, not a branch, in the
  * loops that use it (the masks are random). */

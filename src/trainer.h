@@ -125,6 +125,11 @@ gat_status gat__step_gradients(gat_context *ctx, gat_trainer *t, const gat__plan
                                const int64_t *labels, const int64_t *index, int64_t count,
                                gat_metrics *train);
 
+/* The first layer's sparse-input dropout of the step after the next
+ * update, drawn over plan's rows ahead of time (gat__sparse_draw_ahead;
+ * nothing for a dense input). */
+void gat__trainer_draw_ahead(gat_trainer *t, const gat__plan *plan);
+
 /* The plan for targets index [count] (cached, see train_plan.c). */
 gat_status gat__plan_for(gat_context *ctx, gat_trainer *t, const int64_t *index, int64_t count,
                          const gat__plan **plan);
