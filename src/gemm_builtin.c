@@ -9,6 +9,8 @@
  */
 #include "fma.h"
 #include "gemm.h"
+#include "internal.h" /* GAT_ALWAYS_INLINE */
+#include "vec.h"
 
 #include <string.h>
 
@@ -64,9 +66,65 @@ static void tile_partial(const float *restrict x, int64_t k, const float *restri
             out[r * ldo + c] = acc[r][c];
 }
 
+/* Outputs of at most NARROW_COLS columns (a classifier layer: 7 for Cora)
+ * take tiles of NARROW_ROWS rows by one vector of columns: the wide tiles
+ * would compute 32 columns for 7. */
+#define NARROW_ROWS 16
+#define NARROW_COLS 16
+/* The accumulators stay in registers only with the row loop unrolled,
+ * which GCC 12 does not do on its own at 16 (clang does). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL_ROWS _Pragma("GCC unroll 16")
+#else
+#define UNROLL_ROWS
+#endif
+
+static GAT_ALWAYS_INLINE void tile_narrow(const float *restrict x, int64_t k,
+                                          const float *restrict wt, int64_t ldw,
+                                          float *restrict out, int64_t ldo, const int rows,
+                                          const int cols)
+{
+    /* As vectors: written as a plain [16][16] array the accumulators went
+     * through memory. */
+    gat_f16 acc[NARROW_ROWS];
+    for (int r = 0; r < NARROW_ROWS; r++)
+        acc[r] = gat_f16_splat(0.0f);
+    for (int64_t kk = 0; kk < k; kk++) {
+        const gat_f16 wrow = gat_f16_load(wt + kk * ldw);
+        UNROLL_ROWS
+        for (int r = 0; r < rows; r++)
+            acc[r] = gat_f16_fma(gat_f16_splat(x[r * k + kk]), wrow, acc[r]);
+    }
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            out[r * ldo + c] = acc[r][c];
+}
+
+static void tile_narrow_full(const float *restrict x, int64_t k, const float *restrict wt,
+                             int64_t ldw, float *restrict out, int64_t ldo, int cols)
+{
+    tile_narrow(x, k, wt, ldw, out, ldo, NARROW_ROWS, cols);
+}
+
+static void tile_narrow_partial(const float *restrict x, int64_t k, const float *restrict wt,
+                                int64_t ldw, float *restrict out, int64_t ldo, int rows, int cols)
+{
+    tile_narrow(x, k, wt, ldw, out, ldo, rows, cols);
+}
+
 void gat__gemm_builtin(const float *x, int64_t rows, int64_t k, const float *wt, int64_t n,
                        int64_t ldw, float *out)
 {
+    if (n <= NARROW_COLS) {
+        for (int64_t r0 = 0; r0 < rows; r0 += NARROW_ROWS) {
+            const int tile_rows = rows - r0 < NARROW_ROWS ? (int)(rows - r0) : NARROW_ROWS;
+            if (tile_rows == NARROW_ROWS)
+                tile_narrow_full(x + r0 * k, k, wt, ldw, out + r0 * n, n, (int)n);
+            else
+                tile_narrow_partial(x + r0 * k, k, wt, ldw, out + r0 * n, n, tile_rows, (int)n);
+        }
+        return;
+    }
     /* Rows outside, columns inside: a slab of TILE_ROWS rows of x (a few
      * KiB) is read from memory once and reused from L1 for every column
      * tile, while the packed W^T stays in L1/L2 throughout. */
