@@ -337,6 +337,13 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
 GAT__TRAIN_SHAPE_LIST(DEFINE_FIXED)
 #undef DEFINE_FIXED
 
+/* GAT_NO_AVX512_INTRINSICS: as in attention.c. */
+#if defined(GAT_NO_AVX512_INTRINSICS)
+#define GAT_HAVE_AVX512_TRAIN 0
+#else
+#include "backward_avx512.h"
+#endif
+
 /* Row state of a generic shape in scratch [7 H + 2 H*C]. */
 static row_state generic_state(float *scratch, int64_t heads, int64_t hc)
 {
@@ -441,7 +448,12 @@ gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
 #define FIXED(H, C) backward_rows_##H##x##C(&a, edge_rows, first, last, part_bias, concat, drop)
 #define GENERIC()                                                                            \
     backward_rows(&a, edge_rows, first, last, part_bias, &mine, heads, channels, concat, drop)
-            GAT__TRAIN_SHAPES(heads, channels, FIXED, GENERIC);
+#if GAT_HAVE_AVX512_TRAIN
+            if (heads == 8 && channels == 8 && concat)
+                backward_rows_avx512_8x8(&a, edge_rows, first, last, part_bias, drop);
+            else
+#endif
+                GAT__TRAIN_SHAPES(heads, channels, FIXED, GENERIC);
 #undef FIXED
 #undef GENERIC
         }
@@ -461,7 +473,12 @@ gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
 #define GENERIC()                                                                            \
     gather_rows(&a, proj_rows, first, last, part_src, part_src + hc, &mine, heads, channels, \
                 drop)
-            GAT__TRAIN_SHAPES(heads, channels, FIXED, GENERIC);
+#if GAT_HAVE_AVX512_TRAIN
+            if (heads == 8 && channels == 8)
+                gather_rows_avx512_8x8(&a, proj_rows, first, last, part_src, drop);
+            else
+#endif
+                GAT__TRAIN_SHAPES(heads, channels, FIXED, GENERIC);
 #undef FIXED
 #undef GENERIC
         }

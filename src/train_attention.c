@@ -57,6 +57,33 @@ static GAT_ALWAYS_INLINE float activate(float v, gat_activation act)
     return v;
 }
 
+static GAT_ALWAYS_INLINE void activate_loop(float *restrict o, const float *restrict tmp,
+                                            const float *restrict bias, const int64_t width,
+                                            const gat_activation act, const bool biased)
+{
+    GAT_SIMD
+    for (int64_t k = 0; k < width; k++)
+        o[k] = activate(biased ? tmp[k] + bias[k] : tmp[k], act);
+}
+
+/* o [width] = act(tmp + bias), as one contiguous vector loop (strided,
+ * the compiler makes it scalar with a branch per element), one per
+ * activation and bias or not (with them variable, GCC computes every
+ * case and selects lane by lane). */
+static GAT_ALWAYS_INLINE void activate_row(const train_pass *a, float *restrict o,
+                                           const float *restrict tmp, const int64_t width)
+{
+    const float *restrict bias = a->bias;
+    if (a->act == GAT_ACT_ELU && bias != NULL)
+        activate_loop(o, tmp, bias, width, GAT_ACT_ELU, true);
+    else if (a->act == GAT_ACT_ELU)
+        activate_loop(o, tmp, bias, width, GAT_ACT_ELU, false);
+    else if (bias != NULL)
+        activate_loop(o, tmp, bias, width, a->act, true);
+    else
+        activate_loop(o, tmp, bias, width, a->act, false);
+}
+
 /* out[i] = act(concat or mean over heads of acc * inv + bias); acc is
  * channel-major, out head-major (PyG's layout, what the next layer and the
  * caller read). */
@@ -66,12 +93,8 @@ static GAT_ALWAYS_INLINE void finish_row(const train_pass *a, int64_t i,
                                          const int64_t channels)
 {
     float *restrict o = a->out + i * a->width;
-    const float *restrict bias = a->bias;
-    const gat_activation act = a->act;
     const int64_t width = a->concat ? heads * channels : channels;
-    /* Reordered into tmp [W] first, so that the activation below runs as
-     * one contiguous vector loop (strided, the compiler makes it scalar
-     * with a branch per element). */
+    /* Reordered into tmp [W] first, for activate_row. */
     if (a->concat) {
         for (int64_t h = 0; h < heads; h++)
             for (int64_t c = 0; c < channels; c++)
@@ -84,9 +107,7 @@ static GAT_ALWAYS_INLINE void finish_row(const train_pass *a, int64_t i,
             tmp[c] = total / (float)heads;
         }
     }
-    GAT_SIMD
-    for (int64_t k = 0; k < width; k++)
-        o[k] = activate(bias != NULL ? tmp[k] + bias[k] : tmp[k], act);
+    activate_row(a, o, tmp, width);
 }
 
 /* Row i with shift M [H]: sum [H] = sum_k p_k, acc [H*C] = sum_k p_k drop_k
@@ -207,6 +228,13 @@ static GAT_ALWAYS_INLINE void train_rows(const train_pass *a, const gat__rows *r
 GAT__TRAIN_SHAPE_LIST(DEFINE_FIXED)
 #undef DEFINE_FIXED
 
+/* GAT_NO_AVX512_INTRINSICS: as in attention.c. */
+#if defined(GAT_NO_AVX512_INTRINSICS)
+#define GAT_HAVE_AVX512_TRAIN 0
+#else
+#include "train_attention_avx512.h"
+#endif
+
 /* Scratch floats per thread for a shape without a fixed instantiation. */
 static int64_t generic_stride(int64_t heads, int64_t channels)
 {
@@ -217,6 +245,12 @@ static void train_rows_dispatch(const train_pass *a, const gat__rows *rows, int6
                                 int64_t last, float *scratch, int64_t heads, int64_t channels,
                                 bool drop)
 {
+#if GAT_HAVE_AVX512_TRAIN
+    if (heads == 8 && channels == 8 && a->concat) {
+        train_rows_avx512_8x8(a, rows, first, last, drop);
+        return;
+    }
+#endif
 #define FIXED(H, C) train_rows_##H##x##C(a, rows, first, last, drop)
 #define GENERIC()                                                                            \
     {                                                                                        \
