@@ -9,6 +9,12 @@
 /* Elements per parallel chunk of the plain loop. */
 #define UPDATE_CHUNK 4096
 
+static int team_for(const gat_context *ctx, const gat_trainer *t, int64_t count)
+{
+    const int by_work = gat__team(ctx, GAT_UPDATE_WORK * count);
+    return t->update_team > 0 && by_work > 1 ? t->update_team : by_work;
+}
+
 void gat__optimizer_update(gat_context *ctx, gat_trainer *t)
 {
     const gat__update_rule rule = gat__update_rule_make(&t->options, t->steps + 1);
@@ -16,13 +22,13 @@ void gat__optimizer_update(gat_context *ctx, gat_trainer *t)
         const gat__param *p = &t->params[k];
         if (k == 0 && t->sparse) {
             /* Its gradient is still dW^T, and W^T is wanted next. */
-            gat__sparse_update_weight(ctx, &t->model->layers[0], &t->sparse_x, rule, p->value,
-                                      p->m, p->v, t->steps + 1);
+            gat__sparse_update_weight(&t->model->layers[0], &t->sparse_x, rule, p->value,
+                                      p->m, p->v, t->steps + 1, team_for(ctx, t, p->count));
             continue;
         }
         const int64_t chunks = (p->count + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(gat__team(ctx, 16 * p->count)) schedule(static)
+#pragma omp parallel for num_threads(team_for(ctx, t, p->count)) schedule(static)
 #endif
         for (int64_t c = 0; c < chunks; c++) {
             const int64_t e = c * UPDATE_CHUNK;

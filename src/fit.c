@@ -202,6 +202,9 @@ static gat_status fit_overlapped(gat_context *ctx, gat_trainer *t, const int64_t
     for (int64_t epoch = 1;; epoch++) {
         const double t0 = seconds_now();
         const bool overlap = schedule_overlap(&sched, epoch);
+        /* The update, between the parallel regions, gets the second thread
+         * when the schedule found it worth having. */
+        t->update_team = overlap ? ctx->num_threads : 1;
         if (!pending)
             next_status = gat__step_gradients(ctx, t, train_plan, labels, train_index,
                                               train_count, &next_train);
@@ -249,6 +252,7 @@ static gat_status fit_overlapped(gat_context *ctx, gat_trainer *t, const int64_t
         if (!end_of_epoch(t, o, rule, r, &report, t0) || !more)
             break;
     }
+    t->update_team = 0;
     /* Gradients of a step the fit did not make. */
     t->have_forward = false;
     t->have_gradients = false;

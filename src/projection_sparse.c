@@ -476,9 +476,9 @@ void gat__sparse_weight_gradient(gat__sparse_input *s, int64_t hc, float *d_weig
  * the rows of dW^T it came from. */
 #define UPDATE_TILE 8192
 
-void gat__sparse_update_weight(gat_context *ctx, const gat__layer *layer, gat__sparse_input *s,
+void gat__sparse_update_weight(const gat__layer *layer, gat__sparse_input *s,
                                gat__update_rule rule, float *value, float *m, float *v,
-                               int64_t weights_version)
+                               int64_t weights_version, int team)
 {
     const gat_layer_config *c = &layer->config;
     const int64_t hc = c->heads * c->channels, f = s->cols;
@@ -489,7 +489,7 @@ void gat__sparse_update_weight(gat_context *ctx, const gat__layer *layer, gat__s
     const int64_t blocks = (f + block - 1) / block;
     const float *restrict dwt = s->d_weight_t;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(gat__team(ctx, 16 * hc * f)) schedule(static)
+#pragma omp parallel for num_threads(team) schedule(static)
 #endif
     for (int64_t b = 0; b < blocks; b++) {
         const int64_t k0 = b * block, n = f - k0 < block ? f - k0 : block;

@@ -228,10 +228,10 @@ void gat__sparse_weight_gradient(gat__sparse_input *s, int64_t hc, float *d_weig
  * moments m, v from the pending dW^T, by blocks of columns: each block of
  * dW^T transposed in cache, updated, and W^T taken from it at once (its
  * version set to weights_version), so neither dW nor W is transposed
- * through memory as a whole. */
-void gat__sparse_update_weight(gat_context *ctx, const gat__layer *layer, gat__sparse_input *s,
+ * through memory as a whole; on team threads. */
+void gat__sparse_update_weight(const gat__layer *layer, gat__sparse_input *s,
                                gat__update_rule rule, float *value, float *m, float *v,
-                               int64_t weights_version);
+                               int64_t weights_version, int team);
 
 /* ---- dense projection --------------------------------------------------- */
 

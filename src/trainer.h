@@ -107,6 +107,9 @@ struct gat_trainer {
     int64_t compact_floats;
     gat__eval_buffers eval;      /* a fit's evaluations beside its steps */
     float *partials;             /* block partials of the reductions over nodes */
+    /* Threads of the optimizer's update, or 0 to size it by its work: a fit
+     * sets it to what its measured schedule found the second thread worth. */
+    int update_team;
 };
 
 /* Parameters of layer l start at params[gat__first_param(t, l)]. */
