@@ -4,7 +4,8 @@ graph, in one run, with medians and peak memory of both.
 
     /usr/bin/python3 benchmarks/compare_peer.py [--gen rmat] [--nodes 100000]
         [--edges 1000000] [--threads 2] [--reps 10] [--mode infer|train]
-        [--bench build/benchmarks/gat-bench] [--json out.json]
+        [--reorder none|degree|rcm] [--bench build/benchmarks/gat-bench]
+        [--json out.json]
 
 Needs Debian's python3-torch and python3-numpy (and, for the peer's best
 setup, libopenblas0-openmp and libjemalloc2: `apt-get install python3-torch
@@ -19,6 +20,12 @@ add_self_loops=False as PyG's benchmarks do). It runs in a child process
 per measurement, with OpenBLAS (OpenMP build) on LD_LIBRARY_PATH and
 jemalloc preloaded with page retention, the fastest setup found for it on
 this machine; peak memory is that child's ru_maxrss.
+
+With --reorder, gat-bench relabels the generated graph (degree or RCM
+order, features moving with their nodes) before it exports the edges, so
+both sides run the same relabelled graph; the relabelling is a one-time
+preprocessing step like building the CSR, timed apart and not in the
+forward.
 
 Order inside one run: gat-bench first, then the peer, then gat-bench again;
 the reported libgat time is the median over both gat-bench runs, so a load
@@ -129,7 +136,8 @@ def run_bench(args, extra, json_path):
            str(args.edges), '--seed', str(args.seed), '--in', str(args.in_features),
            '--heads', str(args.heads), '--channels', str(args.channels),
            '--threads', str(args.threads), '--reps', str(args.reps), '--warmup',
-           str(args.warmup), '--mode', args.mode, '--json', json_path] + extra
+           str(args.warmup), '--mode', args.mode, '--reorder', args.reorder,
+           '--json', json_path] + extra
     print('$ ' + ' '.join(cmd), flush=True)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
@@ -162,6 +170,8 @@ def main():
     ap.add_argument('--reps', type=int, default=10)
     ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--mode', default='infer', choices=['infer', 'train'])
+    ap.add_argument('--reorder', default='none', choices=['none', 'degree', 'rcm'],
+                    help="gat-bench's relabelling; the peer gets the relabelled graph")
     ap.add_argument('--bench', default=os.path.join(ROOT, 'build', 'benchmarks', 'gat-bench'))
     ap.add_argument('--json', default=None, help='write the comparison here')
     ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
@@ -201,7 +211,8 @@ def main():
     ours = median(ours_ms) if ours_ms else first[key]
     ours_rss = max(first['peak_rss_bytes'], second['peak_rss_bytes'])
     print()
-    print(f"graph: {args.gen} {first['nodes']} nodes, {first['edges']} edges with self-loops; "
+    print(f"graph: {args.gen} {first['nodes']} nodes, {first['edges']} edges with self-loops"
+          f"{'' if args.reorder == 'none' else ', relabelled by ' + args.reorder + ' (both sides)'}; "
           f"{args.in_features} -> {args.heads} x {args.channels}; {args.threads} thread(s); "
           f"{args.mode}")
     print(f"{'':10} {'median ms':>12} {'peak MiB':>10}")
