@@ -70,6 +70,31 @@ typedef struct backward_pass {
     bool prefetch; /* see gat__worth_prefetching */
 } backward_pass;
 
+/* The transposed view pass B walks, whichever it is: a plan's restricted
+ * one (its sources by list position) or the views' own (by node id). */
+typedef struct source_lists {
+    const int64_t *ptr;
+    const int32_t *dst, *offset;
+    bool restricted;
+} source_lists;
+
+static inline source_lists sources_of(const backward_pass *a)
+{
+    const gat__sources *sv = a->sources;
+    if (sv != NULL)
+        return (source_lists){sv->ptr, sv->dst, sv->offset, true};
+    return (source_lists){a->v->src_ptr, a->v->dst, a->v->offset, false};
+}
+
+/* The end of the slots of source rows [first, last), for prefetching. */
+static inline int64_t sources_end(const source_lists *l, const gat__rows *rows, int64_t first,
+                                  int64_t last)
+{
+    if (first >= last)
+        return 0;
+    return l->ptr[l->restricted ? last : gat__row_at(rows, last - 1) + 1];
+}
+
 /* The coefficient of slot (j -> i), head by head, as the forward had it:
  * alpha = exp(LeakyReLU(s_src[j] + s_dst[i]) - shift[i]) / sum[i]; lr the
  * LeakyReLU's slope at the logit. */
@@ -211,10 +236,10 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
 {
     const int64_t hc = heads * channels;
     const gat__edge_views *v = a->v;
-    const gat__sources *sv = a->sources;
-    const int64_t *restrict src_ptr = sv != NULL ? sv->ptr : v->src_ptr;
-    const int32_t *restrict dsts = sv != NULL ? sv->dst : v->dst;
-    const int32_t *restrict offsets = sv != NULL ? sv->offset : v->offset;
+    const source_lists lists = sources_of(a);
+    const int64_t *restrict src_ptr = lists.ptr;
+    const int32_t *restrict dsts = lists.dst;
+    const int32_t *restrict offsets = lists.offset;
     const uint8_t *restrict active = a->active;
     const float *restrict dyc_rows = heads == 1 ? a->d_out : a->dyc;
     const float *restrict att_src = a->att_src, *restrict att_dst = a->att_dst;
@@ -222,8 +247,7 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
                     *restrict kf = r->kf, *restrict dss = r->dot, *restrict w = r->sa,
                     *restrict dsd = r->sb;
     float *restrict dx = r->dx, *restrict x = r->x;
-    const int64_t prefetch_end =
-        first < last ? src_ptr[(sv != NULL ? last : gat__row_at(rows, last - 1) + 1)] : 0;
+    const int64_t prefetch_end = sources_end(&lists, rows, first, last);
     for (int64_t rj = first; rj < last; rj++) {
         const int64_t j = gat__row_at(rows, rj);
         float *restrict row = a->projected + j * hc;
@@ -238,7 +262,7 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
             dss[h] = 0.0f;
         /* agg[i] = sum_j a_ij x_j:  d x_j += a_ij d agg[i];
          * z_ij = s_src[j] + s_dst[i]:  d s_src[j] += lr_ij alpha_ij (s_ij - dot_i). */
-        const int64_t at = sv != NULL ? rj : j; /* a restricted view is by list position */
+        const int64_t at = lists.restricted ? rj : j; /* a restricted view is by list position */
         const int64_t end = src_ptr[at + 1];
         for (int64_t q = src_ptr[at]; q < end; q++) {
             if (a->prefetch && q + GAT_TRAIN_PREFETCH < prefetch_end) { /* across source ends */

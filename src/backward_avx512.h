@@ -147,10 +147,10 @@ static GAT_ALWAYS_INLINE void gather_rows_avx512(const backward_pass *a, const g
 {
     enum { HEADS = 8, HC = 64 };
     const gat__edge_views *v = a->v;
-    const gat__sources *sv = a->sources;
-    const int64_t *restrict src_ptr = sv != NULL ? sv->ptr : v->src_ptr;
-    const int32_t *restrict dsts = sv != NULL ? sv->dst : v->dst;
-    const int32_t *restrict offsets = sv != NULL ? sv->offset : v->offset;
+    const source_lists lists = sources_of(a);
+    const int64_t *restrict src_ptr = lists.ptr;
+    const int32_t *restrict dsts = lists.dst;
+    const int32_t *restrict offsets = lists.offset;
     const int64_t *restrict row_ptr = v->row_ptr;
     /* In locals: the intrinsics' stores may alias anything, a's fields too. */
     const float *restrict dyc_rows = a->dyc, *restrict score_src = a->score_src,
@@ -176,8 +176,7 @@ static GAT_ALWAYS_INLINE void gather_rows_avx512(const backward_pass *a, const g
     for (int u = 0; u < 4; u++)
         in[u] = _mm512_loadu_ps(part_dst + 16 * u);
     gat__transpose8_avx512(&transpose, in, sum_dst);
-    const int64_t prefetch_end =
-        first < last ? src_ptr[(sv != NULL ? last : gat__row_at(rows, last - 1) + 1)] : 0;
+    const int64_t prefetch_end = sources_end(&lists, rows, first, last);
     for (int64_t rj = first; rj < last; rj++) {
         const int64_t j = gat__row_at(rows, rj);
         float *restrict row = projected + j * HC;
@@ -187,7 +186,7 @@ static GAT_ALWAYS_INLINE void gather_rows_avx512(const backward_pass *a, const g
         for (int c = 0; c < 8; c++)
             held[c] = gat__load_heads8(xa + 8 * c);
         __m512 dx[4] = {zero, zero, zero, zero}, dss = zero;
-        const int64_t at = sv != NULL ? rj : j;
+        const int64_t at = lists.restricted ? rj : j;
         const int64_t end = src_ptr[at + 1];
         for (int64_t q = src_ptr[at]; q < end; q++) {
             if (prefetch && q + GAT_TRAIN_PREFETCH < prefetch_end) { /* as gather_rows */
