@@ -375,13 +375,7 @@ gat_status gat_model_save(gat_context *ctx, const gat_model *model, const char *
  * order (E' under that layer's self-loop policy). The model keeps scratch
  * memory between calls (released by gat_model_trim or destroy). An out
  * aligned to 64 bytes is faster for large graphs: the edge pass then
- * writes it with streaming stores (same values). A graph of 2^19 nodes or
- * more gets a gather layout on its first forward without attention, kept
- * until the graph is destroyed: a copy of its CSR relabelled by decreasing
- * in-degree, on which the edge pass runs so that the rows it gathers most
- * often lie together (R-MAT 1M nodes / 11M edges: forward ~6% faster;
- * 60 MiB, ~0.2 s once). Callers see their own node ids and the same
- * output bits. The graph stays safe to share between threads. */
+ * writes it with streaming stores (same values). */
 gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph *graph,
                              const float *x, int64_t num_nodes, int64_t in_features,
                              float *out, float *attention);

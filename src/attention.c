@@ -34,14 +34,7 @@ typedef struct edge_pass {
     float *out, *attention;
     const int64_t *loops_before;
     const gat_layer_config *config;
-    const int32_t *out_rows; /* output row of row i, or NULL: row i */
 } edge_pass;
-
-/* Where row i of the pass is written. */
-static inline int64_t out_row_of(const edge_pass *a, int64_t i)
-{
-    return a->out_rows != NULL ? a->out_rows[i] : i;
-}
 
 typedef struct row_state {
     float *restrict acc; /* [H*C] running sum of p * projected[j] */
@@ -149,7 +142,7 @@ static GAT_ALWAYS_INLINE void finish_row(const edge_pass *a, const row_state *s,
 {
     const gat_layer_config *c = a->config;
     const int64_t width = c->concat ? heads * channels : channels;
-    float *restrict out_row = a->out + out_row_of(a, i) * width;
+    float *restrict out_row = a->out + i * width;
     for (int64_t h = 0; h < heads; h++)
         s->p[h] = s->sum[h] > 0.0f ? 1.0f / s->sum[h] : 0.0f; /* empty row aggregates nothing */
     if (c->concat) {
@@ -341,8 +334,7 @@ bool gat__attention_scores_in_pass(const gat_layer_config *config)
 gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
                                   const gat_graph *graph, const float *projected,
                                   const float *score_src, const float *score_dst, float *out,
-                                  float *attention, const int64_t *loops_before,
-                                  const int32_t *out_rows)
+                                  float *attention, const int64_t *loops_before)
 {
     const gat_layer_config *c = &layer->config;
     const int64_t heads = c->heads, hc = heads * c->channels;
@@ -351,8 +343,6 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
         (attention != NULL || !gat__attention_scores_in_pass(c)))
         return gat__fail(ctx, GAT_ERR_INVALID,
                          "attention: node scores are required for this layer shape");
-    if (out_rows != NULL && attention != NULL)
-        return gat__fail(ctx, GAT_ERR_INVALID, "attention: no coefficients in a gather layout");
     /* Per-thread row state, each thread's slice padded to whole cache lines. */
     const int64_t stride = ((hc + 3 * heads) + 15) / 16 * 16;
     gat_status status;
@@ -362,7 +352,7 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
         return status;
     const edge_pass pass = {graph,     projected,    score_src,      score_dst,
                             layer->bias, layer->att_src, layer->att_dst, out,
-                            attention, loops_before, c, out_rows};
+                            attention, loops_before, c};
     const int64_t chunks = (int64_t)threads * GAT_CHUNKS_PER_THREAD;
 
 #ifdef _OPENMP

@@ -158,7 +158,7 @@ static GAT_ALWAYS_INLINE void attend_rows_avx512(const edge_pass *a, const row_s
              * acc; plus bias, unfused), so the bits are the same. */
             const __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(sum, zero, _CMP_GT_OQ),
                                                    _mm512_set1_ps(1.0f), sum);
-            float *out_row = a->out + out_row_of(a, i) * hc;
+            float *out_row = a->out + i * hc;
             for (int64_t v = 0; v < registers; v++) {
                 __m512 o = _mm512_mul_ps(acc[v], _mm512_permutexvar_ps(lanes[v], inv));
                 if (a->bias != NULL)

@@ -151,7 +151,6 @@ gat_status gat_context_create(gat_context **ctx_out, const gat_context_options *
     ctx->gemm = options->gemm == GAT_GEMM_AUTO ? GAT_GEMM_DEFAULT : options->gemm;
     ctx->num_threads = options->num_threads > 0 ? options->num_threads : gat__default_threads();
     ctx->parallel_min_work = GAT_PARALLEL_MIN_WORK;
-    ctx->gather_layout_min_nodes = GAT_GATHER_LAYOUT_MIN_NODES;
     if (ctx->num_threads < 1)
         ctx->num_threads = 1;
 

@@ -182,19 +182,13 @@ gat_status gat__model_forward_timed(gat_context *ctx, gat_model *model, const ga
         float *score_src = stored_scores ? w->score_src : NULL;
         float *score_dst = stored_scores ? w->score_dst : NULL;
         double t0 = times != NULL ? seconds_now() : 0.0;
-        /* A large graph's edge pass runs in its gather layout (graph.h):
-         * the projected rows stored at their slots, the output rows written
-         * back at their nodes. Only with scores taken in the pass. */
-        const gat_graph *layout = stored_scores ? NULL : gat__graph_gather_layout(ctx, graph);
         status = gat__project_forward(ctx, layer, input, num_nodes, w->projected, score_src,
-                                      score_dst, layout != NULL ? graph->slot_of_node : NULL);
+                                      score_dst);
         if (status != GAT_OK)
             break;
         double t1 = times != NULL ? seconds_now() : 0.0;
-        status = gat__attention_forward(ctx, layer, layout != NULL ? layout : graph,
-                                        w->projected, score_src, score_dst, output,
-                                        layer_attention, loops_before,
-                                        layout != NULL ? graph->node_of_slot : NULL);
+        status = gat__attention_forward(ctx, layer, graph, w->projected, score_src, score_dst,
+                                        output, layer_attention, loops_before);
         if (status != GAT_OK)
             break;
         double t2 = times != NULL ? seconds_now() : 0.0;

@@ -14,12 +14,6 @@ struct gat_graph {
     int32_t *col;            /* [num_edges], source of each edge */
     void *mapping;           /* a .gcsr file mapped read-only (GAT_LOAD_MMAP) that */
     size_t mapping_size;     /* row_ptr and col point into, or NULL: unmapped, not freed */
-    /* The gather layout (gather_layout.c), made by the first forward that
-     * wants it and kept, a cache that leaves the graph's meaning alone: */
-    struct gat_graph *gather; /* this graph relabelled by decreasing in-degree, or NULL */
-    int32_t *slot_of_node;    /* [num_nodes] node i's id (and row slot) in `gather` */
-    int32_t *node_of_slot;    /* [num_nodes] its inverse */
-    bool gather_tried;        /* the layout was made, or found not worth making */
 };
 
 /* Start of row `row` in library order under the self-loop policy: the
@@ -66,16 +60,6 @@ static inline int64_t gat__graph_chunk_start(const struct gat_graph *g, int64_t 
 /* Chunks per thread in the edge phase: a few each, statically assigned so
  * a thread always gets the same rows (first touch places them). */
 #define GAT_CHUNKS_PER_THREAD 8
-
-/* The gather layout of a graph of at least ctx->gather_layout_min_nodes
- * nodes, made on first use (once, thread-safely) and owned by the graph;
- * NULL for smaller graphs, or when it could not be allocated (it is only
- * a speed-up). The inference edge pass runs on layout->gather, with the
- * projected rows stored at slot_of_node[i] and output row s written to
- * node_of_slot[s]: the source rows gathered most often then lie together
- * (R-MAT 1M / 11M: edge phase 157-164 -> 141-144 ms), and each row keeps
- * its edges in their order, so the output has the same bits. */
-const struct gat_graph *gat__graph_gather_layout(gat_context *ctx, const struct gat_graph *g);
 
 /* Prefix counts of input self-loops per row, for gat__attention_row_offset;
  * NULL in *out (and GAT_OK) when the graph has none. Caller frees through

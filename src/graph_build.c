@@ -83,9 +83,6 @@ void gat_graph_destroy(gat_graph **graph)
         return;
     gat_graph *g = *graph;
     gat_allocator allocator = g->allocator;
-    gat_graph_destroy(&g->gather);
-    gat__free_raw(&allocator, g->slot_of_node);
-    gat__free_raw(&allocator, g->node_of_slot);
     if (g->mapping != NULL) {
         munmap(g->mapping, g->mapping_size);
     } else {

@@ -34,17 +34,9 @@
  * choice never changes a bit of the results. */
 #define GAT_PARALLEL_MIN_WORK (INT64_C(1) << 23)
 
-/* Graphs of at least this many nodes get a gather layout for inference
- * (gat__graph_gather_layout): below, the projected rows (N x H*C floats,
- * 128 MiB at 8 x 8) mostly sit in the last-level cache, where their order
- * matters little, and the layout's memory (a relabelled CSR) is not worth
- * it. */
-#define GAT_GATHER_LAYOUT_MIN_NODES (INT64_C(1) << 19)
-
 struct gat_context {
     int num_threads;
     int64_t parallel_min_work; /* GAT_PARALLEL_MIN_WORK; tests lower it to run small cases in parallel */
-    int64_t gather_layout_min_nodes; /* GAT_GATHER_LAYOUT_MIN_NODES; tests lower it */
     gat_pin pin;
     gat_gemm gemm; /* never GAT_GEMM_AUTO: resolved at creation */
     gat_allocator allocator;

@@ -27,12 +27,10 @@ static inline int64_t gat__projection_block_rows(int64_t num_nodes, int64_t b)
 /* projected [N, H*C] = x [N, F_in] . weight[H*C, F_in]^T
  * score_src [N, H]  = sum_c projected[n, h, c] * att_src[h, c]; score_dst likewise.
  * score_src and score_dst may both be NULL (not computed) when
- * gat__attention_scores_in_pass says the edge pass computes them.
- * row_slot [N], if not NULL (a gather layout, then without score arrays):
- * row n of projected is stored at row row_slot[n]. */
+ * gat__attention_scores_in_pass says the edge pass computes them. */
 gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const float *x,
                                 int64_t num_nodes, float *projected, float *score_src,
-                                float *score_dst, const int32_t *row_slot);
+                                float *score_dst);
 
 /* One fused pass per destination row i over its incoming edges j:
  *   e_ij = LeakyReLU(score_src[j] + score_dst[i])            [H]
@@ -50,13 +48,10 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
  * still be stored when the attention coefficients are returned. */
 bool gat__attention_scores_in_pass(const gat_layer_config *config);
 
-/* out_rows [N], if not NULL: row i of the pass is written to out row
- * out_rows[i] (a gather layout; then attention must be NULL). */
 gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
                                   const gat_graph *graph, const float *projected,
                                   const float *score_src, const float *score_dst, float *out,
-                                  float *attention, const int64_t *loops_before,
-                                  const int32_t *out_rows);
+                                  float *attention, const int64_t *loops_before);
 
 /* In place over n values. */
 void gat__activation_forward(gat_context *ctx, gat_activation activation, float *values,

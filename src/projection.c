@@ -7,11 +7,6 @@
 #include "parallel.h"
 
 #include <cblas.h>
-#include <stdint.h>
-#include <string.h>
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 static void node_scores(const float *restrict projected, int64_t rows, int64_t heads,
                         int64_t channels, const float *restrict att, float *restrict score)
@@ -73,48 +68,20 @@ static void block_scores(const float *projected, int64_t rows, const gat_layer_c
     node_scores(projected, rows, c->heads, c->channels, att_dst, score_dst);
 }
 
-/* dst [floats] = src, bypassing the caches where the build can: a row
- * scattered to its slot (gat__project_forward) is written once and read
- * only by the edge pass, from memory anyway. */
-static void store_row(float *dst, const float *src, int64_t floats)
-{
-#if defined(__AVX512F__)
-    if (floats % 16 == 0 && (uintptr_t)dst % 64 == 0) {
-        for (int64_t k = 0; k < floats; k += 16)
-            _mm512_stream_ps(dst + k, _mm512_loadu_ps(src + k));
-        return;
-    }
-#endif
-    memcpy(dst, src, (size_t)floats * sizeof *dst);
-}
-
 gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const float *x,
                                 int64_t num_nodes, float *projected, float *score_src,
-                                float *score_dst, const int32_t *row_slot)
+                                float *score_dst)
 {
     const gat_layer_config *c = &layer->config;
     const int64_t hc = c->heads * c->channels, f = c->in_features;
     const int64_t blocks = gat__projection_blocks(num_nodes);
     float *packed = NULL;
     const int64_t ldw = (hc + GAT_GEMM_PACK_COLS - 1) / GAT_GEMM_PACK_COLS * GAT_GEMM_PACK_COLS;
-    /* With row_slot, each block is computed into this thread's part of
-     * `blocks_out` and its rows then stored at their slots. */
-    float *blocks_out = NULL;
-    const int64_t block_floats = GAT_PROJECTION_BLOCK * hc;
-    if (row_slot != NULL) {
-        gat_status status;
-        blocks_out = gat__alloc_array(ctx, (int64_t)ctx->num_threads * block_floats,
-                                      sizeof(float), "projection blocks", &status);
-        if (blocks_out == NULL)
-            return status;
-    }
     if (ctx->gemm == GAT_GEMM_BUILTIN) {
         gat_status status;
         packed = gat__alloc_array(ctx, ldw * f, sizeof(float), "packed weights", &status);
-        if (packed == NULL) {
-            gat__free_raw(&ctx->allocator, blocks_out);
+        if (packed == NULL)
             return status;
-        }
         gat__gemm_pack_wt(layer->weight, hc, f, packed, ldw);
     }
 #ifdef _OPENMP
@@ -131,8 +98,7 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
         for (int64_t b = 0; b < blocks; b++) {
             int64_t row0 = b * GAT_PROJECTION_BLOCK;
             int64_t rows = gat__projection_block_rows(num_nodes, b);
-            float *block = row_slot != NULL ? blocks_out + gat__thread_id() * block_floats
-                                            : projected + row0 * hc;
+            float *block = projected + row0 * hc;
             if (packed != NULL)
                 gat__gemm_builtin(x + row0 * f, rows, f, packed, hc, ldw, block);
             else
@@ -142,16 +108,8 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
             if (score_src != NULL)
                 block_scores(block, rows, c, layer->att_src, layer->att_dst,
                              score_src + row0 * c->heads, score_dst + row0 * c->heads);
-            if (row_slot != NULL)
-                for (int64_t r = 0; r < rows; r++)
-                    store_row(projected + (int64_t)row_slot[row0 + r] * hc, block + r * hc, hc);
         }
-#if defined(__AVX512F__)
-        if (row_slot != NULL) /* streaming stores are weakly ordered: done before the barrier */
-            _mm_sfence();
-#endif
     }
-    gat__free_raw(&ctx->allocator, blocks_out);
     gat__free_raw(&ctx->allocator, packed);
     return GAT_OK;
 }

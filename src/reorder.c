@@ -11,9 +11,9 @@
 
 #include <string.h>
 
-/* A counting sort over degrees (stable in old id), O(N + max degree), no
- * comparisons. */
-gat_status gat__order_by_degree(gat_context *ctx, const gat_graph *g, int64_t *new_id)
+/* Decreasing in-degree, ties by old id: a counting sort over degrees
+ * (stable in old id), O(N + max degree), no comparisons. */
+static gat_status order_by_degree(gat_context *ctx, const gat_graph *g, int64_t *new_id)
 {
     const int64_t n = g->num_nodes;
     gat_status status;
@@ -36,7 +36,9 @@ gat_status gat__order_by_degree(gat_context *ctx, const gat_graph *g, int64_t *n
     return GAT_OK;
 }
 
-gat_status gat__relabel(gat_context *ctx, const gat_graph *g, const int64_t *new_id,
+/* The CSR of g with node v renamed new_id[v]: new row new_id[v] is old row
+ * v, its sources renamed, in the same order. */
+static gat_status relabel(gat_context *ctx, const gat_graph *g, const int64_t *new_id,
                           gat_graph **out)
 {
     const int64_t n = g->num_nodes;
@@ -112,7 +114,7 @@ gat_status gat_graph_reorder(gat_context *ctx, const gat_graph *graph, gat_order
         for (int64_t v = 0; v < graph->num_nodes; v++)
             new_id[v] = v;
         break;
-    case GAT_ORDER_DEGREE: status = gat__order_by_degree(ctx, graph, new_id); break;
+    case GAT_ORDER_DEGREE: status = order_by_degree(ctx, graph, new_id); break;
     case GAT_ORDER_RCM: status = gat__order_rcm(ctx, graph, new_id); break;
     default:
         return gat__fail(ctx, GAT_ERR_INVALID, "gat_graph_reorder: unknown ordering %d",
@@ -120,7 +122,7 @@ gat_status gat_graph_reorder(gat_context *ctx, const gat_graph *graph, gat_order
     }
     if (status != GAT_OK)
         return status;
-    return gat__relabel(ctx, graph, new_id, reordered);
+    return relabel(ctx, graph, new_id, reordered);
 }
 
 gat_status gat_permute_rows(gat_context *ctx, const float *in, int64_t rows, int64_t cols,

@@ -9,12 +9,4 @@
  * new_id[old]. Serial, so the order depends on the graph alone. */
 gat_status gat__order_rcm(gat_context *ctx, const gat_graph *g, int64_t *new_id);
 
-/* Decreasing in-degree, ties by old id: new_id [num_nodes] = new_id[old]. */
-gat_status gat__order_by_degree(gat_context *ctx, const gat_graph *g, int64_t *new_id);
-
-/* The CSR of g with node v renamed new_id[v]: new row new_id[v] is old row
- * v, its sources renamed, in the same order. */
-gat_status gat__relabel(gat_context *ctx, const gat_graph *g, const int64_t *new_id,
-                        gat_graph **out);
-
 #endif

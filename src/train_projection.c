@@ -37,8 +37,7 @@ static gat_status project_all(gat_context *ctx, const gat__layer *layer, const f
     const int64_t heads = c->heads, channels = c->channels, hc = heads * channels,
                   f = c->in_features;
     if (heads == 1) /* channel-major is head-major */
-        return gat__project_forward(ctx, layer, x, num_nodes, projected, score_src, score_dst,
-                                    NULL);
+        return gat__project_forward(ctx, layer, x, num_nodes, projected, score_src, score_dst);
     const int64_t ldw = (hc + GAT_GEMM_PACK_COLS - 1) / GAT_GEMM_PACK_COLS * GAT_GEMM_PACK_COLS;
     const bool builtin = ctx->gemm == GAT_GEMM_BUILTIN;
     gat_status status;

@@ -15,8 +15,6 @@
 
 void test_parallel_always(gat_context *ctx) { ctx->parallel_min_work = 0; }
 
-void test_gather_layout_always(gat_context *ctx) { ctx->gather_layout_min_nodes = 0; }
-
 uint64_t test_next(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);

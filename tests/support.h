@@ -17,11 +17,6 @@
  * parallel paths and their thread-count independence. */
 void test_parallel_always(gat_context *ctx);
 
-/* Makes the graphs this context's forwards run on take a gather layout
- * whatever their size (the library gives one to graphs of at least
- * GAT_GATHER_LAYOUT_MIN_NODES nodes), to test it on small ones. */
-void test_gather_layout_always(gat_context *ctx);
-
 /* splitmix64: a tiny seeded generator, so test data needs no files. */
 uint64_t test_next(uint64_t *state);
 float test_uniform(uint64_t *state, float lo, float hi);
