@@ -361,12 +361,7 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
 GAT__TRAIN_SHAPE_LIST(DEFINE_FIXED)
 #undef DEFINE_FIXED
 
-/* GAT_NO_AVX512_INTRINSICS: as in attention.c. */
-#if defined(GAT_NO_AVX512_INTRINSICS)
-#define GAT_HAVE_AVX512_TRAIN 0
-#else
-#include "backward_avx512.h"
-#endif
+#include "backward_avx512.h" /* the 8 x 8 kernels, where the build has AVX-512 */
 
 /* Row state of a generic shape in scratch [7 H + 2 H*C]. */
 static row_state generic_state(float *scratch, int64_t heads, int64_t hc)

@@ -228,12 +228,7 @@ static GAT_ALWAYS_INLINE void train_rows(const train_pass *a, const gat__rows *r
 GAT__TRAIN_SHAPE_LIST(DEFINE_FIXED)
 #undef DEFINE_FIXED
 
-/* GAT_NO_AVX512_INTRINSICS: as in attention.c. */
-#if defined(GAT_NO_AVX512_INTRINSICS)
-#define GAT_HAVE_AVX512_TRAIN 0
-#else
-#include "train_attention_avx512.h"
-#endif
+#include "train_attention_avx512.h" /* the 8 x 8 kernels, where the build has AVX-512 */
 
 /* Scratch floats per thread for a shape without a fixed instantiation. */
 static int64_t generic_stride(int64_t heads, int64_t channels)

@@ -15,7 +15,9 @@
 #ifndef GAT_TRAIN_AVX512_H
 #define GAT_TRAIN_AVX512_H
 
-#if defined(__AVX512F__) && defined(__FMA__)
+/* GAT_NO_AVX512_INTRINSICS (a -Dc_args define, as in attention.c) leaves
+ * them out, so the portable loops can be measured on the same machine. */
+#if defined(__AVX512F__) && defined(__FMA__) && !defined(GAT_NO_AVX512_INTRINSICS)
 #define GAT_HAVE_AVX512_TRAIN 1
 #include "edge_avx512.h"
 
