@@ -2,6 +2,7 @@
  * The context: thread count, hwloc topology (loaded once, when needed) and thread
  * pinning, the allocator, and the last error message.
  */
+#include "gemm.h"
 #include "internal.h"
 #include "parallel.h"
 
@@ -151,6 +152,7 @@ gat_status gat_context_create(gat_context **ctx_out, const gat_context_options *
     ctx->gemm = options->gemm == GAT_GEMM_AUTO ? GAT_GEMM_DEFAULT : options->gemm;
     ctx->num_threads = options->num_threads > 0 ? options->num_threads : gat__default_threads();
     ctx->parallel_min_work = GAT_PARALLEL_MIN_WORK;
+    ctx->projection_stream_min_bytes = GAT_PROJECTION_STREAM_MIN_BYTES;
     if (ctx->num_threads < 1)
         ctx->num_threads = 1;
 

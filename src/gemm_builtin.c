@@ -13,6 +13,9 @@
 #include "vec.h"
 
 #include <stdint.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <string.h>
 
 #define TILE_ROWS 8
@@ -31,7 +34,7 @@ void gat__gemm_pack_wt(const float *restrict w, int64_t n, int64_t k, float *res
 
 /* A full tile: TILE_ROWS rows, TILE_COLS columns, constant trip counts. */
 static void tile_full(const float *restrict x, int64_t k, const float *restrict wt, int64_t ldw,
-                      float *restrict out, int64_t ldo)
+                      float *restrict out, int64_t ldo, bool stream)
 {
     float acc[TILE_ROWS][TILE_COLS];
     memset(acc, 0, sizeof acc);
@@ -43,6 +46,16 @@ static void tile_full(const float *restrict x, int64_t k, const float *restrict 
                 acc[r][c] = GAT_FMA(xv, wrow[c], acc[r][c]);
         }
     }
+#if defined(__AVX512F__)
+    if (stream) {
+        for (int r = 0; r < TILE_ROWS; r++)
+            for (int c = 0; c < TILE_COLS; c += 16)
+                _mm512_stream_ps(out + r * ldo + c, _mm512_loadu_ps(&acc[r][c]));
+        return;
+    }
+#else
+    (void)stream;
+#endif
     for (int r = 0; r < TILE_ROWS; r++)
         for (int c = 0; c < TILE_COLS; c++)
             out[r * ldo + c] = acc[r][c];
@@ -137,8 +150,10 @@ static inline void prefetch_slab(const float *x, int64_t rows, int64_t k, int64_
 }
 
 void gat__gemm_builtin(const float *x, int64_t rows, int64_t k, const float *wt, int64_t n,
-                       int64_t ldw, float *out)
+                       int64_t ldw, float *out, bool stream)
 {
+    /* Whole lines only: every full tile's rows then start on a line. */
+    stream = stream && ((uintptr_t)out % 64) == 0 && n % 16 == 0;
     if (n <= NARROW_COLS) {
         for (int64_t r0 = 0; r0 < rows; r0 += NARROW_ROWS) {
             const int tile_rows = rows - r0 < NARROW_ROWS ? (int)(rows - r0) : NARROW_ROWS;
@@ -158,9 +173,13 @@ void gat__gemm_builtin(const float *x, int64_t rows, int64_t k, const float *wt,
         for (int64_t c0 = 0; c0 < n; c0 += TILE_COLS) {
             const int cols = n - c0 < TILE_COLS ? (int)(n - c0) : TILE_COLS;
             if (tile_rows == TILE_ROWS && cols == TILE_COLS)
-                tile_full(x + r0 * k, k, wt + c0, ldw, out + r0 * n + c0, n);
+                tile_full(x + r0 * k, k, wt + c0, ldw, out + r0 * n + c0, n, stream);
             else
                 tile_partial(x + r0 * k, k, wt + c0, ldw, out + r0 * n + c0, n, tile_rows, cols);
         }
     }
+#if defined(__AVX512F__)
+    if (stream) /* streaming stores are weakly ordered: done before anyone reads */
+        _mm_sfence();
+#endif
 }

@@ -76,6 +76,9 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
     const int64_t hc = c->heads * c->channels, f = c->in_features;
     const int64_t blocks = gat__projection_blocks(num_nodes);
     float *packed = NULL;
+    /* Not when the scores are taken from the block right after. */
+    const bool stream = score_src == NULL &&
+                        num_nodes * hc * (int64_t)sizeof(float) >= ctx->projection_stream_min_bytes;
     const int64_t ldw = (hc + GAT_GEMM_PACK_COLS - 1) / GAT_GEMM_PACK_COLS * GAT_GEMM_PACK_COLS;
     if (ctx->gemm == GAT_GEMM_BUILTIN) {
         gat_status status;
@@ -100,7 +103,7 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
             int64_t rows = gat__projection_block_rows(num_nodes, b);
             float *block = projected + row0 * hc;
             if (packed != NULL)
-                gat__gemm_builtin(x + row0 * f, rows, f, packed, hc, ldw, block);
+                gat__gemm_builtin(x + row0 * f, rows, f, packed, hc, ldw, block, stream);
             else
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)hc, (int)f,
                             1.0f, x + row0 * f, (int)f, layer->weight, (int)f, 0.0f, block,

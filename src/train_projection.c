@@ -66,7 +66,7 @@ static gat_status project_all(gat_context *ctx, const gat__layer *layer, const f
             const int64_t rows = gat__projection_block_rows(num_nodes, b);
             float *block = projected + row0 * hc;
             if (builtin)
-                gat__gemm_builtin(x + row0 * f, rows, f, packed, hc, ldw, block);
+                gat__gemm_builtin(x + row0 * f, rows, f, packed, hc, ldw, block, false);
             else
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)hc, (int)f,
                             1.0f, x + row0 * f, (int)f, permuted, (int)f, 0.0f, block, (int)hc);

@@ -15,6 +15,8 @@
 
 void test_parallel_always(gat_context *ctx) { ctx->parallel_min_work = 0; }
 
+void test_stream_projection_always(gat_context *ctx) { ctx->projection_stream_min_bytes = 0; }
+
 uint64_t test_next(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);

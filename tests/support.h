@@ -17,6 +17,11 @@
  * parallel paths and their thread-count independence. */
 void test_parallel_always(gat_context *ctx);
 
+/* Makes this context's projections write their output with streaming
+ * stores whatever its size (the library does from
+ * GAT_PROJECTION_STREAM_MIN_BYTES), to test them on small cases. */
+void test_stream_projection_always(gat_context *ctx);
+
 /* splitmix64: a tiny seeded generator, so test data needs no files. */
 uint64_t test_next(uint64_t *state);
 float test_uniform(uint64_t *state, float lo, float hi);
