@@ -237,14 +237,20 @@ static GAT_ALWAYS_INLINE void attend_rows(const edge_pass *a, const row_state *s
         else                                                                                  \
             ATTEND_ROWS_REGISTERS(a, s, first, last, (H), (C), false);                        \
     }
-REGISTER_ROWS(registers_8_8, 8, 8)
-REGISTER_ROWS(registers_8_16, 8, 16)
-REGISTER_ROWS(registers_4_16, 4, 16)
-REGISTER_ROWS(registers_1_16, 1, 16)
-REGISTER_ROWS(registers_4_32, 4, 32)
-REGISTER_ROWS(registers_2_32, 2, 32)
-REGISTER_ROWS(registers_1_32, 1, 32)
-REGISTER_ROWS(registers_1_64, 1, 64)
+
+/* The shapes instantiated with constant heads and channels. */
+#define REGISTER_FIXED_SHAPES(X)                                                              \
+    X(8, 8)                                                                                   \
+    X(8, 16)                                                                                  \
+    X(4, 16)                                                                                  \
+    X(1, 16)                                                                                  \
+    X(4, 32)                                                                                  \
+    X(2, 32)                                                                                  \
+    X(1, 32)                                                                                  \
+    X(1, 64)
+#define FIXED(H, C) REGISTER_ROWS(registers_##H##_##C, H, C)
+REGISTER_FIXED_SHAPES(FIXED)
+#undef FIXED
 REGISTER_ROWS(registers_h_8, h, 8)
 REGISTER_ROWS(registers_h_16, h, 16)
 REGISTER_ROWS(registers_h_c, h, c)
@@ -263,15 +269,9 @@ static void attend_rows_registers(const edge_pass *a, const row_state *s, int64_
         registers_##H##_##C(a, s, first, last);                                               \
         return;                                                                               \
     }
-    SHAPE(8, 8)
-    SHAPE(8, 16)
-    SHAPE(4, 16)
-    SHAPE(1, 16)
-    SHAPE(4, 32)
-    SHAPE(2, 32)
-    SHAPE(1, 32)
-    SHAPE(1, 64)
+    REGISTER_FIXED_SHAPES(SHAPE)
 #undef SHAPE
+#undef REGISTER_FIXED_SHAPES
     switch (c) {
     case 8: registers_h_8(a, s, first, last); return;
     case 16: registers_h_16(a, s, first, last); return;

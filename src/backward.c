@@ -156,9 +156,7 @@ static GAT_ALWAYS_INLINE void backward_rows(const backward_pass *a, const gat__r
         const int64_t i = gat__row_at(rows, ri);
         const float *restrict dy = a->d_out + i * width;
         float *restrict dsd = a->d_score_dst + i * heads;
-        bool any = false;
-        for (int64_t k = 0; k < width; k++)
-            any |= dy[k] != 0.0f;
+        const bool any = gat__any_nonzero(dy, width);
         a->active[i] = any;
         if (!any) {
             /* Pass B reads this row's dyc and dot along every edge into it:

@@ -32,11 +32,16 @@ static inline u64x8 mix64x8(u64x8 z)
     return z ^ (z >> 31);
 }
 
-/* keep [32] for the hashes of groups group .. group + 7. */
-static inline void mask_32(uint64_t key, uint64_t group, uint16_t threshold, uint8_t *keep)
+/* The hashes of groups group .. group + 7 (elements 4 group .. + 31). */
+static inline u64x8 hashes_8(uint64_t key, uint64_t group)
 {
     const u64x8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
-    const u64x8 z = mix64x8(key + (group + lane) * GAT__DROPOUT_GOLDEN);
+    return mix64x8(key + (group + lane) * GAT__DROPOUT_GOLDEN);
+}
+
+/* keep [32] from eight hashes. */
+static inline void keep_bytes_32(u64x8 z, uint16_t threshold, uint8_t *keep)
+{
     /* Element 4 q + l is 16-bit lane l of hash q: in little-endian order
      * that is 16-bit lane 4 q + l of the vector. */
     const i16x32 kept = (u16x32)z >= threshold; /* -1 or 0 */
@@ -59,7 +64,7 @@ void gat__dropout_mask(const gat__dropout *d, uint64_t first, int64_t n, uint8_t
     int64_t q = 0;
 #if defined(__GNUC__)
     for (; q + 8 <= groups; q += 8)
-        mask_32(key, group0 + (uint64_t)q, (uint16_t)threshold, out + 4 * q);
+        keep_bytes_32(hashes_8(key, group0 + (uint64_t)q), (uint16_t)threshold, out + 4 * q);
 #endif
     for (; q < groups; q++) {
         uint64_t r = gat__mix64(key + (group0 + (uint64_t)q) * GAT__DROPOUT_GOLDEN);
@@ -80,8 +85,7 @@ void gat__dropout_mask_at(const gat__dropout *d, uint64_t base, const int32_t *o
     /* Each element hashes on its own here (the offsets are sparse): eight
      * at a time, the lane picked by a variable shift. */
     for (; t + 8 <= n; t += 8) {
-        typedef int32_t i32x8 __attribute__((vector_size(32)));
-        i32x8 o;
+        gat_i8 o;
         memcpy(&o, offset + t, sizeof o);
         const u64x8 e = base + __builtin_convertvector(o, u64x8);
         const u64x8 r = mix64x8(d->key + (e >> 2) * GAT__DROPOUT_GOLDEN);
@@ -211,20 +215,14 @@ static void projected_rows_8x8_vec(const gat__dropout *d, const gat__rows *rows,
                                    int64_t last, const float *projected, float *dropped,
                                    uint8_t *keep)
 {
-    typedef float f32x8 __attribute__((vector_size(32)));
-    typedef int32_t i32x8 __attribute__((vector_size(32)));
-    const u64x8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
     const uint16_t threshold = (uint16_t)d->threshold;
-    const float scale = d->scale;
+    const gat_i8 scale_bits = (gat_i8)((gat_f8){0} + d->scale);
     for (int64_t r = first; r < last; r++) {
         const int64_t at = gat__row_at(rows, r) * 64;
         const uint64_t group = (uint64_t)at >> 2;
-        const u64x8 low = mix64x8(d->key + (group + lane) * GAT__DROPOUT_GOLDEN);      /* heads 0-3 */
-        const u64x8 high = mix64x8(d->key + (group + 8 + lane) * GAT__DROPOUT_GOLDEN); /* heads 4-7 */
-        const i8x32 bytes_low = -__builtin_convertvector((u16x32)low >= threshold, i8x32);
-        const i8x32 bytes_high = -__builtin_convertvector((u16x32)high >= threshold, i8x32);
-        memcpy(keep + at, &bytes_low, sizeof bytes_low);
-        memcpy(keep + at + 32, &bytes_high, sizeof bytes_high);
+        const u64x8 low = hashes_8(d->key, group), high = hashes_8(d->key, group + 8); /* heads 0-3, 4-7 */
+        keep_bytes_32(low, threshold, keep + at);
+        keep_bytes_32(high, threshold, keep + at + 32);
         /* Hash 2 h + c / 4 for heads h = 0 .. 7: channels 0-3, then 4-7. */
         const u64x8 first_half = __builtin_shufflevector(low, high, 0, 2, 4, 6, 8, 10, 12, 14);
         const u64x8 second_half = __builtin_shufflevector(low, high, 1, 3, 5, 7, 9, 11, 13, 15);
@@ -232,9 +230,9 @@ static void projected_rows_8x8_vec(const gat__dropout *d, const gat__rows *rows,
         float *restrict out = dropped + at;
         for (int c = 0; c < 8; c++) {
             const u64x8 bits = ((c < 4 ? first_half : second_half) >> (16 * (c % 4))) & 0xFFFFu;
-            const i32x8 kept = __builtin_convertvector(bits >= threshold, i32x8); /* -1 or 0 */
-            const f32x8 factor = (f32x8)(kept & (i32x8)((f32x8){0} + scale));
-            f32x8 x;
+            const gat_i8 kept = __builtin_convertvector(bits >= threshold, gat_i8); /* -1 or 0 */
+            const gat_f8 factor = (gat_f8)(kept & scale_bits);
+            gat_f8 x;
             memcpy(&x, in + 8 * c, sizeof x);
             x *= factor;
             memcpy(out + 8 * c, &x, sizeof x);

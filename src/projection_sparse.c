@@ -43,11 +43,10 @@ static void transpose_strided(const float *restrict in, int64_t in_stride, int64
 {
     int64_t r0 = 0;
 #if defined(__GNUC__)
-    typedef float f8 __attribute__((vector_size(32)));
     for (; r0 + 8 <= rows; r0 += 8) {
         int64_t c0 = 0;
         for (; c0 + 8 <= cols; c0 += 8) {
-            f8 v[8], t[8], u[8];
+            gat_f8 v[8], t[8], u[8];
             for (int i = 0; i < 8; i++)
                 memcpy(&v[i], in + (r0 + i) * in_stride + c0, sizeof v[i]);
             for (int i = 0; i < 8; i += 2) { /* interleave row pairs */
@@ -61,8 +60,8 @@ static void transpose_strided(const float *restrict in, int64_t in_stride, int64
                 u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
             }
             for (int i = 0; i < 4; i++) { /* then the 4 x 4 halves */
-                const f8 lo = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-                const f8 hi = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+                const gat_f8 lo = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+                const gat_f8 hi = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
                 memcpy(out + (c0 + i) * out_stride + r0, &lo, sizeof lo);
                 memcpy(out + (c0 + i + 4) * out_stride + r0, &hi, sizeof hi);
             }
@@ -210,33 +209,22 @@ void gat__sparse_take_ahead(gat__sparse_input *s)
 }
 
 #ifdef GAT_HAVE_F16
-typedef float f8 __attribute__((vector_size(32)));
-
 /* score [8] = node_scores of a channel-major 8 x 8 row held as four
  * vectors (two channels each), the same operations in the same order,
  * from registers: read back from the row just stored, each 32-byte half
  * of a 64-byte store waited for the store to complete (a tenth of the
  * projection's time). */
-static inline f8 f8_fma(f8 a, f8 b, f8 c)
-{
-    f8 r;
-    GAT_SIMD /* GCC unrolls the lanes first, then leaves them scalar */
-    for (int l = 0; l < 8; l++)
-        r[l] = GAT_FMA(a[l], b[l], c[l]);
-    return r;
-}
-
 static inline void scores_8x8(const gat_f16 row[4], const float *restrict att, float *restrict score)
 {
-    f8 s = {0};
+    gat_f8 s = {0};
     for (int q = 0; q < 4; q++) {
         const gat_f16 t = gat_f16_load(att + 16 * q);
-        const f8 row_even = __builtin_shufflevector(row[q], row[q], 0, 1, 2, 3, 4, 5, 6, 7);
-        const f8 row_odd = __builtin_shufflevector(row[q], row[q], 8, 9, 10, 11, 12, 13, 14, 15);
-        const f8 att_even = __builtin_shufflevector(t, t, 0, 1, 2, 3, 4, 5, 6, 7);
-        const f8 att_odd = __builtin_shufflevector(t, t, 8, 9, 10, 11, 12, 13, 14, 15);
-        s = q == 0 ? row_even * att_even : f8_fma(row_even, att_even, s);
-        s = f8_fma(row_odd, att_odd, s);
+        const gat_f8 row_even = __builtin_shufflevector(row[q], row[q], 0, 1, 2, 3, 4, 5, 6, 7);
+        const gat_f8 row_odd = __builtin_shufflevector(row[q], row[q], 8, 9, 10, 11, 12, 13, 14, 15);
+        const gat_f8 att_even = __builtin_shufflevector(t, t, 0, 1, 2, 3, 4, 5, 6, 7);
+        const gat_f8 att_odd = __builtin_shufflevector(t, t, 8, 9, 10, 11, 12, 13, 14, 15);
+        s = q == 0 ? row_even * att_even : gat_f8_fma(row_even, att_even, s);
+        s = gat_f8_fma(row_odd, att_odd, s);
     }
     memcpy(score, &s, sizeof s);
 }

@@ -12,18 +12,23 @@
  */
 #include "trainer.h"
 
+/* Layer `layer`'s input dropout in the step after `step` updates. */
+static gat__dropout input_dropout_at(const gat_trainer *t, int64_t step, int layer, bool training)
+{
+    return gat__dropout_make(t->options.seed, step, layer, GAT__DROP_INPUT,
+                             training ? (float)t->options.dropout : 0.0f);
+}
+
 static gat__dropout input_dropout(const gat_trainer *t, int layer, bool training)
 {
-    return gat__dropout_make(t->options.seed, t->steps, layer, GAT__DROP_INPUT,
-                             training ? (float)t->options.dropout : 0.0f);
+    return input_dropout_at(t, t->steps, layer, training);
 }
 
 void gat__trainer_draw_ahead(gat_trainer *t, const gat__plan *plan)
 {
     if (!t->sparse)
         return;
-    const gat__dropout next = gat__dropout_make(t->options.seed, t->steps + 1, 0, GAT__DROP_INPUT,
-                                                (float)t->options.dropout);
+    const gat__dropout next = input_dropout_at(t, t->steps + 1, 0, true);
     gat__sparse_draw_ahead(&t->sparse_x, &next, plan != NULL ? plan->layers[0].proj : NULL);
 }
 

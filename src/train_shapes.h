@@ -15,18 +15,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Asks GCC to vectorize a loop over heads as a loop. At a fixed shape of a
- * few heads GCC otherwise unrolls it completely first and then fails to
- * vectorize the straight-line code (the LeakyReLU and max selects stay
- * scalar branches, taken at random). Clang vectorizes these loops on its
- * own, and warns where a request cannot be honoured (a loop of one head),
- * so it gets no request. */
-#if defined(_OPENMP) && defined(__GNUC__) && !defined(__clang__)
-#define GAT_SIMD _Pragma("omp simd")
-#else
-#define GAT_SIMD
-#endif
-
 /* How many edges ahead rows are prefetched, across row ends since rows
  * average a handful of edges: enough to cover a memory latency at a few
  * nanoseconds per edge (as in attention.c). */
