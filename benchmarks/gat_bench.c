@@ -7,7 +7,6 @@
 #include "bench_probe.h"
 #include "bench_train.h"
 #include "cli_common.h"
-#include "kernels.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -294,7 +293,7 @@ static layer_costs model_costs(const gat_model *m, const gat_graph *g)
                      f = (double)c.in_features,
                      width = (double)(c.concat ? c.heads * c.channels : c.channels);
         const double e = (double)gat_graph_num_attention_edges(g, c.add_self_loops);
-        if (gat__attention_scores_in_pass(&c)) {
+        if (gat_layer_scores_in_edge_pass(&c)) {
             /* Scores made in the edge pass from the rows it reads: no
              * score arrays to write or gather, the row i read once more. */
             total.projection_flops += 2.0 * n * f * hc;
@@ -332,10 +331,10 @@ static run_result run_threads(gat_context *ctx, gat_model *model, const gat_grap
     const int64_t n = gat_graph_num_nodes(g);
     printf("threads %d (%s)\n", threads, r.pin_report);
     for (int t = 0; t < o->warmup + o->reps; t++) {
-        gat__phase_times times = {0, 0, 0};
+        gat_forward_times times = {0, 0, 0};
         double t0 = cli_now();
         cli_check(program, ctx,
-                  gat__model_forward_timed(ctx, model, g, x, n, f, out, NULL, &times));
+                  gat_model_forward_timed(ctx, model, g, x, n, f, out, NULL, &times));
         double total = cli_now() - t0;
         if (t < o->warmup) {
             /* The first forward on a graph also makes the model's workspace. */
@@ -364,7 +363,7 @@ static int check_against_reference(gat_context *ctx, gat_model *model, const gat
     if (want == NULL)
         cli_fail(program, "--check: out of memory");
     fprintf(stderr, "%s: --check: running the float64 reference twin\n", program);
-    cli_check(program, ctx, gat__reference_forward(ctx, model, g, x, want, NULL));
+    cli_check(program, ctx, gat_model_forward_reference(ctx, model, g, x, n, gat_model_in_features(model), want, NULL));
     double max_abs = 0.0, worst = 0.0;
     int64_t worst_at = -1;
     for (int64_t k = 0; k < n * width; k++)

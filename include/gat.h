@@ -383,6 +383,38 @@ gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph
 /* Releases the scratch memory kept between forward calls. */
 void gat_model_trim(gat_model *model);
 
+/* Seconds a forward spent per phase, summed over its layers. */
+typedef struct gat_forward_times {
+    double projection; /* GEMM and node scores */
+    double edges;      /* the fused scores -> softmax -> aggregation pass */
+    double activation; /* the activation between layers */
+} gat_forward_times;
+
+/* gat_model_forward, filling times (caller-owned, may be NULL) with the
+ * phase timings gat-bench prints. Same statuses, same output bits. */
+gat_status gat_model_forward_timed(gat_context *ctx, gat_model *model, const gat_graph *graph,
+                                   const float *x, int64_t num_nodes, int64_t in_features,
+                                   float *out, float *attention, gat_forward_times *times);
+
+/* The reference twin of gat_model_forward: the same layer computed in
+ * double precision with a plain two-pass softmax over explicit edge lists
+ * (no blocking, no fusion, no SIMD), rounded to float at the end. It is
+ * the specification the fast kernels are tested against (gat-bench
+ * --check); slow and memory-hungry (O(E') doubles), for checking only.
+ * Same arguments, outputs and argument statuses as gat_model_forward; the
+ * model is only read (no scratch kept). */
+gat_status gat_model_forward_reference(gat_context *ctx, const gat_model *model,
+                                       const gat_graph *graph, const float *x,
+                                       int64_t num_nodes, int64_t in_features, float *out,
+                                       float *attention);
+
+/* Whether the fast forward computes this layer's node scores inside the
+ * edge pass from the rows it reads (true for the shapes its register
+ * kernels take on this build: C = 8 with H even, or C a multiple of 16,
+ * H <= 16, H*C <= 256) instead of storing them after the projection. It
+ * changes memory traffic, not results; cost models (gat-bench) use it. */
+bool gat_layer_scores_in_edge_pass(const gat_layer_config *config);
+
 /* ------------------------------------------------------------------------ */
 /* Training                                                                 */
 /* ------------------------------------------------------------------------ */

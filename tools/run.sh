@@ -72,6 +72,7 @@ sanitized_suite() {
 case $mode in
 bench) exec "$build/benchmarks/gat-bench" "$@" ;;
 test)
+    bash "$root/tools/check_layers.sh" "$root"
     if [[ ${GAT_QUICK:-0} != 1 ]]; then
         sanitized_suite "$@"
         FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-$build-fuzz} bash "$root/tools/fuzz.sh" \

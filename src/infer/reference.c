@@ -100,12 +100,16 @@ done:
     return status;
 }
 
-gat_status gat__reference_forward(gat_context *ctx, const gat_model *model,
-                                  const gat_graph *graph, const float *x, float *out,
-                                  float *attention)
+gat_status gat_model_forward_reference(gat_context *ctx, const gat_model *model,
+                                       const gat_graph *graph, const float *x,
+                                       int64_t num_nodes, int64_t in_features, float *out,
+                                       float *attention)
 {
+    gat_status status =
+        gat__forward_check_args(ctx, model, graph, x, num_nodes, in_features, out);
+    if (status != GAT_OK)
+        return status;
     const int64_t n = graph->num_nodes;
-    gat_status status = GAT_OK;
     double *input = NULL, *output = NULL;
     int64_t width = model->layers[0].config.in_features;
     input = gat__alloc_array(ctx, n * width, sizeof *input, "reference input", &status);

@@ -17,13 +17,5 @@ void gat__gemm_pack_wt(const float *w, int64_t n, int64_t k, float *wt, int64_t 
 void gat__gemm_builtin(const float *x, int64_t rows, int64_t k, const float *wt, int64_t n,
                        int64_t ldw, float *out, bool stream);
 
-/* Projections whose output is at least this large write it with streaming
- * stores: it cannot stay in the caches until the edge pass reads it, and
- * skipping each line's read-for-ownership saves a third of the
- * projection's memory traffic. Measured, 128 -> 8 x 8, 2 threads: at
- * R-MAT 1M (256 MB of rows) projection 70-73 -> 66 ms, edge phase the
- * same; at 100k (26 MB) the edge phase lost 0.5-1 ms, its rows no longer
- * in L3. */
-#define GAT_PROJECTION_STREAM_MIN_BYTES ((int64_t)128 << 20)
 
 #endif

@@ -8,7 +8,7 @@
 #ifndef GAT_OPTIMIZER_H
 #define GAT_OPTIMIZER_H
 
-#include "gat.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -73,5 +73,28 @@ static inline void gat__update_elements(const gat__update_rule r, const float *r
     for (int64_t e = 0; e < n; e++)
         gat__update_element(r, grad[e], &value[e], &m[e], &v[e]);
 }
+
+/* One parameter tensor and what the optimizer keeps for it. */
+typedef struct gat__param {
+    float *value; /* in the model */
+    float *grad;  /* the rest in the trainer's slabs */
+    float *m, *v; /* Adam's moments */
+    float *best;  /* kept copy for early stopping */
+    int64_t count;
+} gat__param;
+
+/* Threads for an update of count elements: sized by its work, or
+ * update_team (a fit's measured choice, 0 = none) where the work warrants
+ * more than one. */
+static inline int gat__update_team(const gat_context *ctx, int update_team, int64_t count)
+{
+    const int by_work = gat__team(ctx, GAT_UPDATE_WORK * count);
+    return update_team > 0 && by_work > 1 ? update_team : by_work;
+}
+
+/* One optimizer step over params [count] with their current gradients
+ * (adam.c). */
+void gat__params_update(gat_context *ctx, gat__update_rule rule, const gat__param *params,
+                        int count, int update_team);
 
 #endif

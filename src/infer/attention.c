@@ -259,7 +259,7 @@ REGISTER_ROWS(registers_h_c, h, c)
 /* Rows of a shape the register kernel takes (REGISTER_KERNEL_SHAPE); s is
  * where it leaves each row's max, sum and acc. Every such shape runs
  * here, as the score arrays do not exist for them
- * (gat__attention_scores_in_pass). */
+ * (gat_layer_scores_in_edge_pass). */
 static void attend_rows_registers(const edge_pass *a, const row_state *s, int64_t first,
                                   int64_t last)
 {
@@ -321,7 +321,7 @@ static void attend_rows_dispatch(const edge_pass *a, const row_state *s, int64_t
     }
 }
 
-bool gat__attention_scores_in_pass(const gat_layer_config *config)
+bool gat_layer_scores_in_edge_pass(const gat_layer_config *config)
 {
 #ifdef REGISTER_KERNEL_SHAPE
     return REGISTER_KERNEL_SHAPE(config->heads, config->channels);
@@ -340,7 +340,7 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
     const int64_t heads = c->heads, hc = heads * c->channels;
     const int threads = ctx->num_threads;
     if ((score_src == NULL || score_dst == NULL) &&
-        (attention != NULL || !gat__attention_scores_in_pass(c)))
+        (attention != NULL || !gat_layer_scores_in_edge_pass(c)))
         return gat__fail(ctx, GAT_ERR_INVALID,
                          "attention: node scores are required for this layer shape");
     /* Per-thread row state, each thread's slice padded to whole cache lines. */

@@ -62,14 +62,6 @@ static gat_status check_options(gat_context *ctx, const gat_trainer_options *o)
     return GAT_OK;
 }
 
-int gat__first_param(const gat_trainer *t, int layer)
-{
-    int k = 0;
-    for (int l = 0; l < layer; l++)
-        k += t->model->layers[l].bias != NULL ? 4 : 3;
-    return k;
-}
-
 void gat_trainer_destroy(gat_trainer **trainer)
 {
     if (trainer == NULL || *trainer == NULL)
@@ -349,6 +341,22 @@ gat_status gat_trainer_gradients(gat_trainer *t, int layer, gat_layer_params *g)
     return GAT_OK;
 }
 
+/* Weight decay and the optimizer step over every parameter. */
+static void optimizer_update(gat_context *ctx, gat_trainer *t)
+{
+    const gat__update_rule rule = gat__update_rule_make(&t->options, t->steps + 1);
+    int first = 0;
+    if (t->sparse) {
+        /* Its gradient is still dW^T, and W^T is wanted next. */
+        const gat__param *p = &t->params[0];
+        gat__sparse_update_weight(&t->model->layers[0], &t->sparse_x, rule, p->value, p->m,
+                                  p->v, t->steps + 1,
+                                  gat__update_team(ctx, t->update_team, p->count));
+        first = 1;
+    }
+    gat__params_update(ctx, rule, t->params + first, t->num_params - first, t->update_team);
+}
+
 gat_status gat_trainer_update(gat_context *ctx, gat_trainer *t)
 {
     if (ctx == NULL)
@@ -358,7 +366,7 @@ gat_status gat_trainer_update(gat_context *ctx, gat_trainer *t)
         return gat__fail(ctx, GAT_ERR_INVALID, "trainer update: NULL trainer");
     if (!t->have_gradients)
         return gat__fail(ctx, GAT_ERR_INVALID, "trainer update: no backward since the last update");
-    gat__optimizer_update(ctx, t);
+    optimizer_update(ctx, t);
     t->steps++;
     t->have_forward = false;
     t->have_gradients = false;

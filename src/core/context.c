@@ -2,7 +2,6 @@
  * The context: thread count, hwloc topology (loaded once, when needed) and thread
  * pinning, the allocator, and the last error message.
  */
-#include "gemm.h"
 #include "internal.h"
 #include "parallel.h"
 

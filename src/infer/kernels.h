@@ -27,7 +27,7 @@ static inline int64_t gat__projection_block_rows(int64_t num_nodes, int64_t b)
 /* projected [N, H*C] = x [N, F_in] . weight[H*C, F_in]^T
  * score_src [N, H]  = sum_c projected[n, h, c] * att_src[h, c]; score_dst likewise.
  * score_src and score_dst may both be NULL (not computed) when
- * gat__attention_scores_in_pass says the edge pass computes them. */
+ * gat_layer_scores_in_edge_pass says the edge pass computes them. */
 gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const float *x,
                                 int64_t num_nodes, float *projected, float *score_src,
                                 float *score_dst);
@@ -40,13 +40,9 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
  * projected [N, H*C], scores [N, H], out [N, H*C or C].
  * attention, if not NULL: [E', H] in library order (loops_before as in
  * gat__attention_row_offset). */
-/* Whether gat__attention_forward can compute the node scores itself (and
- * so be given NULL score arrays) for this layer shape: for the shapes its
- * register kernel takes (AVX-512 intrinsics, else GNU C vector extensions
- * of the machine's width; C = 8 with H even or C a multiple of 16,
- * H <= 16, H * C <= 256), on compilers that have one. The scores must
- * still be stored when the attention coefficients are returned. */
-bool gat__attention_scores_in_pass(const gat_layer_config *config);
+/* gat_layer_scores_in_edge_pass (gat.h) says for which shapes
+ * gat__attention_forward computes the node scores itself (and so may be
+ * given NULL score arrays). */
 
 gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
                                   const gat_graph *graph, const float *projected,
@@ -57,23 +53,9 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
 void gat__activation_forward(gat_context *ctx, gat_activation activation, float *values,
                              int64_t n);
 
-/* Seconds spent per phase, summed over layers. */
-typedef struct gat__phase_times {
-    double projection; /* GEMM + node scores */
-    double edges;      /* fused scores -> softmax -> aggregation pass */
-    double activation;
-} gat__phase_times;
-
-/* gat_model_forward with per-phase timing (times may be NULL). */
-gat_status gat__model_forward_timed(gat_context *ctx, gat_model *model, const gat_graph *graph,
-                                    const float *x, int64_t num_nodes, int64_t in_features,
-                                    float *out, float *attention, gat__phase_times *times);
-
-/* The plain twin of a whole model forward: double precision, two-pass
- * softmax over explicit edge lists, no blocking, no fusion. Used by tests
- * and `gat-bench --check`. Same arguments as gat_model_forward. */
-gat_status gat__reference_forward(gat_context *ctx, const gat_model *model,
-                                  const gat_graph *graph, const float *x, float *out,
-                                  float *attention);
+/* Checks a forward's arguments (gat_model_forward's statuses and messages). */
+gat_status gat__forward_check_args(gat_context *ctx, const gat_model *model,
+                                   const gat_graph *graph, const float *x, int64_t num_nodes,
+                                   int64_t in_features, const float *out);
 
 #endif

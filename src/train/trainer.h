@@ -5,15 +5,6 @@
 
 #include "train_kernels.h"
 
-/* One parameter tensor and what the optimizer keeps for it. */
-typedef struct gat__param {
-    float *value; /* in the model */
-    float *grad;  /* the rest in the trainer's slabs */
-    float *m, *v; /* Adam's moments */
-    float *best;  /* kept copy for early stopping */
-    int64_t count;
-} gat__param;
-
 /* What a training forward keeps of one layer for the backward. */
 typedef struct gat__layer_state {
     const float *input;   /* [N, F_l]: x, or the previous layer's (activated) output */
@@ -113,7 +104,13 @@ struct gat_trainer {
 };
 
 /* Parameters of layer l start at params[gat__first_param(t, l)]. */
-int gat__first_param(const gat_trainer *t, int layer);
+static inline int gat__first_param(const gat_trainer *t, int layer)
+{
+    int k = 0;
+    for (int l = 0; l < layer; l++)
+        k += t->model->layers[l].bias != NULL ? 4 : 3;
+    return k;
+}
 
 /* The training forward (training: dropout on, state kept) into t->logits,
  * for the rows of t->plan (NULL: all). */
@@ -147,8 +144,5 @@ void gat__eval_buffers_free(const gat_allocator *allocator, gat__eval_buffers *b
 gat_status gat__evaluate_apart(gat_context *ctx, gat_trainer *t, const gat__plan *plan,
                                const int64_t *labels, const int64_t *index, int64_t count,
                                gat_metrics *metrics);
-
-/* Weight decay + the optimizer step over every parameter. */
-void gat__optimizer_update(gat_context *ctx, gat_trainer *t);
 
 #endif

@@ -132,17 +132,9 @@ static double seconds_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph *graph,
-                             const float *x, int64_t num_nodes, int64_t in_features,
-                             float *out, float *attention)
-{
-    return gat__model_forward_timed(ctx, model, graph, x, num_nodes, in_features, out,
-                                    attention, NULL);
-}
-
-gat_status gat__model_forward_timed(gat_context *ctx, gat_model *model, const gat_graph *graph,
-                                    const float *x, int64_t num_nodes, int64_t in_features,
-                                    float *out, float *attention, gat__phase_times *times)
+gat_status gat__forward_check_args(gat_context *ctx, const gat_model *model,
+                                   const gat_graph *graph, const float *x, int64_t num_nodes,
+                                   int64_t in_features, const float *out)
 {
     if (ctx == NULL)
         return GAT_ERR_INVALID;
@@ -157,7 +149,26 @@ gat_status gat__model_forward_timed(gat_context *ctx, gat_model *model, const ga
         return gat__fail(ctx, GAT_ERR_INVALID,
                          "forward: x has %lld columns but layer 0 expects %lld",
                          (long long)in_features, (long long)model->layers[0].config.in_features);
-    gat_status status = ensure_workspace(ctx, model, graph);
+    return GAT_OK;
+}
+
+gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph *graph,
+                             const float *x, int64_t num_nodes, int64_t in_features,
+                             float *out, float *attention)
+{
+    return gat_model_forward_timed(ctx, model, graph, x, num_nodes, in_features, out,
+                                    attention, NULL);
+}
+
+gat_status gat_model_forward_timed(gat_context *ctx, gat_model *model, const gat_graph *graph,
+                                    const float *x, int64_t num_nodes, int64_t in_features,
+                                    float *out, float *attention, gat_forward_times *times)
+{
+    gat_status status =
+        gat__forward_check_args(ctx, model, graph, x, num_nodes, in_features, out);
+    if (status != GAT_OK)
+        return status;
+    status = ensure_workspace(ctx, model, graph);
     if (status != GAT_OK)
         return status;
     gat__workspace *w = &model->workspace;
@@ -176,7 +187,7 @@ gat_status gat__model_forward_timed(gat_context *ctx, gat_model *model, const ga
         float *output = is_last ? out : w->between[l % 2];
         float *layer_attention = is_last ? attention : NULL;
         const bool stored_scores =
-            layer_attention != NULL || !gat__attention_scores_in_pass(&layer->config);
+            layer_attention != NULL || !gat_layer_scores_in_edge_pass(&layer->config);
         if (stored_scores && (status = ensure_scores(ctx, model)) != GAT_OK)
             break;
         float *score_src = stored_scores ? w->score_src : NULL;
