@@ -364,3 +364,47 @@ Test(cli, infer_more_bad_inputs, .init = make_tmpdir, .fini = remove_tmpdir)
                           "nowhere/a.npy");
     cr_assert_eq(count_files(), 5, "g.gcsr, cut.gcsr, the two empty inputs and y.npy");
 }
+
+Test(cli, init_writes_a_model_gat_infer_runs, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    const char *init = tool("gat-init");
+    run_result r = run(init, "--in-features 5 --layers 3x2,2x5:mean --seed 7 a.safetensors");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert_eq(run(init, "--in-features 5 --layers 3x2,2x5:mean --seed 7 b.safetensors")
+                     .exit_code, 0);
+    char path[512], cmd[1200];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s/a.safetensors' '%s/b.safetensors'", tmpdir, tmpdir);
+    cr_assert_eq(system(cmd), 0, "the same seed must give the same file");
+    snprintf(path, sizeof path, "%s/a.safetensors", tmpdir);
+    gat_context *ctx = NULL;
+    gat_model *m = NULL;
+    cr_assert_eq(gat_context_create(&ctx, NULL), GAT_OK);
+    cr_assert_eq(gat_model_load(ctx, &m, path), GAT_OK, "%s", gat_context_message(ctx));
+    cr_assert_eq(gat_model_num_layers(m), 2);
+    cr_assert_eq(gat_model_in_features(m), 5);
+    cr_assert_eq(gat_model_out_features(m), 5);
+    gat_layer_config c;
+    cr_assert_eq(gat_model_layer_config(m, 1, &c), GAT_OK);
+    cr_assert(!c.concat && c.heads == 2 && c.channels == 5 && c.in_features == 6);
+    gat_model_destroy(&m);
+    gat_context_destroy(&ctx);
+    r = run(GAT_INFER, "--graph " PYG_CASE "/edges.txt --features " PYG_CASE
+                       "/x.npy --weights a.safetensors --quiet --out y.npy");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(exists("y.npy"));
+}
+
+Test(cli, init_usage_errors, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    const char *init = tool("gat-init");
+    cr_assert_eq(run(init, "--help").exit_code, 0);
+    cr_assert_eq(run(init, "--layers 8x8 m.safetensors").exit_code, 2);
+    cr_assert_eq(run(init, "--in-features 4 m.safetensors").exit_code, 2);
+    cr_assert_eq(run(init, "--in-features 4 --layers 8y8 m.safetensors").exit_code, 2);
+    cr_assert_eq(run(init, "--in-features 4 --layers 8x8,1x7:avg m.safetensors").exit_code, 2);
+    cr_assert_eq(run(init, "--in-features 4 --layers 8x8,,1x7 m.safetensors").exit_code, 2);
+    cr_assert_eq(run(init, "--in-features 4 --layers 8x8").exit_code, 2);
+    expect_one_line_error(run(init, "--in-features 4 --layers 8x8 nowhere/m.safetensors"),
+                          "nowhere/m.safetensors");
+    cr_assert_eq(count_files(), 0);
+}

@@ -18,7 +18,15 @@ Usage:
     export_pyg.py MODEL.pt OUT.safetensors [--prefix conv1. --prefix conv2.]
                   [--activation elu] [--concat true,false]
                   [--negative-slope 0.2,0.2] [--add-self-loops true,true]
+    export_pyg.py --to-pyg MODEL.safetensors OUT.pt [--prefix conv1 ...]
     export_pyg.py --selftest
+
+A module carries its own options (concat, heads, negative_slope,
+add_self_loops, bias); a state_dict does not, so pass them per layer where
+PyG's defaults do not hold. What cannot be exported exactly (edge features,
+residual connections, bipartite weights, a state_dict whose concat cannot be
+told from its shapes) is refused with a one-line error, exit 1.
+Installed by `meson install` as gat-export-pyg.
 """
 
 import argparse
@@ -188,8 +196,19 @@ def export_gat_stack(convs, path, activation="elu"):
             raise ValueError("%s: edge features (edge_dim) are not supported" % where)
         if getattr(conv, "res", None) is not None:
             raise ValueError("%s: residual connections are not supported" % where)
-        concat = bool(getattr(conv, "concat", True))
+        if getattr(conv, "edge_dim", None) is not None:
+            raise ValueError("%s: edge features (edge_dim) are not supported" % where)
+        if getattr(conv, "residual", False):
+            raise ValueError("%s: residual connections are not supported" % where)
+        if not hasattr(conv, "concat"):
+            raise ValueError("%s: no 'concat' attribute: cannot tell concatenated from "
+                             "averaged heads" % where)
+        concat = bool(conv.concat)
         weight = _conv_weight(conv, where)
+        heads = getattr(conv, "heads", None)
+        if heads is not None and int(heads) != int(conv.att_src.shape[-2]):
+            raise ValueError("%s: heads = %d but att_src has shape %s"
+                             % (where, int(heads), list(conv.att_src.shape)))
         layer, out_width = _layer_tensors(i, weight, conv.att_src, conv.att_dst,
                                           getattr(conv, "bias", None), concat)
         if width is not None and weight.shape[1] != width:
@@ -205,6 +224,22 @@ def export_gat_stack(convs, path, activation="elu"):
     if not tensors:
         raise ValueError("no layers to export")
     write_safetensors(path, tensors, metadata)
+
+
+def _concat_from_shapes(prefix, att_src, bias):
+    """Whether a state_dict layer concatenates its heads, as far as its
+    shapes tell: a bias of H*C (concat) or C (mean) entries does; with one
+    head both mean the same; otherwise it cannot be told, and guessing
+    would export a model of another output width."""
+    heads_channels = att_src.numel()
+    channels = att_src.shape[-1]
+    if heads_channels == channels:
+        return True
+    if bias is not None and bias.numel() in (heads_channels, channels):
+        return bias.numel() == heads_channels
+    raise ValueError("%s: a state_dict does not say whether the %d heads are concatenated or "
+                     "averaged (no bias to tell by): pass --concat (or config 'concat')"
+                     % (prefix, heads_channels // channels))
 
 
 def find_prefixes(state_dict):
@@ -254,11 +289,7 @@ def export_state_dict(state_dict, layer_prefixes, configs, path, activation="elu
         bias = own.get("bias")
         concat = config.get("concat")
         if concat is None:
-            heads_channels = own["att_src"].numel()
-            channels = own["att_src"].shape[-1]
-            concat = True
-            if bias is not None and heads_channels != channels and bias.numel() == channels:
-                concat = False
+            concat = _concat_from_shapes(prefix, own["att_src"], bias)
         layer, out_width = _layer_tensors(i, weight, own["att_src"], own["att_dst"], bias,
                                           bool(concat))
         if width is not None and weight.shape[1] != width:
@@ -274,6 +305,67 @@ def export_state_dict(state_dict, layer_prefixes, configs, path, activation="elu
     if not tensors:
         raise ValueError("no layers to export")
     write_safetensors(path, tensors, metadata)
+
+
+def import_state_dict(path, prefixes=None):
+    """The import direction: reads a libgat model file and returns
+    (state_dict, configs, activation). The state_dict holds PyG GATConv
+    names under prefixes[i] (default "conv1.", "conv2.", ...); configs[i]
+    holds the GATConv constructor arguments that rebuild layer i
+    (in_channels, out_channels, heads, concat, negative_slope,
+    add_self_loops, bias), so that GATConv(**configs[i]) loads the layer's
+    keys with load_state_dict."""
+    tensors, metadata = read_safetensors(path)
+    count = 0
+    while any(name.startswith("layers.%d." % count) for name in tensors):
+        count += 1
+    if count == 0:
+        raise ValueError("%s: no layers.0.* tensors: not a libgat model" % path)
+    if prefixes is None:
+        prefixes = ["conv%d." % (i + 1) for i in range(count)]
+    prefixes = [_normal_prefix(p) for p in prefixes]
+    if len(prefixes) != count:
+        raise ValueError("%s: %d layers but %d prefixes" % (path, count, len(prefixes)))
+    activation = metadata.get("activation", "elu")
+    if activation not in ACTIVATIONS:
+        raise ValueError("%s: activation %r: expected one of %s" % (path, activation, ACTIVATIONS))
+    known = set()
+    state_dict, configs = {}, []
+    for i, prefix in enumerate(prefixes):
+        name = "layers.%d." % i
+        weight = tensors.get(name + "lin.weight", tensors.get(name + "lin_src.weight"))
+        if weight is None or name + "att_src" not in tensors or name + "att_dst" not in tensors:
+            raise ValueError("%s: layer %d lacks lin.weight, att_src or att_dst" % (path, i))
+        att_src, att_dst = tensors[name + "att_src"], tensors[name + "att_dst"]
+        heads, channels = int(att_src.shape[-2]), int(att_src.shape[-1])
+        concat = _text_bool(path, metadata, name + "concat", True)
+        bias = tensors.get(name + "bias")
+        state_dict[prefix + "lin.weight"] = weight
+        state_dict[prefix + "att_src"] = att_src.reshape(1, heads, channels)
+        state_dict[prefix + "att_dst"] = att_dst.reshape(1, heads, channels)
+        if bias is not None:
+            state_dict[prefix + "bias"] = bias
+        known.update(name + k for k in ("lin.weight", "lin_src.weight", "att_src", "att_dst",
+                                        "bias"))
+        configs.append({
+            "in_channels": int(weight.shape[1]), "out_channels": channels, "heads": heads,
+            "concat": concat,
+            "negative_slope": float(metadata.get(name + "negative_slope", "0.2")),
+            "add_self_loops": _text_bool(path, metadata, name + "add_self_loops", True),
+            "bias": bias is not None})
+    unknown = sorted(set(tensors) - known)
+    if unknown:
+        raise ValueError("%s: tensor %s is not part of a GATConv stack" % (path, unknown[0]))
+    return state_dict, configs, activation
+
+
+def _text_bool(path, metadata, key, default):
+    text = metadata.get(key)
+    if text is None:
+        return default
+    if text not in ("true", "false"):
+        raise ValueError("%s: metadata %s is %r, expected \"true\" or \"false\"" % (path, key, text))
+    return text == "true"
 
 
 # ---------------------------------------------------------------------------
@@ -305,6 +397,10 @@ def _parse_list(text, kind, count, option):
 
 
 def _load(path, allow_pickle):
+    if not os.path.exists(path):
+        raise SystemExit("%s: no such file" % path)
+    if os.path.isdir(path):
+        raise SystemExit("%s: a folder, not a saved model" % path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except TypeError:  # a torch older than 1.13, without weights_only
@@ -320,11 +416,32 @@ def _load(path, allow_pickle):
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def _normal_prefix(prefix):
+    """'conv1' and 'conv1.' both name the layer whose keys start 'conv1.'."""
+    return prefix if prefix == "" or prefix.endswith(".") else prefix + "."
+
+
 def _unwrap_state_dict(obj):
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             return obj[key]
     return obj
+
+
+def _to_pyg(args):
+    if not os.path.isfile(args.model):
+        raise SystemExit("%s: no such file" % args.model)
+    state_dict, configs, activation = import_state_dict(args.model, args.prefix)
+    torch.save(state_dict, args.out)
+    prefixes = [_normal_prefix(p) for p in args.prefix] if args.prefix else \
+        ["conv%d." % (i + 1) for i in range(len(configs))]
+    for prefix, c in zip(prefixes, configs):
+        print("%s GATConv(%d, %d, heads=%d, concat=%s, negative_slope=%s, add_self_loops=%s, "
+              "bias=%s)" % (prefix[:-1], c["in_channels"], c["out_channels"], c["heads"],
+                            c["concat"], _format_float(c["negative_slope"]),
+                            c["add_self_loops"], c["bias"]))
+    print("activation between layers: %s" % activation)
+    return 0
 
 
 def main(argv=None):
@@ -340,12 +457,18 @@ def main(argv=None):
     parser.add_argument("--add-self-loops", help="per layer, comma-separated true/false")
     parser.add_argument("--allow-pickle", action="store_true",
                         help="load a whole pickled module (runs code from the file)")
+    parser.add_argument("--to-pyg", action="store_true",
+                        help="the other direction: MODEL is a libgat .safetensors file, OUT a "
+                             "torch.save'd state_dict with PyG names under the prefixes "
+                             "(default conv1., conv2., ...); prints each layer's GATConv(...)")
     parser.add_argument("--selftest", action="store_true", help="run the self-test and exit")
     args = parser.parse_args(argv)
     if args.selftest:
         return selftest()
     if args.model is None or args.out is None:
         parser.error("MODEL and OUT are required")
+    if args.to_pyg:
+        return _to_pyg(args)
 
     obj = _unwrap_state_dict(_load(args.model, args.allow_pickle))
     flags = (args.concat, args.negative_slope, args.add_self_loops)
@@ -372,7 +495,7 @@ def main(argv=None):
     if not isinstance(obj, dict):
         raise SystemExit("%s: neither a state_dict nor a module (%s)"
                          % (args.model, type(obj).__name__))
-    prefixes = args.prefix or find_prefixes(obj)
+    prefixes = [_normal_prefix(p) for p in args.prefix] if args.prefix else find_prefixes(obj)
     if not prefixes:
         raise SystemExit("%s: no GATConv layers found (no key ends in att_src)" % args.model)
     n = len(prefixes)
@@ -527,4 +650,8 @@ def selftest():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (ValueError, OSError) as error:
+        print("export_pyg: %s" % error, file=sys.stderr)
+        sys.exit(1)
