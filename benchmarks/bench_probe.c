@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#if GAT_HAVE_BLAS
 #include <cblas.h>
+#endif
 #include <omp.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -50,9 +52,15 @@ static double probe_triad(int threads)
 }
 
 /* The projection's shape (rows x 128 by 128 x 64) in blocks of 2048 rows
- * spread over the threads: the rate a well-tuned GEMM reaches here. */
+ * spread over the threads: the rate a well-tuned GEMM reaches here. A
+ * build without BLAS has no independent GEMM to measure: 0, and gat-bench
+ * prints no roofline. */
 static double probe_sgemm(int threads)
 {
+#if !GAT_HAVE_BLAS
+    (void)threads;
+    return 0.0;
+#else
     const int rows = 2048, k = 128, n = 64, blocks = 16;
     float *a = calloc((size_t)rows * blocks * k, sizeof(float));
     float *w = calloc((size_t)n * k, sizeof(float));
@@ -82,6 +90,7 @@ static double probe_sgemm(int threads)
     free(w);
     free(c);
     return 2.0 * rows * blocks * (double)k * n / best / 1e9;
+#endif
 }
 
 /* What the child sends back. */

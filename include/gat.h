@@ -82,10 +82,16 @@ typedef enum gat_pin {
 /* Which dense GEMM computes the projection x . W^T. Both give the same
  * bits at any thread count (though not the same bits as each other). */
 typedef enum gat_gemm {
-    GAT_GEMM_AUTO = 0,   /* the faster one on the machines measured (README) */
-    GAT_GEMM_BLAS = 1,   /* OpenBLAS cblas_sgemm per fixed block of rows */
+    GAT_GEMM_AUTO = 0,   /* the built-in kernel on AVX-512 and in builds without a
+                          * BLAS, else the BLAS (docs/performance.md, "GEMM") */
+    GAT_GEMM_BLAS = 1,   /* cblas_sgemm per fixed block of rows; gat_context_create
+                          * returns GAT_ERR_UNSUPPORTED in a build without a BLAS
+                          * (gat_have_blas) */
     GAT_GEMM_BUILTIN = 2 /* libgat's register-blocked kernel */
 } gat_gemm;
+
+/* Whether this build of the library calls a BLAS (meson option blas). */
+bool gat_have_blas(void);
 
 typedef struct gat_context_options {
     int num_threads;              /* 0: OpenMP's default (OMP_NUM_THREADS) */

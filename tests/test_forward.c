@@ -529,3 +529,19 @@ Test(forward, model_rejects_bad_configs)
     cr_assert_null(m);
     gat_context_destroy(&ctx);
 }
+
+/* A build without BLAS refuses GAT_GEMM_BLAS instead of computing with
+ * something else (the rest of the suite runs GAT_GEMM_AUTO in both). */
+Test(forward, gemm_choice_follows_the_build)
+{
+    gat_context_options o;
+    gat_context_options_init(&o);
+    o.gemm = GAT_GEMM_BLAS;
+    gat_context *ctx = NULL;
+    const gat_status s = gat_context_create(&ctx, &o);
+    if (gat_have_blas())
+        cr_assert_eq(s, GAT_OK);
+    else
+        cr_assert_eq(s, GAT_ERR_UNSUPPORTED);
+    gat_context_destroy(&ctx);
+}

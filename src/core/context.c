@@ -13,10 +13,11 @@
 
 extern const gat_allocator gat__default_allocator;
 
-/* What GAT_GEMM_AUTO means. On the AVX-512 machine measured (README, "GEMM")
- * the built-in kernel beat OpenBLAS on the projection's shape, mostly by
- * not packing x; elsewhere OpenBLAS's tuned kernels are the safer bet. */
-#if defined(__AVX512F__)
+/* What GAT_GEMM_AUTO means. On the AVX-512 machine measured
+ * (docs/performance.md, "GEMM") the built-in kernel beat OpenBLAS on the
+ * projection's shape, mostly by not packing x; elsewhere OpenBLAS's tuned
+ * kernels are the safer bet, where the build has a BLAS at all. */
+#if defined(__AVX512F__) || !GAT_HAVE_BLAS
 #define GAT_GEMM_DEFAULT GAT_GEMM_BUILTIN
 #else
 #define GAT_GEMM_DEFAULT GAT_GEMM_BLAS
@@ -138,6 +139,8 @@ gat_status gat_context_create(gat_context **ctx_out, const gat_context_options *
         options->pin > GAT_PIN_SCATTER || options->gemm < GAT_GEMM_AUTO ||
         options->gemm > GAT_GEMM_BUILTIN)
         return GAT_ERR_INVALID;
+    if (options->gemm == GAT_GEMM_BLAS && !GAT_HAVE_BLAS)
+        return GAT_ERR_UNSUPPORTED;
     const gat_allocator *allocator =
         options->allocator != NULL ? options->allocator : &gat__default_allocator;
     if (allocator->alloc == NULL || allocator->free == NULL)

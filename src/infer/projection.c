@@ -5,8 +5,7 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "parallel.h"
-
-#include <cblas.h>
+#include "sgemm.h"
 
 static void node_scores(const float *restrict projected, int64_t rows, int64_t heads,
                         int64_t channels, const float *restrict att, float *restrict score)
@@ -105,9 +104,7 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
             if (packed != NULL)
                 gat__gemm_builtin(x + row0 * f, rows, f, packed, hc, ldw, block, stream);
             else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)hc, (int)f,
-                            1.0f, x + row0 * f, (int)f, layer->weight, (int)f, 0.0f, block,
-                            (int)hc);
+                gat__sgemm(false, true, rows, hc, f, x + row0 * f, f, layer->weight, f, block, hc);
             if (score_src != NULL)
                 block_scores(block, rows, c, layer->att_src, layer->att_dst,
                              score_src + row0 * c->heads, score_dst + row0 * c->heads);

@@ -6,9 +6,9 @@
  * reduction and is computed block by block as the forward is.
  */
 #include "parallel.h"
+#include "sgemm.h"
 #include "train_kernels.h"
 
-#include <cblas.h>
 #include <string.h>
 
 /* Rows per chunk of the dW reduction: whole projection blocks, at most
@@ -45,9 +45,7 @@ void gat__project_backward(gat_context *ctx, const gat__layer *layer, const floa
             if (num_nodes == 0)
                 memset(d_weight, 0, (size_t)(hc * f) * sizeof *d_weight);
             else
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)hc, (int)f,
-                            (int)num_nodes, 1.0f, d_projected, (int)hc, x, (int)f, 0.0f,
-                            d_weight, (int)f);
+                gat__sgemm(true, false, hc, f, num_nodes, d_projected, hc, x, f, d_weight, f);
         } else {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
@@ -60,9 +58,8 @@ void gat__project_backward(gat_context *ctx, const gat__layer *layer, const floa
                 for (int64_t k = 0; k < chunks; k++) {
                     int64_t row0 = k * chunk_rows;
                     int64_t rows = num_nodes - row0 < chunk_rows ? num_nodes - row0 : chunk_rows;
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)hc, (int)f,
-                                (int)rows, 1.0f, d_projected + row0 * hc, (int)hc,
-                                x + row0 * f, (int)f, 0.0f, partials + k * hc * f, (int)f);
+                    gat__sgemm(true, false, hc, f, rows, d_projected + row0 * hc, hc, x + row0 * f,
+                               f, partials + k * hc * f, f);
                 }
                 /* Every element sums its partials in chunk order. */
 #ifdef _OPENMP
@@ -91,9 +88,8 @@ void gat__project_backward(gat_context *ctx, const gat__layer *layer, const floa
             for (int64_t b = 0; b < blocks; b++) {
                 int64_t row0 = b * GAT_PROJECTION_BLOCK;
                 int64_t rows = gat__projection_block_rows(num_nodes, b);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)f,
-                            (int)hc, 1.0f, d_projected + row0 * hc, (int)hc, layer->weight,
-                            (int)f, 0.0f, d_x + row0 * f, (int)f);
+                gat__sgemm(false, false, rows, f, hc, d_projected + row0 * hc, hc, layer->weight, f,
+                           d_x + row0 * f, f);
             }
         }
     }

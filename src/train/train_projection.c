@@ -9,9 +9,9 @@
 #include "fma.h"
 #include "gemm.h"
 #include "parallel.h"
+#include "sgemm.h"
 #include "train_kernels.h"
 
-#include <cblas.h>
 #include <string.h>
 
 /* score [rows, H] = sum_c projected[n, c, h] * att[h, c] (channel-major rows). */
@@ -68,8 +68,7 @@ static gat_status project_all(gat_context *ctx, const gat__layer *layer, const f
             if (builtin)
                 gat__gemm_builtin(x + row0 * f, rows, f, packed, hc, ldw, block, false);
             else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)hc, (int)f,
-                            1.0f, x + row0 * f, (int)f, permuted, (int)f, 0.0f, block, (int)hc);
+                gat__sgemm(false, true, rows, hc, f, x + row0 * f, f, permuted, f, block, hc);
             node_scores(block, rows, heads, channels, layer->att_src, score_src + row0 * heads);
             node_scores(block, rows, heads, channels, layer->att_dst, score_dst + row0 * heads);
         }
