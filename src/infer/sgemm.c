@@ -4,6 +4,7 @@
 #include "sgemm.h"
 
 #include "gat.h"
+#include "parallel.h"
 
 #include <string.h>
 
@@ -18,9 +19,21 @@ bool gat_have_blas(void)
 void gat__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
                 int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc)
 {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b,
-                (int)ldb, 0.0f, c, (int)ldc);
+    /* Always on one thread, in a team of its own whose thread-count ICV is
+     * 1: OpenBLAS's OpenMP build otherwise splits a call made outside a
+     * parallel region over omp_get_max_threads() threads (OMP_NUM_THREADS,
+     * not the context's count) and one made inside an active region runs
+     * serially, and the two give different bits. The callers parallelise
+     * over fixed blocks themselves. */
+#ifdef _OPENMP
+#pragma omp parallel num_threads(1)
+#endif
+    {
+        gat__limit_nested_threads();
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
+                    (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
+    }
 }
 
 #else
