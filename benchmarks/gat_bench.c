@@ -337,7 +337,7 @@ static run_result run_threads(gat_context *ctx, gat_model *model, const gat_grap
                   gat_model_forward_timed(ctx, model, g, x, n, f, out, NULL, &times));
         double total = cli_now() - t0;
         if (t < o->warmup) {
-            /* The first forward on a graph also makes the model's workspace. */
+            /* The first forward on a graph also makes the context's workspace. */
             printf("  warmup %d: total %8.3f ms\n", t + 1, 1e3 * total);
             continue;
         }

@@ -13,7 +13,24 @@
  *    library writes), "owned by X" (freed by X's destroy).
  *  - Sizes, counts and edge offsets are int64_t. Node ids are < 2^31.
  *  - Results are bitwise identical for any thread count.
- *  - A context is used by one thread at a time; so is every object.
+ *
+ * Threads. The library keeps no global mutable state; what may be shared:
+ *  - gat_context: one thread at a time (it holds the last message and the
+ *    scratch memory of the calls made with it). Give each thread its own.
+ *  - gat_graph: immutable after creation; any number of threads may read it
+ *    at once (forward, evaluation, edges, reorder, save, trainers).
+ *  - gat_model: read-only during gat_model_forward(_timed, _reference),
+ *    gat_model_evaluate and gat_model_save, so any number of threads, each
+ *    with its own context, may run those on one model at once, and get the
+ *    same bits as a serial call. Changing it (init, parameters written
+ *    through gat_model_layer_params, a trainer's update) must not overlap
+ *    any other use of it.
+ *  - gat_array: plain memory; shared read-only like any buffer.
+ *  - gat_trainer: one thread at a time, and it writes its model's
+ *    parameters: no other thread may use that model while it trains.
+ * A call's OpenMP team runs inside the calling thread's call; several
+ * threads calling at once each get a team of their context's size, so the
+ * cores are shared among them (set each context's thread count to match).
  *
  * Edge order. An edge (src, dst) carries a message from src to dst, as a
  * column of PyG's edge_index. Inside the library a graph is a CSR indexed by
@@ -61,6 +78,7 @@ const char *gat_status_str(gat_status status);
 /* Context: threads, pinning, allocator and the last error message          */
 /* ------------------------------------------------------------------------ */
 
+/* Threads: one thread at a time; one per thread for concurrent calls. */
 typedef struct gat_context gat_context;
 
 /* A user allocator. alloc returns memory aligned to `alignment` (a power of
@@ -123,6 +141,12 @@ gat_status gat_context_set_threads(gat_context *ctx, int num_threads);
 const char *gat_context_topology(gat_context *ctx);
 const char *gat_context_pin_report(const gat_context *ctx);
 
+/* Releases the scratch memory ctx keeps between calls (the forward's
+ * buffers: the projected features, scores and hidden layers, about
+ * N * (max H*C + 2 * hidden width) floats for the last graph of N nodes).
+ * The next forward allocates them again. */
+void gat_context_trim(gat_context *ctx);
+
 /* ------------------------------------------------------------------------ */
 /* Arrays: what the .npy reader returns                                     */
 /* ------------------------------------------------------------------------ */
@@ -133,7 +157,8 @@ typedef enum gat_dtype {
 } gat_dtype;
 
 /* A dense C-order array of 1 or 2 dimensions. For ndim == 1, shape[1] == 1.
- * `data` is owned by the array and freed by gat_array_destroy. */
+ * `data` is owned by the array and freed by gat_array_destroy.
+ * Threads: plain memory; any number of readers, or one writer. */
 typedef struct gat_array {
     gat_dtype dtype;
     int ndim;
@@ -164,6 +189,7 @@ gat_status gat_npy_write_i64(gat_context *ctx, const char *path, const int64_t *
 /* Graphs                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* Threads: immutable once made; any number of threads may read it at once. */
 typedef struct gat_graph gat_graph;
 
 /* Builds the destination-indexed CSR of num_nodes nodes from a COO edge
@@ -337,6 +363,9 @@ typedef struct gat_layer_params {
     float *bias;
 } gat_layer_params;
 
+/* Threads: read-only during forward, evaluation and save, which any number
+ * of threads (each with its own context) may run on it at once; whatever
+ * writes it (init, params, a trainer) must not overlap another use. */
 typedef struct gat_model gat_model;
 
 /* num_layers configs (borrowed); layer i+1's in_features must equal layer
@@ -378,15 +407,18 @@ gat_status gat_model_save(gat_context *ctx, const gat_model *model, const char *
 /* Inference. x [N, F_in] (borrowed, row-major) with N == the graph's nodes;
  * out [N, out_features] caller-owned output. attention, if not NULL, is a
  * caller-owned [E', H] output for the last layer's coefficients in library
- * order (E' under that layer's self-loop policy). The model keeps scratch
- * memory between calls (released by gat_model_trim or destroy). An out
- * aligned to 64 bytes is faster for large graphs: the edge pass then
- * writes it with streaming stores (same values). */
-gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph *graph,
+ * order (E' under that layer's self-loop policy). model and graph are only
+ * read: threads with contexts of their own may run forwards on them at
+ * once. The scratch memory lives in ctx and is reused by its next calls
+ * (released by gat_context_trim or destroy). An out aligned to 64 bytes is
+ * faster for large graphs: the edge pass then writes it with streaming
+ * stores (same values). */
+gat_status gat_model_forward(gat_context *ctx, const gat_model *model, const gat_graph *graph,
                              const float *x, int64_t num_nodes, int64_t in_features,
                              float *out, float *attention);
 
-/* Releases the scratch memory kept between forward calls. */
+/* Does nothing: a model keeps no scratch memory (it moved to the context,
+ * see gat_context_trim). Kept for the programs written against 0.1. */
 void gat_model_trim(gat_model *model);
 
 /* Seconds a forward spent per phase, summed over its layers. */
@@ -398,9 +430,10 @@ typedef struct gat_forward_times {
 
 /* gat_model_forward, filling times (caller-owned, may be NULL) with the
  * phase timings gat-bench prints. Same statuses, same output bits. */
-gat_status gat_model_forward_timed(gat_context *ctx, gat_model *model, const gat_graph *graph,
-                                   const float *x, int64_t num_nodes, int64_t in_features,
-                                   float *out, float *attention, gat_forward_times *times);
+gat_status gat_model_forward_timed(gat_context *ctx, const gat_model *model,
+                                   const gat_graph *graph, const float *x, int64_t num_nodes,
+                                   int64_t in_features, float *out, float *attention,
+                                   gat_forward_times *times);
 
 /* The reference twin of gat_model_forward: the same layer computed in
  * double precision with a plain two-pass softmax over explicit edge lists
@@ -444,7 +477,7 @@ typedef struct gat_metrics {
  * labels of indexed nodes are read. GAT_ERR_RANGE for an index outside
  * [0, num_nodes) or a label outside the classes, naming the position;
  * GAT_ERR_INVALID for count < 1 or a NULL argument; the forward's statuses. */
-gat_status gat_model_evaluate(gat_context *ctx, gat_model *model, const gat_graph *graph,
+gat_status gat_model_evaluate(gat_context *ctx, const gat_model *model, const gat_graph *graph,
                               const float *x, int64_t num_nodes, int64_t in_features,
                               const int64_t *labels, const int64_t *index, int64_t count,
                               gat_metrics *metrics);
@@ -506,7 +539,7 @@ void gat_trainer_options_init(gat_trainer_options *options);
  * in the last bits.
  *
  * Results are bitwise identical for any thread count. */
-typedef struct gat_trainer gat_trainer;
+typedef struct gat_trainer gat_trainer; /* Threads: one at a time; it writes its model */
 
 /* model, graph and x [num_nodes, in_features] are borrowed for the
  * trainer's whole life: they must outlive it, x must not change, and the

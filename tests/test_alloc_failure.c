@@ -245,7 +245,7 @@ static void run_session(session *s)
             memcpy(s->got->attention, attention, (size_t)(attended * last.heads) * sizeof(float));
         }
     }
-    gat_model_trim(model); /* the next forward allocates its workspace again */
+    gat_context_trim(ctx); /* the next forward allocates its workspace again */
 
     /* Relabelled graph: forward on it, permuted back, must be bitwise the
      * forward on the original. */

@@ -133,3 +133,38 @@ void gat_free(gat_context *ctx, void *ptr)
     if (ctx != NULL)
         gat__free_raw(&ctx->allocator, ptr);
 }
+
+void *gat__scratch(gat_context *ctx, int slot, int64_t count, size_t elem_size,
+                   const char *what, gat_status *status, bool *fresh)
+{
+    gat__scratch_slot *s = &ctx->scratch[slot];
+    size_t bytes;
+    if (fresh != NULL)
+        *fresh = false;
+    if (count >= 0 && (uint64_t)count <= SIZE_MAX &&
+        gat__mul_size((size_t)count, elem_size, &bytes) && bytes <= s->bytes &&
+        s->data != NULL) {
+        *status = GAT_OK;
+        return s->data;
+    }
+    /* Freed first: the old and the new buffer together could exceed what
+     * the allocator can give, and the old content is not kept anyway. */
+    gat__free_raw(&ctx->allocator, s->data);
+    s->bytes = 0;
+    s->data = gat__alloc_array(ctx, count, elem_size, what, status);
+    if (s->data == NULL)
+        return NULL;
+    s->bytes = (size_t)count * elem_size;
+    if (fresh != NULL)
+        *fresh = true;
+    return s->data;
+}
+
+void gat__scratch_release(gat_context *ctx)
+{
+    for (int k = 0; k < GAT_SCRATCH_SLOTS; k++) {
+        gat__free_raw(&ctx->allocator, ctx->scratch[k].data);
+        ctx->scratch[k].data = NULL;
+        ctx->scratch[k].bytes = 0;
+    }
+}

@@ -168,12 +168,19 @@ void gat_context_destroy(gat_context **ctx_ptr)
     if (ctx_ptr == NULL || *ctx_ptr == NULL)
         return;
     gat_context *ctx = *ctx_ptr;
+    gat__scratch_release(ctx);
     if (ctx->topology != NULL)
         hwloc_topology_destroy((hwloc_topology_t)ctx->topology);
     free(ctx->topology_text);
     gat_allocator allocator = ctx->allocator;
     allocator.free(allocator.user, ctx);
     *ctx_ptr = NULL;
+}
+
+void gat_context_trim(gat_context *ctx)
+{
+    if (ctx != NULL)
+        gat__scratch_release(ctx);
 }
 
 int gat_context_threads(const gat_context *ctx)

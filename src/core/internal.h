@@ -34,6 +34,19 @@
  * choice never changes a bit of the results. */
 #define GAT_PARALLEL_MIN_WORK (INT64_C(1) << 23)
 
+/* Scratch memory a context keeps between calls (the forward pass's
+ * buffers), so that the objects a call reads (model, graph) stay read-only
+ * and threads with contexts of their own never share a buffer. A slot is
+ * grown on demand and never shrunk: the same buffers serve every later call
+ * no larger. gat_context_trim and gat_context_destroy release them. The
+ * layer that uses the slots numbers them (src/infer/forward.c). */
+#define GAT_SCRATCH_SLOTS 5
+
+typedef struct gat__scratch_slot {
+    void *data;
+    size_t bytes;
+} gat__scratch_slot;
+
 struct gat_context {
     int num_threads;
     int64_t parallel_min_work; /* GAT_PARALLEL_MIN_WORK; tests lower it to run small cases in parallel */
@@ -46,6 +59,7 @@ struct gat_context {
     char *topology_text;   /* built on demand, owned */
     void *topology;        /* hwloc_topology_t, loaded once on first need, owned */
     bool topology_tried;   /* whether that load was attempted */
+    gat__scratch_slot scratch[GAT_SCRATCH_SLOTS];
 };
 
 /* The team size for a loop of `work` units (see GAT_PARALLEL_MIN_WORK). */
@@ -92,6 +106,15 @@ void *gat__alloc_array(gat_context *ctx, int64_t count, size_t elem_size, const 
 /* The same, zero-filled. */
 void *gat__calloc_array(gat_context *ctx, int64_t count, size_t elem_size, const char *what,
                         gat_status *status);
+
+/* Scratch slot `slot` of ctx holding at least count * elem_size bytes.
+ * *fresh (may be NULL) says whether it was allocated by this call (its
+ * content is then undefined and no thread has touched its pages). On
+ * failure the slot is empty and NULL is returned as gat__alloc_array does. */
+void *gat__scratch(gat_context *ctx, int slot, int64_t count, size_t elem_size,
+                   const char *what, gat_status *status, bool *fresh);
+/* Frees every scratch slot of ctx. */
+void gat__scratch_release(gat_context *ctx);
 
 #define GAT_FREE(allocator, ptr)                \
     do {                                        \

@@ -29,16 +29,34 @@ static workspace_widths widths_of(const gat_model *m)
     return w;
 }
 
-/* Writes every workspace page once from the thread that will use it, in
- * the partitions the kernels use (projection blocks, edge-phase chunks),
+/* The context's scratch slots (src/core/internal.h) the forward uses. */
+enum {
+    SLOT_PROJECTED,  /* [N, max H*C] */
+    SLOT_SCORE_SRC,  /* [N, max H], made on first need */
+    SLOT_SCORE_DST,  /* [N, max H], made on first need */
+    SLOT_BETWEEN,    /* two of [N, max hidden width], ping-pong between layers */
+    SLOT_END = SLOT_BETWEEN + 2
+};
+_Static_assert(SLOT_END <= GAT_SCRATCH_SLOTS, "the context has a slot for every buffer");
+
+/* One call's view of its context's scratch. */
+typedef struct workspace {
+    int64_t nodes;
+    workspace_widths widths;
+    float *projected;
+    float *score_src, *score_dst;
+    float *between[2];
+} workspace;
+
+/* Writes every new workspace page once from the thread that will use it,
+ * in the partitions the kernels use (projection blocks, edge-phase chunks),
  * so that on a NUMA machine each page lands on its user's node. */
-static void first_touch(gat_context *ctx, gat_model *m, const gat_graph *g)
+static void first_touch(gat_context *ctx, const workspace *w, const gat_graph *g,
+                        bool projected, const bool between[2])
 {
-    gat__workspace *w = &m->workspace;
-    const workspace_widths widths = widths_of(m);
-    const int64_t max_hc = widths.hc, max_hidden = widths.hidden;
+    const int64_t max_hc = w->widths.hc, max_hidden = w->widths.hidden;
     const int64_t n = w->nodes;
-    const int64_t blocks = gat__projection_blocks(n);
+    const int64_t blocks = projected ? gat__projection_blocks(n) : 0;
     const int64_t chunks = (int64_t)ctx->num_threads * GAT_CHUNKS_PER_THREAD;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(ctx->num_threads)
@@ -59,70 +77,73 @@ static void first_touch(gat_context *ctx, gat_model *m, const gat_graph *g)
             int64_t first = gat__graph_chunk_start(g, chunk, chunks);
             int64_t rows = gat__graph_chunk_start(g, chunk + 1, chunks) - first;
             for (int b = 0; b < 2; b++)
-                if (w->between[b] != NULL)
+                if (between[b])
                     memset(w->between[b] + first * max_hidden, 0,
                            (size_t)(rows * max_hidden) * sizeof(float));
         }
     }
 }
 
-static gat_status ensure_workspace(gat_context *ctx, gat_model *m, const gat_graph *g)
+/* The projected features and ping-pong buffers, from ctx's scratch: reused
+ * when large enough, so repeated calls allocate nothing. */
+static gat_status ensure_workspace(gat_context *ctx, const gat_model *m, const gat_graph *g,
+                                   workspace *w)
 {
+    memset(w, 0, sizeof *w);
     const int64_t nodes = g->num_nodes;
-    gat__workspace *w = &m->workspace;
-    if (w->nodes == nodes && w->projected != NULL)
-        return GAT_OK;
-    gat_model_trim(m);
-    const workspace_widths widths = widths_of(m);
-    const int64_t max_hc = widths.hc, max_hidden = widths.hidden;
+    w->nodes = nodes;
+    w->widths = widths_of(m);
     size_t projected_count, hidden_count;
-    if (!gat__mul_size((size_t)nodes, (size_t)max_hc, &projected_count) ||
-        !gat__mul_size((size_t)nodes, (size_t)max_hidden, &hidden_count) ||
+    if (!gat__mul_size((size_t)nodes, (size_t)w->widths.hc, &projected_count) ||
+        !gat__mul_size((size_t)nodes, (size_t)w->widths.hidden, &hidden_count) ||
         projected_count > INT64_MAX || hidden_count > INT64_MAX)
         return gat__fail(ctx, GAT_ERR_OVERFLOW, "forward: %lld nodes overflow the buffers",
                          (long long)nodes);
     gat_status status;
-    w->projected = gat__alloc_array(ctx, (int64_t)projected_count, sizeof(float),
-                                    "projected features", &status);
+    bool fresh_projected, fresh_between[2] = {false, false};
+    w->projected = gat__scratch(ctx, SLOT_PROJECTED, (int64_t)projected_count, sizeof(float),
+                                "projected features", &status, &fresh_projected);
     if (w->projected == NULL)
         goto fail;
     for (int b = 0; b < 2 && b + 1 < m->num_layers; b++) {
-        w->between[b] = gat__alloc_array(ctx, (int64_t)hidden_count, sizeof(float),
-                                         "hidden features", &status);
+        w->between[b] = gat__scratch(ctx, SLOT_BETWEEN + b, (int64_t)hidden_count,
+                                     sizeof(float), "hidden features", &status,
+                                     &fresh_between[b]);
         if (w->between[b] == NULL)
             goto fail;
     }
-    w->nodes = nodes;
-    first_touch(ctx, m, g);
+    if (fresh_projected || fresh_between[0] || fresh_between[1])
+        first_touch(ctx, w, g, fresh_projected, fresh_between);
     return GAT_OK;
 fail:
-    gat_model_trim(m);
+    gat__scratch_release(ctx); /* a failed forward keeps nothing */
     return status;
 }
 
 /* The [N, max H] score arrays, made on first need: by a layer whose shape
  * the edge pass cannot score itself, or when attention is returned. */
-static gat_status ensure_scores(gat_context *ctx, gat_model *m)
+static gat_status ensure_scores(gat_context *ctx, workspace *w)
 {
-    gat__workspace *w = &m->workspace;
     if (w->score_src != NULL)
         return GAT_OK;
     size_t count;
-    if (!gat__mul_size((size_t)w->nodes, (size_t)widths_of(m).heads, &count) || count > INT64_MAX)
+    if (!gat__mul_size((size_t)w->nodes, (size_t)w->widths.heads, &count) || count > INT64_MAX)
         return gat__fail(ctx, GAT_ERR_OVERFLOW, "forward: %lld nodes overflow the score arrays",
                          (long long)w->nodes);
     gat_status status;
-    w->score_src =
-        gat__alloc_array(ctx, (int64_t)count, sizeof(float), "source scores", &status);
-    if (w->score_src == NULL)
-        return status;
-    w->score_dst =
-        gat__alloc_array(ctx, (int64_t)count, sizeof(float), "destination scores", &status);
-    if (w->score_dst == NULL) {
-        GAT_FREE(&m->allocator, w->score_src);
+    w->score_src = gat__scratch(ctx, SLOT_SCORE_SRC, (int64_t)count, sizeof(float),
+                                "source scores", &status, NULL);
+    if (w->score_src == NULL) {
+        gat__scratch_release(ctx);
         return status;
     }
-    return GAT_OK;
+    w->score_dst = gat__scratch(ctx, SLOT_SCORE_DST, (int64_t)count, sizeof(float),
+                                "destination scores", &status, NULL);
+    if (w->score_dst == NULL) {
+        w->score_src = NULL;
+        gat__scratch_release(ctx); /* a failed forward keeps nothing */
+    }
+    return status;
 }
 
 static double seconds_now(void)
@@ -152,7 +173,7 @@ gat_status gat__forward_check_args(gat_context *ctx, const gat_model *model,
     return GAT_OK;
 }
 
-gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph *graph,
+gat_status gat_model_forward(gat_context *ctx, const gat_model *model, const gat_graph *graph,
                              const float *x, int64_t num_nodes, int64_t in_features,
                              float *out, float *attention)
 {
@@ -160,18 +181,20 @@ gat_status gat_model_forward(gat_context *ctx, gat_model *model, const gat_graph
                                     attention, NULL);
 }
 
-gat_status gat_model_forward_timed(gat_context *ctx, gat_model *model, const gat_graph *graph,
-                                    const float *x, int64_t num_nodes, int64_t in_features,
-                                    float *out, float *attention, gat_forward_times *times)
+gat_status gat_model_forward_timed(gat_context *ctx, const gat_model *model,
+                                   const gat_graph *graph, const float *x, int64_t num_nodes,
+                                   int64_t in_features, float *out, float *attention,
+                                   gat_forward_times *times)
 {
     gat_status status =
         gat__forward_check_args(ctx, model, graph, x, num_nodes, in_features, out);
     if (status != GAT_OK)
         return status;
-    status = ensure_workspace(ctx, model, graph);
+    workspace ws;
+    status = ensure_workspace(ctx, model, graph, &ws);
     if (status != GAT_OK)
         return status;
-    gat__workspace *w = &model->workspace;
+    workspace *w = &ws;
     const gat__layer *last = &model->layers[model->num_layers - 1];
     int64_t *loops_before = NULL;
     if (attention != NULL && last->config.add_self_loops) {
@@ -188,7 +211,7 @@ gat_status gat_model_forward_timed(gat_context *ctx, gat_model *model, const gat
         float *layer_attention = is_last ? attention : NULL;
         const bool stored_scores =
             layer_attention != NULL || !gat_layer_scores_in_edge_pass(&layer->config);
-        if (stored_scores && (status = ensure_scores(ctx, model)) != GAT_OK)
+        if (stored_scores && (status = ensure_scores(ctx, w)) != GAT_OK)
             break;
         float *score_src = stored_scores ? w->score_src : NULL;
         float *score_dst = stored_scores ? w->score_dst : NULL;

@@ -97,17 +97,11 @@ fail:
     return status;
 }
 
+/* The model holds no scratch since forward buffers moved to the context
+ * (gat_context_trim); kept so that callers of 0.1 still link. */
 void gat_model_trim(gat_model *model)
 {
-    if (model == NULL)
-        return;
-    gat__workspace *w = &model->workspace;
-    GAT_FREE(&model->allocator, w->projected);
-    GAT_FREE(&model->allocator, w->score_src);
-    GAT_FREE(&model->allocator, w->score_dst);
-    GAT_FREE(&model->allocator, w->between[0]);
-    GAT_FREE(&model->allocator, w->between[1]);
-    w->nodes = 0;
+    (void)model;
 }
 
 void gat_model_destroy(gat_model **model)
@@ -115,7 +109,6 @@ void gat_model_destroy(gat_model **model)
     if (model == NULL || *model == NULL)
         return;
     gat_model *m = *model;
-    gat_model_trim(m);
     if (m->layers != NULL) {
         for (int l = 0; l < m->num_layers; l++) {
             gat__free_raw(&m->allocator, m->layers[l].weight);

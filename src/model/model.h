@@ -12,21 +12,11 @@ typedef struct gat__layer {
     float *bias;    /* [out width] or NULL */
 } gat__layer;
 
-/* Scratch kept between forward calls, sized for `nodes` rows. */
-typedef struct gat__workspace {
-    int64_t nodes;
-    float *projected;   /* [N, max H*C] */
-    float *score_src;   /* [N, max H] */
-    float *score_dst;   /* [N, max H] */
-    float *between[2];  /* [N, max hidden width], ping-pong between layers */
-} gat__workspace;
-
 struct gat_model {
     gat_allocator allocator;
     int num_layers;
     gat_activation activation;
     gat__layer *layers;
-    gat__workspace workspace;
 };
 
 static inline int64_t gat__layer_out_width(const gat_layer_config *c)

@@ -70,7 +70,7 @@ void gat__nll_forward_backward(const float *logits, int64_t classes, const int64
     metrics->accuracy = (double)correct / (double)count;
 }
 
-gat_status gat_model_evaluate(gat_context *ctx, gat_model *model, const gat_graph *graph,
+gat_status gat_model_evaluate(gat_context *ctx, const gat_model *model, const gat_graph *graph,
                               const float *x, int64_t num_nodes, int64_t in_features,
                               const int64_t *labels, const int64_t *index, int64_t count,
                               gat_metrics *metrics)
