@@ -86,6 +86,8 @@ static void usage(FILE *out)
             "  --help, --version\n");
 }
 
+/* "1,2,4": counts separated by single commas; an empty count ("1,,2",
+ * "1,", ",1") is refused, not skipped. */
 static int parse_thread_list(const char *text, int *out)
 {
     int count = 0;
@@ -93,13 +95,20 @@ static int parse_thread_list(const char *text, int *out)
     if (strlen(text) >= sizeof buf)
         cli_usage_error(program, "--threads list too long");
     strcpy(buf, text);
-    for (char *tok = strtok(buf, ","); tok != NULL; tok = strtok(NULL, ",")) {
+    char *tok = buf;
+    for (;;) {
+        char *comma = strchr(tok, ',');
+        if (comma != NULL)
+            *comma = '\0';
+        if (tok[0] == '\0')
+            cli_usage_error(program, "--threads '%s': an empty count (expected T[,T...])", text);
         if (count == MAX_THREAD_COUNTS)
             cli_usage_error(program, "--threads takes at most %d counts", MAX_THREAD_COUNTS);
-        out[count++] = (int)cli_parse_int(program, "--threads", tok, 1, 4096);
+        out[count++] = cli_parse_threads(program, "--threads", tok);
+        if (comma == NULL)
+            break;
+        tok = comma + 1;
     }
-    if (count == 0)
-        cli_usage_error(program, "--threads needs at least one count");
     return count;
 }
 
@@ -257,13 +266,13 @@ static gat_graph *load_graph(gat_context *ctx, const bench_options *o, int64_t n
     return g;
 }
 
-static float *random_features(int64_t n, int64_t f, uint64_t seed)
+static float *random_features(int64_t n, int64_t f, uint64_t seed, int threads)
 {
     float *x = malloc((size_t)(n * f > 0 ? n * f : 1) * sizeof(float));
     if (x == NULL)
         cli_fail(program, "out of memory for %lld x %lld features", (long long)n, (long long)f);
     /* A simple counter hash: fast, and the same for any thread count. */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t k = 0; k < n * f; k++) {
         uint64_t z = (uint64_t)k * 0x9E3779B97F4A7C15ull + seed * 0xD1B54A32D192ED03ull;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -518,8 +527,16 @@ int main(int argc, char **argv)
     bench_machine machine = {0, 0, 0, ""};
     if (!o.topology_only) {
         int probe_threads = o.thread_counts[o.num_thread_counts - 1];
-        if (probe_threads == 0)
-            probe_threads = omp_get_max_threads();
+        if (probe_threads == 0) {
+            /* OpenMP's default, under the library's thread policy (an
+             * absurd OMP_NUM_THREADS is refused here, not run by the probe).
+             * Unpinned: no OpenMP team may exist before the probe's fork. */
+            gat_context_options check;
+            gat_context_options_init(&check);
+            gat_context *ctx = cli_context_create(program, &check);
+            probe_threads = gat_context_threads(ctx);
+            gat_context_destroy(&ctx);
+        }
         if (o.probe)
             fprintf(stderr, "%s: probing memory bandwidth and SGEMM rate (%d threads)\n",
                     program, probe_threads);
@@ -531,9 +548,7 @@ int main(int argc, char **argv)
     copts.num_threads = o.thread_counts[0];
     copts.pin = o.pin;
     copts.gemm = o.gemm;
-    gat_context *ctx = NULL;
-    if (gat_context_create(&ctx, &copts) != GAT_OK)
-        cli_fail(program, "cannot create a context");
+    gat_context *ctx = cli_context_create(program, &copts);
     for (int k = 0; k < o.num_thread_counts; k++)
         if (o.thread_counts[k] == 0)
             o.thread_counts[k] = gat_context_threads(ctx);
@@ -563,7 +578,7 @@ int main(int argc, char **argv)
     gat_graph *g = load_graph(ctx, &o, features != NULL ? features->shape[0] : -1, &source);
     const int64_t n = gat_graph_num_nodes(g);
     const int64_t f = features != NULL ? features->shape[1] : o.in_features;
-    float *x = features != NULL ? features->data : random_features(n, f, o.seed);
+    float *x = features != NULL ? features->data : random_features(n, f, o.seed, gat_context_threads(ctx));
 
     /* --reorder: the graph is relabelled and each feature row moves with its
      * node, so the run is the same model on the same graph, in other ids.

@@ -116,14 +116,31 @@ typedef struct gat_context_options {
     gat_pin pin;                  /* default GAT_PIN_NONE */
     const gat_allocator *allocator; /* NULL: the C library; copied */
     gat_gemm gemm;                /* default GAT_GEMM_AUTO */
+    /* A caller-owned buffer of message_size bytes that receives why
+     * gat_context_create failed (there is no context to ask); default NULL. */
+    char *message;
+    size_t message_size;
 } gat_context_options;
 
 /* Fills the defaults above. */
 void gat_context_options_init(gat_context_options *options);
 
+/* The most threads a context accepts on this machine: 4 per hardware thread
+ * (online CPU), never more than 1024. A larger count, passed in or taken
+ * from OMP_NUM_THREADS, is refused with GAT_ERR_INVALID naming where it
+ * came from ("num_threads 4096", "OMP_NUM_THREADS=100000"): libgomp would
+ * crash on it (a team of 100000 overflows the stack) or only time-slice. */
+int gat_max_threads(void);
+
 /* options may be NULL (defaults). *ctx is owned by the caller: destroy it
  * after every object made with it. A failed pinning is not an error: it is
- * reported by gat_context_pin_report(). */
+ * reported by gat_context_pin_report(). The thread count is checked
+ * against gat_max_threads(), and a team of that many threads is started
+ * once: if the system cannot create the threads, GAT_ERR_NOMEM ("cannot
+ * start a team of N threads") instead of OpenMP's abort later. Other
+ * statuses: GAT_ERR_INVALID (a negative count, unknown pin or gemm, an
+ * allocator without alloc or free), GAT_ERR_NOMEM. On failure *ctx is NULL
+ * and options->message, if given, says why. */
 gat_status gat_context_create(gat_context **ctx, const gat_context_options *options);
 void gat_context_destroy(gat_context **ctx);
 
@@ -133,6 +150,8 @@ const char *gat_context_message(const gat_context *ctx);
 
 /* Number of threads parallel work uses (>= 1). */
 int gat_context_threads(const gat_context *ctx);
+/* Sets it (0: OpenMP's default) under the rules of gat_context_create;
+ * on failure the context keeps its previous count. */
 gat_status gat_context_set_threads(gat_context *ctx, int num_threads);
 
 /* A human-readable description of the hardware topology found by hwloc

@@ -408,3 +408,62 @@ Test(cli, init_usage_errors, .init = make_tmpdir, .fini = remove_tmpdir)
                           "nowhere/m.safetensors");
     cr_assert_eq(count_files(), 0);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Thread counts (issue 13): --threads and OMP_NUM_THREADS under one policy */
+
+/* Exit 2 (a usage error), no signal, one line naming the option and count. */
+static void expect_usage_error(run_result r, const char *needle)
+{
+    cr_assert_eq(r.exit_code, 2, "exit %d, stderr: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, needle) != NULL, "'%s' not in: %s", needle, r.err);
+}
+
+Test(cli, absurd_thread_counts_are_refused_by_every_tool, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    static const char *const tools[] = {"gat-infer", "gat-train", "gat-convert", "gat-bench"};
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && mkdir ds && cp " TRAIN_CASE "/edges.txt ds/ && cp " TRAIN_CASE
+             "/x.npy ds/features.npy && cp " TRAIN_CASE "/labels.npy ds/ && for s in train val "
+             "test; do cp " TRAIN_CASE "/train.npy ds/$s.npy; done",
+             tmpdir);
+    cr_assert_eq(system(cmd), 0);
+    for (size_t t = 0; t < sizeof tools / sizeof tools[0]; t++) {
+        const char *path = tool(tools[t]);
+        expect_usage_error(run(path, "--threads 4096"), "--threads 4096: more than");
+        expect_usage_error(run(path, "--threads 0"), "--threads");
+        /* OpenMP's default from the environment: refused, named, no signal
+         * (before, SIGSEGV: libgomp's team start overflowed the stack). */
+        char args[1024];
+        const char *rest = strcmp(tools[t], "gat-infer") == 0 ? INFER_OK_ARGS " --out y.npy"
+                           : strcmp(tools[t], "gat-train") == 0
+                               ? "--data ds --progress none --epochs 1"
+                           : strcmp(tools[t], "gat-convert") == 0
+                               ? "--quiet " PYG_CASE "/edges.txt g.gcsr"
+                               : "--no-probe --nodes 100 --edges 300 --reps 1";
+        snprintf(args, sizeof args, "OMP_NUM_THREADS=100000 '%s' %s", path, rest);
+        run_result r = run("/usr/bin/env", args);
+        expect_one_line_error(r, "OMP_NUM_THREADS=100000");
+        cr_expect(strstr(r.err, "more than the limit") != NULL, "%s: %s", tools[t], r.err);
+        /* A count given on the command line is the one used. */
+        snprintf(args, sizeof args, "OMP_NUM_THREADS=100000 '%s' %s --threads 2", path, rest);
+        r = run("/usr/bin/env", args);
+        cr_expect_eq(r.exit_code, 0, "%s: %s", tools[t], r.err);
+    }
+    cr_expect(exists("y.npy") && exists("g.gcsr"), "the runs with --threads 2 wrote");
+}
+
+Test(cli, bench_thread_lists_are_strict, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    const char *bench = tool("gat-bench");
+    expect_usage_error(run(bench, "--threads 1,,2"), "empty count");
+    expect_usage_error(run(bench, "--threads 1,"), "empty count");
+    expect_usage_error(run(bench, "--threads ,1"), "empty count");
+    expect_usage_error(run(bench, "--threads 1,4096"), "--threads 4096");
+    cr_expect_eq(run(bench, "--no-probe --nodes 100 --edges 300 --reps 1 --warmup 0 "
+                            "--threads 1,2")
+                     .exit_code,
+                 0);
+}

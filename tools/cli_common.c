@@ -81,6 +81,32 @@ double cli_parse_double(const char *program, const char *option, const char *tex
     return value;
 }
 
+int cli_parse_threads(const char *program, const char *option, const char *text)
+{
+    const int64_t value = cli_parse_int(program, option, text, 1, INT32_MAX);
+    const int limit = gat_max_threads();
+    if (value > limit)
+        cli_usage_error(program,
+                        "%s %s: more than %d, the most threads this machine allows (4 per "
+                        "hardware thread, never more than 1024)",
+                        option, text, limit);
+    return (int)value;
+}
+
+gat_context *cli_context_create(const char *program, gat_context_options *options)
+{
+    char message[512] = "";
+    options->message = message;
+    options->message_size = sizeof message;
+    gat_context *ctx = NULL;
+    gat_status status = gat_context_create(&ctx, options);
+    options->message = NULL;
+    options->message_size = 0;
+    if (status != GAT_OK)
+        cli_fail(program, "%s", message[0] != '\0' ? message : gat_status_str(status));
+    return ctx;
+}
+
 void cli_write_edge_pairs(const char *program, gat_context *ctx, const gat_graph *graph,
                           bool add_self_loops, const char *path)
 {

@@ -31,6 +31,13 @@ int64_t cli_parse_int(const char *program, const char *option, const char *text,
 int cli_parse_choice(const char *program, const char *option, const char *text,
                      const char *const *names, const int *values, int count);
 double cli_parse_double(const char *program, const char *option, const char *text);
+/* A thread count in [1, gat_max_threads()], or a usage error naming the
+ * option and the count: "--threads 4096: more than 8, ...". */
+int cli_parse_threads(const char *program, const char *option, const char *text);
+
+/* gat_context_create, or cli_fail with its reason (such as
+ * "OMP_NUM_THREADS=100000: ... more than the limit"). */
+gat_context *cli_context_create(const char *program, gat_context_options *options);
 
 /* Writes the graph's attended edges (library order, under the self-loop
  * policy) to an int64 .npy of shape [E', 2] holding (src, dst) pairs. */

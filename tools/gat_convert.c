@@ -191,7 +191,7 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'x': to_text = 1; break;
         case 'n': nodes = cli_parse_int(program, "--nodes", optarg, 0, INT32_MAX); break;
-        case 't': threads = (int)cli_parse_int(program, "--threads", optarg, 1, 4096); break;
+        case 't': threads = cli_parse_threads(program, "--threads", optarg); break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V':
@@ -209,9 +209,7 @@ int main(int argc, char **argv)
     gat_context_options copts;
     gat_context_options_init(&copts);
     copts.num_threads = threads;
-    gat_context *ctx = NULL;
-    if (gat_context_create(&ctx, &copts) != GAT_OK)
-        cli_fail(program, "cannot create a context (out of memory?)");
+    gat_context *ctx = cli_context_create(program, &copts);
 
     const char *kind = input_kind(in_path);
     double t0 = cli_now();

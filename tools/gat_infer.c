@@ -67,7 +67,7 @@ int main(int argc, char **argv)
         case 'o': out_path = optarg; break;
         case 'a': attention_path = optarg; break;
         case 'e': edges_path = optarg; break;
-        case 't': threads = (int)cli_parse_int(program, "--threads", optarg, 1, 4096); break;
+        case 't': threads = cli_parse_threads(program, "--threads", optarg); break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V':
@@ -85,9 +85,7 @@ int main(int argc, char **argv)
     gat_context_options copts;
     gat_context_options_init(&copts);
     copts.num_threads = threads;
-    gat_context *ctx = NULL;
-    if (gat_context_create(&ctx, &copts) != GAT_OK)
-        cli_fail(program, "cannot create a context (out of memory?)");
+    gat_context *ctx = cli_context_create(program, &copts);
 
     double t0 = cli_now();
     gat_array *x = NULL;

@@ -208,7 +208,7 @@ static train_options parse_options(int argc, char **argv)
         case O_NORMALIZE: o.normalize = true, set[SET_NORMALIZE] = true; break;
         case O_NO_NORMALIZE: o.normalize = false, set[SET_NORMALIZE] = true; break;
         case O_SEED: o.seed = (uint64_t)cli_parse_int(program, "--seed", optarg, 0, INT64_MAX); break;
-        case O_THREADS: o.threads = (int)cli_parse_int(program, "--threads", optarg, 1, 4096); break;
+        case O_THREADS: o.threads = cli_parse_threads(program, "--threads", optarg); break;
         case O_INPUT: {
             static const char *const names[] = {"auto", "dense", "sparse"};
             static const int values[] = {GAT_INPUT_AUTO, GAT_INPUT_DENSE, GAT_INPUT_SPARSE};
@@ -307,9 +307,7 @@ int main(int argc, char **argv)
     gat_context_options copts;
     gat_context_options_init(&copts);
     copts.num_threads = o.threads;
-    gat_context *ctx = NULL;
-    if (gat_context_create(&ctx, &copts) != GAT_OK)
-        cli_fail(program, "cannot create a context (out of memory?)");
+    gat_context *ctx = cli_context_create(program, &copts);
     const double t_start = cli_now();
 
     gat_array *x = read_array(ctx, o.data, "features.npy", GAT_FLOAT32);

@@ -6,10 +6,15 @@
 #include "parallel.h"
 
 #include <hwloc.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <pthread.h>
+#endif
 
 extern const gat_allocator gat__default_allocator;
 
@@ -126,6 +131,125 @@ static void pin_threads(gat_context *ctx)
     free(sets);
 }
 
+/* The thread-count policy, the same for a count passed in (the tools'
+ * --threads) and for OpenMP's default (OMP_NUM_THREADS): at most
+ * GAT_THREADS_PER_CPU per hardware thread and never more than
+ * GAT_MAX_THREADS; above that the count is refused, not clamped, so that a
+ * typo does not silently run with another count.
+ *  - Why a bound at all: libgomp's gomp_team_start reserves 128 bytes per
+ *    thread with alloca on the calling thread's stack, so a team of 100000
+ *    (12.8 MB) overflows the 8 MiB main stack: SIGSEGV at the first parallel
+ *    region, before any thread exists. At 1024 that is 128 KiB.
+ *  - Why tied to the machine: beyond a few threads per hardware thread a
+ *    team only time-slices, and each waits at every barrier for the others
+ *    to be scheduled; 4 leaves room for deliberate oversubscription.
+ * Hardware threads are the online CPUs (sysconf), the count hwloc finds
+ * too, read without loading hwloc (see load_topology). */
+#define GAT_MAX_THREADS 1024
+#define GAT_THREADS_PER_CPU 4
+
+static long hardware_threads(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus >= 1 ? cpus : 1;
+}
+
+int gat_max_threads(void)
+{
+    long limit = hardware_threads() * GAT_THREADS_PER_CPU;
+    return limit < GAT_MAX_THREADS ? (int)limit : GAT_MAX_THREADS;
+}
+
+#ifdef _OPENMP
+static void *probe_thread(void *arg)
+{
+    return arg;
+}
+#endif
+
+/* libgomp cannot report a thread it failed to create: it prints "Thread
+ * creation failed" and aborts the process. So a team of n is tried here
+ * first, as n - 1 threads alive at once with the default attributes (what
+ * libgomp uses unless OMP_STACKSIZE is set), and a failure is a status. */
+static gat_status probe_team(gat_context *ctx, int n, const char *source)
+{
+#ifdef _OPENMP
+    if (n < 2)
+        return GAT_OK;
+    gat_status status;
+    pthread_t *ids = gat__alloc_array(ctx, n - 1, sizeof *ids, "thread probe", &status);
+    if (ids == NULL)
+        return status;
+    int started = 0, error = 0;
+    while (started < n - 1 && (error = pthread_create(&ids[started], NULL, probe_thread, NULL)) == 0)
+        started++;
+    for (int t = 0; t < started; t++)
+        pthread_join(ids[t], NULL);
+    gat__free_raw(&ctx->allocator, ids);
+    if (error != 0)
+        return gat__fail(ctx, GAT_ERR_NOMEM,
+                         "%s: cannot start a team of %d threads: thread %d of %d: %s", source, n,
+                         started + 2, n, strerror(error));
+#else
+    (void)ctx, (void)n, (void)source;
+#endif
+    return GAT_OK;
+}
+
+/* Resolves a requested count (0: OpenMP's default) under the policy above,
+ * checks that such a team can start, and applies it with its pinning. The
+ * message names where the count came from. */
+static gat_status apply_threads(gat_context *ctx, int requested)
+{
+    char source[96];
+    int n = requested;
+    if (requested > 0) {
+        snprintf(source, sizeof source, "num_threads %d", requested);
+    } else {
+        n = gat__default_threads();
+        const char *env = getenv("OMP_NUM_THREADS");
+        if (env != NULL && env[0] != '\0')
+            snprintf(source, sizeof source, "OMP_NUM_THREADS=%.60s", env);
+        else
+            snprintf(source, sizeof source, "OpenMP's default of %d threads", n);
+    }
+    if (n < 1)
+        n = 1;
+    const int limit = gat_max_threads();
+    if (n > limit)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "%s: %d threads is more than the limit of %d on this machine (%d per "
+                         "hardware thread, %ld hardware threads, never more than %d)",
+                         source, n, limit, GAT_THREADS_PER_CPU, hardware_threads(),
+                         GAT_MAX_THREADS);
+    gat_status status = probe_team(ctx, n, source);
+    if (status != GAT_OK)
+        return status;
+    ctx->num_threads = n;
+    pin_threads(ctx);
+    return GAT_OK;
+}
+
+/* No context survives a failed creation to hold its message: it goes to
+ * the caller's buffer, when there is one. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static gat_status refuse(const gat_context_options *options, gat_status status,
+                         const char *format, ...)
+{
+    if (options->message == NULL || options->message_size == 0)
+        return status;
+    int used = snprintf(options->message, options->message_size, "gat_context_create: ");
+    if (used < 0 || (size_t)used >= options->message_size)
+        return status;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(options->message + used, options->message_size - (size_t)used, format, args);
+    va_end(args);
+    return status;
+}
+
 gat_status gat_context_create(gat_context **ctx_out, const gat_context_options *options)
 {
     if (ctx_out == NULL)
@@ -135,30 +259,36 @@ gat_status gat_context_create(gat_context **ctx_out, const gat_context_options *
     gat_context_options_init(&defaults);
     if (options == NULL)
         options = &defaults;
-    if (options->num_threads < 0 || options->pin < GAT_PIN_NONE ||
-        options->pin > GAT_PIN_SCATTER || options->gemm < GAT_GEMM_AUTO ||
-        options->gemm > GAT_GEMM_BUILTIN)
-        return GAT_ERR_INVALID;
+    if (options->num_threads < 0)
+        return refuse(options, GAT_ERR_INVALID, "num_threads %d is negative",
+                      options->num_threads);
+    if (options->pin < GAT_PIN_NONE || options->pin > GAT_PIN_SCATTER)
+        return refuse(options, GAT_ERR_INVALID, "unknown pin %d", (int)options->pin);
+    if (options->gemm < GAT_GEMM_AUTO || options->gemm > GAT_GEMM_BUILTIN)
+        return refuse(options, GAT_ERR_INVALID, "unknown gemm %d", (int)options->gemm);
     if (options->gemm == GAT_GEMM_BLAS && !GAT_HAVE_BLAS)
-        return GAT_ERR_UNSUPPORTED;
+        return refuse(options, GAT_ERR_UNSUPPORTED, "gemm GAT_GEMM_BLAS: built without BLAS");
     const gat_allocator *allocator =
         options->allocator != NULL ? options->allocator : &gat__default_allocator;
     if (allocator->alloc == NULL || allocator->free == NULL)
-        return GAT_ERR_INVALID;
+        return refuse(options, GAT_ERR_INVALID, "the allocator needs alloc and free");
     gat_context *ctx = allocator->alloc(allocator->user, GAT_ALIGNMENT, sizeof *ctx);
     if (ctx == NULL)
-        return GAT_ERR_NOMEM;
+        return refuse(options, GAT_ERR_NOMEM, "cannot allocate %zu bytes", sizeof *ctx);
     memset(ctx, 0, sizeof *ctx);
     ctx->allocator = *allocator;
     ctx->pin = options->pin;
     ctx->gemm = options->gemm == GAT_GEMM_AUTO ? GAT_GEMM_DEFAULT : options->gemm;
-    ctx->num_threads = options->num_threads > 0 ? options->num_threads : gat__default_threads();
     ctx->parallel_min_work = GAT_PARALLEL_MIN_WORK;
     ctx->projection_stream_min_bytes = GAT_PROJECTION_STREAM_MIN_BYTES;
-    if (ctx->num_threads < 1)
-        ctx->num_threads = 1;
-
-    pin_threads(ctx);
+    ctx->num_threads = 1;
+    gat_status status = apply_threads(ctx, options->num_threads);
+    if (status != GAT_OK) {
+        refuse(options, status, "%s", ctx->message);
+        gat_context_destroy(&ctx);
+        return status;
+    }
+    gat__clear_message(ctx);
     *ctx_out = ctx;
     return GAT_OK;
 }
@@ -192,12 +322,10 @@ gat_status gat_context_set_threads(gat_context *ctx, int num_threads)
 {
     if (ctx == NULL)
         return GAT_ERR_INVALID;
+    gat__clear_message(ctx);
     if (num_threads < 0)
         return gat__fail(ctx, GAT_ERR_INVALID, "thread count %d is negative", num_threads);
-    ctx->num_threads = num_threads > 0 ? num_threads : gat__default_threads();
-    pin_threads(ctx);
-    gat__clear_message(ctx);
-    return GAT_OK;
+    return apply_threads(ctx, num_threads);
 }
 
 const char *gat_context_pin_report(const gat_context *ctx)
