@@ -168,9 +168,9 @@ int main(int argc, char **argv)
     const init_options o = parse_options(argc, argv);
     gat_layer_config configs[MAX_LAYERS];
     const int count = parse_layers(&o, configs);
-    gat_context *ctx = NULL;
-    if (gat_context_create(&ctx, NULL) != GAT_OK)
-        cli_fail(program, "cannot create a context (out of memory?)");
+    gat_context_options copts;
+    gat_context_options_init(&copts);
+    gat_context *ctx = cli_context_create(program, &copts);
     gat_model *model = NULL;
     cli_check(program, ctx, gat_model_create(ctx, &model, count, configs, o.activation));
     cli_check(program, ctx, gat_model_init_glorot(ctx, model, o.seed));
