@@ -408,16 +408,20 @@ int64_t gat_model_out_features(const gat_model *model);
 gat_status gat_model_init_glorot(gat_context *ctx, gat_model *model, uint64_t seed);
 
 /* Loads a model from safetensors. Tensors "layers.{i}.lin.weight" (or PyG
- * 2.3-2.4's "layers.{i}.lin_src.weight"), "layers.{i}.att_src",
- * "layers.{i}.att_dst", optional "layers.{i}.bias", dtype F32. Metadata:
- * "layers.{i}.concat", "layers.{i}.negative_slope",
- * "layers.{i}.add_self_loops", "activation". Errors name file and tensor:
- * GAT_ERR_IO (cannot open/read, not a regular file), GAT_ERR_FORMAT
- * (malformed header, JSON, offsets, shapes, metadata), GAT_ERR_UNSUPPORTED
- * (dtype other than F32, a parameter GATConv variants add that this engine
- * does not run: lin.bias, att_edge, res, a bipartite lin_dst), GAT_ERR_OVERFLOW
- * (a shape whose size overflows), GAT_ERR_NONFINITE (NaN/Inf parameter),
- * GAT_ERR_NOMEM. *model is NULL on failure. */
+ * 2.3-2.4's "layers.{i}.lin_src.weight"), "layers.{i}.att_src" and
+ * "layers.{i}.att_dst" [1, H, C], optional "layers.{i}.bias", dtype F32.
+ * Metadata: "layers.{i}.concat", "layers.{i}.negative_slope",
+ * "layers.{i}.add_self_loops", "layers.{i}.type" ("gatconv"), "activation",
+ * "format" ("pt"). Strict (docs/formats.md): any other tensor or key, a key
+ * of a layer the tensors do not define, another shape, or a value not
+ * spelled as documented ("True", " 0.2", "1e-400") is an error naming it.
+ * Errors name file and tensor or key: GAT_ERR_IO (cannot open/read, not a
+ * regular file), GAT_ERR_FORMAT (malformed header, JSON, offsets, names,
+ * shapes, metadata), GAT_ERR_UNSUPPORTED (dtype other than F32; the names
+ * reserved for GATv2, edge features and residual connections; lin.bias; a
+ * bipartite lin_dst), GAT_ERR_OVERFLOW (a shape whose size overflows),
+ * GAT_ERR_NONFINITE (NaN/Inf parameter), GAT_ERR_NOMEM. *model is NULL on
+ * failure. */
 gat_status gat_model_load(gat_context *ctx, gat_model **model, const char *path);
 /* Saves in the same format (written to a temporary name, then renamed);
  * GAT_ERR_NONFINITE if a parameter is NaN/Inf, GAT_ERR_IO on write errors. */

@@ -439,7 +439,6 @@ Test(npy, read_header_variants)
         {1, true, "{'shape': (1, 2), 'fortran_order': False, 'descr': '<f4'}", true},
         {1, true, "{ 'descr' : '<f4' ,\n\t'fortran_order':False,'shape':( 1 , 2 , ) , }", true},
         {1, true, "{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (1, 2)}", true},
-        {1, false, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2)}", true},
         {1, false, "{'descr': '|f4', 'fortran_order': False, 'shape': (1, 2), }  \n", true},
         {1, true, "{'descr': 'f4', 'fortran_order': False, 'shape': (1, 2), }", true},
         {1, true, "{'descr': '<f4', 'fortran_order': False, 'shape': (1L, 2L), }", true},
@@ -464,6 +463,30 @@ Test(npy, read_header_variants)
         else
             expect_i64(a, 2, i);
         gat_array_destroy(&a);
+    }
+}
+
+/* The format ends the header with '\n'; a header without it (here a
+ * dictionary that fills its length exactly, or one padded with spaces
+ * only) is refused, naming the header's last byte. */
+Test(npy, header_without_closing_newline)
+{
+    const float f[2] = {1.0f, -2.0f};
+    static const char *const dicts[] = {
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2)}",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }     ",
+    };
+    for (size_t d = 0; d < sizeof dicts / sizeof dicts[0]; d++) {
+        const char *path = write_npy_ex("nonl.npy", 1, 0, dicts[d], false, f, sizeof f);
+        gat_array *a = NULL;
+        cr_expect_eq(gat_npy_read(ctx, path, GAT_FLOAT32, &a), GAT_ERR_FORMAT, "%s", dicts[d]);
+        cr_expect_null(a);
+        cr_expect(strstr(gat_context_message(ctx), "does not end with a newline") != NULL, "%s",
+                  gat_context_message(ctx));
+        char at[64];
+        snprintf(at, sizeof at, "header at byte %zu", 10 + strlen(dicts[d]) - 1);
+        cr_expect(strstr(gat_context_message(ctx), at) != NULL, "'%s' not in: %s", at,
+                  gat_context_message(ctx));
     }
 }
 

@@ -337,9 +337,8 @@ Test(safetensors, loads_file_from_export_pyg)
 
 Test(safetensors, hand_written_base_loads)
 {
-    gat_model *model = expect_load(write_case("base.safetensors", "{" W0 "," AS0 "," AD0 "," B0
-                                              ",\"head.weight\":{\"dtype\":\"I64\",\"shape\":"
-                                              "[2],\"data_offsets\":[96,112]}}", 4));
+    gat_model *model =
+        expect_load(write_case("base.safetensors", "{" W0 "," AS0 "," AD0 "," B0 "}", 0));
     gat_layer_config c;
     gat_layer_params p;
     gat_model_layer_config(model, 0, &c);
@@ -390,17 +389,22 @@ Test(safetensors, accepts_lin_src_and_equal_lin_dst)
                 GAT_ERR_UNSUPPORTED, "layers.0.lin_dst.weight");
 }
 
-Test(safetensors, accepts_two_dimensional_att)
+/* att_src and att_dst are [1, H, C] as PyG stores them, nothing else: a
+ * [2, 2] could be [H, C] or another layout read as one. */
+Test(safetensors, refuses_att_of_other_shapes)
 {
-    gat_model *model = expect_load(write_case(
-        "att2d.safetensors",
-        "{" W0 ",\"layers.0.att_src\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[48,64]},"
-        "\"layers.0.att_dst\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[64,80]}}", 0));
-    gat_layer_config c;
-    gat_model_layer_config(model, 0, &c);
-    cr_assert_eq(c.heads, 2);
-    cr_assert_eq(c.channels, 2);
-    gat_model_destroy(&model);
+    expect_fail(write_case("att2d.safetensors",
+                           "{" W0 ",\"layers.0.att_src\":{\"dtype\":\"F32\",\"shape\":[2,2],"
+                           "\"data_offsets\":[48,64]}," AD0 "}", 0),
+                GAT_ERR_FORMAT, "\"layers.0.att_src\": shape [2, 2]: expected [1, heads, channels]");
+    expect_fail(write_case("att2x.safetensors",
+                           "{" W0 "," AS0 ",\"layers.0.att_dst\":{\"dtype\":\"F32\",\"shape\":"
+                           "[2,1,2],\"data_offsets\":[64,80]}}", 0),
+                GAT_ERR_FORMAT, "\"layers.0.att_dst\": shape [2, 1, 2]");
+    expect_fail(write_case("att1d.safetensors",
+                           "{" W0 ",\"layers.0.att_src\":{\"dtype\":\"F32\",\"shape\":[4],"
+                           "\"data_offsets\":[48,64]}," AD0 "}", 0),
+                GAT_ERR_FORMAT, "shape [4]: expected [1, heads, channels]");
 }
 
 Test(safetensors, reads_metadata)
@@ -408,9 +412,9 @@ Test(safetensors, reads_metadata)
     gat_model *model = expect_load(write_case(
         "meta_in.safetensors",
         "{" W0 "," AS0 "," AD0 ",\"layers.0.bias\":{\"dtype\":\"F32\",\"shape\":[2],"
-        "\"data_offsets\":[80,88]},\"__metadata__\":{\"layers.0.concat\":\"False\","
+        "\"data_offsets\":[80,88]},\"__metadata__\":{\"layers.0.concat\":\"false\","
         "\"layers.0.negative_slope\":\"1e-2\",\"layers.0.add_self_loops\":\"false\","
-        "\"activation\":\"none\",\"unrelated\":\"ignored\",\"layers.7.concat\":\"x\"}}", 0));
+        "\"activation\":\"none\",\"format\":\"pt\",\"layers.0.type\":\"gatconv\"}}", 0));
     gat_layer_config c;
     gat_model_layer_config(model, 0, &c);
     cr_assert_not(c.concat);
@@ -479,10 +483,8 @@ Test(safetensors, metadata_not_object)
 
 Test(safetensors, no_layers)
 {
-    expect_fail(write_case("nolayers.safetensors",
-                           "{\"head.weight\":{\"dtype\":\"F32\",\"shape\":[2],"
-                           "\"data_offsets\":[0,8]}}", 0),
-                GAT_ERR_FORMAT, "layers.0");
+    expect_fail(write_case("nolayers.safetensors", "{\"__metadata__\":{}}", 0), GAT_ERR_FORMAT,
+                "layers.0");
 }
 
 Test(safetensors, missing_att_dst)
@@ -566,9 +568,9 @@ Test(safetensors, negative_dimension)
 Test(safetensors, shape_product_overflows)
 {
     expect_fail(write_case("overflow.safetensors",
-                           "{" W0 "," AS0 "," AD0 ",\"big\":{\"dtype\":\"F32\",\"shape\":"
+                           "{" W0 "," AS0 "," AD0 ",\"layers.0.bias\":{\"dtype\":\"F32\",\"shape\":"
                            "[4294967296,4294967296,16],\"data_offsets\":[80,96]}}", 0),
-                GAT_ERR_OVERFLOW, "big");
+                GAT_ERR_OVERFLOW, "layers.0.bias");
 }
 
 Test(safetensors, offsets_out_of_range)
@@ -651,6 +653,137 @@ Test(safetensors, bad_metadata_values)
                         "layers.0.add_self_loops", NULL);
     expect_bad_metadata("m8.safetensors", "\"layers.0.negative_slope\":\"0.2 x\"",
                         "layers.0.negative_slope", NULL);
+}
+
+/* ---- strict metadata and names (issue 13) ---------------------------------- */
+
+/* The base layer with `metadata`: refused with `status`, the message naming
+ * `key` and (when not NULL) `detail`. */
+static void expect_metadata_refused(const char *metadata, gat_status status, const char *key,
+                                    const char *detail)
+{
+    char header[1024];
+    snprintf(header, sizeof header, "{" W0 "," AS0 "," AD0 ",\"__metadata__\":{%s}}", metadata);
+    expect_fail(write_case("strict.safetensors", header, 0), status, key);
+    if (detail != NULL)
+        cr_assert_not_null(strstr(gat_context_message(ctx), detail), "\"%s\" not in: %s",
+                           detail, gat_context_message(ctx));
+}
+
+Test(safetensors, strict_metadata_keys)
+{
+    /* A typo would otherwise run the model with the default. */
+    expect_metadata_refused("\"layers.0.concatt\":\"false\"", GAT_ERR_FORMAT,
+                            "metadata \"layers.0.concatt\": unknown key", NULL);
+    expect_metadata_refused("\"activaton\":\"relu\"", GAT_ERR_FORMAT,
+                            "metadata \"activaton\": unknown key", NULL);
+    expect_metadata_refused("\"unrelated\":\"x\"", GAT_ERR_FORMAT, "\"unrelated\"",
+                            "unknown key");
+    /* A key of a layer the tensors do not define. */
+    expect_metadata_refused("\"layers.1.concat\":\"true\"", GAT_ERR_FORMAT,
+                            "metadata \"layers.1.concat\"", "there is no layer 1");
+    expect_metadata_refused("\"layers.7.negative_slope\":\"0.1\"", GAT_ERR_FORMAT,
+                            "\"layers.7.negative_slope\"", "there is no layer 7");
+    expect_metadata_refused("\"layers.01.concat\":\"true\"", GAT_ERR_FORMAT,
+                            "\"layers.01.concat\"", "layers.{index}.{name}");
+    /* Every value a string, whatever the key. */
+    expect_metadata_refused("\"layers.0.type\":1", GAT_ERR_FORMAT, "\"layers.0.type\"",
+                            "expected a JSON string");
+    expect_metadata_refused("\"format\":\"np\"", GAT_ERR_FORMAT, "\"format\" = \"np\"",
+                            "expected \"pt\"");
+    expect_metadata_refused("\"layers.0.type\":\"GATConv\"", GAT_ERR_FORMAT,
+                            "\"layers.0.type\" = \"GATConv\"", "expected \"gatconv\"");
+}
+
+Test(safetensors, strict_metadata_values)
+{
+    static const struct {
+        const char *metadata, *key, *value;
+    } cases[] = {
+        {"\"layers.0.negative_slope\":\" 0.2\"", "layers.0.negative_slope", "\" 0.2\""},
+        {"\"layers.0.negative_slope\":\"0.2 \"", "layers.0.negative_slope", "\"0.2 \""},
+        {"\"layers.0.negative_slope\":\"+0.2\"", "layers.0.negative_slope", "\"+0.2\""},
+        {"\"layers.0.negative_slope\":\".2\"", "layers.0.negative_slope", "\".2\""},
+        {"\"layers.0.negative_slope\":\"0x1p-3\"", "layers.0.negative_slope", "\"0x1p-3\""},
+        {"\"layers.0.negative_slope\":\"nan\"", "layers.0.negative_slope", "\"nan\""},
+        {"\"layers.0.negative_slope\":\"\"", "layers.0.negative_slope", "\"\""},
+        {"\"layers.0.concat\":\"False\"", "layers.0.concat", "expected \"true\" or \"false\""},
+        {"\"layers.0.concat\":\"True\"", "layers.0.concat", "\"True\""},
+        {"\"layers.0.add_self_loops\":\" true\"", "layers.0.add_self_loops", "\" true\""},
+        {"\"activation\":\"ELU\"", "activation", "\"ELU\""},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        expect_metadata_refused(cases[c].metadata, GAT_ERR_FORMAT, cases[c].key,
+                                cases[c].value);
+    /* Underflow: 1e-400 is 0 in double, 1e-40 a float32 denormal; either
+     * would silently change the slope. */
+    expect_metadata_refused("\"layers.0.negative_slope\":\"1e-400\"", GAT_ERR_FORMAT,
+                            "\"layers.0.negative_slope\" = \"1e-400\"", "underflow");
+    expect_metadata_refused("\"layers.0.negative_slope\":\"-1e-40\"", GAT_ERR_FORMAT,
+                            "\"layers.0.negative_slope\" = \"-1e-40\"", "underflow");
+    /* Zero written as zero, and the exponent's own digits, are fine. */
+    static const char *const good[] = {"0", "-0.0", "0e-400", "1e-2", "2E-1", "1.5e+1"};
+    static const float want[] = {0.0f, -0.0f, 0.0f, 0.01f, 0.2f, 15.0f};
+    for (size_t g = 0; g < sizeof good / sizeof good[0]; g++) {
+        char header[512];
+        snprintf(header, sizeof header,
+                 "{" W0 "," AS0 "," AD0 ",\"__metadata__\":{\"layers.0.negative_slope\":\"%s\"}}",
+                 good[g]);
+        gat_model *model = expect_load(write_case("good.safetensors", header, 0));
+        gat_layer_config c;
+        gat_model_layer_config(model, 0, &c);
+        cr_expect_eq(c.negative_slope, want[g], "\"%s\" read as %g", good[g],
+                     (double)c.negative_slope);
+        gat_model_destroy(&model);
+    }
+}
+
+Test(safetensors, unknown_tensor_names_outside_layers)
+{
+    expect_fail(write_case("head.safetensors",
+                           "{" W0 "," AS0 "," AD0 ",\"head.weight\":{\"dtype\":\"F32\","
+                           "\"shape\":[4],\"data_offsets\":[80,96]}}", 4),
+                GAT_ERR_FORMAT, "tensor \"head.weight\": unknown tensor name");
+    /* Whatever its dtype: it is refused by name first. */
+    expect_fail(write_case("step.safetensors",
+                           "{" W0 "," AS0 "," AD0 ",\"step\":{\"dtype\":\"I64\","
+                           "\"shape\":[2],\"data_offsets\":[80,96]}}", 4),
+                GAT_ERR_FORMAT, "\"step\": unknown tensor name");
+}
+
+/* The names of the layer types to come are refused as unsupported, naming
+ * the feature, not as unknown (gat.h, docs/formats.md). */
+Test(safetensors, reserved_names_are_unsupported)
+{
+    static const struct {
+        const char *name, *feature;
+    } tensors[] = {
+        {"layers.0.lin_l.weight", "GATv2"},   {"layers.0.lin_r.weight", "GATv2"},
+        {"layers.0.att", "GATv2"},            {"layers.0.lin_l.bias", "GATv2"},
+        {"layers.0.lin_edge.weight", "edge features"}, {"layers.0.att_edge", "edge features"},
+        {"layers.0.res.weight", "residual"},  {"layers.0.lin_src.bias", "bias inside"},
+    };
+    for (size_t t = 0; t < sizeof tensors / sizeof tensors[0]; t++) {
+        char header[512];
+        snprintf(header, sizeof header,
+                 "{" W0 "," AS0 "," AD0 ",\"%s\":{\"dtype\":\"F32\",\"shape\":[4],"
+                 "\"data_offsets\":[80,96]}}",
+                 tensors[t].name);
+        expect_fail(write_case("reserved.safetensors", header, 4), GAT_ERR_UNSUPPORTED,
+                    tensors[t].name);
+        cr_assert_not_null(strstr(gat_context_message(ctx), tensors[t].feature), "%s",
+                           gat_context_message(ctx));
+    }
+    expect_metadata_refused("\"layers.0.type\":\"gatv2conv\"", GAT_ERR_UNSUPPORTED,
+                            "\"layers.0.type\" = \"gatv2conv\"", "GATv2");
+    expect_metadata_refused("\"layers.0.share_weights\":\"false\"", GAT_ERR_UNSUPPORTED,
+                            "\"layers.0.share_weights\"", "GATv2");
+    expect_metadata_refused("\"layers.0.edge_dim\":\"3\"", GAT_ERR_UNSUPPORTED,
+                            "\"layers.0.edge_dim\"", "edge features");
+    expect_metadata_refused("\"layers.0.fill_value\":\"mean\"", GAT_ERR_UNSUPPORTED,
+                            "\"layers.0.fill_value\"", "edge features");
+    expect_metadata_refused("\"layers.0.residual\":\"true\"", GAT_ERR_UNSUPPORTED,
+                            "\"layers.0.residual\"", "residual");
 }
 
 Test(safetensors, layer_gap)

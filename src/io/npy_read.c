@@ -359,6 +359,12 @@ static gat_status parse_header(npy_parser *p, npy_header *h)
     skip_space(p);
     if (p->pos != p->len)
         return expected(p, "only padding after the header dictionary");
+    /* The format ends the header with '\n' (NumPy always writes it): a
+     * header without it was cut or written by something else. */
+    if (p->text[p->len - 1] != '\n')
+        return header_fail(p, p->len - 1, GAT_ERR_FORMAT,
+                           "the header does not end with a newline, as the .npy format "
+                           "requires");
     return GAT_OK;
 }
 

@@ -109,24 +109,6 @@ static const char *shape_text(const st_tensor *t, char *buf, size_t size)
     return buf;
 }
 
-/* Bytes per element of the safetensors dtypes; 0 for a name we do not
- * know, whose size check is then skipped (only ignored tensors get there). */
-static uint64_t dtype_size(const char *dtype)
-{
-    static const struct {
-        const char *name;
-        uint64_t size;
-    } table[] = {
-        {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
-        {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
-        {"U32", 4},  {"F32", 4}, {"I64", 8}, {"U64", 8},     {"F64", 8},
-    };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(dtype, table[i].name) == 0)
-            return table[i].size;
-    return 0;
-}
-
 /* Reads the length field and the header JSON. */
 static gat_status read_header(st_reader *r)
 {
@@ -198,15 +180,58 @@ done:
     return status;
 }
 
-/* Splits "layers.{i}.{suffix}". *layer is -1 for a name outside "layers.",
- * which the loader ignores. Any other name under "layers." is an error: it
- * is a parameter we would silently drop. */
-static gat_status classify_name(st_reader *r, const char *name, int64_t *layer, int *slot)
+/* Names reserved for the layer variants that come next (GATv2, edge
+ * features, residual connections) and the projection bias GATConv never
+ * has: refused as GAT_ERR_UNSUPPORTED naming the feature, not as unknown.
+ * A name ending in '.' is a prefix. */
+typedef struct reserved_name {
+    const char *name;
+    const char *feature;
+} reserved_name;
+
+#define GATV2 "GATv2 layers (GATv2Conv), a layer type reserved for a later version"
+#define EDGE_FEATURES "edge features (edge_dim), reserved for a later version"
+#define RESIDUAL "residual connections (residual=True), reserved for a later version"
+#define LIN_BIAS "a bias inside the linear projection (PyG's GATConv projects with bias=False)"
+
+static const reserved_name reserved_tensors[] = {
+    {"lin.bias", LIN_BIAS},       {"lin_src.bias", LIN_BIAS},  {"lin_dst.bias", LIN_BIAS},
+    {"lin_l.", GATV2},            {"lin_r.", GATV2},           {"att", GATV2},
+    {"lin_edge.", EDGE_FEATURES}, {"att_edge", EDGE_FEATURES}, {"res.", RESIDUAL},
+};
+
+/* layers.{i}.type, whose one supported value is "gatconv", is checked apart. */
+static const reserved_name reserved_metadata[] = {
+    {"share_weights", GATV2},
+    {"edge_dim", EDGE_FEATURES},
+    {"fill_value", EDGE_FEATURES},
+    {"residual", RESIDUAL},
+};
+
+/* The metadata keys of a layer and their defaults (build_configs). */
+static const char *const layer_keys[] = {"concat", "negative_slope", "add_self_loops"};
+
+static const char *find_reserved(const reserved_name *table, size_t count, const char *suffix)
+{
+    for (size_t k = 0; k < count; k++) {
+        size_t n = strlen(table[k].name);
+        if (table[k].name[n - 1] == '.' ? strncmp(suffix, table[k].name, n) == 0
+                                        : strcmp(suffix, table[k].name) == 0)
+            return table[k].feature;
+    }
+    return NULL;
+}
+
+/* Splits "layers.{i}.{suffix}" (a tensor name or a metadata key, `kind`
+ * says which for messages). *suffix is NULL for a name outside "layers.";
+ * a malformed index is an error. */
+static gat_status split_layer_name(st_reader *r, const char *kind, const char *name,
+                                   int64_t *layer, const char **suffix)
 {
     static const char prefix[] = "layers.";
     char shown[160];
     *layer = -1;
-    *slot = -1;
+    *suffix = NULL;
     if (strncmp(name, prefix, sizeof prefix - 1) != 0)
         return GAT_OK;
     const char *p = name + sizeof prefix - 1;
@@ -214,42 +239,52 @@ static gat_status classify_name(st_reader *r, const char *name, int64_t *layer, 
     const char *digits = p;
     while (*p >= '0' && *p <= '9') {
         if (index > INT32_MAX / 10)
-            return gat__fail(r->ctx, GAT_ERR_FORMAT, "%s: tensor \"%s\": layer index too large",
-                             r->path, show(name, shown, sizeof shown));
+            return gat__fail(r->ctx, GAT_ERR_FORMAT, "%s: %s \"%s\": layer index too large",
+                             r->path, kind, show(name, shown, sizeof shown));
         index = index * 10 + (*p++ - '0');
     }
     /* "layers.01" would alias "layers.1" and make a second copy of it. */
     if (p == digits || *p != '.' || (digits[0] == '0' && p - digits > 1))
         return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                         "%s: tensor \"%s\": expected a name of the form layers.{index}.{name}",
-                         r->path, show(name, shown, sizeof shown));
-    p++;
+                         "%s: %s \"%s\": expected a name of the form layers.{index}.{name}",
+                         r->path, kind, show(name, shown, sizeof shown));
+    *layer = index;
+    *suffix = p + 1;
+    return GAT_OK;
+}
+
+/* Files a tensor name as a layer's slot. Every tensor must be one: a name
+ * the loader does not know would be a parameter silently dropped. */
+static gat_status classify_name(st_reader *r, const char *name, int64_t *layer, int *slot)
+{
+    char shown[160];
+    const char *suffix;
+    *slot = -1;
+    gat_status status = split_layer_name(r, "tensor", name, layer, &suffix);
+    if (status != GAT_OK)
+        return status;
+    show(name, shown, sizeof shown);
+    if (suffix == NULL)
+        return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": unknown tensor name (expected "
+                         "layers.{i}.lin.weight, att_src, att_dst or bias)",
+                         r->path, shown);
     for (int s = 0; s < SLOT_COUNT; s++) {
-        if (strcmp(p, slot_names[s]) == 0) {
-            *layer = index;
+        if (strcmp(suffix, slot_names[s]) == 0) {
             *slot = s;
             return GAT_OK;
         }
     }
-    show(name, shown, sizeof shown);
-    if (strcmp(p, "lin.bias") == 0 || strcmp(p, "lin_src.bias") == 0 ||
-        strcmp(p, "lin_dst.bias") == 0)
+    const char *feature =
+        find_reserved(reserved_tensors, sizeof reserved_tensors / sizeof *reserved_tensors, suffix);
+    if (feature != NULL)
         return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
-                         "%s: tensor \"%s\": a bias inside the linear projection is not "
-                         "supported (PyG's GATConv projects with bias=False)",
-                         r->path, shown);
-    if (strncmp(p, "lin_edge.", 9) == 0 || strcmp(p, "att_edge") == 0)
-        return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
-                         "%s: tensor \"%s\": edge features (edge_dim) are not supported",
-                         r->path, shown);
-    if (strncmp(p, "res.", 4) == 0)
-        return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
-                         "%s: tensor \"%s\": residual connections are not supported", r->path,
-                         shown);
+                         "%s: tensor \"%s\": not supported: it belongs to %s", r->path, shown,
+                         feature);
     return gat__fail(r->ctx, GAT_ERR_FORMAT,
                      "%s: tensor \"%s\": unknown tensor name under layers.%lld (expected "
                      "lin.weight, att_src, att_dst or bias)",
-                     r->path, shown, (long long)index);
+                     r->path, shown, (long long)*layer);
 }
 
 /* Checks one header entry on its own: its name, dtype, shape and byte range
@@ -264,7 +299,6 @@ static gat_status parse_entry(st_reader *r, const char *name, json_t *entry, st_
     gat_status status = classify_name(r, name, &layer, &slot);
     if (status != GAT_OK)
         return status;
-    bool is_layer = layer >= 0;
 
     if (!json_is_object(entry))
         return gat__fail(ctx, GAT_ERR_FORMAT, "%s: tensor \"%s\": expected a JSON object, "
@@ -283,7 +317,7 @@ static gat_status parse_entry(st_reader *r, const char *name, json_t *entry, st_
                          r->path, shown, offsets ? "must be an array" : "is missing");
     char dtype_shown[32];
     show(json_string_value(dtype), dtype_shown, sizeof dtype_shown);
-    if (is_layer && strcmp(json_string_value(dtype), "F32") != 0)
+    if (strcmp(json_string_value(dtype), "F32") != 0)
         return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
                          "%s: tensor \"%s\": dtype %s is not supported (expected F32)", r->path,
                          shown, dtype_shown);
@@ -291,11 +325,11 @@ static gat_status parse_entry(st_reader *r, const char *name, json_t *entry, st_
     memset(t, 0, sizeof *t);
     t->name = name;
     size_t ndim = json_array_size(shape);
-    if (is_layer && ndim > 3)
+    if (ndim > 3)
         return gat__fail(ctx, GAT_ERR_FORMAT,
                          "%s: tensor \"%s\": shape has %zu dimensions, expected at most 3",
                          r->path, shown, ndim);
-    t->ndim = (int)(ndim < 3 ? ndim : 3);
+    t->ndim = (int)ndim;
     uint64_t elements = 1;
     for (size_t d = 0; d < ndim; d++) {
         json_t *dim = json_array_get(shape, d);
@@ -309,8 +343,7 @@ static gat_status parse_entry(st_reader *r, const char *name, json_t *entry, st_
                              "%s: tensor \"%s\": the product of its shape overflows 64 bits",
                              r->path, shown);
         elements *= value;
-        if (d < 3)
-            t->shape[d] = (int64_t)value;
+        t->shape[d] = (int64_t)value;
     }
 
     json_t *b = json_array_get(offsets, 0), *e = json_array_get(offsets, 1);
@@ -330,33 +363,26 @@ static gat_status parse_entry(st_reader *r, const char *name, json_t *entry, st_
     t->begin = (uint64_t)begin;
     t->end = (uint64_t)end;
 
-    uint64_t size = dtype_size(json_string_value(dtype));
-    if (size != 0) {
-        if (elements > UINT64_MAX / size)
-            return gat__fail(ctx, GAT_ERR_OVERFLOW,
-                             "%s: tensor \"%s\": its byte size overflows 64 bits", r->path,
-                             shown);
-        if (t->end - t->begin != elements * size)
-            return gat__fail(ctx, GAT_ERR_FORMAT,
-                             "%s: tensor \"%s\": data_offsets [%llu, %llu] hold %llu bytes "
-                             "but %llu elements of %s need %llu",
-                             r->path, shown, (unsigned long long)t->begin,
-                             (unsigned long long)t->end,
-                             (unsigned long long)(t->end - t->begin),
-                             (unsigned long long)elements, dtype_shown,
-                             (unsigned long long)(elements * size));
-    }
+    const uint64_t size = GAT__ST_F32_SIZE;
+    if (elements > UINT64_MAX / size)
+        return gat__fail(ctx, GAT_ERR_OVERFLOW,
+                         "%s: tensor \"%s\": its byte size overflows 64 bits", r->path, shown);
+    if (t->end - t->begin != elements * size)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": data_offsets [%llu, %llu] hold %llu bytes but %llu "
+                         "elements of %s need %llu",
+                         r->path, shown, (unsigned long long)t->begin, (unsigned long long)t->end,
+                         (unsigned long long)(t->end - t->begin), (unsigned long long)elements,
+                         dtype_shown, (unsigned long long)(elements * size));
 
-    if (is_layer) {
-        /* Layers are numbered without gaps and each has at least three
-         * tensors, so an index past the entry count cannot be contiguous. */
-        if ((uint64_t)layer >= r->layer_capacity)
-            return gat__fail(ctx, GAT_ERR_FORMAT,
-                             "%s: tensor \"%s\": layer %lld with only %zu header entries: "
-                             "layers must be numbered 0, 1, 2, ... without gaps",
-                             r->path, shown, (long long)layer, r->layer_capacity);
-        r->layers[layer].slot[slot] = t;
-    }
+    /* Layers are numbered without gaps and each has at least three tensors,
+     * so an index past the entry count cannot be contiguous. */
+    if ((uint64_t)layer >= r->layer_capacity)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": layer %lld with only %zu header entries: layers "
+                         "must be numbered 0, 1, 2, ... without gaps",
+                         r->path, shown, (long long)layer, r->layer_capacity);
+    r->layers[layer].slot[slot] = t;
     return GAT_OK;
 }
 
@@ -453,17 +479,17 @@ static gat_status meta_string(st_reader *r, const char *key, const char **value)
     return GAT_OK;
 }
 
-/* "true"/"false" as written by libgat, "True"/"False" as Python's str()
- * writes them. */
+/* Exactly "true" or "false": any other spelling ("True", " true") may mean
+ * something other than what it would be read as. */
 static gat_status meta_bool(st_reader *r, const char *key, bool *out)
 {
     const char *s;
     gat_status status = meta_string(r, key, &s);
     if (status != GAT_OK || s == NULL)
         return status;
-    if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0)
+    if (strcmp(s, "true") == 0)
         *out = true;
-    else if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0)
+    else if (strcmp(s, "false") == 0)
         *out = false;
     else {
         char shown[64];
@@ -474,22 +500,36 @@ static gat_status meta_bool(st_reader *r, const char *key, bool *out)
     return GAT_OK;
 }
 
-/* Parsed as a JSON number, not with strtod: strtod follows the locale's
- * decimal point, and JSON's grammar already excludes "nan" and "inf". */
+/* A JSON number and nothing else (no spaces, no "nan"), parsed by Jansson
+ * rather than strtod, which follows the locale's decimal point. It must be
+ * finite in float32 and, unless written as zero, not underflow to zero or a
+ * denormal there ("1e-400" would silently be a slope of 0). */
 static gat_status meta_float(st_reader *r, const char *key, float *out)
 {
     const char *s;
     gat_status status = meta_string(r, key, &s);
     if (status != GAT_OK || s == NULL)
         return status;
-    json_t *number = json_loads(s, JSON_DECODE_ANY, NULL);
+    bool number_chars = s[0] != '\0', nonzero_digit = false, in_exponent = false;
+    for (const char *c = s; *c != '\0'; c++) {
+        in_exponent |= *c == 'e' || *c == 'E';
+        nonzero_digit |= !in_exponent && *c >= '1' && *c <= '9';
+        number_chars &= strchr("0123456789+-.eE", *c) != NULL;
+    }
+    json_t *number = number_chars ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
     double value = json_is_number(number) ? json_number_value(number) : NAN;
     json_decref(number);
-    if (!isfinite(value) || fabs(value) > FLT_MAX) {
+    const char *problem = NULL;
+    if (!isfinite(value))
+        problem = "expected a finite decimal number";
+    else if (fabs(value) > FLT_MAX)
+        problem = "beyond float32's range";
+    else if (nonzero_digit && fabs(value) < FLT_MIN)
+        problem = "not zero, yet too small for a normal float32 (it would underflow)";
+    if (problem != NULL) {
         char shown[64];
-        return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                         "%s: metadata \"%s\" = \"%s\": expected a finite decimal number",
-                         r->path, key, show(s, shown, sizeof shown));
+        return gat__fail(r->ctx, GAT_ERR_FORMAT, "%s: metadata \"%s\" = \"%s\": %s", r->path,
+                         key, show(s, shown, sizeof shown), problem);
     }
     *out = (float)value;
     return GAT_OK;
@@ -513,6 +553,82 @@ static gat_status meta_activation(st_reader *r, gat_activation *out)
                      "%s: metadata \"activation\" = \"%s\": expected \"elu\", \"relu\" or "
                      "\"none\"",
                      r->path, show(s, shown, sizeof shown));
+}
+
+/* Every metadata key must be one the loader reads, for a layer the file
+ * has: a typo ("layers.0.concatt") or a key of a missing layer would
+ * otherwise be ignored and the model run with a default. Keys reserved
+ * for the layer variants to come are GAT_ERR_UNSUPPORTED. The values of
+ * the keys read are checked where they are read (build_configs). */
+static gat_status check_metadata(st_reader *r)
+{
+    if (r->metadata == NULL)
+        return GAT_OK;
+    const char *key;
+    json_t *value;
+    char shown[160], shown_value[64];
+    json_object_foreach(r->metadata, key, value) {
+        show(key, shown, sizeof shown);
+        if (!json_is_string(value))
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: metadata \"%s\": expected a JSON string, found %s", r->path,
+                             shown, json_type_name(value));
+        const char *text = json_string_value(value);
+        show(text, shown_value, sizeof shown_value);
+        if (strcmp(key, "activation") == 0)
+            continue;
+        /* What Hugging Face tools read to know the tensors' framework. */
+        if (strcmp(key, "format") == 0) {
+            if (strcmp(text, "pt") != 0)
+                return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                                 "%s: metadata \"format\" = \"%s\": expected \"pt\"", r->path,
+                                 shown_value);
+            continue;
+        }
+        int64_t layer;
+        const char *suffix;
+        gat_status status = split_layer_name(r, "metadata", key, &layer, &suffix);
+        if (status != GAT_OK)
+            return status;
+        if (suffix == NULL)
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: metadata \"%s\": unknown key (expected activation, format or "
+                             "layers.{i}.concat, negative_slope, add_self_loops)",
+                             r->path, shown);
+        const char *feature = find_reserved(
+            reserved_metadata, sizeof reserved_metadata / sizeof *reserved_metadata, suffix);
+        if (feature != NULL)
+            return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
+                             "%s: metadata \"%s\": not supported: it belongs to %s", r->path,
+                             shown, feature);
+        bool known = false;
+        for (size_t k = 0; k < sizeof layer_keys / sizeof *layer_keys; k++)
+            known |= strcmp(suffix, layer_keys[k]) == 0;
+        if (strcmp(suffix, "type") == 0) {
+            if (strcmp(text, "gatv2conv") == 0)
+                return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
+                                 "%s: metadata \"%s\" = \"gatv2conv\": not supported: it "
+                                 "belongs to " GATV2,
+                                 r->path, shown);
+            if (strcmp(text, "gatconv") != 0)
+                return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                                 "%s: metadata \"%s\" = \"%s\": expected \"gatconv\" (or the "
+                                 "reserved \"gatv2conv\")",
+                                 r->path, shown, shown_value);
+            known = true;
+        }
+        if (!known)
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: metadata \"%s\": unknown key (a layer has concat, "
+                             "negative_slope, add_self_loops and type)",
+                             r->path, shown);
+        if (layer >= r->num_layers)
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: metadata \"%s\": there is no layer %lld (the tensors define "
+                             "%d layer(s), 0 to %d)",
+                             r->path, shown, (long long)layer, r->num_layers, r->num_layers - 1);
+    }
+    return GAT_OK;
 }
 
 /* Which layers exist, whether each has its tensors, and its metadata. */
@@ -549,13 +665,13 @@ static gat_status build_configs(st_reader *r, gat_layer_config *configs)
         gat_status status;
         bool concat = true, self_loops = true;
         float slope = 0.2f;
-        snprintf(key, sizeof key, "layers.%d.concat", l);
+        snprintf(key, sizeof key, "layers.%d.%s", l, layer_keys[0]);
         if ((status = meta_bool(r, key, &concat)) != GAT_OK)
             return status;
-        snprintf(key, sizeof key, "layers.%d.negative_slope", l);
+        snprintf(key, sizeof key, "layers.%d.%s", l, layer_keys[1]);
         if ((status = meta_float(r, key, &slope)) != GAT_OK)
             return status;
-        snprintf(key, sizeof key, "layers.%d.add_self_loops", l);
+        snprintf(key, sizeof key, "layers.%d.%s", l, layer_keys[2]);
         if ((status = meta_bool(r, key, &self_loops)) != GAT_OK)
             return status;
         gat_layer_config_init(c, 0, 0, 0);
@@ -567,23 +683,17 @@ static gat_status build_configs(st_reader *r, gat_layer_config *configs)
     return GAT_OK;
 }
 
-/* Heads and channels from att_src, which PyG stores as [1, H, C]. */
+/* Heads and channels from att_src, which PyG stores as [1, H, C]: the only
+ * shape accepted, so that a tensor of another layout is not read as one. */
 static gat_status att_shape(st_reader *r, const st_tensor *t, int64_t *heads, int64_t *channels)
 {
     char shown[160], shape[96];
-    if (t->ndim == 3 && t->shape[0] == 1) {
-        *heads = t->shape[1];
-        *channels = t->shape[2];
-    } else if (t->ndim == 2) {
-        *heads = t->shape[0];
-        *channels = t->shape[1];
-    } else {
+    if (t->ndim != 3 || t->shape[0] != 1)
         return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                         "%s: tensor \"%s\": shape %s: expected [1, heads, channels] or [heads, "
-                         "channels]",
-                         r->path, show(t->name, shown, sizeof shown),
-                         shape_text(t, shape, sizeof shape));
-    }
+                         "%s: tensor \"%s\": shape %s: expected [1, heads, channels]", r->path,
+                         show(t->name, shown, sizeof shown), shape_text(t, shape, sizeof shape));
+    *heads = t->shape[1];
+    *channels = t->shape[2];
     if (*heads < 1 || *channels < 1)
         return gat__fail(r->ctx, GAT_ERR_FORMAT,
                          "%s: tensor \"%s\": shape %s: heads and channels must be at least 1",
@@ -750,7 +860,8 @@ gat_status gat_model_load(gat_context *ctx, gat_model **model, const char *path)
     configs = gat__calloc_array(ctx, r.num_layers, sizeof *configs, "layer configs", &status);
     if (configs == NULL)
         goto done;
-    if ((status = build_configs(&r, configs)) != GAT_OK ||
+    if ((status = check_metadata(&r)) != GAT_OK ||
+        (status = build_configs(&r, configs)) != GAT_OK ||
         (status = check_shapes(&r, configs)) != GAT_OK ||
         (status = meta_activation(&r, &activation)) != GAT_OK)
         goto done;
