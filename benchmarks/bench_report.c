@@ -52,35 +52,24 @@ json_t *bench_json_doubles(const double *values, int n)
     return a;
 }
 
-int bench_json_write(json_t *root, const char *path)
+typedef struct json_sink {
+    gat_context *ctx;
+    gat_output *out;
+} json_sink;
+
+static int dump_chunk(const char *buffer, size_t size, void *data)
 {
-    /* A unique name (not PATH.tmp): two runs writing the same report
-     * must not interleave in one temporary file. */
-    size_t len = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *temp = malloc(len);
-    if (temp == NULL)
-        return ENOMEM;
-    snprintf(temp, len, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(temp);
-    if (fd < 0) {
-        int err = errno;
-        free(temp);
-        return err;
+    const json_sink *sink = data;
+    return gat_output_write(sink->ctx, sink->out, buffer, size) == GAT_OK ? 0 : -1;
+}
+
+void bench_json_write(const char *program, gat_context *ctx, json_t *root, gat_output *out)
+{
+    json_sink sink = {ctx, out};
+    if (json_dump_callback(root, dump_chunk, &sink, JSON_INDENT(1)) != 0) {
+        const char *message = gat_context_message(ctx);
+        cli_fail(program, "%s", message != NULL && message[0] != '\0'
+                                    ? message : "cannot format the JSON report");
     }
-    /* mkstemp makes the file 0600; give it the mode a plain open would. */
-    mode_t mask = umask(0);
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
-    errno = 0;
-    int err = 0;
-    if (json_dumpfd(root, fd, JSON_INDENT(1)) != 0 || fsync(fd) != 0)
-        err = errno != 0 ? errno : EIO;
-    if (close(fd) != 0 && err == 0)
-        err = errno;
-    if (err == 0 && rename(temp, path) != 0)
-        err = errno;
-    if (err != 0)
-        unlink(temp);
-    free(temp);
-    return err;
+    cli_commit_outputs(program, ctx, &out, 1);
 }

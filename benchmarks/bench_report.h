@@ -4,6 +4,8 @@
 #ifndef GAT_BENCH_REPORT_H
 #define GAT_BENCH_REPORT_H
 
+#include "gat.h"
+
 #include <jansson.h>
 #include <stdint.h>
 
@@ -19,8 +21,8 @@ int64_t bench_peak_rss_bytes(void);
 /* A new JSON array of n numbers. */
 json_t *bench_json_doubles(const double *values, int n);
 
-/* Dumps root to a unique temporary file beside path and renames it over
- * path. Returns 0, or an errno value (the temporary file is removed). */
-int bench_json_write(json_t *root, const char *path);
+/* Dumps root into out (opened by cli_open_output before the runs) and
+ * commits it; exits through cli_fail on any error. */
+void bench_json_write(const char *program, gat_context *ctx, json_t *root, gat_output *out);
 
 #endif

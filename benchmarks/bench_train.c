@@ -39,7 +39,7 @@ typedef struct phase_times {
 
 int bench_train(gat_context *ctx, gat_model *model, const gat_graph *g, const float *x,
                 int64_t f, const int *thread_counts, int num_thread_counts, int reps,
-                int warmup, uint64_t seed, const char *json_path)
+                int warmup, uint64_t seed, gat_output *json_out)
 {
     const int64_t n = gat_graph_num_nodes(g), width = gat_model_out_features(model);
     const double dropouts[2] = {0.0, 0.6};
@@ -125,17 +125,11 @@ int bench_train(gat_context *ctx, gat_model *model, const gat_graph *g, const fl
     json_object_set_new(root, "optimizer", json_string("sgd lr 0.01, loss sum(out * R)"));
     json_object_set_new(root, "peak_rss_bytes", json_integer(rss));
     json_object_set_new(root, "runs", runs);
-    int status = 0;
-    if (json_path != NULL) {
-        int err = bench_json_write(root, json_path);
-        if (err != 0) {
-            fprintf(stderr, "%s: %s: cannot write: %s\n", program, json_path, strerror(err));
-            status = 1;
-        }
-    }
+    if (json_out != NULL)
+        bench_json_write(program, ctx, root, json_out);
     json_decref(root);
     free(pt.step), free(pt.forward), free(pt.backward), free(pt.update);
     free(r);
     free(logits);
-    return status;
+    return 0;
 }

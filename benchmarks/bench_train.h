@@ -11,9 +11,9 @@
  * loss = sum(out * R) for a fixed random R, an SGD step (lr 0.01), attention
  * dropout 0 and 0.6 (no input dropout). Prints every trial and the medians;
  * writes JSON (key train_step_ms_median: dropout 0, last thread count) to
- * json_path when not NULL. Returns the exit status. */
+ * json_out when not NULL. Returns the exit status. */
 int bench_train(gat_context *ctx, gat_model *model, const gat_graph *g, const float *x,
                 int64_t f, const int *thread_counts, int num_thread_counts, int reps,
-                int warmup, uint64_t seed, const char *json_path);
+                int warmup, uint64_t seed, gat_output *json_out);
 
 #endif

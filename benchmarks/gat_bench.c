@@ -410,6 +410,7 @@ typedef struct bench_run {
     int64_t attended, max_degree;
     const char *graph_description, *ordering_name;
     double reorder_ms;
+    gat_output *json_out;
 } bench_run;
 
 /* Times the forward at every thread count, prints the report, checks
@@ -501,11 +502,8 @@ static int bench_infer(const bench_run *b)
                                       "sgemm_gflops", machine->sgemm_gflops));
     json_object_set_new(root, "topology", json_string(machine->topology));
     json_object_set_new(root, "runs", runs);
-    if (o->json_path != NULL) {
-        int err = bench_json_write(root, o->json_path);
-        if (err != 0)
-            cli_fail(program, "%s: cannot write: %s", o->json_path, strerror(err));
-    }
+    if (b->json_out != NULL)
+        bench_json_write(program, ctx, root, b->json_out);
     json_decref(root);
     free(last.projection_ms);
     free(last.edges_ms);
@@ -572,6 +570,14 @@ int main(int argc, char **argv)
         if (stat(dataset_features, &st) == 0)
             features_path = dataset_features;
     }
+    /* Outputs checked (and their temporary files made) before the runs. */
+    const char *const inputs[2] = {o.graph_path, features_path};
+    gat_output *json_out = o.json_path != NULL
+                               ? cli_open_output(program, ctx, o.json_path, inputs, 2)
+                               : NULL;
+    gat_output *edges_out = o.export_edges_path != NULL
+                                ? cli_open_output(program, ctx, o.export_edges_path, inputs, 2)
+                                : NULL;
     if (features_path != NULL)
         cli_check(program, ctx, gat_npy_read(ctx, features_path, GAT_FLOAT32, &features));
     graph_source source;
@@ -633,17 +639,19 @@ int main(int argc, char **argv)
                machine.triad_gbps, machine.sgemm_gflops,
                o.thread_counts[o.num_thread_counts - 1]);
 
-    if (o.export_edges_path != NULL) {
-        cli_write_edge_pairs(program, ctx, g, true, o.export_edges_path);
+    if (edges_out != NULL) {
+        cli_write_edge_pairs(program, ctx, g, true, edges_out);
+        cli_commit_outputs(program, ctx, &edges_out, 1);
         fprintf(stderr, "%s: wrote %lld edges to %s\n", program, (long long)attended,
                 o.export_edges_path);
     }
 
     const bench_run run = {&o,       &machine, ctx, model, g, x, f, out, attended, max_degree,
-                           source.description, ordering_names[o.ordering], reorder_ms};
+                           source.description, ordering_names[o.ordering], reorder_ms,
+                           json_out};
     const int rc = strcmp(o.mode, "train") == 0
                        ? bench_train(ctx, model, g, x, f, o.thread_counts, o.num_thread_counts,
-                                     o.reps, o.warmup, o.seed, o.json_path)
+                                     o.reps, o.warmup, o.seed, json_out)
                        : bench_infer(&run);
     free(out);
     free(configs);

@@ -167,6 +167,45 @@ const char *gat_context_pin_report(const gat_context *ctx);
 void gat_context_trim(gat_context *ctx);
 
 /* ------------------------------------------------------------------------ */
+/* Output files: every writer of the library and of the tools goes here     */
+/* ------------------------------------------------------------------------ */
+
+/* Where output goes, decided when it is opened (symlinks followed first, so
+ * a link stays a link and the file it points to gets the data):
+ * - a regular file, or a name that does not exist yet: written to a
+ *   temporary file in the target's folder ("TARGET.tmp.XXXXXX"), synced and
+ *   renamed over the target on commit, so the target holds the old or the
+ *   new complete file, never a part, even if the process is killed;
+ * - a character or block device, a FIFO or a socket (/dev/null, /dev/stdout,
+ *   a named pipe): written in place, every write and the final flush and
+ *   close checked (/dev/full fails with "No space left on device"); a FIFO
+ *   no process reads is refused at once instead of blocking;
+ * - anything else (a folder, ...) is refused.
+ * Opening checks what can be checked before any long work: the folder
+ * exists and a temporary file can be made in it (the message then names the
+ * folder, not the file), an existing target is writable, and the target is
+ * none of `inputs` (same device and inode, also through a symlink).
+ * An output is freed by gat_output_commit or gat_output_discard. */
+typedef struct gat_output gat_output;
+
+gat_status gat_output_open(gat_context *ctx, gat_output **out, const char *path,
+                           const char *const *inputs, int num_inputs);
+gat_status gat_output_write(gat_context *ctx, gat_output *out, const void *data, size_t size);
+/* The resolved final name (symlinks followed, the folder made absolute). */
+const char *gat_output_target(const gat_output *out);
+/* GAT_ERR_INVALID naming both if two of the outputs would replace the same
+ * file (devices written in place may repeat). */
+gat_status gat_output_check_distinct(gat_context *ctx, gat_output *const *outs, int count);
+/* Commits `count` outputs all or none: every one is flushed, synced and
+ * closed first; only if all succeed are the temporary files renamed over
+ * their targets. On failure every temporary file is removed (data already
+ * sent to a device or FIFO cannot be taken back). Frees them all and sets
+ * the pointers to NULL, success or not. */
+gat_status gat_output_commit(gat_context *ctx, gat_output **outs, int count);
+/* Removes the temporary file and frees; *out becomes NULL (NULL is fine). */
+void gat_output_discard(gat_output **out);
+
+/* ------------------------------------------------------------------------ */
 /* Arrays: what the .npy reader returns                                     */
 /* ------------------------------------------------------------------------ */
 
@@ -196,13 +235,19 @@ void gat_array_destroy(gat_array **array);
 gat_status gat_npy_read(gat_context *ctx, const char *path, gat_dtype want, gat_array **out);
 
 /* Writes float32 data (borrowed) of the given shape as .npy format 1.0.
- * ndim is 1 or 2. The file appears complete or not at all (written to a
- * temporary name, then renamed). */
+ * ndim is 1 or 2. The file is written as gat_output_open describes: a
+ * regular file appears complete or not at all. */
 gat_status gat_npy_write_f32(gat_context *ctx, const char *path, const float *data,
                              int ndim, const int64_t *shape);
 /* The same for int64 data. */
 gat_status gat_npy_write_i64(gat_context *ctx, const char *path, const int64_t *data,
                              int ndim, const int64_t *shape);
+/* The same into an open output (gat_output_open), which the caller commits:
+ * several outputs then appear all or none. */
+gat_status gat_npy_write_f32_to(gat_context *ctx, gat_output *out, const float *data, int ndim,
+                                const int64_t *shape);
+gat_status gat_npy_write_i64_to(gat_context *ctx, gat_output *out, const int64_t *data,
+                                int ndim, const int64_t *shape);
 
 /* ------------------------------------------------------------------------ */
 /* Graphs                                                                   */
@@ -264,6 +309,8 @@ gat_status gat_graph_read_edgelist(gat_context *ctx, gat_graph **graph, const ch
  * (temporary name, then rename). GAT_ERR_IO if it cannot be written,
  * GAT_ERR_UNSUPPORTED on a big-endian host. */
 gat_status gat_graph_save(gat_context *ctx, const gat_graph *graph, const char *path);
+/* The same into an open output, which the caller commits. */
+gat_status gat_graph_save_to(gat_context *ctx, const gat_graph *graph, gat_output *out);
 
 /* Reads a .gcsr file into *graph (caller-owned: gat_graph_destroy). flags:
  * 0 copies the arrays into memory from ctx's allocator; GAT_LOAD_MMAP makes
@@ -426,6 +473,8 @@ gat_status gat_model_load(gat_context *ctx, gat_model **model, const char *path)
 /* Saves in the same format (written to a temporary name, then renamed);
  * GAT_ERR_NONFINITE if a parameter is NaN/Inf, GAT_ERR_IO on write errors. */
 gat_status gat_model_save(gat_context *ctx, const gat_model *model, const char *path);
+/* The same into an open output, which the caller commits. */
+gat_status gat_model_save_to(gat_context *ctx, const gat_model *model, gat_output *out);
 
 /* Inference. x [N, F_in] (borrowed, row-major) with N == the graph's nodes;
  * out [N, out_features] caller-owned output. attention, if not NULL, is a

@@ -358,11 +358,11 @@ Test(cli, infer_more_bad_inputs, .init = make_tmpdir, .fini = remove_tmpdir)
                           "is a directory");
     /* The output is a directory: the temporary file is removed. */
     expect_one_line_error(run(GAT_INFER, INFER_OK_ARGS " --out ."), ".");
-    /* The attention output cannot be written: the main output, already
-     * complete, stays; no temporary file does. */
+    /* The attention output cannot be written: all outputs or none, so the
+     * main output is not written either; no temporary file stays. */
     expect_one_line_error(run(GAT_INFER, INFER_OK_ARGS " --out y.npy --attention nowhere/a.npy"),
-                          "nowhere/a.npy");
-    cr_assert_eq(count_files(), 5, "g.gcsr, cut.gcsr, the two empty inputs and y.npy");
+                          "nowhere");
+    cr_assert_eq(count_files(), 4, "g.gcsr, cut.gcsr and the two empty inputs");
 }
 
 Test(cli, init_writes_a_model_gat_infer_runs, .init = make_tmpdir, .fini = remove_tmpdir)

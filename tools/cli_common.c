@@ -9,8 +9,21 @@
 #include <string.h>
 #include <time.h>
 
+/* The outputs opened and not yet committed: a failing exit removes their
+ * temporary files, so that an error leaves no output behind. A tool is one
+ * process with a handful of outputs; this list is its only state. */
+#define MAX_OUTPUTS 8
+static gat_output *open_outputs[MAX_OUTPUTS];
+
+static void discard_outputs(void)
+{
+    for (int k = 0; k < MAX_OUTPUTS; k++)
+        gat_output_discard(&open_outputs[k]);
+}
+
 static _Noreturn void vfail(int code, const char *program, const char *format, va_list args)
 {
+    discard_outputs();
     fprintf(stderr, "%s: ", program);
     vfprintf(stderr, format, args);
     fputc('\n', stderr);
@@ -108,8 +121,9 @@ gat_context *cli_context_create(const char *program, gat_context_options *option
 }
 
 void cli_write_edge_pairs(const char *program, gat_context *ctx, const gat_graph *graph,
-                          bool add_self_loops, const char *path)
+                          bool add_self_loops, gat_output *out)
 {
+    const char *path = gat_output_target(out);
     const int64_t e = gat_graph_num_attention_edges(graph, add_self_loops);
     int64_t *src = malloc((size_t)(e + 1) * sizeof(int64_t));
     int64_t *dst = malloc((size_t)(e + 1) * sizeof(int64_t));
@@ -122,7 +136,7 @@ void cli_write_edge_pairs(const char *program, gat_context *ctx, const gat_graph
         pairs[2 * k + 1] = dst[k];
     }
     const int64_t shape[2] = {e, 2};
-    cli_check(program, ctx, gat_npy_write_i64(ctx, path, pairs, 2, shape));
+    cli_check(program, ctx, gat_npy_write_i64_to(ctx, out, pairs, 2, shape));
     free(src);
     free(dst);
     free(pairs);
@@ -139,4 +153,55 @@ void cli_print_version(const char *program)
 {
     printf("%s (libgat) %d.%d.%d\n", program, GAT_VERSION_MAJOR, GAT_VERSION_MINOR,
            GAT_VERSION_PATCH);
+}
+
+gat_output *cli_open_output(const char *program, gat_context *ctx, const char *path,
+                            const char *const *inputs, int num_inputs)
+{
+    int slot = 0;
+    while (slot < MAX_OUTPUTS && open_outputs[slot] != NULL)
+        slot++;
+    if (slot == MAX_OUTPUTS)
+        cli_fail(program, "%s: more than %d outputs open", path, MAX_OUTPUTS);
+    cli_check(program, ctx, gat_output_open(ctx, &open_outputs[slot], path, inputs, num_inputs));
+    cli_check(program, ctx, gat_output_check_distinct(ctx, open_outputs, MAX_OUTPUTS));
+    return open_outputs[slot];
+}
+
+void cli_commit_outputs(const char *program, gat_context *ctx, gat_output **outs, int count)
+{
+    /* Out of the list first: commit frees them, failing or not. */
+    for (int k = 0; k < count; k++)
+        for (int slot = 0; slot < MAX_OUTPUTS; slot++)
+            if (open_outputs[slot] == outs[k])
+                open_outputs[slot] = NULL;
+    cli_check(program, ctx, gat_output_commit(ctx, outs, count));
+}
+
+void cli_check_finite(const char *program, const char *what, const float *data, int64_t rows,
+                      int64_t cols, bool allow)
+{
+    int64_t bad_rows = 0, bad_values = 0, first = -1;
+    for (int64_t i = 0; i < rows; i++) {
+        int64_t bad = 0;
+        for (int64_t j = 0; j < cols; j++)
+            bad += !isfinite(data[i * cols + j]);
+        if (bad > 0 && first < 0)
+            first = i;
+        bad_rows += bad > 0;
+        bad_values += bad;
+    }
+    if (bad_rows == 0)
+        return;
+    if (!allow)
+        cli_fail(program,
+                 "%s has non-finite values (NaN or infinite) in %lld of %lld rows (%lld values, "
+                 "first in row %lld); nothing written (--allow-nonfinite writes them anyway)",
+                 what, (long long)bad_rows, (long long)rows, (long long)bad_values,
+                 (long long)first);
+    fprintf(stderr,
+            "%s: warning: %s has non-finite values (NaN or infinite) in %lld of %lld rows (%lld "
+            "values, first in row %lld); written anyway (--allow-nonfinite)\n",
+            program, what, (long long)bad_rows, (long long)rows, (long long)bad_values,
+            (long long)first);
 }

@@ -42,7 +42,23 @@ gat_context *cli_context_create(const char *program, gat_context_options *option
 /* Writes the graph's attended edges (library order, under the self-loop
  * policy) to an int64 .npy of shape [E', 2] holding (src, dst) pairs. */
 void cli_write_edge_pairs(const char *program, gat_context *ctx, const gat_graph *graph,
-                          bool add_self_loops, const char *path);
+                          bool add_self_loops, gat_output *out);
+
+/* Opens an output (gat_output_open: symlinks followed, devices and FIFOs
+ * in place, regular files through a temporary file) before any long work,
+ * so that a bad output path fails at once. Exits on failure, and also if it
+ * names the same file as another open output. Until committed, the output
+ * is discarded by any cli_fail, so that an error leaves no file behind. */
+gat_output *cli_open_output(const char *program, gat_context *ctx, const char *path,
+                            const char *const *inputs, int num_inputs);
+/* Commits them all or none (gat_output_commit); exits on failure. */
+void cli_commit_outputs(const char *program, gat_context *ctx, gat_output **outs, int count);
+
+/* Counts the rows of data [rows, cols] holding a NaN or infinity. Any: exits
+ * naming how many rows (and values, and the first row) unless allow, which
+ * prints the same as a warning instead. */
+void cli_check_finite(const char *program, const char *what, const float *data, int64_t rows,
+                      int64_t cols, bool allow);
 
 /* Monotonic seconds. */
 double cli_now(void);

@@ -21,25 +21,31 @@ static const char *const program = "gat-convert";
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: gat-convert [--nodes N] [--threads T] [--quiet] IN OUT.gcsr\n"
-            "       gat-convert --to-edgelist [--nodes N] [--threads T] [--quiet] IN OUT.txt\n"
+            "Usage: gat-convert [--to gcsr|edgelist] [--force] [--nodes N] [--threads T]\n"
+            "                   [--quiet] IN OUT\n"
             "\n"
             "Converts a graph into the binary .gcsr format, which gat-infer, gat-bench and\n"
             "gat_graph_read() load far faster than text (or back into text).\n"
             "\n"
             "  IN              a text edge list (one 'src dst' line per edge, src sends to\n"
             "                  dst; '#' comments, blank lines and CRLF allowed; .gz read\n"
-            "                  too) or a .gcsr file; the kind is told by the file's content\n"
-            "  OUT.gcsr        the CSR by destination exactly as libgat holds it: a 128-byte\n"
+            "                  too; a pipe or FIFO works) or a .gcsr file; the kind is told\n"
+            "                  by the file's content\n"
+            "  OUT             the output; its format is --to's, else its extension's:\n"
+            "                  .gcsr, or .txt .tsv .edges .el .edgelist for text; another\n"
+            "                  name (or a device such as /dev/stdout) needs --to\n"
+            "  --to gcsr       the CSR by destination exactly as libgat holds it: a 128-byte\n"
             "                  header, int64 row offsets [N+1], int32 sources [E], each\n"
             "                  64-byte aligned, little-endian, with a checksum (README,\n"
-            "                  'Binary graph files'); written under a temporary name and\n"
-            "                  renamed, so it appears complete or not at all\n"
-            "  --to-edgelist   write OUT as a SNAP text edge list instead: '# Nodes: N\n"
-            "                  Edges: E', then one 'src<TAB>dst' line per edge in library\n"
-            "                  order (by destination; input order within a destination).\n"
-            "                  Reading it back with --nodes N gives the same CSR (trailing\n"
-            "                  nodes without edges need --nodes to survive)\n"
+            "                  'Binary graph files')\n"
+            "  --to edgelist   a SNAP text edge list: '# Nodes: N Edges: E', then one\n"
+            "                  'src<TAB>dst' line per edge in library order (by destination;\n"
+            "                  input order within a destination). Reading it back with\n"
+            "                  --nodes N gives the same CSR (trailing nodes without edges\n"
+            "                  need --nodes to survive). --to-edgelist is the same\n"
+            "  --force         replace an existing OUT that holds the other format (a text\n"
+            "                  or gzip file by a .gcsr, a .gcsr or gzip file by text), which\n"
+            "                  is refused otherwise as a likely slip of the arguments\n"
             "  --nodes N       the graph has N nodes: an id >= N is an error, and nodes the\n"
             "                  input never names are isolated (default: largest id + 1, or\n"
             "                  a .gcsr's own N; a .gcsr with more than N nodes is an error)\n"
@@ -48,6 +54,11 @@ static void usage(FILE *out)
             "  --quiet         no progress lines on stderr\n"
             "  --help, --version\n"
             "\n"
+            "OUT is never IN (the same file, also through a symlink: refused) and is checked\n"
+            "before the input is read. A regular OUT is written to a temporary file beside\n"
+            "it (after following symlinks: a link stays, the file it points to is\n"
+            "replaced), synced and renamed: it appears complete or not at all. A device or\n"
+            "FIFO is written in place, every write checked.\n"
             "Progress goes to stderr: what was read (and the parser's MB/s of input file),\n"
             "what was written. A .gcsr input is fully verified (checksum and structure).\n"
             "Every error ends with one line on stderr naming the file and place, exit 1;\n"
@@ -90,98 +101,90 @@ static char *format_id(char *end, uint64_t v)
     return end;
 }
 
-/* The edges of g in library order as SNAP text into f. false on a write
- * error (errno set). */
-static int write_text(FILE *f, const gat_graph *g, const char *source)
+/* The edges of g in library order as SNAP text into out. */
+static void write_text(gat_context *ctx, gat_output *out, const gat_graph *g, const char *source)
 {
     const int64_t n = gat_graph_num_nodes(g), e = gat_graph_num_edges(g);
     const int64_t *row_ptr;
     const int32_t *col;
     gat_graph_csr(g, &row_ptr, &col);
-    if (fprintf(f,
-                "# Directed graph written by gat-convert from %s, edges in library order\n"
-                "# Nodes: %lld Edges: %lld\n# FromNodeId\tToNodeId\n",
-                source, (long long)n, (long long)e) < 0)
-        return 0;
     char *buf = malloc(TEXT_BUFFER);
-    if (buf == NULL) {
-        errno = ENOMEM;
-        return 0;
-    }
-    size_t used = 0;
-    int ok = 1;
-    for (int64_t i = 0; i < n && ok; i++) {
+    if (buf == NULL)
+        cli_fail(program, "out of memory");
+    int used = snprintf(buf, TEXT_BUFFER,
+                        "# Directed graph written by gat-convert from %s, edges in library "
+                        "order\n# Nodes: %lld Edges: %lld\n# FromNodeId\tToNodeId\n",
+                        source, (long long)n, (long long)e);
+    cli_check(program, ctx, gat_output_write(ctx, out, buf, (size_t)used));
+    size_t fill = 0;
+    for (int64_t i = 0; i < n; i++) {
         char digits[24];
         char *dst_end = digits + sizeof digits;
         char *dst_text = format_id(dst_end, (uint64_t)i);
         size_t dst_len = (size_t)(dst_end - dst_text);
         for (int64_t k = row_ptr[i]; k < row_ptr[i + 1]; k++) {
-            if (used + 48 > TEXT_BUFFER) {
-                ok = fwrite(buf, 1, used, f) == used;
-                used = 0;
-                if (!ok)
-                    break;
+            if (fill + 48 > TEXT_BUFFER) {
+                cli_check(program, ctx, gat_output_write(ctx, out, buf, fill));
+                fill = 0;
             }
             char src_digits[24];
             char *src_end = src_digits + sizeof src_digits;
             char *src_text = format_id(src_end, (uint64_t)col[k]);
-            memcpy(buf + used, src_text, (size_t)(src_end - src_text));
-            used += (size_t)(src_end - src_text);
-            buf[used++] = '\t';
-            memcpy(buf + used, dst_text, dst_len);
-            used += dst_len;
-            buf[used++] = '\n';
+            memcpy(buf + fill, src_text, (size_t)(src_end - src_text));
+            fill += (size_t)(src_end - src_text);
+            buf[fill++] = '\t';
+            memcpy(buf + fill, dst_text, dst_len);
+            fill += dst_len;
+            buf[fill++] = '\n';
         }
     }
-    if (ok && used > 0)
-        ok = fwrite(buf, 1, used, f) == used;
+    cli_check(program, ctx, gat_output_write(ctx, out, buf, fill));
     free(buf);
-    return ok;
 }
 
-/* Text output that appears complete or not at all, like the library's:
- * a temporary file beside the target, renamed over it at the end. */
-static void save_text(const gat_graph *g, const char *path, const char *source)
+enum { TO_UNSET = -1, TO_GCSR = 0, TO_TEXT = 1 };
+
+/* The format OUT's extension names, or TO_UNSET. */
+static int format_of_name(const char *path)
 {
-    size_t len = strlen(path);
-    char *temp = malloc(len + 16);
-    if (temp == NULL)
-        cli_fail(program, "out of memory");
-    snprintf(temp, len + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(temp);
-    if (fd < 0)
-        cli_fail(program, "%s: cannot create: %s", path, strerror(errno));
-    /* mkstemp makes the file 0600; give it the mode a plain open would. */
-    mode_t mask = umask(0);
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
-    FILE *f = fdopen(fd, "wb");
-    int ok = f != NULL && write_text(f, g, source);
-    int err = errno;
-    if (f != NULL) {
-        ok = fflush(f) == 0 && ok;
-        err = ok ? 0 : errno;
-        ok = fclose(f) == 0 && ok;
-    } else {
-        close(fd);
-    }
-    if (ok && rename(temp, path) != 0) {
-        err = errno;
-        ok = 0;
-    }
-    if (!ok) {
-        unlink(temp);
-        cli_fail(program, "%s: cannot write: %s", path, strerror(err != 0 ? err : EIO));
-    }
-    free(temp);
+    static const char *const text[] = {".txt", ".tsv", ".edges", ".el", ".edgelist"};
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash != NULL ? slash : path, '.');
+    if (dot == NULL)
+        return TO_UNSET;
+    if (strcmp(dot, ".gcsr") == 0)
+        return TO_GCSR;
+    for (size_t k = 0; k < sizeof text / sizeof text[0]; k++)
+        if (strcmp(dot, text[k]) == 0)
+            return TO_TEXT;
+    return TO_UNSET;
+}
+
+/* An existing regular OUT holding the other format is refused without
+ * --force: `gat-convert x.gcsr edges.txt` with the arguments swapped, say. */
+static void check_replaced_kind(const char *path, int to)
+{
+    struct stat info;
+    if (stat(path, &info) != 0 || !S_ISREG(info.st_mode) || info.st_size == 0)
+        return;
+    const char *kind = input_kind(path);
+    bool other = to == TO_GCSR ? strcmp(kind, ".gcsr") != 0 : strcmp(kind, "text edge list") != 0;
+    if (other)
+        cli_fail(program,
+                 "%s: exists and holds a %s; writing %s would replace it (--force replaces "
+                 "it, or choose another name)",
+                 path, kind, to == TO_GCSR ? "a .gcsr" : "a text edge list");
 }
 
 int main(int argc, char **argv)
 {
-    int threads = 0, quiet = 0, to_text = 0;
+    int threads = 0, quiet = 0, to = TO_UNSET, force = 0;
     int64_t nodes = -1;
+    static const char *const format_names[] = {"gcsr", "edgelist"};
+    static const int format_values[] = {TO_GCSR, TO_TEXT};
     static const struct option options[] = {
         {"to-edgelist", no_argument, NULL, 'x'}, {"nodes", required_argument, NULL, 'n'},
+        {"to", required_argument, NULL, 'T'},    {"force", no_argument, NULL, 'f'},
         {"threads", required_argument, NULL, 't'}, {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
@@ -189,7 +192,10 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'x': to_text = 1; break;
+        case 'x': to = TO_TEXT; break;
+        case 'T': to = cli_parse_choice(program, "--to", optarg, format_names, format_values, 2);
+                  break;
+        case 'f': force = 1; break;
         case 'n': nodes = cli_parse_int(program, "--nodes", optarg, 0, INT32_MAX); break;
         case 't': threads = cli_parse_threads(program, "--threads", optarg); break;
         case 'q': quiet = 1; break;
@@ -205,12 +211,22 @@ int main(int argc, char **argv)
         cli_usage_error(program, "expected an input and an output file, got %d argument(s)",
                         argc - optind);
     const char *in_path = argv[optind], *out_path = argv[optind + 1];
+    if (to == TO_UNSET)
+        to = format_of_name(out_path);
+    if (to == TO_UNSET)
+        cli_usage_error(program,
+                        "%s: cannot tell the output format from the name (.gcsr, or .txt, .tsv, "
+                        ".edges, .el, .edgelist for text); give --to gcsr or --to edgelist",
+                        out_path);
+    if (!force)
+        check_replaced_kind(out_path, to);
 
     gat_context_options copts;
     gat_context_options_init(&copts);
     copts.num_threads = threads;
     gat_context *ctx = cli_context_create(program, &copts);
 
+    gat_output *out = cli_open_output(program, ctx, out_path, &in_path, 1);
     const char *kind = input_kind(in_path);
     double t0 = cli_now();
     gat_graph *g = NULL;
@@ -228,14 +244,15 @@ int main(int argc, char **argv)
     }
 
     double t1 = cli_now();
-    if (to_text)
-        save_text(g, out_path, in_path);
+    if (to == TO_TEXT)
+        write_text(ctx, out, g, in_path);
     else
-        cli_check(program, ctx, gat_graph_save(ctx, g, out_path));
+        cli_check(program, ctx, gat_graph_save_to(ctx, g, out));
+    cli_commit_outputs(program, ctx, &out, 1);
     double write_s = cli_now() - t1, out_mb = file_megabytes(out_path);
     if (!quiet)
         fprintf(stderr, "gat-convert: wrote %s (%s): %.1f MB in %.3f s (%.0f MB/s)\n", out_path,
-                to_text ? "text edge list" : ".gcsr", out_mb, write_s,
+                to == TO_TEXT ? "text edge list" : ".gcsr", out_mb, write_s,
                 write_s > 0 ? out_mb / write_s : 0.0);
     gat_graph_destroy(&g);
     gat_context_destroy(&ctx);

@@ -15,7 +15,7 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: gat-infer --graph EDGES --features X.npy --weights MODEL.safetensors\n"
             "                 --out Y.npy [--attention A.npy] [--attention-edges E.npy]\n"
-            "                 [--threads T] [--quiet]\n"
+            "                 [--threads T] [--allow-nonfinite] [--quiet]\n"
             "\n"
             "Runs a stack of GAT layers (PyTorch Geometric GATConv semantics) over a graph.\n"
             "\n"
@@ -37,24 +37,36 @@ static void usage(FILE *out)
             "                       the E' edges of --attention as int64 [E', 2] (src, dst)\n"
             "  --threads T          OpenMP threads (default: OMP_NUM_THREADS or all cores);\n"
             "                       the output bits are the same for any T\n"
+            "  --allow-nonfinite    write outputs holding NaN or infinity (from extreme\n"
+            "                       weights, say) with a warning; by default that is an\n"
+            "                       error naming how many rows are affected, nothing written\n"
             "  --quiet              no progress lines on stderr\n"
             "  --help, --version\n"
             "\n"
+            "Outputs: all are checked before any work (the folder exists and is writable,\n"
+            "no output is an input or another output). Regular files are written to a\n"
+            "temporary file beside the target (after following symlinks: a link stays and\n"
+            "the file it points to is replaced), synced and renamed, all outputs together\n"
+            "at the end: they appear complete, all of them, or none. Devices, FIFOs and\n"
+            "sockets (/dev/null, /dev/stdout, a named pipe) are written in place, every\n"
+            "write checked; a FIFO nobody reads is an error, not a wait. Inputs: --graph\n"
+            "may be a pipe or FIFO (text or gzip); the others must be regular files.\n"
             "Every error ends with one line on stderr naming the file and place, exit 1;\n"
-            "usage errors exit 2. Outputs appear complete or not at all.\n");
+            "usage errors exit 2.\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *graph_path = NULL, *features_path = NULL, *weights_path = NULL,
                *out_path = NULL, *attention_path = NULL, *edges_path = NULL;
-    int threads = 0, quiet = 0;
+    int threads = 0, quiet = 0, allow_nonfinite = 0;
     static const struct option options[] = {
         {"graph", required_argument, NULL, 'g'},    {"features", required_argument, NULL, 'x'},
         {"weights", required_argument, NULL, 'w'},  {"out", required_argument, NULL, 'o'},
         {"attention", required_argument, NULL, 'a'},
         {"attention-edges", required_argument, NULL, 'e'},
         {"threads", required_argument, NULL, 't'},  {"quiet", no_argument, NULL, 'q'},
+        {"allow-nonfinite", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     opterr = 0;
@@ -69,6 +81,7 @@ int main(int argc, char **argv)
         case 'e': edges_path = optarg; break;
         case 't': threads = cli_parse_threads(program, "--threads", optarg); break;
         case 'q': quiet = 1; break;
+        case 'n': allow_nonfinite = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V':
             cli_print_version(program);
@@ -86,6 +99,17 @@ int main(int argc, char **argv)
     gat_context_options_init(&copts);
     copts.num_threads = threads;
     gat_context *ctx = cli_context_create(program, &copts);
+
+    /* Every output checked (and its temporary file made) before the work. */
+    const char *const inputs[3] = {graph_path, features_path, weights_path};
+    gat_output *outs[3];
+    int num_outs = 0;
+    outs[num_outs++] = cli_open_output(program, ctx, out_path, inputs, 3);
+    gat_output *attention_out = NULL, *edges_out = NULL;
+    if (attention_path != NULL)
+        outs[num_outs++] = attention_out = cli_open_output(program, ctx, attention_path, inputs, 3);
+    if (edges_path != NULL)
+        outs[num_outs++] = edges_out = cli_open_output(program, ctx, edges_path, inputs, 3);
 
     double t0 = cli_now();
     gat_array *x = NULL;
@@ -122,14 +146,19 @@ int main(int argc, char **argv)
     cli_check(program, ctx, gat_model_forward(ctx, model, graph, x->data, n, f, out, attention));
     double forward_ms = 1e3 * (cli_now() - t1);
 
+    cli_check_finite(program, "the output", out, n, width, allow_nonfinite);
+    if (attention != NULL)
+        cli_check_finite(program, "the attention", attention, att_edges, last.heads,
+                         allow_nonfinite);
     int64_t shape[2] = {n, width};
-    cli_check(program, ctx, gat_npy_write_f32(ctx, out_path, out, 2, shape));
-    if (attention_path != NULL) {
+    cli_check(program, ctx, gat_npy_write_f32_to(ctx, outs[0], out, 2, shape));
+    if (attention_out != NULL) {
         int64_t ashape[2] = {att_edges, last.heads};
-        cli_check(program, ctx, gat_npy_write_f32(ctx, attention_path, attention, 2, ashape));
+        cli_check(program, ctx, gat_npy_write_f32_to(ctx, attention_out, attention, 2, ashape));
     }
-    if (edges_path != NULL)
-        cli_write_edge_pairs(program, ctx, graph, last.add_self_loops, edges_path);
+    if (edges_out != NULL)
+        cli_write_edge_pairs(program, ctx, graph, last.add_self_loops, edges_out);
+    cli_commit_outputs(program, ctx, outs, num_outs);
     if (!quiet)
         fprintf(stderr, "gat-infer: forward %.1f ms; wrote %s [%lld, %lld]\n", forward_ms,
                 out_path, (long long)n, (long long)width);

@@ -63,7 +63,12 @@ static void usage(FILE *out)
             "  --input auto|dense|sparse\n"
             "                        how layer 1's input is held (auto: sparse at <= 10%%\n"
             "                        non-zeros, as bag-of-words features are)\n"
-            "  --save FILE           write the trained model (safetensors, as gat-infer reads)\n"
+            "  --save FILE           write the trained model (safetensors, as gat-infer reads);\n"
+            "                        FILE is checked before training (its folder exists and\n"
+            "                        is writable, it is no input), then written through a\n"
+            "                        temporary file renamed at the end (complete or not at\n"
+            "                        all; a symlink's target replaced; a device or FIFO\n"
+            "                        written in place); non-finite parameters are not saved\n"
             "  --progress auto|lines|bar|none\n"
             "                        per-epoch report: 'lines' prints one line per epoch on\n"
             "                        stdout (epoch, train loss and accuracy, validation loss\n"
@@ -309,6 +314,19 @@ int main(int argc, char **argv)
     copts.num_threads = o.threads;
     gat_context *ctx = cli_context_create(program, &copts);
     const double t_start = cli_now();
+    /* A bad --save path fails now, not after the whole run. */
+    gat_output *save = NULL;
+    if (o.save != NULL) {
+        static const char *const files[] = {"features.npy", "labels.npy", "train.npy",
+                                            "val.npy", "test.npy", "edges.txt"};
+        char paths[6][4096];
+        const char *inputs[6];
+        for (int k = 0; k < 6; k++) {
+            snprintf(paths[k], sizeof paths[k], "%s/%s", o.data, files[k]);
+            inputs[k] = paths[k];
+        }
+        save = cli_open_output(program, ctx, o.save, inputs, 6);
+    }
 
     gat_array *x = read_array(ctx, o.data, "features.npy", GAT_FLOAT32);
     const int64_t n = x->shape[0], f = x->shape[1];
@@ -397,8 +415,10 @@ int main(int argc, char **argv)
     gat_metrics test_metrics;
     cli_check(program, ctx, gat_trainer_evaluate(ctx, trainer, labels->data, test->data,
                                                  test->shape[0], &test_metrics));
-    if (o.save != NULL)
-        cli_check(program, ctx, gat_model_save(ctx, model, o.save));
+    if (save != NULL) {
+        cli_check(program, ctx, gat_model_save_to(ctx, model, save));
+        cli_commit_outputs(program, ctx, &save, 1);
+    }
     printf("%s after %lld epochs in %.3f s (%.2f ms/epoch); kept epoch %lld: val loss %.4f, "
            "val acc %.4f; test loss %.4f\n",
            result.stopped_early ? "stopped early" : "stopped", (long long)result.epochs,

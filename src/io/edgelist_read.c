@@ -8,6 +8,7 @@
  * detects that a line is wrong; diagnose_line() then re-reads that one line
  * slowly and writes the message ("PATH:LINE: what was found").
  */
+#include "file_read.h"
 #include "graph.h"
 
 #include <errno.h>
@@ -656,13 +657,12 @@ gat_status gat_edgelist_read(gat_context *ctx, const char *path, int64_t num_nod
     gat_status status = GAT_OK;
     source in = {.fd = -1};
     unsigned char *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        status = gat__fail(ctx, GAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        goto done;
-    }
+    int fd;
     struct stat info;
-    r.file_size = fstat(fd, &info) == 0 && S_ISREG(info.st_mode) ? (int64_t)info.st_size : -1;
+    status = gat__in_open(ctx, path, true, NULL, &fd, &info);
+    if (status != GAT_OK)
+        goto done;
+    r.file_size = S_ISREG(info.st_mode) ? (int64_t)info.st_size : -1;
     status = source_open(&r, &in, fd);
     if (status != GAT_OK)
         goto done;
@@ -672,6 +672,13 @@ gat_status gat_edgelist_read(gat_context *ctx, const char *path, int64_t num_nod
     if (buf == NULL)
         goto done;
     status = read_all(&r, &in, buf, EDGELIST_CHUNK);
+    /* A FIFO that no process had open for writing reads as empty at once;
+     * an empty graph from it is far likelier a mistake than the intent. */
+    if (status == GAT_OK && S_ISFIFO(info.st_mode) && in.consumed == 0)
+        status = gat__fail(ctx, GAT_ERR_IO,
+                           "%s: the FIFO or pipe gave no data: no process had it open for "
+                           "writing (start the writer first), or it wrote nothing",
+                           path);
     if (status == GAT_OK && r.src == NULL)
         status = resize(&r, 0); /* an empty list still gets (empty) arrays */
 

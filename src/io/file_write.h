@@ -1,26 +1,34 @@
 /*
- * Output files appear complete or not at all: data goes to a temporary file
- * beside the target, renamed over it on commit, removed on abort.
+ * Output files, for every writer in the library and every tool (through
+ * gat.h's gat_output_*). A regular file (or a name that does not exist yet)
+ * is written to a temporary file in the folder of its final target (after
+ * following symlinks, so a link stays a link and its target gets the data),
+ * synced and renamed over the target on commit: it appears complete or not
+ * at all. A character or block device, a FIFO or a socket is written in
+ * place, every write, flush and close checked. Anything else is refused.
  */
 #ifndef GAT_FILE_WRITE_H
 #define GAT_FILE_WRITE_H
 
 #include "internal.h"
 
-#include <stdio.h>
+#include <stdbool.h>
+#include <stddef.h>
 
-typedef struct gat__out_file {
-    FILE *fp;
-    const char *path;  /* borrowed target name */
-    char *temp_path;   /* owned */
+struct gat_output {
     gat_allocator allocator;
-} gat__out_file;
+    char *path;        /* as the caller named it, for messages */
+    char *target;      /* the resolved final name: real folder + "/" + file name */
+    char *temp;        /* temporary file beside target; NULL when written in place */
+    int fd;
+    unsigned char *buffer;
+    size_t used;
+};
 
-gat_status gat__out_open(gat_context *ctx, gat__out_file *file, const char *path);
-gat_status gat__out_write(gat_context *ctx, gat__out_file *file, const void *data, size_t size);
-/* Flushes, closes and renames; on failure the temporary file is removed. */
-gat_status gat__out_commit(gat_context *ctx, gat__out_file *file);
-/* Closes and removes the temporary file (safe after a failed commit). */
-void gat__out_abort(gat__out_file *file);
+/* What the path-taking writers share: opens path (no inputs to avoid),
+ * runs body on it, commits, or discards on failure. */
+typedef gat_status (*gat__out_body)(gat_context *ctx, gat_output *out, const void *arg);
+gat_status gat__write_file(gat_context *ctx, const char *function, const char *path,
+                           gat__out_body body, const void *arg);
 
 #endif

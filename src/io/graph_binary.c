@@ -65,6 +65,7 @@
  * nothing at all for a mapping.
  */
 #include "graph_binary.h"
+#include "file_read.h"
 #include "file_write.h"
 #include "npy_format.h"
 #include "parallel.h"
@@ -597,24 +598,24 @@ static gat_status check_structure(gat_context *ctx, const char *path, const head
 /* Saving                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static gat_status write_zeros(gat_context *ctx, gat__out_file *out, uint64_t count)
+static gat_status write_zeros(gat_context *ctx, gat_output *out, uint64_t count)
 {
     static const unsigned char zeros[GAT__GCSR_ALIGN] = {0};
-    return gat__out_write(ctx, out, zeros, (size_t)count);
+    return gat_output_write(ctx, out, zeros, (size_t)count);
 }
 
-gat_status gat_graph_save(gat_context *ctx, const gat_graph *graph, const char *path)
+gat_status gat_graph_save_to(gat_context *ctx, const gat_graph *graph, gat_output *out)
 {
     if (ctx == NULL)
         return GAT_ERR_INVALID;
     gat__clear_message(ctx);
-    if (graph == NULL || path == NULL)
+    if (graph == NULL || out == NULL)
         return gat__fail(ctx, GAT_ERR_INVALID, "gat_graph_save: NULL argument");
     if (!gat__npy_host_little())
         return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
                          "%s: .gcsr arrays are little-endian and used in place; this host is "
                          "big-endian",
-                         path);
+                         out->path);
     header h = {0};
     h.version = GAT__GCSR_VERSION;
     h.num_nodes = (uint64_t)graph->num_nodes;
@@ -635,24 +636,26 @@ gat_status gat_graph_save(gat_context *ctx, const gat_graph *graph, const char *
         return status;
     encode_header(raw, &h);
 
-    gat__out_file out;
-    status = gat__out_open(ctx, &out, path);
-    if (status != GAT_OK)
-        return status;
-    status = gat__out_write(ctx, &out, raw, sizeof raw);
+    status = gat_output_write(ctx, out, raw, sizeof raw);
     if (status == GAT_OK)
-        status = gat__out_write(ctx, &out, graph->row_ptr, (size_t)h.row_bytes);
+        status = gat_output_write(ctx, out, graph->row_ptr, (size_t)h.row_bytes);
     if (status == GAT_OK)
-        status = write_zeros(ctx, &out, h.col_offset - (h.row_offset + h.row_bytes));
+        status = write_zeros(ctx, out, h.col_offset - (h.row_offset + h.row_bytes));
     if (status == GAT_OK)
-        status = gat__out_write(ctx, &out, graph->col, (size_t)h.col_bytes);
+        status = gat_output_write(ctx, out, graph->col, (size_t)h.col_bytes);
     if (status == GAT_OK)
-        status = write_zeros(ctx, &out, h.file_size - (h.col_offset + h.col_bytes));
-    if (status != GAT_OK) {
-        gat__out_abort(&out);
-        return status;
-    }
-    return gat__out_commit(ctx, &out);
+        status = write_zeros(ctx, out, h.file_size - (h.col_offset + h.col_bytes));
+    return status;
+}
+
+static gat_status save_body(gat_context *ctx, gat_output *out, const void *graph)
+{
+    return gat_graph_save_to(ctx, graph, out);
+}
+
+gat_status gat_graph_save(gat_context *ctx, const gat_graph *graph, const char *path)
+{
+    return gat__write_file(ctx, "gat_graph_save", path, save_body, graph);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -806,10 +809,13 @@ gat_status gat__graph_load_nodes(gat_context *ctx, gat_graph **graph, const char
                          "%s: .gcsr arrays are little-endian and used in place; this host is "
                          "big-endian",
                          path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return gat__fail(ctx, GAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    gat_status status = load_open_file(ctx, graph, path, fd, flags, num_nodes);
+    int fd;
+    struct stat info;
+    gat_status status = gat__in_open(ctx, path, false,
+                                     "a .gcsr file is mapped or read by its size", &fd, &info);
+    if (status != GAT_OK)
+        return status;
+    status = load_open_file(ctx, graph, path, fd, flags, num_nodes);
     close(fd); /* a mapping outlives its descriptor */
     return status;
 }

@@ -4,6 +4,7 @@
  * file is reported as one) means the binary loader, anything else the
  * text/gzip edge-list reader.
  */
+#include "file_read.h"
 #include "graph_binary.h"
 
 #include <errno.h>
@@ -21,16 +22,17 @@ gat_status gat_graph_read(gat_context *ctx, gat_graph **graph, const char *path,
     gat__clear_message(ctx);
     if (path == NULL)
         return gat__fail(ctx, GAT_ERR_INVALID, "gat_graph_read: NULL path");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return gat__fail(ctx, GAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     /* A pipe cannot be read twice and cannot hold a .gcsr (which must be
-     * a regular file): it goes to the text reader unsniffed. */
+     * a regular file): it goes to the text reader unsniffed, and unopened
+     * (stat does not open), so that a writer is never cut off between two
+     * opens. */
     struct stat info;
-    if (fstat(fd, &info) == 0 && !S_ISREG(info.st_mode)) {
-        close(fd);
+    if (stat(path, &info) == 0 && !S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode))
         return gat_graph_read_edgelist(ctx, graph, path, num_nodes);
-    }
+    int fd;
+    gat_status status = gat__in_open(ctx, path, false, "its first bytes are read twice", &fd, &info);
+    if (status != GAT_OK)
+        return status;
     unsigned char first[GAT__GCSR_MAGIC_LEN];
     ssize_t got;
     do

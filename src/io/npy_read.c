@@ -6,6 +6,7 @@
  * float64 -> float32, int32 -> int64) while streaming through a fixed
  * buffer, so that a lying header costs an error message, not a terabyte.
  */
+#include "file_read.h"
 #include "internal.h"
 #include "npy_format.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* NumPy's own limit is 64 dimensions; anything beyond is not a .npy file. */
 #define NPY_MAX_DIMS 64
@@ -374,19 +376,6 @@ static gat_status parse_header(npy_parser *p, npy_header *h)
 
 /* The size the header is checked against. Only regular files have one that
  * can be trusted before reading. */
-static gat_status file_size_of(gat_context *ctx, const char *path, FILE *fp, int64_t *size)
-{
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0)
-        return gat__fail(ctx, GAT_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return gat__fail(ctx, GAT_ERR_IO, "%s: is a directory", path);
-    if (!S_ISREG(st.st_mode))
-        return gat__fail(ctx, GAT_ERR_IO, "%s: not a regular file (its size is needed)", path);
-    *size = (int64_t)st.st_size;
-    return GAT_OK;
-}
-
 /* fread came up short at file offset `at`: an I/O error, or the file shrank
  * since we measured it. */
 static gat_status short_read(gat_context *ctx, const char *path, FILE *fp, int64_t at)
@@ -649,17 +638,22 @@ gat_status gat_npy_read(gat_context *ctx, const char *path, gat_dtype want, gat_
     gat_array *array = NULL;
     npy_header header;
     memset(&header, 0, sizeof header);
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        status = gat__fail(ctx, GAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        goto done;
-    }
-    int64_t file_size = 0, header_start = 0;
-    uint32_t header_len = 0;
-    int major = 0;
-    status = file_size_of(ctx, path, fp, &file_size);
+    FILE *fp = NULL;
+    int fd;
+    struct stat info;
+    status = gat__in_open(ctx, path, false, "a .npy file's size is checked against its header",
+                          &fd, &info);
     if (status != GAT_OK)
         goto done;
+    fp = fdopen(fd, "rb");
+    if (fp == NULL) {
+        status = gat__fail(ctx, GAT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+        goto done;
+    }
+    int64_t file_size = (int64_t)info.st_size, header_start = 0;
+    uint32_t header_len = 0;
+    int major = 0;
     status = read_preamble(ctx, path, fp, file_size, &major, &header_start, &header_len);
     if (status != GAT_OK)
         goto done;

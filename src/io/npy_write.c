@@ -48,15 +48,16 @@ static size_t format_header(unsigned char *out, size_t size, const char *descr, 
     return total;
 }
 
-static gat_status npy_write(gat_context *ctx, const char *function, const char *path,
+static gat_status npy_write(gat_context *ctx, const char *function, gat_output *out,
                             const void *data, int ndim, const int64_t *shape, const char *descr,
                             size_t itemsize)
 {
     if (ctx == NULL)
         return GAT_ERR_INVALID;
     gat__clear_message(ctx);
-    if (path == NULL)
-        return gat__fail(ctx, GAT_ERR_INVALID, "%s: path is NULL", function);
+    if (out == NULL)
+        return gat__fail(ctx, GAT_ERR_INVALID, "%s: output is NULL", function);
+    const char *path = out->path;
     if (ndim != 1 && ndim != 2)
         return gat__fail(ctx, GAT_ERR_INVALID, "%s: ndim is %d; 1 or 2 dimensions are written",
                          path, ndim);
@@ -88,11 +89,7 @@ static gat_status npy_write(gat_context *ctx, const char *function, const char *
     if (header_size == 0) /* unreachable: two int64 dimensions always fit */
         return gat__fail(ctx, GAT_ERR_INVALID, "%s: header does not fit", path);
 
-    gat__out_file file;
-    gat_status status = gat__out_open(ctx, &file, path);
-    if (status != GAT_OK)
-        return status;
-    status = gat__out_write(ctx, &file, header, header_size);
+    gat_status status = gat_output_write(ctx, out, header, header_size);
     /* Stored little-endian whatever the host: the same loop everywhere
      * (and the copy costs nothing next to the write). */
     unsigned char chunk[NPY_CHUNK];
@@ -112,23 +109,52 @@ static gat_status npy_write(gat_context *ctx, const char *function, const char *
                 gat__store_le64(chunk + 8 * i, bits);
             }
         }
-        status = gat__out_write(ctx, &file, chunk, n * itemsize);
+        status = gat_output_write(ctx, out, chunk, n * itemsize);
         done += (int64_t)n;
     }
-    if (status == GAT_OK)
-        return gat__out_commit(ctx, &file);
-    gat__out_abort(&file);
     return status;
+}
+
+gat_status gat_npy_write_f32_to(gat_context *ctx, gat_output *out, const float *data, int ndim,
+                                const int64_t *shape)
+{
+    return npy_write(ctx, "gat_npy_write_f32", out, data, ndim, shape, "<f4", sizeof *data);
+}
+
+gat_status gat_npy_write_i64_to(gat_context *ctx, gat_output *out, const int64_t *data,
+                                int ndim, const int64_t *shape)
+{
+    return npy_write(ctx, "gat_npy_write_i64", out, data, ndim, shape, "<i8", sizeof *data);
+}
+
+typedef struct npy_args {
+    const void *data;
+    int ndim;
+    const int64_t *shape;
+} npy_args;
+
+static gat_status write_f32(gat_context *ctx, gat_output *out, const void *arg)
+{
+    const npy_args *a = arg;
+    return gat_npy_write_f32_to(ctx, out, a->data, a->ndim, a->shape);
+}
+
+static gat_status write_i64(gat_context *ctx, gat_output *out, const void *arg)
+{
+    const npy_args *a = arg;
+    return gat_npy_write_i64_to(ctx, out, a->data, a->ndim, a->shape);
 }
 
 gat_status gat_npy_write_f32(gat_context *ctx, const char *path, const float *data, int ndim,
                              const int64_t *shape)
 {
-    return npy_write(ctx, "gat_npy_write_f32", path, data, ndim, shape, "<f4", sizeof *data);
+    const npy_args a = {data, ndim, shape};
+    return gat__write_file(ctx, "gat_npy_write_f32", path, write_f32, &a);
 }
 
 gat_status gat_npy_write_i64(gat_context *ctx, const char *path, const int64_t *data, int ndim,
                              const int64_t *shape)
 {
-    return npy_write(ctx, "gat_npy_write_i64", path, data, ndim, shape, "<i8", sizeof *data);
+    const npy_args a = {data, ndim, shape};
+    return gat__write_file(ctx, "gat_npy_write_i64", path, write_i64, &a);
 }

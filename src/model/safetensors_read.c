@@ -8,6 +8,7 @@
  * each other, the layers' shapes against each other, the metadata, and last
  * the numbers themselves.
  */
+#include "file_read.h"
 #include "model.h"
 #include "safetensors.h"
 
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* The tensors a layer may have. lin_src.weight is PyG 2.3-2.4's name for
  * lin.weight; lin_dst.weight is the same module registered twice, accepted
@@ -116,15 +118,19 @@ static gat_status read_header(st_reader *r)
     gat_status status = GAT_OK;
     char *text = NULL;
 
-    r->fp = fopen(r->path, "rb");
-    if (r->fp == NULL)
-        return gat__fail(ctx, GAT_ERR_IO, "%s: cannot open: %s", r->path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(r->fp), &st) != 0)
-        return gat__fail(ctx, GAT_ERR_IO, "%s: cannot stat: %s", r->path, strerror(errno));
     /* The offsets index a buffer whose size we must know up front. */
-    if (!S_ISREG(st.st_mode))
-        return gat__fail(ctx, GAT_ERR_IO, "%s: not a regular file", r->path);
+    int fd;
+    struct stat st;
+    gat_status opened = gat__in_open(ctx, r->path, false,
+                                     "safetensors offsets are checked against the file's size",
+                                     &fd, &st);
+    if (opened != GAT_OK)
+        return opened;
+    r->fp = fdopen(fd, "rb");
+    if (r->fp == NULL) {
+        close(fd);
+        return gat__fail(ctx, GAT_ERR_IO, "%s: cannot open: %s", r->path, strerror(errno));
+    }
     r->file_size = (uint64_t)st.st_size;
     if (r->file_size < 8)
         return gat__fail(ctx, GAT_ERR_FORMAT,

@@ -132,17 +132,17 @@ static gat_status check_finite(gat_context *ctx, const char *path, const float *
 }
 
 /* count floats as little-endian bytes. */
-static gat_status write_floats(gat_context *ctx, gat__out_file *out, const float *data,
+static gat_status write_floats(gat_context *ctx, gat_output *out, const float *data,
                                int64_t count)
 {
     if (gat__host_little_endian())
-        return gat__out_write(ctx, out, data, (size_t)count * GAT__ST_F32_SIZE);
+        return gat_output_write(ctx, out, data, (size_t)count * GAT__ST_F32_SIZE);
     float chunk[1024];
     for (int64_t done = 0; done < count;) {
         size_t n = (size_t)(count - done < 1024 ? count - done : 1024);
         memcpy(chunk, data + done, n * sizeof *chunk);
         gat__bswap32_array(chunk, n);
-        gat_status status = gat__out_write(ctx, out, chunk, n * sizeof *chunk);
+        gat_status status = gat_output_write(ctx, out, chunk, n * sizeof *chunk);
         if (status != GAT_OK)
             return status;
         done += (int64_t)n;
@@ -150,17 +150,18 @@ static gat_status write_floats(gat_context *ctx, gat__out_file *out, const float
     return GAT_OK;
 }
 
-gat_status gat_model_save(gat_context *ctx, const gat_model *model, const char *path)
+gat_status gat_model_save_to(gat_context *ctx, const gat_model *model, gat_output *out)
 {
-    if (ctx == NULL || model == NULL || path == NULL)
+    if (ctx == NULL)
+        return GAT_ERR_INVALID;
+    if (model == NULL || out == NULL)
         return gat__fail(ctx, GAT_ERR_INVALID, "gat_model_save: NULL argument");
     gat__clear_message(ctx);
 
+    const char *path = out->path;
     gat_status status = GAT_OK;
     json_t *header = NULL;
     char *text = NULL;
-    gat__out_file out;
-    bool opened = false;
 
     for (int l = 0; l < model->num_layers && status == GAT_OK; l++) {
         const gat__layer *layer = &model->layers[l];
@@ -191,32 +192,35 @@ gat_status gat_model_save(gat_context *ctx, const gat_model *model, const char *
         field[i] = (unsigned char)((uint64_t)padded >> (8 * i));
     static const char spaces[] = "       "; /* at most 7 are needed */
 
-    if ((status = gat__out_open(ctx, &out, path)) != GAT_OK)
-        goto done;
-    opened = true;
-    if ((status = gat__out_write(ctx, &out, field, sizeof field)) != GAT_OK ||
-        (status = gat__out_write(ctx, &out, text, length)) != GAT_OK ||
-        (status = gat__out_write(ctx, &out, spaces, padded - length)) != GAT_OK)
+    if ((status = gat_output_write(ctx, out, field, sizeof field)) != GAT_OK ||
+        (status = gat_output_write(ctx, out, text, length)) != GAT_OK ||
+        (status = gat_output_write(ctx, out, spaces, padded - length)) != GAT_OK)
         goto done;
     /* Data in the order build_header assigned offsets. */
     for (int l = 0; l < model->num_layers; l++) {
         const gat__layer *layer = &model->layers[l];
         const gat_layer_config *c = &layer->config;
         int64_t hc = c->heads * c->channels;
-        if ((status = write_floats(ctx, &out, layer->weight, hc * c->in_features)) != GAT_OK ||
-            (status = write_floats(ctx, &out, layer->att_src, hc)) != GAT_OK ||
-            (status = write_floats(ctx, &out, layer->att_dst, hc)) != GAT_OK)
+        if ((status = write_floats(ctx, out, layer->weight, hc * c->in_features)) != GAT_OK ||
+            (status = write_floats(ctx, out, layer->att_src, hc)) != GAT_OK ||
+            (status = write_floats(ctx, out, layer->att_dst, hc)) != GAT_OK)
             goto done;
         if (layer->bias != NULL &&
-            (status = write_floats(ctx, &out, layer->bias, gat__layer_out_width(c))) != GAT_OK)
+            (status = write_floats(ctx, out, layer->bias, gat__layer_out_width(c))) != GAT_OK)
             goto done;
     }
-    status = gat__out_commit(ctx, &out);
-    opened = false;  /* commit removes the temporary file itself on failure */
 done:
-    if (opened)
-        gat__out_abort(&out);
     free(text);
     json_decref(header);
     return status;
+}
+
+static gat_status save_body(gat_context *ctx, gat_output *out, const void *model)
+{
+    return gat_model_save_to(ctx, model, out);
+}
+
+gat_status gat_model_save(gat_context *ctx, const gat_model *model, const char *path)
+{
+    return gat__write_file(ctx, "gat_model_save", path, save_body, model);
 }
