@@ -245,6 +245,18 @@ void test_counting_arm(test_counting *c, int64_t fail_at)
     atomic_store(&c->fail_at, fail_at);
 }
 
+int test_count_entries(const char *dir, const char *part)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "opendir %s: %s", dir, strerror(errno));
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+             (part == NULL || strstr(e->d_name, part) != NULL);
+    closedir(d);
+    return n;
+}
+
 void test_make_temp_dir(char *dir, size_t size, const char *prefix)
 {
     int n = snprintf(dir, size, "/tmp/%s-XXXXXX", prefix);

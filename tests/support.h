@@ -75,6 +75,10 @@ gat_context *test_counting_context(test_counting *c, int threads);
  * now (1-based; 0 disarms). */
 void test_counting_arm(test_counting *c, int64_t fail_at);
 
+/* Entries of dir (not "." and ".."), only those whose name holds part
+ * unless part is NULL. */
+int test_count_entries(const char *dir, const char *part);
+
 /* Makes a fresh directory /tmp/<prefix>-XXXXXX and puts its path in dir
  * (asserts success). */
 void test_make_temp_dir(char *dir, size_t size, const char *prefix);

@@ -3,6 +3,7 @@
  * on stderr per error, no signal, no partial output file.
  */
 #include "gat.h"
+#include "support.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -56,13 +57,7 @@ static bool exists(const char *name)
 
 static int count_files(void)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", tmpdir);
-    FILE *p = popen(cmd, "r");
-    int n = -1;
-    cr_assert_eq(fscanf(p, "%d", &n), 1);
-    pclose(p);
-    return n;
+    return test_count_entries(tmpdir, NULL);
 }
 
 /* Runs `args` (a shell fragment after the tool's path) in tmpdir. */
@@ -240,7 +235,7 @@ Test(cli, convert_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,
 }
 
 Test(cli, train_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,
-     .fini = remove_tmpdir)
+     .fini = remove_tmpdir, .timeout = 60)
 {
     const char *train = tool("gat-train");
     expect_one_line_error(run(train, "--data nowhere --progress none"), "nowhere/");
@@ -264,10 +259,11 @@ Test(cli, train_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,
     write_file("ds/edges.txt", "0 1\n1 40\n");
     expect_one_line_error(run(train, "--data ds --progress none"), "ds/edges.txt:2");
     copy_file(TRAIN_CASE "/edges.txt", "ds/edges.txt");
-    /* Saving into a missing folder fails after training, leaving nothing. */
-    expect_error_line(
-        run(train, "--data ds --progress none --epochs 2 --save nowhere/m.safetensors"),
-        "nowhere/m.safetensors");
+    /* Saving into a missing folder fails before training (a run that long
+     * would time the test out), leaving nothing. */
+    expect_error_line(run(train, "--data ds --progress none --epochs 100000000 --patience "
+                                 "100000000 --save nowhere/m.safetensors"),
+                      "folder nowhere does not exist");
     /* And works: the saved model runs in gat-infer. */
     cr_assert_eq(run(train, "--data ds --progress none --epochs 2 --save m.safetensors")
                      .exit_code,
@@ -466,4 +462,124 @@ Test(cli, bench_thread_lists_are_strict, .init = make_tmpdir, .fini = remove_tmp
                             "--threads 1,2")
                      .exit_code,
                  0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Outputs and inputs of the tools (issue 13): devices stay devices, write  */
+/* errors are reported, several outputs appear all or none, gat-convert     */
+/* writes over neither its input nor a file of the other format, a FIFO     */
+/* input never blocks, non-finite outputs are counted and refused.          */
+/* ------------------------------------------------------------------------ */
+
+Test(cli, infer_outputs_to_devices_all_or_none, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    cr_assert_eq(run(GAT_INFER, INFER_OK_ARGS " --out /dev/null --attention /dev/null").exit_code,
+                 0);
+    struct stat info;
+    cr_assert_eq(stat("/dev/null", &info), 0);
+    cr_assert(S_ISCHR(info.st_mode), "/dev/null is no longer a character device");
+    /* The second output hits a full device: the first is not written. */
+    expect_one_line_error(run(GAT_INFER, INFER_OK_ARGS " --out y.npy --attention /dev/full"),
+                          "/dev/full: cannot write: No space left on device");
+    expect_one_line_error(
+        run(GAT_INFER, INFER_OK_ARGS " --out y.npy --attention-edges nowhere/e.npy"),
+        "folder nowhere does not exist");
+    expect_one_line_error(run(GAT_INFER, INFER_OK_ARGS " --out y.npy --attention y.npy"),
+                          "same file");
+    expect_one_line_error(run(GAT_INFER, INFER_OK_ARGS " --out " PYG_CASE "/x.npy"),
+                          "is the input");
+    cr_assert_eq(count_files(), 0, "no output and no temporary file");
+    cr_assert_eq(stat("/dev/full", &info), 0);
+    cr_assert(S_ISCHR(info.st_mode));
+}
+
+Test(cli, fifo_input_without_writer_fails_at_once, .init = make_tmpdir, .fini = remove_tmpdir,
+     .timeout = 20)
+{
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/in.fifo", tmpdir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    expect_one_line_error(run(GAT_INFER, "--graph in.fifo --features " PYG_CASE
+                                         "/x.npy --weights " PYG_CASE
+                                         "/model.safetensors --quiet --out y.npy"),
+                          "no process had it open for writing");
+    expect_one_line_error(run(GAT_INFER, "--graph " PYG_CASE "/edges.txt --features in.fifo "
+                                         "--weights " PYG_CASE "/model.safetensors --quiet "
+                                         "--out y.npy"),
+                          "must be a regular file");
+    /* A pipe with a writer works: edge lists stream. */
+    run_result r = run("/bin/sh", "-c \"cat " PYG_CASE "/edges.txt | '" GAT_INFER
+                                  "' --graph /dev/stdin --features " PYG_CASE
+                                  "/x.npy --weights " PYG_CASE
+                                  "/model.safetensors --quiet --out y.npy\"");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert_eq(count_files(), 2, "in.fifo and y.npy");
+}
+
+Test(cli, convert_refuses_its_input_and_the_other_format, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    const char *convert = tool("gat-convert");
+    copy_file(PYG_CASE "/edges.txt", "e.txt");
+    char path[512];
+    snprintf(path, sizeof path, "%s/e_link.txt", tmpdir);
+    cr_assert_eq(symlink("e.txt", path), 0);
+    expect_one_line_error(run(convert, "--quiet e.txt e.txt"), "is the input");
+    expect_one_line_error(run(convert, "--quiet e_link.txt e.txt"), "is the input");
+    expect_one_line_error(run(convert, "--quiet --to edgelist e.txt e_link.txt"),
+                          "is the input");
+    cr_assert_eq(run(convert, "--quiet e.txt g.gcsr").exit_code, 0);
+    /* A text file is not replaced by a .gcsr, nor a .gcsr by text, unless
+     * --force says so. */
+    copy_file(PYG_CASE "/edges.txt", "old.txt");
+    expect_one_line_error(run(convert, "--quiet --to gcsr e.txt old.txt"),
+                          "holds a text edge list");
+    copy_file(PYG_CASE "/edges.txt", "expected.txt");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s/old.txt' '%s/expected.txt'", tmpdir, tmpdir);
+    cr_assert_eq(system(cmd), 0, "old.txt changed");
+    expect_one_line_error(run(convert, "--quiet --to edgelist e.txt g.gcsr"), "holds a .gcsr");
+    cr_assert_eq(run(convert, "--quiet --force --to gcsr e.txt old.txt").exit_code, 0);
+    snprintf(cmd, sizeof cmd, "cmp -s '%s/old.txt' '%s/g.gcsr'", tmpdir, tmpdir);
+    cr_assert_eq(system(cmd), 0, "--force did not write the .gcsr");
+    /* The format comes from the extension (the forgotten --to-edgelist of
+     * issue 13 writes text), else --to is needed. */
+    cr_assert_eq(run(convert, "--quiet g.gcsr back.txt").exit_code, 0);
+    snprintf(cmd, sizeof cmd, "head -c 1 '%s/back.txt' | grep -q '#'", tmpdir);
+    cr_assert_eq(system(cmd), 0, "back.txt is not text");
+    cr_assert_eq(run(convert, "--quiet g.gcsr noext").exit_code, 2);
+    cr_assert_eq(run(convert, "--quiet --to edgelist g.gcsr /dev/null").exit_code, 0);
+    cr_assert_eq(count_files(), 6, "e.txt, e_link.txt, g.gcsr, old.txt, expected.txt, back.txt");
+}
+
+/* Weights of 3e38 are finite, but the output they give is not. */
+Test(cli, infer_counts_nonfinite_rows, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    gat_context *ctx = NULL;
+    cr_assert_eq(gat_context_create(&ctx, NULL), GAT_OK);
+    gat_layer_config config;
+    gat_layer_config_init(&config, 5, 2, 3);
+    gat_model *model = NULL;
+    cr_assert_eq(gat_model_create(ctx, &model, 1, &config, GAT_ACT_NONE), GAT_OK);
+    gat_layer_params p;
+    cr_assert_eq(gat_model_layer_params(model, 0, &p), GAT_OK);
+    for (int k = 0; k < 2 * 3 * 5; k++)
+        p.weight[k] = k % 2 ? 3e38f : -3e38f;
+    for (int k = 0; k < 2 * 3; k++)
+        p.att_src[k] = p.att_dst[k] = 1.0f;
+    char path[512];
+    snprintf(path, sizeof path, "%s/huge.safetensors", tmpdir);
+    cr_assert_eq(gat_model_save(ctx, model, path), GAT_OK, "%s", gat_context_message(ctx));
+    gat_model_destroy(&model);
+    gat_context_destroy(&ctx);
+    static const char args[] = "--graph " PYG_CASE "/edges.txt --features " PYG_CASE
+                               "/x.npy --weights huge.safetensors --quiet --out y.npy";
+    expect_one_line_error(run(GAT_INFER, args), "non-finite values (NaN or infinite) in 6 of 6 rows");
+    cr_assert(!exists("y.npy"));
+    run_result r = run(GAT_INFER, "--allow-nonfinite --attention a.npy --attention-edges e.npy "
+                                  "--graph " PYG_CASE "/edges.txt --features " PYG_CASE
+                                  "/x.npy --weights huge.safetensors --quiet --out y.npy");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "warning: the output has non-finite values") != NULL, "%s", r.err);
+    cr_assert(exists("y.npy") && exists("a.npy") && exists("e.npy"));
 }
