@@ -22,6 +22,7 @@
  * of 5 channels) is one whose scores are stored, not taken in the edge pass,
  * so the score buffers are shared scratch too. */
 typedef struct problem {
+    gat_gemm gemm; /* the projection's GEMM, serial and concurrent calls alike */
     int64_t n, f, width, attended, heads_last;
     gat_model *model;
     gat_graph *graph;
@@ -31,10 +32,22 @@ typedef struct problem {
     gat_metrics want_metrics;
 } problem;
 
-static problem make_problem(int64_t n, int64_t e, uint64_t seed)
+/* A context of `threads` threads computing projections with `gemm`. */
+static gat_context *gemm_context(int threads, gat_gemm gemm)
 {
-    problem p = {.n = n, .f = 24};
-    gat_context *ctx = test_context(1, NULL);
+    gat_context_options o;
+    gat_context_options_init(&o);
+    o.num_threads = threads;
+    o.gemm = gemm;
+    gat_context *ctx = NULL;
+    return gat_context_create(&ctx, &o) == GAT_OK ? ctx : NULL;
+}
+
+static problem make_gemm_problem(int64_t n, int64_t e, uint64_t seed, gat_gemm gemm)
+{
+    problem p = {.gemm = gemm, .n = n, .f = 24};
+    gat_context *ctx = gemm_context(1, gemm);
+    cr_assert_not_null(ctx);
     int64_t *src = malloc((size_t)e * sizeof *src), *dst = malloc((size_t)e * sizeof *dst);
     cr_assert(src != NULL && dst != NULL);
     cr_assert_eq(gat_generate_edges(ctx, GAT_GEN_RMAT, n, e, seed, src, dst), GAT_OK);
@@ -77,6 +90,11 @@ static problem make_problem(int64_t n, int64_t e, uint64_t seed)
     return p;
 }
 
+static problem make_problem(int64_t n, int64_t e, uint64_t seed)
+{
+    return make_gemm_problem(n, e, seed, GAT_GEMM_AUTO);
+}
+
 static void free_problem(problem *p)
 {
     gat_model_destroy(&p->model);
@@ -104,13 +122,10 @@ static void *run_worker(void *arg)
 {
     worker *w = arg;
     const problem *p = w->p;
-    gat_context_options o;
-    gat_context_options_init(&o);
-    o.num_threads = 2;
-    gat_context *ctx = NULL;
+    gat_context *ctx = gemm_context(2, p->gemm);
     float *out = malloc((size_t)(p->n * p->width) * sizeof(float));
     float *attention = malloc((size_t)(p->attended * p->heads_last) * sizeof(float));
-    if (gat_context_create(&ctx, &o) != GAT_OK || out == NULL || attention == NULL) {
+    if (ctx == NULL || out == NULL || attention == NULL) {
         w->failures = CALLS;
         snprintf(w->message, sizeof w->message, "thread %d: setup failed", w->id);
         pthread_barrier_wait(w->start);
@@ -180,6 +195,20 @@ Test(concurrency, shared_model_and_graph_same_bits_as_serial)
     problem p = make_problem(3000, 30000, 11);
     run_concurrently(&p);
     free_problem(&p);
+}
+
+/* Both GEMMs: OpenBLAS called from several threads' teams at once, and the
+ * built-in kernel (GAT_GEMM_AUTO picks one of them). */
+Test(concurrency, shared_model_with_each_gemm)
+{
+    const gat_gemm gemms[] = {GAT_GEMM_BUILTIN, GAT_GEMM_BLAS};
+    for (size_t g = 0; g < sizeof gemms / sizeof gemms[0]; g++) {
+        if (gemms[g] == GAT_GEMM_BLAS && !gat_have_blas())
+            continue;
+        problem p = make_gemm_problem(1500, 12000, 21 + g, gemms[g]);
+        run_concurrently(&p);
+        free_problem(&p);
+    }
 }
 
 /* Small graph: the calls are short, so they overlap in many more phases. */
