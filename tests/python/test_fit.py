@@ -1,0 +1,122 @@
+"""libgat.fit against gat-train: same model bytes, same epochs, same test
+accuracy, on a small generated data set; callbacks, stopping, errors."""
+
+import re
+
+import numpy as np
+import pytest
+
+import libgat
+from conftest import run_tool
+
+N, F, K = 300, 40, 3
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A gat-train data folder: R-MAT edges, sparse non-negative features,
+    labels that depend on the features (so training learns something)."""
+    folder = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(5)
+    edges = libgat.generate_edges(N, 2400, seed=5)
+    x = (rng.random((N, F)) < 0.08).astype(np.float32)
+    labels = (x[:, :K] * [1, 2, 3]).sum(1).astype(np.int64) % K
+    labels[:K] = np.arange(K)
+    order = rng.permutation(N)
+    train, val, test = order[:60], order[60:120], order[120:220]
+    with open(folder / "edges.txt", "w") as f:
+        for s, d in edges.T:
+            f.write("%d %d\n" % (s, d))
+    for name, array in (("features", x), ("labels", labels), ("train", train), ("val", val),
+                        ("test", test)):
+        np.save(folder / (name + ".npy"), array)
+    return folder, x, labels, train, val, test
+
+
+def _epoch_lines(stdout):
+    return [line for line in stdout.splitlines() if line.startswith("epoch")]
+
+
+@pytest.mark.parametrize("extra", [[], ["--patience", "5", "--input", "dense"]])
+def test_fit_equals_gat_train(data, tmp_path, extra):
+    folder, x, labels, train, val, test = data
+    want = tmp_path / "want.safetensors"
+    result = run_tool("gat-train", "--data", folder, "--seed", 3, "--epochs", 25,
+                      "--save", want, "--progress", "lines", "--threads", 2, *extra)
+    lines = _epoch_lines(result.stdout)
+    test_line = result.stdout.strip().splitlines()[-1]
+
+    graph = libgat.Graph.load(folder / "edges.txt", num_nodes=N)
+    model = libgat.Model.init(F, ["8x8", "1x%d:mean" % K], seed=3)
+    reports = []
+    patience = int(extra[1]) if extra else 100
+    fitted = libgat.fit(model, libgat.normalize_features(x), graph, labels, train, val,
+                        test_idx=test, seed=3, epochs=25, patience=patience,
+                        input=extra[3] if extra else "auto", on_epoch=reports.append,
+                        threads=1)
+    got = tmp_path / "got.safetensors"
+    model.save(got)
+    assert got.read_bytes() == want.read_bytes()
+    assert fitted.epochs == len(lines) == len(reports) and fitted.history == reports
+    for line, report in zip(lines, reports):
+        numbers = re.findall(r"[-\d.]+", line)
+        assert int(numbers[0]) == report.epoch
+        assert numbers[1:5] == ["%.4f" % v for v in (report.train.loss, report.train.accuracy,
+                                                     report.val.loss, report.val.accuracy)]
+        assert line.endswith("*") == report.saved
+    assert test_line == "test accuracy: %.4f" % fitted.test.accuracy
+    assert 1 <= fitted.best_epoch <= fitted.epochs
+    assert fitted.stopped_early == (fitted.epochs < 25)
+
+
+def test_callback_stops_and_exceptions_propagate(data):
+    folder, x, labels, train, val, _ = data
+    graph = libgat.Graph.load(folder / "edges.txt", num_nodes=N)
+    model = libgat.Model.init(F, ["2x4", "1x3:mean"], seed=1)
+    result = libgat.fit(model, x, graph, labels, train, val, epochs=50,
+                        on_epoch=lambda r: r.epoch < 4)
+    assert result.epochs == 4 and not result.stopped_early
+    assert [r.epoch for r in result.history] == [1, 2, 3, 4]
+
+    def boom(report):
+        raise KeyError("from the callback")
+    with pytest.raises(KeyError, match="from the callback"):
+        libgat.fit(model, x, graph, labels, train, val, epochs=50, on_epoch=boom)
+    # The model is usable afterwards (the lock was released).
+    assert model(x, graph).shape == (N, K)
+    # Boolean masks and PyG-style tensors work too.
+    import torch
+    mask = np.zeros(N, dtype=bool)
+    mask[train] = True
+    result = libgat.fit(model, torch.from_numpy(x), graph, torch.from_numpy(labels),
+                        torch.from_numpy(mask), val, epochs=2, optimizer="sgd", lr=0.1)
+    assert result.epochs == 2
+
+
+def test_fit_errors(data):
+    folder, x, labels, train, val, _ = data
+    graph = libgat.Graph.load(folder / "edges.txt", num_nodes=N)
+    model = libgat.Model.init(F, ["2x4", "1x3:mean"], seed=1)
+    with pytest.raises(libgat.InvalidError, match="dropout|rate|\\[0, 1\\)"):
+        libgat.fit(model, x, graph, labels, train, val, dropout=1.5)
+    with pytest.raises(libgat.RangeError):
+        libgat.fit(model, x, graph, labels, np.array([0, N]), val, epochs=1)
+    with pytest.raises(libgat.InvalidError, match="preset"):
+        libgat.fit(model, x, graph, labels, train, val, preset="reddit")
+    with pytest.raises(libgat.InvalidError, match="expected a libgat.Model"):
+        libgat.fit("model", x, graph, labels, train, val)
+    with pytest.raises(libgat.InvalidError, match="epochs"):
+        libgat.fit(model, x, graph, labels, train, val, epochs=-1)
+    with pytest.raises(libgat.InvalidError, match="on_epoch"):
+        libgat.fit(model, x, graph, labels, train, val, on_epoch=3)
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(libgat.NonFiniteError):
+        libgat.fit(model, bad, graph, labels, train, val, epochs=1)
+
+
+def test_normalize_features():
+    x = np.array([[1, 3], [0, 0]], dtype=np.float64)
+    out = libgat.normalize_features(x)
+    assert out.dtype == np.float32 and out.tolist() == [[0.25, 0.75], [0, 0]]
+    assert x.tolist() == [[1, 3], [0, 0]]  # a copy
