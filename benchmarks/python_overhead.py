@@ -25,7 +25,6 @@ Python layer on an 8-node graph, where the library's own work is tiny.
 """
 
 import argparse
-import ctypes
 import os
 import statistics
 import sys

@@ -140,13 +140,14 @@ class Context:
         options.num_threads = _threads_value(threads)
         options.pin = _choice("pin", pin, _PINS)
         options.gemm = _choice("gemm", gemm, _GEMMS)
+        message = ctypes.create_string_buffer(512)
+        options.message = ctypes.addressof(message)
+        options.message_size = len(message)
         handle = ctypes.c_void_p()
         status = L.gat_context_create(ctypes.byref(handle), ctypes.byref(options))
         if status != 0:
-            L.gat_context_destroy(ctypes.byref(handle))
-            raise error_for(status, "libgat: cannot create a context: %s (gemm=%r: "
-                            "libgat.have_blas() says whether this build has a BLAS)"
-                            % (L.gat_status_str(status).decode(), gemm))
+            raise error_for(status, "libgat: cannot create a context: %s"
+                            % message.value.decode("utf-8", "replace"))
         self._handle = handle
         self._default_threads = options.num_threads
         self.lock = threading.Lock()
@@ -176,6 +177,12 @@ class Context:
     def pin_report(self):
         with self.lock:
             return (L.gat_context_pin_report(self._handle) or b"").decode("utf-8", "replace")
+
+    def trim(self):
+        """Releases the scratch memory kept between forwards (allocated
+        again by the next one)."""
+        with self.lock:
+            L.gat_context_trim(self._handle)
 
     def check(self, status):
         """Raises the Error of a failed call made with this context (called

@@ -65,7 +65,8 @@ lib, path = _load()
 
 class ContextOptions(ctypes.Structure):
     _fields_ = [("num_threads", ctypes.c_int), ("pin", ctypes.c_int),
-                ("allocator", c_void_p), ("gemm", ctypes.c_int)]
+                ("allocator", c_void_p), ("gemm", ctypes.c_int), ("message", c_void_p),
+                ("message_size", ctypes.c_size_t)]
 
 
 class LayerConfig(ctypes.Structure):
@@ -137,6 +138,12 @@ _SIGNATURES = {
     "gat_context_set_threads": (_status, [c_void_p, _int]),
     "gat_context_topology": (_str, [c_void_p]),
     "gat_context_pin_report": (_str, [c_void_p]),
+    "gat_context_trim": (None, [c_void_p]),
+    "gat_max_threads": (_int, []),
+    "gat_output_open": (_status, [c_void_p, _P(c_void_p), _str, c_void_p, _int]),
+    "gat_output_write": (_status, [c_void_p, c_void_p, c_void_p, ctypes.c_size_t]),
+    "gat_output_commit": (_status, [c_void_p, _P(c_void_p), _int]),
+    "gat_output_discard": (None, [_P(c_void_p)]),
     "gat_graph_create": (_status, [c_void_p, _P(c_void_p), _i64, _i64, c_void_p, c_void_p]),
     "gat_graph_destroy": (None, [_P(c_void_p)]),
     "gat_graph_num_nodes": (_i64, [c_void_p]),
@@ -166,7 +173,6 @@ _SIGNATURES = {
     "gat_model_save": (_status, [c_void_p, c_void_p, _str]),
     "gat_model_forward": (_status, [c_void_p, c_void_p, c_void_p, c_void_p, _i64, _i64,
                                     c_void_p, c_void_p]),
-    "gat_model_trim": (None, [c_void_p]),
     "gat_model_forward_timed": (_status, [c_void_p, c_void_p, c_void_p, c_void_p, _i64, _i64,
                                           c_void_p, c_void_p, _P(ForwardTimes)]),
     "gat_model_forward_reference": (_status, [c_void_p, c_void_p, c_void_p, c_void_p, _i64,

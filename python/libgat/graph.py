@@ -1,8 +1,7 @@
 """libgat.Graph: the destination-indexed CSR the engine runs on."""
 
 import ctypes
-import gzip
-import os
+import zlib
 
 import numpy as np
 
@@ -101,22 +100,34 @@ class Graph:
         if raw.endswith(b".gcsr"):
             self._context.call(None, L.gat_graph_save, self._handle, raw)
             return
-        edges = self.edges(add_self_loops=False).T
-        path = os.fsdecode(raw)
-        temp = "%s.tmp.%d" % (path, os.getpid())
-        # O_EXCL: never through someone else's file; mode 0666 less the umask.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                out = gzip.GzipFile(fileobj=file, mode="wb") if path.endswith(".gz") else file
-                out.write(b"# libgat edge list: %d nodes, %d edges (src dst)\n"
-                          % (self.num_nodes, self.num_edges))
-                np.savetxt(out, edges, fmt="%d", delimiter=" ")
-                out.close()
-            os.replace(temp, path)
-        except BaseException:
-            os.unlink(temp)
-            raise
+        edges = self.edges(add_self_loops=False)
+        gz = zlib.compressobj(6, zlib.DEFLATED, 31) if raw.endswith(b".gz") else None
+        output = ctypes.c_void_p()
+        with self._context.lock:
+            # The library's output file: a temporary name renamed on commit
+            # (or a device written in place), as its own writers do.
+            self._context.check(L.gat_output_open(self._context.handle, ctypes.byref(output),
+                                                  raw, None, 0))
+            try:
+                def write(data):
+                    if gz is not None:
+                        data = gz.compress(data)
+                    self._context.check(L.gat_output_write(self._context.handle, output, data,
+                                                           len(data)))
+                write(b"# libgat edge list: %d nodes, %d edges (src dst)\n"
+                      % (self.num_nodes, self.num_edges))
+                for begin in range(0, edges.shape[1], 1 << 16):
+                    chunk = edges[:, begin:begin + (1 << 16)].T.tolist()
+                    write("".join("%d %d\n" % (s, d) for s, d in chunk).encode())
+                if gz is not None:
+                    tail = gz.flush()
+                    gz = None
+                    write(tail)
+            except BaseException:
+                L.gat_output_discard(ctypes.byref(output))
+                raise
+            self._context.check(L.gat_output_commit(self._context.handle,
+                                                    ctypes.byref(output), 1))
 
     @property
     def num_nodes(self):

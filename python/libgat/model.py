@@ -321,21 +321,31 @@ class Model:
         x = _core.float_matrix(x, "x", rows=n, cols=self._in)
         return x, graph, n
 
-    def forward(self, x, graph, threads=None, out=None, times=False):
+    def _ctx(self, context):
+        if context is None:
+            return self._context
+        if not isinstance(context, _core.Context):
+            raise _core.invalid("context=%r: expected a libgat.Context" % (context,))
+        return context
+
+    def forward(self, x, graph, threads=None, out=None, times=False, context=None):
         """The output [N, out_features] float32 of x [N, in_features] on graph
         (a Graph or a [2, E] edge_index). out: an optional C-contiguous
         float32 array to write into (reused between calls). times=True
-        returns (out, ForwardTimes) with the seconds per phase."""
+        returns (out, ForwardTimes) with the seconds per phase. context: run
+        with this Context instead of the model's own (the model is only read
+        by a forward, so threads with their own contexts run one model at
+        once; none of them may overlap fit or parameter writes)."""
         x, graph, n = self._inputs(x, graph)
         out = self._output(out, (n, self._out))
+        ctx = self._ctx(context)
         if times:
             measured = _lib.ForwardTimes()
-            self._context.call(threads, L.gat_model_forward_timed, self._handle, graph._handle,
-                               x.ctypes.data, n, self._in, out.ctypes.data, None,
-                               ctypes.byref(measured))
+            ctx.call(threads, L.gat_model_forward_timed, self._handle, graph._handle,
+                     x.ctypes.data, n, self._in, out.ctypes.data, None, ctypes.byref(measured))
             return out, ForwardTimes(measured.projection, measured.edges, measured.activation)
-        self._context.call(threads, L.gat_model_forward, self._handle, graph._handle,
-                           x.ctypes.data, n, self._in, out.ctypes.data, None)
+        ctx.call(threads, L.gat_model_forward, self._handle, graph._handle, x.ctypes.data, n,
+                 self._in, out.ctypes.data, None)
         return out
 
     __call__ = forward
@@ -350,13 +360,13 @@ class Model:
                                 "%s" % (list(shape),))
         return out
 
-    def attention(self, x, graph, threads=None):
+    def attention(self, x, graph, threads=None, context=None):
         """(edge_index [2, E'] int64, alpha [E', H] float32): the last layer's
         attention coefficients and the edges they belong to, in library
         order (as PyG's return_attention_weights, with its self-loop policy)."""
-        return self.forward_with_attention(x, graph, threads)[1:]
+        return self.forward_with_attention(x, graph, threads, context)[1:]
 
-    def forward_with_attention(self, x, graph, threads=None):
+    def forward_with_attention(self, x, graph, threads=None, context=None):
         """(out, edge_index, alpha) from one forward: model(x, graph) and
         attention(x, graph) together."""
         x, graph, n = self._inputs(x, graph)
@@ -364,8 +374,8 @@ class Model:
         alpha = np.empty((graph.num_attention_edges(last.add_self_loops), last.heads),
                          dtype=np.float32)
         out = _core.aligned_empty((n, self._out))
-        self._context.call(threads, L.gat_model_forward, self._handle, graph._handle,
-                           x.ctypes.data, n, self._in, out.ctypes.data, alpha.ctypes.data)
+        self._ctx(context).call(threads, L.gat_model_forward, self._handle, graph._handle,
+                                x.ctypes.data, n, self._in, out.ctypes.data, alpha.ctypes.data)
         return out, graph.edges(last.add_self_loops), alpha
 
     def reference(self, x, graph):
@@ -377,7 +387,7 @@ class Model:
                            x.ctypes.data, n, self._in, out.ctypes.data, None)
         return out
 
-    def evaluate(self, x, graph, labels, index, threads=None):
+    def evaluate(self, x, graph, labels, index, threads=None, context=None):
         """Metrics(loss, accuracy) of the output over the nodes index (ids, or a
         boolean mask over the nodes): mean NLL of log_softmax and the share
         whose argmax is the label."""
@@ -385,15 +395,15 @@ class Model:
         labels = _core.int_vector(labels, "labels", length=n)
         index = _core.int_vector(index, "index", mask_length=n)
         metrics = _lib.Metrics()
-        self._context.call(threads, L.gat_model_evaluate, self._handle, graph._handle,
-                           x.ctypes.data, n, self._in, labels.ctypes.data, index.ctypes.data,
-                           index.shape[0], ctypes.byref(metrics))
+        self._ctx(context).call(threads, L.gat_model_evaluate, self._handle, graph._handle,
+                                x.ctypes.data, n, self._in, labels.ctypes.data,
+                                index.ctypes.data, index.shape[0], ctypes.byref(metrics))
         return Metrics(metrics.loss, metrics.accuracy)
 
     def trim(self):
-        """Releases the scratch memory kept between forwards."""
-        with self._context.lock:
-            L.gat_model_trim(self._handle)
+        """Releases the scratch memory the model's context keeps between
+        forwards."""
+        self._context.trim()
 
     def __del__(self):
         handle = getattr(self, "_handle", None)

@@ -1,7 +1,6 @@
 """Shared fixtures of the Python package's tests (tools/python_tests.sh runs
 them with PYTHONPATH=python, LIBGAT_LIBRARY and LIBGAT_BUILD_DIR set)."""
 
-import glob
 import os
 import subprocess
 

@@ -73,6 +73,32 @@ def test_one_model_from_two_threads_takes_turns():
     assert len(outs) == 40 and all(np.array_equal(o, want) for o in outs)
 
 
+def test_one_model_from_two_threads_with_their_own_contexts():
+    # A forward only reads the model (gat.h), so threads with their own
+    # contexts run it at once, with the serial call's bits.
+    model, graph, x = _setup()
+    want = model(x, graph)
+    errors = []
+
+    def work():
+        context = libgat.Context(threads=1)
+        try:
+            for _ in range(20):
+                assert_same_bits(model(x, graph, context=context), want)
+                edges, alpha = model.attention(x, graph, context=context)
+                assert alpha.shape == (edges.shape[1], 1)
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with pytest.raises(libgat.InvalidError, match="context"):
+        model(x, graph, context=1)
+
+
 def test_the_interpreter_lock_is_released_during_a_call():
     # One long C call (the reference twin on a larger graph); a Python
     # thread that only counts keeps running meanwhile. Holding the lock it
