@@ -27,6 +27,8 @@ typedef struct bench_options {
     int64_t nodes, edges;
     uint64_t seed;
     const char *graph_path, *dataset_dir, *features_path, *json_path, *export_edges_path;
+    const char *weights_path; /* a model file instead of a generated model */
+    bool shape_given;         /* --in, --heads, --channels, --concat/--mean or --layers */
     int64_t in_features, heads, channels;
     bool concat;
     int layers;
@@ -60,6 +62,9 @@ static void usage(FILE *out)
             "  --reorder none|degree|rcm   relabel nodes for locality once loaded (default\n"
             "                       none); features follow their nodes, the time is printed\n"
             "Model:\n"
+            "  --weights M          run the model in safetensors file M (as gat-infer\n"
+            "                       reads it), with the preprocessing it records applied\n"
+            "                       to the features; instead of a generated model:\n"
             "  --in F               input features for random features (default 128)\n"
             "  --heads H            attention heads (default 8)\n"
             "  --channels C         channels per head (default 8)\n"
@@ -115,6 +120,19 @@ static int parse_thread_list(const char *text, int *out)
     return count;
 }
 
+static void print_model(const gat_model *model, const char *path)
+{
+    printf("model: %s, %d layer(s):", path != NULL ? path : "generated", gat_model_num_layers(model));
+    for (int l = 0; l < gat_model_num_layers(model); l++) {
+        gat_layer_config c;
+        gat_model_layer_config(model, l, &c);
+        printf("%s %lld -> %lld heads x %lld channels (%s)", l > 0 ? "," : "",
+               (long long)c.in_features, (long long)c.heads, (long long)c.channels,
+               c.concat ? "concat" : "mean");
+    }
+    printf("\n");
+}
+
 static bench_options parse_options(int argc, char **argv)
 {
     bench_options o = {.gen = "rmat", .nodes = 131072, .edges = 1000000, .seed = 1,
@@ -123,7 +141,8 @@ static bench_options parse_options(int argc, char **argv)
                        .probe = true, .mode = "infer"};
     enum { O_GEN = 256, O_NODES, O_EDGES, O_SEED, O_GRAPH, O_DATASET, O_FEATURES, O_IN, O_HEADS,
            O_CHANNELS, O_CONCAT, O_MEAN, O_LAYERS, O_THREADS, O_PIN, O_REPS, O_WARMUP, O_CHECK,
-           O_NOPROBE, O_TOPOLOGY, O_JSON, O_MODE, O_HELP, O_VERSION, O_EXPORT, O_REORDER, O_GEMM };
+           O_NOPROBE, O_TOPOLOGY, O_JSON, O_MODE, O_HELP, O_VERSION, O_EXPORT, O_REORDER, O_GEMM,
+           O_WEIGHTS };
     static const struct option options[] = {
         {"gen", required_argument, NULL, O_GEN},
         {"nodes", required_argument, NULL, O_NODES},
@@ -132,6 +151,7 @@ static bench_options parse_options(int argc, char **argv)
         {"graph", required_argument, NULL, O_GRAPH},
         {"dataset", required_argument, NULL, O_DATASET},
         {"features", required_argument, NULL, O_FEATURES},
+        {"weights", required_argument, NULL, O_WEIGHTS},
         {"in", required_argument, NULL, O_IN},
         {"heads", required_argument, NULL, O_HEADS},
         {"channels", required_argument, NULL, O_CHANNELS},
@@ -156,6 +176,8 @@ static bench_options parse_options(int argc, char **argv)
     opterr = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        o.shape_given |= opt == O_IN || opt == O_HEADS || opt == O_CHANNELS || opt == O_CONCAT ||
+                         opt == O_MEAN || opt == O_LAYERS;
         switch (opt) {
         case O_GEN:
             if (strcmp(optarg, "rmat") != 0 && strcmp(optarg, "uniform") != 0)
@@ -170,6 +192,7 @@ static bench_options parse_options(int argc, char **argv)
         case O_GRAPH: o.graph_path = optarg; break;
         case O_DATASET: o.dataset_dir = optarg; break;
         case O_FEATURES: o.features_path = optarg; break;
+        case O_WEIGHTS: o.weights_path = optarg; break;
         case O_IN: o.in_features = cli_parse_int(program, "--in", optarg, 1, 1 << 20); break;
         case O_HEADS: o.heads = cli_parse_int(program, "--heads", optarg, 1, 4096); break;
         case O_CHANNELS:
@@ -224,6 +247,9 @@ static bench_options parse_options(int argc, char **argv)
         cli_usage_error(program, "unexpected argument '%s'", argv[optind]);
     if (o.graph_path != NULL && o.dataset_dir != NULL)
         cli_usage_error(program, "--graph and --dataset are exclusive");
+    if (o.weights_path != NULL && o.shape_given)
+        cli_usage_error(program, "--weights fixes the model: --in, --heads, --channels, "
+                                 "--concat, --mean and --layers do not apply");
     return o;
 }
 
@@ -434,7 +460,8 @@ static int bench_infer(const bench_run *b)
     run_result last = {0};
     for (int k = 0; k < o->num_thread_counts; k++) {
         run_result r = run_threads(ctx, model, g, x, f, out, o->thread_counts[k], o);
-        double edges_per_s = (double)attended * o->layers / (r.total_median / 1e3);
+        double edges_per_s =
+            (double)attended * gat_model_num_layers(model) / (r.total_median / 1e3);
         double gflops = (costs.projection_flops + costs.edge_flops) / (r.total_median / 1e3) / 1e9;
         double edge_gbps = costs.edge_bytes / (r.edges_median / 1e3) / 1e9;
         printf("median (%d threads): projection %.3f ms   edges %.3f ms   total %.3f ms "
@@ -490,10 +517,13 @@ static int bench_infer(const bench_run *b)
     json_object_set_new(root, "threads", json_integer(last.threads));
     json_object_set_new(root, "forward_ms_median", json_real(last.total_median));
     json_object_set_new(root, "peak_rss_bytes", json_integer(rss));
-    json_object_set_new(root, "model", json_pack("{s:I, s:I, s:I, s:b, s:i}", "in", (json_int_t)f,
-                                                 "heads", (json_int_t)o->heads, "channels",
-                                                 (json_int_t)o->channels, "concat", o->concat,
-                                                 "layers", o->layers));
+    gat_layer_config first;
+    gat_model_layer_config(model, 0, &first);
+    json_object_set_new(root, "model",
+                        json_pack("{s:I, s:I, s:I, s:b, s:i, s:s?}", "in", (json_int_t)f, "heads",
+                                  (json_int_t)first.heads, "channels",
+                                  (json_int_t)first.channels, "concat", first.concat, "layers",
+                                  gat_model_num_layers(model), "file", o->weights_path));
     json_object_set_new(root, "costs",
                         json_pack("{s:f, s:f, s:f, s:f}", "projection_flops",
                                   costs.projection_flops, "projection_bytes",
@@ -586,8 +616,22 @@ int main(int argc, char **argv)
     graph_source source;
     gat_graph *g = load_graph(ctx, &o, features != NULL ? features->shape[0] : -1, &source);
     const int64_t n = gat_graph_num_nodes(g);
-    const int64_t f = features != NULL ? features->shape[1] : o.in_features;
+    gat_model *model = NULL;
+    if (o.weights_path != NULL)
+        cli_check(program, ctx, gat_model_load(ctx, &model, o.weights_path));
+    const int64_t f = features != NULL   ? features->shape[1]
+                      : model != NULL    ? gat_model_in_features(model)
+                                         : o.in_features;
+    if (model != NULL && gat_model_in_features(model) != f)
+        cli_fail(program, "%s: the model expects %lld input features but %s has %lld columns",
+                 o.weights_path, (long long)gat_model_in_features(model), features_path,
+                 (long long)f);
     float *x = features != NULL ? features->data : random_features(n, f, o.seed, gat_context_threads(ctx));
+    /* What training did to the features the model was trained on. */
+    if (model != NULL && gat_model_preprocessing(model) != GAT_PREPROCESS_NONE) {
+        cli_check(program, ctx, gat_model_preprocess(ctx, model, x, n, f));
+        printf("features: preprocessed as the model records (normalize_rows)\n");
+    }
 
     /* --reorder: the graph is relabelled and each feature row moves with its
      * node, so the run is the same model on the same graph, in other ids.
@@ -612,16 +656,21 @@ int main(int argc, char **argv)
         free(new_id);
     }
 
-    gat_layer_config *configs = calloc((size_t)o.layers, sizeof *configs);
-    int64_t width = f;
-    for (int l = 0; l < o.layers; l++) {
-        gat_layer_config_init(&configs[l], width, o.heads, o.channels);
-        configs[l].concat = o.concat;
-        width = o.concat ? o.heads * o.channels : o.channels;
+    if (model == NULL) {
+        gat_layer_config *configs = calloc((size_t)o.layers, sizeof *configs);
+        if (configs == NULL)
+            cli_fail(program, "out of memory");
+        int64_t in = f;
+        for (int l = 0; l < o.layers; l++) {
+            gat_layer_config_init(&configs[l], in, o.heads, o.channels);
+            configs[l].concat = o.concat;
+            in = o.concat ? o.heads * o.channels : o.channels;
+        }
+        cli_check(program, ctx, gat_model_create(ctx, &model, o.layers, configs, GAT_ACT_ELU));
+        cli_check(program, ctx, gat_model_init_glorot(ctx, model, o.seed));
+        free(configs);
     }
-    gat_model *model = NULL;
-    cli_check(program, ctx, gat_model_create(ctx, &model, o.layers, configs, GAT_ACT_ELU));
-    cli_check(program, ctx, gat_model_init_glorot(ctx, model, o.seed));
+    const int64_t width = gat_model_out_features(model);
     /* 64-byte aligned, as gat.h advises, for the edge pass's streaming stores. */
     float *out = aligned_alloc(64, ((size_t)(n * width > 0 ? n * width : 1) * sizeof(float) + 63) /
                                        64 * 64);
@@ -635,8 +684,7 @@ int main(int argc, char **argv)
            "in-degree max %lld mean %.2f\n",
            (long long)n, (long long)gat_graph_num_edges(g), (long long)attended,
            (long long)max_degree, n > 0 ? (double)attended / (double)n : 0.0);
-    printf("model: %d layer(s), %lld -> %lld heads x %lld channels (%s)\n", o.layers,
-           (long long)f, (long long)o.heads, (long long)o.channels, o.concat ? "concat" : "mean");
+    print_model(model, o.weights_path);
     if (machine.ok)
         printf("machine: STREAM triad %.1f GB/s, SGEMM %.1f GFLOP/s (%d threads)\n",
                machine.triad_gbps, machine.sgemm_gflops,
@@ -657,7 +705,6 @@ int main(int argc, char **argv)
                                      o.reps, o.warmup, o.seed, json_out)
                        : bench_infer(&run);
     free(out);
-    free(configs);
     if (features == NULL)
         free(x);
     gat_array_destroy(&features);

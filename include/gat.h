@@ -493,6 +493,37 @@ gat_status gat_model_forward(gat_context *ctx, const gat_model *model, const gat
  * see gat_context_trim). Kept for the programs written against 0.1. */
 void gat_model_trim(gat_model *model);
 
+/* Row normalisation (PyG's NormalizeFeatures on non-negative features): each
+ * row of x [num_nodes, num_features] (caller-owned, changed in place) is
+ * divided by its sum; a row summing to 0 stays as it is. GAT_ERR_INVALID
+ * for a NULL x with a non-empty shape or a negative size. */
+gat_status gat_features_normalize_rows(gat_context *ctx, float *x, int64_t num_nodes,
+                                       int64_t num_features);
+
+/* Input preprocessing: the transformations a model expects applied to its
+ * raw features before layer 0, recorded in the model file (metadata
+ * "preprocess") by whoever trained it, so inference reproduces training.
+ * gat_model_forward does NOT apply them (it takes x as layer 0 sees it);
+ * call gat_model_preprocess on the raw features first, as gat-infer,
+ * gat-bench --dataset and gat-train do. */
+typedef enum gat_preprocess {
+    GAT_PREPROCESS_NONE = 0,
+    GAT_PREPROCESS_NORMALIZE_ROWS = 1, /* gat_features_normalize_rows; "normalize_rows" */
+    GAT_PREPROCESS_ALL = 1             /* every step this version knows */
+} gat_preprocess;
+
+/* The model's preprocessing steps (gat_preprocess bits; 0 for a model
+ * file without the key). */
+unsigned gat_model_preprocessing(const gat_model *model);
+/* Records the steps (saved by gat_model_save); GAT_ERR_INVALID for
+ * unknown bits. */
+gat_status gat_model_set_preprocessing(gat_context *ctx, gat_model *model, unsigned steps);
+/* Applies the model's steps to x [num_nodes, in_features] (caller-owned,
+ * changed in place), in the order of the enum. GAT_ERR_INVALID for a
+ * NULL model or in_features other than layer 0's. */
+gat_status gat_model_preprocess(gat_context *ctx, const gat_model *model, float *x,
+                                int64_t num_nodes, int64_t in_features);
+
 /* Seconds a forward spent per phase, summed over its layers. */
 typedef struct gat_forward_times {
     double projection; /* GEMM and node scores */
@@ -530,12 +561,6 @@ bool gat_layer_scores_in_edge_pass(const gat_layer_config *config);
 /* Training                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* Row normalisation (PyG's NormalizeFeatures on non-negative features): each
- * row of x [num_nodes, num_features] (caller-owned, changed in place) is
- * divided by its sum; a row summing to 0 stays as it is. GAT_ERR_INVALID
- * for a NULL x with a non-empty shape or a negative size. */
-gat_status gat_features_normalize_rows(gat_context *ctx, float *x, int64_t num_nodes,
-                                       int64_t num_features);
 
 /* Classification quality of an output over a set of nodes. */
 typedef struct gat_metrics {

@@ -7,6 +7,7 @@
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -582,4 +583,143 @@ Test(cli, infer_counts_nonfinite_rows, .init = make_tmpdir, .fini = remove_tmpdi
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     cr_assert(strstr(r.err, "warning: the output has non-finite values") != NULL, "%s", r.err);
     cr_assert(exists("y.npy") && exists("a.npy") && exists("e.npy"));
+}
+
+/* A data set folder as gat-train reads it: non-negative bag-of-words-like
+ * features (so row normalisation changes them), planted classes, a
+ * homophilous random graph, and a 60 / 90 / rest split. */
+static void write_dataset(const char *dir, int64_t n, int64_t f, int64_t classes)
+{
+    gat_context *ctx = NULL;
+    cr_assert_eq(gat_context_create(&ctx, NULL), GAT_OK);
+    const int64_t e = 6 * n;
+    int64_t *src = malloc(sizeof *src * (size_t)e), *dst = malloc(sizeof *dst * (size_t)e);
+    int64_t *labels = malloc(sizeof *labels * (size_t)n), *ids = malloc(sizeof *ids * (size_t)n);
+    float *x = malloc(sizeof *x * (size_t)(n * f));
+    cr_assert_eq(gat_generate_edges(ctx, GAT_GEN_UNIFORM, n, e, 11, src, dst), GAT_OK);
+    uint64_t state = 17;
+    for (int64_t i = 0; i < n; i++) {
+        labels[i] = i % classes;
+        ids[i] = i;
+        for (int64_t k = 0; k < f; k++)
+            x[i * f + k] = (float)((test_next(&state) >> 60) % 3) + (k % classes == labels[i]);
+    }
+    for (int64_t k = 0; k < e; k++)
+        if (k % 4 != 0) /* three edges in four join nodes of one class */
+            src[k] = src[k] - src[k] % classes + labels[dst[k]] < n
+                         ? src[k] - src[k] % classes + labels[dst[k]]
+                         : dst[k];
+    char path[600];
+    snprintf(path, sizeof path, "%s/edges.txt", dir);
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    for (int64_t k = 0; k < e; k++)
+        fprintf(fp, "%lld %lld\n", (long long)src[k], (long long)dst[k]);
+    fclose(fp);
+    snprintf(path, sizeof path, "%s/features.npy", dir);
+    cr_assert_eq(gat_npy_write_f32(ctx, path, x, 2, (int64_t[]){n, f}), GAT_OK);
+    snprintf(path, sizeof path, "%s/labels.npy", dir);
+    cr_assert_eq(gat_npy_write_i64(ctx, path, labels, 1, (int64_t[]){n}), GAT_OK);
+    const char *split[3] = {"train.npy", "val.npy", "test.npy"};
+    const int64_t begin[4] = {0, 60, 150, n};
+    for (int s = 0; s < 3; s++) {
+        snprintf(path, sizeof path, "%s/%s", dir, split[s]);
+        cr_assert_eq(gat_npy_write_i64(ctx, path, ids + begin[s], 1,
+                                       (int64_t[]){begin[s + 1] - begin[s]}),
+                     GAT_OK);
+    }
+    free(src);
+    free(dst);
+    free(labels);
+    free(ids);
+    free(x);
+    gat_context_destroy(&ctx);
+}
+
+/* Train -> save -> infer: gat-infer applies the normalisation training
+ * recorded, so the saved model's logits give gat-train's test loss and
+ * accuracy (compared at the 4 decimals gat-train prints: its evaluation
+ * reads the sparse input, which can differ from gat_model_forward's dense
+ * one in the last bits). */
+Test(cli, train_save_infer_reproduces_test_metrics, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    enum { NODES = 400, FEATS = 24, CLASSES = 4 };
+    write_dataset(tmpdir, NODES, FEATS, CLASSES);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' --data . --preset cora --epochs 60 --seed 3 --progress none "
+             "--save m.safetensors 2>&1",
+             tmpdir, tool("gat-train"));
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    char line[512];
+    double want_loss = -1, want_acc = -1;
+    while (fgets(line, sizeof line, p) != NULL) {
+        const char *at = strstr(line, "test loss ");
+        if (at != NULL)
+            want_loss = atof(at + strlen("test loss "));
+        if (strncmp(line, "test accuracy: ", 15) == 0)
+            want_acc = atof(line + 15);
+    }
+    cr_assert_eq(pclose(p), 0);
+    cr_assert(want_loss >= 0 && want_acc >= 0, "gat-train printed no test metrics");
+    run_result r = run(GAT_INFER, "--graph edges.txt --features features.npy --weights "
+                                  "m.safetensors --quiet --out y.npy");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    r = run(GAT_INFER, "--graph edges.txt --features features.npy --weights m.safetensors "
+                       "--no-preprocess --out raw.npy");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "normalisation") != NULL, "no note on --no-preprocess: %s", r.err);
+
+    gat_context *ctx = NULL;
+    cr_assert_eq(gat_context_create(&ctx, NULL), GAT_OK);
+    gat_array *y = NULL, *raw = NULL, *labels = NULL;
+    char path[600];
+    snprintf(path, sizeof path, "%s/y.npy", tmpdir);
+    cr_assert_eq(gat_npy_read(ctx, path, GAT_FLOAT32, &y), GAT_OK);
+    snprintf(path, sizeof path, "%s/raw.npy", tmpdir);
+    cr_assert_eq(gat_npy_read(ctx, path, GAT_FLOAT32, &raw), GAT_OK);
+    snprintf(path, sizeof path, "%s/labels.npy", tmpdir);
+    cr_assert_eq(gat_npy_read(ctx, path, GAT_INT64, &labels), GAT_OK);
+    const float *logits = y->data;
+    const int64_t *label = labels->data;
+    double loss = 0.0;
+    int64_t right = 0, count = 0;
+    for (int64_t i = 150; i < NODES; i++, count++) {
+        const float *row = logits + i * CLASSES;
+        int64_t best = 0;
+        double max = row[0], sum = 0.0;
+        for (int c = 1; c < CLASSES; c++)
+            if (row[c] > row[best])
+                best = c, max = row[c];
+        for (int c = 0; c < CLASSES; c++)
+            sum += exp((double)row[c] - max);
+        loss += -((double)row[label[i]] - max - log(sum));
+        right += best == label[i];
+    }
+    cr_assert(fabs(loss / (double)count - want_loss) <= 0.5e-4 + 1e-9,
+              "test loss %.6f from gat-infer's output, gat-train printed %.4f",
+              loss / (double)count, want_loss);
+    cr_assert(fabs((double)right / (double)count - want_acc) <= 0.5e-4 + 1e-9,
+              "test accuracy %.6f from gat-infer's output, gat-train printed %.4f",
+              (double)right / (double)count, want_acc);
+    /* gat-infer's own report of them. */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' --graph edges.txt --features features.npy --weights m.safetensors "
+             "--quiet --out y2.npy --labels labels.npy --eval-nodes test.npy",
+             tmpdir, GAT_INFER);
+    p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    char want_line[128], got_line[512] = "";
+    snprintf(want_line, sizeof want_line, "test.npy: %d nodes, loss %.4f, accuracy %.4f\n",
+             NODES - 150, want_loss, want_acc);
+    cr_assert_not_null(fgets(got_line, sizeof got_line, p));
+    cr_assert_eq(pclose(p), 0);
+    cr_assert_str_eq(got_line, want_line);
+    cr_assert(memcmp(y->data, raw->data, sizeof(float) * NODES * CLASSES) != 0,
+              "the recorded normalisation changed nothing: the test proves nothing");
+    gat_array_destroy(&y);
+    gat_array_destroy(&raw);
+    gat_array_destroy(&labels);
+    gat_context_destroy(&ctx);
 }

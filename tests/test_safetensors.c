@@ -424,6 +424,41 @@ Test(safetensors, reads_metadata)
     gat_model_destroy(&model);
 }
 
+/* The preprocessing a model records: read, written back, applied by
+ * gat_model_preprocess, and refused in any other spelling. */
+Test(safetensors, preprocess_key_round_trip_and_apply)
+{
+    gat_model *model = expect_load(write_case(
+        "pre.safetensors",
+        "{" W0 "," AS0 "," AD0 "," B0 ",\"__metadata__\":{\"preprocess\":\"normalize_rows\"}}", 0));
+    cr_assert_eq(gat_model_preprocessing(model), GAT_PREPROCESS_NORMALIZE_ROWS);
+    float x[2 * 3] = {1, 3, 0, 0, 0, 0}, want[2 * 3] = {0.25f, 0.75f, 0, 0, 0, 0};
+    cr_assert_eq(gat_model_preprocess(ctx, model, x, 2, 3), GAT_OK);
+    cr_assert(memcmp(x, want, sizeof x) == 0, "row normalisation not applied");
+    cr_assert_eq(gat_model_preprocess(ctx, model, x, 2, 4), GAT_ERR_INVALID);
+    char path[128];
+    snprintf(path, sizeof path, "%s/pre_saved.safetensors", dir);
+    cr_assert_eq(gat_model_save(ctx, model, path), GAT_OK);
+    gat_model *back = expect_load(path);
+    cr_assert_eq(gat_model_preprocessing(back), GAT_PREPROCESS_NORMALIZE_ROWS);
+    cr_assert_eq(gat_model_set_preprocessing(ctx, back, 0x8), GAT_ERR_INVALID);
+    cr_assert_eq(gat_model_set_preprocessing(ctx, back, GAT_PREPROCESS_NONE), GAT_OK);
+    cr_assert_eq(gat_model_save(ctx, back, path), GAT_OK);
+    gat_model_destroy(&back);
+    back = expect_load(path);
+    cr_assert_eq(gat_model_preprocessing(back), GAT_PREPROCESS_NONE);
+    float y[2 * 3] = {1, 3, 0, 0, 0, 0};
+    cr_assert_eq(gat_model_preprocess(ctx, back, y, 2, 3), GAT_OK);
+    cr_assert(y[0] == 1.0f && y[1] == 3.0f, "a model without preprocessing changed x");
+    gat_model_destroy(&back);
+    gat_model_destroy(&model);
+    expect_fail(write_case("pre_bad.safetensors",
+                           "{" W0 "," AS0 "," AD0 "," B0
+                           ",\"__metadata__\":{\"preprocess\":\"normalise_rows\"}}",
+                           0),
+                GAT_ERR_FORMAT, "normalise_rows");
+}
+
 /* ---- rejections ----------------------------------------------------------- */
 
 Test(safetensors, missing_file)

@@ -15,7 +15,8 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: gat-infer --graph EDGES --features X.npy --weights MODEL.safetensors\n"
             "                 --out Y.npy [--attention A.npy] [--attention-edges E.npy]\n"
-            "                 [--threads T] [--allow-nonfinite] [--quiet]\n"
+            "                 [--labels L.npy --eval-nodes I.npy] [--threads T]\n"
+            "                 [--no-preprocess] [--allow-nonfinite] [--quiet]\n"
             "\n"
             "Runs a stack of GAT layers (PyTorch Geometric GATConv semantics) over a graph.\n"
             "\n"
@@ -29,12 +30,21 @@ static void usage(FILE *out)
             "  --weights M          model in safetensors (tensors layers.{i}.lin.weight,\n"
             "                       .att_src, .att_dst, .bias; see README), e.g. exported\n"
             "                       from PyG by tools/export_pyg.py or saved by gat-train\n"
+            "                       The preprocessing the model records (row normalisation\n"
+            "                       when gat-train normalised) is applied to X first\n"
+            "  --no-preprocess      X is already preprocessed: apply nothing (a note says\n"
+            "                       what the model records)\n"
             "  --out Y.npy          output, float32 [N, H*C] (heads concatenated) or [N, C]\n"
             "  --attention A.npy    also write the last layer's attention coefficients,\n"
             "                       float32 [E', H], in library order: by destination node,\n"
             "                       input order within a node, its added self-loop last\n"
             "  --attention-edges E.npy\n"
             "                       the E' edges of --attention as int64 [E', 2] (src, dst)\n"
+            "  --labels L.npy       with --eval-nodes: print the output's classification loss\n"
+            "                       (mean cross-entropy) and accuracy over the nodes listed\n"
+            "                       in I.npy (int ids), against the class ids in L.npy\n"
+            "                       ([N] ints), as gat-train reports its test metrics\n"
+            "  --eval-nodes I.npy\n"
             "  --threads T          OpenMP threads (default: OMP_NUM_THREADS or all cores);\n"
             "                       the output bits are the same for any T\n"
             "  --allow-nonfinite    write outputs holding NaN or infinity (from extreme\n"
@@ -55,11 +65,35 @@ static void usage(FILE *out)
             "usage errors exit 2.\n");
 }
 
+/* The classification metrics of the model's output over the listed nodes
+ * (gat_model_evaluate: the same forward, then log-softmax and NLL). */
+static void print_metrics(gat_context *ctx, gat_model *model, const gat_graph *graph,
+                          const gat_array *x, const char *labels_path, const char *nodes_path)
+{
+    gat_array *labels = NULL, *nodes = NULL;
+    cli_check(program, ctx, gat_npy_read(ctx, labels_path, GAT_INT64, &labels));
+    cli_check(program, ctx, gat_npy_read(ctx, nodes_path, GAT_INT64, &nodes));
+    if (labels->ndim != 1 || labels->shape[0] != x->shape[0])
+        cli_fail(program, "%s: expected [%lld] class ids (one per feature row), found %d-D %lld",
+                 labels_path, (long long)x->shape[0], labels->ndim, (long long)labels->shape[0]);
+    if (nodes->ndim != 1)
+        cli_fail(program, "%s: expected a 1-D array of node ids", nodes_path);
+    gat_metrics m;
+    cli_check(program, ctx,
+              gat_model_evaluate(ctx, model, graph, x->data, x->shape[0], x->shape[1],
+                                 labels->data, nodes->data, nodes->shape[0], &m));
+    printf("%s: %lld nodes, loss %.4f, accuracy %.4f\n", nodes_path,
+           (long long)nodes->shape[0], m.loss, m.accuracy);
+    gat_array_destroy(&labels);
+    gat_array_destroy(&nodes);
+}
+
 int main(int argc, char **argv)
 {
     const char *graph_path = NULL, *features_path = NULL, *weights_path = NULL,
-               *out_path = NULL, *attention_path = NULL, *edges_path = NULL;
-    int threads = 0, quiet = 0, allow_nonfinite = 0;
+               *out_path = NULL, *attention_path = NULL, *edges_path = NULL,
+               *labels_path = NULL, *nodes_path = NULL;
+    int threads = 0, quiet = 0, allow_nonfinite = 0, preprocess = 1;
     static const struct option options[] = {
         {"graph", required_argument, NULL, 'g'},    {"features", required_argument, NULL, 'x'},
         {"weights", required_argument, NULL, 'w'},  {"out", required_argument, NULL, 'o'},
@@ -67,6 +101,8 @@ int main(int argc, char **argv)
         {"attention-edges", required_argument, NULL, 'e'},
         {"threads", required_argument, NULL, 't'},  {"quiet", no_argument, NULL, 'q'},
         {"allow-nonfinite", no_argument, NULL, 'n'},
+        {"no-preprocess", no_argument, NULL, 'P'},
+        {"labels", required_argument, NULL, 'l'},   {"eval-nodes", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     opterr = 0;
@@ -82,6 +118,9 @@ int main(int argc, char **argv)
         case 't': threads = cli_parse_threads(program, "--threads", optarg); break;
         case 'q': quiet = 1; break;
         case 'n': allow_nonfinite = 1; break;
+        case 'P': preprocess = 0; break;
+        case 'l': labels_path = optarg; break;
+        case 'N': nodes_path = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V':
             cli_print_version(program);
@@ -94,6 +133,8 @@ int main(int argc, char **argv)
         cli_usage_error(program, "unexpected argument '%s'", argv[optind]);
     if (!graph_path || !features_path || !weights_path || !out_path)
         cli_usage_error(program, "--graph, --features, --weights and --out are required");
+    if ((labels_path == NULL) != (nodes_path == NULL))
+        cli_usage_error(program, "--labels and --eval-nodes go together");
 
     gat_context_options copts;
     gat_context_options_init(&copts);
@@ -121,6 +162,16 @@ int main(int argc, char **argv)
         cli_fail(program, "%s: model expects %lld input features but %s has %lld columns",
                  weights_path, (long long)gat_model_in_features(model), features_path,
                  (long long)f);
+    /* Training recorded what it did to its features; without it the
+     * outputs are not the trained model's. */
+    if (gat_model_preprocessing(model) != GAT_PREPROCESS_NONE) {
+        if (preprocess)
+            cli_check(program, ctx, gat_model_preprocess(ctx, model, x->data, n, f));
+        else if (!quiet)
+            fprintf(stderr, "gat-infer: note: %s records row normalisation of its input; "
+                            "--no-preprocess takes %s as already normalised\n",
+                    weights_path, features_path);
+    }
     gat_graph *graph = NULL;
     cli_check(program, ctx, gat_graph_read(ctx, &graph, graph_path, n));
     gat_layer_config last;
@@ -145,6 +196,8 @@ int main(int argc, char **argv)
     double t1 = cli_now();
     cli_check(program, ctx, gat_model_forward(ctx, model, graph, x->data, n, f, out, attention));
     double forward_ms = 1e3 * (cli_now() - t1);
+    if (labels_path != NULL)
+        print_metrics(ctx, model, graph, x, labels_path, nodes_path);
 
     cli_check_finite(program, "the output", out, n, width, allow_nonfinite);
     if (attention != NULL)

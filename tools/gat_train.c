@@ -63,7 +63,9 @@ static void usage(FILE *out)
             "  --input auto|dense|sparse\n"
             "                        how layer 1's input is held (auto: sparse at <= 10%%\n"
             "                        non-zeros, as bag-of-words features are)\n"
-            "  --save FILE           write the trained model (safetensors, as gat-infer reads);\n"
+            "  --save FILE           write the trained model (safetensors, as gat-infer reads;\n"
+            "                        it records the row normalisation, which gat-infer then\n"
+            "                        applies to its input);\n"
             "                        FILE is checked before training (its folder exists and\n"
             "                        is writable, it is no input), then written through a\n"
             "                        temporary file renamed at the end (complete or not at\n"
@@ -366,6 +368,10 @@ int main(int argc, char **argv)
     gat_model *model = NULL;
     cli_check(program, ctx, gat_model_create(ctx, &model, 2, layers, GAT_ACT_ELU));
     cli_check(program, ctx, gat_model_init_glorot(ctx, model, o.seed));
+    /* Saved with the model, so gat-infer normalises its input as well. */
+    if (o.normalize)
+        cli_check(program, ctx,
+                  gat_model_set_preprocessing(ctx, model, GAT_PREPROCESS_NORMALIZE_ROWS));
 
     gat_trainer_options topts;
     gat_trainer_options_init(&topts);

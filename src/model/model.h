@@ -16,6 +16,7 @@ struct gat_model {
     gat_allocator allocator;
     int num_layers;
     gat_activation activation;
+    unsigned preprocess; /* gat_preprocess bits the features get before layer 0 */
     gat__layer *layers;
 };
 

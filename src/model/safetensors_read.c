@@ -541,6 +541,26 @@ static gat_status meta_float(st_reader *r, const char *key, float *out)
     return GAT_OK;
 }
 
+/* "preprocess": "none" or a comma-separated list of step names, each at
+ * most once ("normalize_rows" is the only step so far). */
+static gat_status meta_preprocess(st_reader *r, unsigned *out)
+{
+    const char *s;
+    gat_status status = meta_string(r, "preprocess", &s);
+    *out = 0;
+    if (status != GAT_OK || s == NULL || strcmp(s, "none") == 0)
+        return status;
+    char shown[64];
+    if (strcmp(s, "normalize_rows") == 0) {
+        *out = GAT_PREPROCESS_NORMALIZE_ROWS;
+        return GAT_OK;
+    }
+    return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                     "%s: metadata \"preprocess\" = \"%s\": expected \"none\" or "
+                     "\"normalize_rows\"",
+                     r->path, show(s, shown, sizeof shown));
+}
+
 static gat_status meta_activation(st_reader *r, gat_activation *out)
 {
     const char *s;
@@ -581,7 +601,7 @@ static gat_status check_metadata(st_reader *r)
                              shown, json_type_name(value));
         const char *text = json_string_value(value);
         show(text, shown_value, sizeof shown_value);
-        if (strcmp(key, "activation") == 0)
+        if (strcmp(key, "activation") == 0 || strcmp(key, "preprocess") == 0)
             continue;
         /* What Hugging Face tools read to know the tensors' framework. */
         if (strcmp(key, "format") == 0) {
@@ -598,8 +618,8 @@ static gat_status check_metadata(st_reader *r)
             return status;
         if (suffix == NULL)
             return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                             "%s: metadata \"%s\": unknown key (expected activation, format or "
-                             "layers.{i}.concat, negative_slope, add_self_loops)",
+                             "%s: metadata \"%s\": unknown key (expected activation, format, "
+                             "preprocess or layers.{i}.concat, negative_slope, add_self_loops)",
                              r->path, shown);
         const char *feature = find_reserved(
             reserved_metadata, sizeof reserved_metadata / sizeof *reserved_metadata, suffix);
@@ -846,6 +866,7 @@ gat_status gat_model_load(gat_context *ctx, gat_model **model, const char *path)
     gat_layer_config *configs = NULL;
     gat_model *m = NULL;
     gat_activation activation = GAT_ACT_ELU;
+    unsigned preprocess = 0;
 
     gat_status status = read_header(&r);
     if (status != GAT_OK)
@@ -869,7 +890,8 @@ gat_status gat_model_load(gat_context *ctx, gat_model **model, const char *path)
     if ((status = check_metadata(&r)) != GAT_OK ||
         (status = build_configs(&r, configs)) != GAT_OK ||
         (status = check_shapes(&r, configs)) != GAT_OK ||
-        (status = meta_activation(&r, &activation)) != GAT_OK)
+        (status = meta_activation(&r, &activation)) != GAT_OK ||
+        (status = meta_preprocess(&r, &preprocess)) != GAT_OK)
         goto done;
 
     status = gat_model_create(ctx, &m, r.num_layers, configs, activation);
@@ -886,6 +908,7 @@ gat_status gat_model_load(gat_context *ctx, gat_model **model, const char *path)
     }
     if ((status = read_params(&r, m)) != GAT_OK)
         goto done;
+    m->preprocess = preprocess;
     *model = m;
     m = NULL;
 done:

@@ -108,6 +108,8 @@ static json_t *build_header(const gat_model *model)
         failed |= json_object_set_new(meta, "activation", json_string(activation));
         /* What Hugging Face tools look for to know the tensors' framework. */
         failed |= json_object_set_new(meta, "format", json_string("pt"));
+        if (model->preprocess & GAT_PREPROCESS_NORMALIZE_ROWS)
+            failed |= json_object_set_new(meta, "preprocess", json_string("normalize_rows"));
         failed |= json_object_set(root, "__metadata__", meta);
     }
     json_decref(meta);

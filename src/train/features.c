@@ -1,42 +1,11 @@
 /*
- * Input features: row normalisation, and the sparse form of a bag-of-words
- * input (compressed rows for x . W^T, compressed columns for dW).
+ * Input features in training: the sparse form of a bag-of-words input
+ * (compressed rows for x . W^T, compressed columns for dW).
  */
 #include "parallel.h"
 #include "train_kernels.h"
 
 #include <string.h>
-
-gat_status gat_features_normalize_rows(gat_context *ctx, float *x, int64_t num_nodes,
-                                       int64_t num_features)
-{
-    if (ctx == NULL)
-        return GAT_ERR_INVALID;
-    gat__clear_message(ctx);
-    if (num_nodes < 0 || num_features < 0)
-        return gat__fail(ctx, GAT_ERR_INVALID, "normalize: negative shape [%lld, %lld]",
-                         (long long)num_nodes, (long long)num_features);
-    if (x == NULL && num_nodes > 0 && num_features > 0)
-        return gat__fail(ctx, GAT_ERR_INVALID, "normalize: x is NULL");
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(ctx->num_threads) schedule(static)
-#endif
-    for (int64_t i = 0; i < num_nodes; i++) {
-        float *row = x + i * num_features;
-        /* Summed in double: a row of thousands of small counts would lose
-         * its last bits in float; PyTorch's float sum is close enough to
-         * this that the quotients agree to an ulp. */
-        double sum = 0.0;
-        for (int64_t k = 0; k < num_features; k++)
-            sum += row[k];
-        if (sum == 0.0)
-            continue;
-        const float total = (float)sum;
-        for (int64_t k = 0; k < num_features; k++)
-            row[k] /= total;
-    }
-    return GAT_OK;
-}
 
 int64_t gat__count_nonzero(gat_context *ctx, const float *x, int64_t rows, int64_t cols)
 {
