@@ -396,7 +396,8 @@ Test(safetensors, refuses_att_of_other_shapes)
     expect_fail(write_case("att2d.safetensors",
                            "{" W0 ",\"layers.0.att_src\":{\"dtype\":\"F32\",\"shape\":[2,2],"
                            "\"data_offsets\":[48,64]}," AD0 "}", 0),
-                GAT_ERR_FORMAT, "\"layers.0.att_src\": shape [2, 2]: expected [1, heads, channels]");
+                GAT_ERR_FORMAT,
+                "\"layers.0.att_src\": shape [2, 2]: expected [1, heads, channels]");
     expect_fail(write_case("att2x.safetensors",
                            "{" W0 "," AS0 ",\"layers.0.att_dst\":{\"dtype\":\"F32\",\"shape\":"
                            "[2,1,2],\"data_offsets\":[64,80]}}", 0),

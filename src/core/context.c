@@ -181,7 +181,8 @@ static gat_status probe_team(gat_context *ctx, int n, const char *source)
     if (ids == NULL)
         return status;
     int started = 0, error = 0;
-    while (started < n - 1 && (error = pthread_create(&ids[started], NULL, probe_thread, NULL)) == 0)
+    while (started < n - 1 &&
+           (error = pthread_create(&ids[started], NULL, probe_thread, NULL)) == 0)
         started++;
     for (int t = 0; t < started; t++)
         pthread_join(ids[t], NULL);
@@ -208,9 +209,13 @@ static gat_status apply_threads(gat_context *ctx, int requested)
     } else {
         n = gat__default_threads();
         const char *env = getenv("OMP_NUM_THREADS");
-        if (env != NULL && env[0] != '\0')
+        if (env != NULL && env[0] != '\0') {
+            /* Shown as it is, but on one line. */
             snprintf(source, sizeof source, "OMP_NUM_THREADS=%.60s", env);
-        else
+            for (char *c = source; *c != '\0'; c++)
+                if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+                    *c = '?';
+        } else
             snprintf(source, sizeof source, "OpenMP's default of %d threads", n);
     }
     if (n < 1)
