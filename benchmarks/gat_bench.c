@@ -240,7 +240,7 @@ static bench_options parse_options(int argc, char **argv)
         case O_VERSION:
             cli_print_version(program);
             exit(0);
-        default: cli_usage_error(program, "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: cli_unknown_option(program, argv[optind - 1], options);
         }
     }
     if (optind < argc)
@@ -261,7 +261,7 @@ typedef struct graph_source {
 } graph_source;
 
 static gat_graph *load_graph(gat_context *ctx, const bench_options *o, int64_t num_nodes,
-                             graph_source *info)
+                             const char *features_path, graph_source *info)
 {
     gat_graph *g = NULL;
     double t0 = cli_now();
@@ -272,7 +272,7 @@ static gat_graph *load_graph(gat_context *ctx, const bench_options *o, int64_t n
         else
             snprintf(path, sizeof path, "%s", o->graph_path);
         fprintf(stderr, "%s: reading %s\n", program, path);
-        cli_check(program, ctx, gat_graph_read(ctx, &g, path, num_nodes));
+        cli_check_graph(program, ctx, gat_graph_read(ctx, &g, path, num_nodes), features_path);
         snprintf(info->description, sizeof info->description, "%s", path);
     } else {
         gat_generator kind = strcmp(o->gen, "rmat") == 0 ? GAT_GEN_RMAT : GAT_GEN_UNIFORM;
@@ -614,7 +614,8 @@ int main(int argc, char **argv)
     if (features_path != NULL)
         cli_check(program, ctx, gat_npy_read(ctx, features_path, GAT_FLOAT32, &features));
     graph_source source;
-    gat_graph *g = load_graph(ctx, &o, features != NULL ? features->shape[0] : -1, &source);
+    gat_graph *g = load_graph(ctx, &o, features != NULL ? features->shape[0] : -1,
+                              features != NULL ? features_path : NULL, &source);
     const int64_t n = gat_graph_num_nodes(g);
     gat_model *model = NULL;
     if (o.weights_path != NULL)

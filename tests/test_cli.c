@@ -723,3 +723,32 @@ Test(cli, train_save_infer_reproduces_test_metrics, .init = make_tmpdir, .fini =
     gat_array_destroy(&labels);
     gat_context_destroy(&ctx);
 }
+
+/* Messages that point at the cause: the nearest option for a misspelt one,
+ * a missing value, another kind of file given as the model, and where the
+ * node count an edge id broke came from. */
+Test(cli, messages_point_at_the_cause, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    run_result r = run(GAT_INFER, "--grpah edges.txt");
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "did you mean '--graph'?") != NULL, "%s", r.err);
+    r = run(tool("gat-train"), "--presets cora");
+    cr_assert(strstr(r.err, "did you mean '--preset'?") != NULL, "%s", r.err);
+    r = run(GAT_INFER, "--weights");
+    cr_assert(strstr(r.err, "option '--weights' needs a value") != NULL, "%s", r.err);
+    r = run(GAT_INFER, "--quiet=yes");
+    cr_assert(strstr(r.err, "option '--quiet' takes no value") != NULL, "%s", r.err);
+    r = run(GAT_INFER, "--xyzzy");
+    cr_assert(strstr(r.err, "unknown or incomplete option '--xyzzy'") != NULL, "%s", r.err);
+    expect_one_line_error(run(GAT_INFER, "--graph " PYG_CASE "/edges.txt --features " PYG_CASE
+                                         "/x.npy --weights " PYG_CASE "/edges.txt --out y.npy"),
+                          "not a safetensors file (it starts with text");
+    expect_one_line_error(run(GAT_INFER, "--graph " PYG_CASE "/edges.txt --features " PYG_CASE
+                                         "/x.npy --weights " PYG_CASE "/x.npy --out y.npy"),
+                          "not a safetensors file (it starts with NumPy's .npy magic");
+    write_file("far.txt", "0 1\n1 9\n");
+    expect_one_line_error(run(GAT_INFER, "--graph far.txt --features " PYG_CASE
+                                         "/x.npy --weights " PYG_CASE "/model.safetensors --out y.npy"),
+                          "(N is the row count of " PYG_CASE "/x.npy)");
+    cr_assert_eq(count_files(), 1); /* far.txt */
+}

@@ -46,6 +46,57 @@ void cli_usage_error(const char *program, const char *format, ...)
     vfail(2, program, format, args);
 }
 
+/* Levenshtein distance of a [la] and b [lb], capped at 9 (only small ones matter). */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    enum { MAX = 64 };
+    if (la >= MAX || lb >= MAX)
+        return 9;
+    size_t row[MAX], next[MAX];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        next[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = row[j - 1] + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (next[j - 1] + 1 < best)
+                best = next[j - 1] + 1;
+            next[j] = best;
+        }
+        memcpy(row, next, (lb + 1) * sizeof *row);
+    }
+    return row[lb] < 9 ? row[lb] : 9;
+}
+
+void cli_unknown_option(const char *program, const char *given, const struct option *options)
+{
+    const char *name = given;
+    while (*name == '-')
+        name++;
+    const size_t length = strcspn(name, "=");
+    const char *nearest = NULL;
+    size_t nearest_distance = 9;
+    for (const struct option *o = options; o->name != NULL; o++) {
+        if (strlen(o->name) == length && strncmp(o->name, name, length) == 0) {
+            if (o->has_arg == required_argument && name[length] == '\0')
+                cli_usage_error(program, "option '--%s' needs a value", o->name);
+            if (o->has_arg == no_argument && name[length] == '=')
+                cli_usage_error(program, "option '--%s' takes no value", o->name);
+        }
+        const size_t d = edit_distance(name, length, o->name, strlen(o->name));
+        if (d < nearest_distance) {
+            nearest_distance = d;
+            nearest = o->name;
+        }
+    }
+    /* Close means a typo: a third of the name's letters at most. */
+    if (nearest != NULL && nearest_distance > 0 && nearest_distance <= 1 + length / 3)
+        cli_usage_error(program, "unknown option '%s'; did you mean '--%s'?", given, nearest);
+    cli_usage_error(program, "unknown or incomplete option '%s'", given);
+}
+
 void cli_check(const char *program, gat_context *ctx, gat_status status)
 {
     if (status == GAT_OK)
@@ -54,6 +105,15 @@ void cli_check(const char *program, gat_context *ctx, gat_status status)
     if (message == NULL || message[0] == '\0')
         message = gat_status_str(status);
     cli_fail(program, "%s", message);
+}
+
+void cli_check_graph(const char *program, gat_context *ctx, gat_status status,
+                     const char *features_path)
+{
+    if (status == GAT_ERR_RANGE && features_path != NULL)
+        cli_fail(program, "%s (N is the row count of %s)", gat_context_message(ctx),
+                 features_path);
+    cli_check(program, ctx, status);
 }
 
 int64_t cli_parse_int(const char *program, const char *option, const char *text, int64_t min,

@@ -5,6 +5,7 @@
 
 #include "gat.h"
 
+#include <getopt.h>
 #include <stdint.h>
 
 /* Prints "PROGRAM: message" to stderr and exits with status 1 (2 for usage
@@ -19,6 +20,17 @@ _Noreturn void cli_usage_error(const char *program, const char *format, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* The usage error for an option getopt_long refused (`given` as argv holds
+ * it): a known option missing its value says so; an unknown one names the
+ * nearest of `options` when one is close ("did you mean '--graph'?"). */
+_Noreturn void cli_unknown_option(const char *program, const char *given,
+                                  const struct option *options);
+
+/* cli_check for reading a graph whose node count came from a features
+ * file: an out-of-range id also says where N came from. */
+void cli_check_graph(const char *program, gat_context *ctx, gat_status status,
+                     const char *features_path);
 
 /* Exits through cli_fail with the context's message unless status is OK. */
 void cli_check(const char *program, gat_context *ctx, gat_status status);

@@ -204,7 +204,7 @@ int main(int argc, char **argv)
             cli_print_version(program);
             return 0;
         default:
-            cli_usage_error(program, "unknown or incomplete option '%s'", argv[optind - 1]);
+            cli_unknown_option(program, argv[optind - 1], options);
         }
     }
     if (argc - optind != 2)

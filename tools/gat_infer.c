@@ -126,7 +126,7 @@ int main(int argc, char **argv)
             cli_print_version(program);
             return 0;
         default:
-            cli_usage_error(program, "unknown or incomplete option '%s'", argv[optind - 1]);
+            cli_unknown_option(program, argv[optind - 1], options);
         }
     }
     if (optind < argc)
@@ -173,7 +173,7 @@ int main(int argc, char **argv)
                     weights_path, features_path);
     }
     gat_graph *graph = NULL;
-    cli_check(program, ctx, gat_graph_read(ctx, &graph, graph_path, n));
+    cli_check_graph(program, ctx, gat_graph_read(ctx, &graph, graph_path, n), features_path);
     gat_layer_config last;
     gat_model_layer_config(model, gat_model_num_layers(model) - 1, &last);
     const int64_t width = gat_model_out_features(model);

@@ -148,7 +148,7 @@ static init_options parse_options(int argc, char **argv)
         case O_SEED: o.seed = (uint64_t)cli_parse_int(program, "--seed", optarg, 0, INT64_MAX); break;
         case O_HELP: usage(stdout); exit(0);
         case O_VERSION: cli_print_version(program); exit(0);
-        default: cli_usage_error(program, "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: cli_unknown_option(program, argv[optind - 1], longs);
         }
     }
     if (optind == argc)

@@ -234,7 +234,7 @@ static train_options parse_options(int argc, char **argv)
         case O_VERSION:
             cli_print_version(program);
             exit(0);
-        default: cli_usage_error(program, "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: cli_unknown_option(program, argv[optind - 1], options);
         }
     }
     if (optind < argc)
@@ -357,7 +357,9 @@ int main(int argc, char **argv)
     if (snprintf(edges_path, sizeof edges_path, "%s/edges.txt", o.data) >= (int)sizeof edges_path)
         cli_fail(program, "%s: path too long", o.data);
     gat_graph *g = NULL;
-    cli_check(program, ctx, gat_graph_read_edgelist(ctx, &g, edges_path, n));
+    char features_path[4096];
+    snprintf(features_path, sizeof features_path, "%s/features.npy", o.data);
+    cli_check_graph(program, ctx, gat_graph_read_edgelist(ctx, &g, edges_path, n), features_path);
     if (o.normalize)
         cli_check(program, ctx, gat_features_normalize_rows(ctx, x->data, n, f));
 

@@ -145,6 +145,17 @@ static gat_status read_header(st_reader *r)
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = (n << 8) | field[i];
+    /* A real length's high bytes are zero; eight printable characters are
+     * some other file given by mistake (an edge list, a .npy, JSON). */
+    bool looks_text = true;
+    for (int i = 0; i < 8; i++)
+        looks_text = looks_text && ((field[i] >= 0x20 && field[i] < 0x7f) || field[i] == '\n' ||
+                        field[i] == '\r' || field[i] == '\t');
+    if (n > GAT__ST_MAX_HEADER && (looks_text || field[0] == 0x93))
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: not a safetensors file (it starts with %s, where a safetensors "
+                         "file has an 8-byte little-endian header length)",
+                         r->path, field[0] == 0x93 ? "NumPy's .npy magic" : "text");
     if (n > GAT__ST_MAX_HEADER)
         return gat__fail(ctx, GAT_ERR_FORMAT,
                          "%s: byte 0: header length %llu is over the limit of %llu bytes",
