@@ -314,8 +314,8 @@ static float *random_features(int64_t n, int64_t f, uint64_t seed, int threads)
 
 /* ---------------------------------------------------------------------- */
 
-/* What a layer must move and compute at the least; see the README's
- * "Roofline" section for the model. */
+/* What a layer must move and compute at the least; docs/tools.md's
+ * "Roofline" section describes the model. */
 typedef struct layer_costs {
     double projection_flops, projection_bytes, edge_flops, edge_bytes;
 } layer_costs;

@@ -296,7 +296,7 @@ void gat_graph_csr(const gat_graph *graph, const int64_t **row_ptr, const int32_
 gat_status gat_graph_read_edgelist(gat_context *ctx, gat_graph **graph, const char *path,
                                    int64_t num_nodes);
 
-/* Binary CSR files (.gcsr, layout in src/graph_binary.c and the README):
+/* Binary CSR files (.gcsr, layout in docs/formats.md and src/io/graph_binary.c):
  * the CSR exactly as held in memory, little-endian, each array 64-byte
  * aligned so that a mapped file is used in place, with a checksum. */
 #define GAT_LOAD_MMAP 1u      /* map the file read-only and use it in place */

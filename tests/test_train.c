@@ -518,7 +518,7 @@ Test(train, dense_and_sparse_inputs_get_the_same_masks)
  * option: set explicitly it gives the default's bits; and whatever its
  * rate, evaluation (inference) is untouched while a training forward
  * changes. (Bit-for-bit equality of the default with the trainer before
- * this option was checked against that build's gat-train; see README.) */
+ * this option was checked against that build's gat-train; see docs/training.md.) */
 Test(train, projected_dropout_acts_in_training_only)
 {
     task tk = make_task(300, 40, 4, 8);

@@ -28,7 +28,7 @@ static void usage(FILE *out)
             "                       N (its row count) is the number of nodes: an edge id >= N\n"
             "                       is an error, as is a non-finite value\n"
             "  --weights M          model in safetensors (tensors layers.{i}.lin.weight,\n"
-            "                       .att_src, .att_dst, .bias; see README), e.g. exported\n"
+            "                       .att_src, .att_dst, .bias; see docs/formats.md), e.g.\n"
             "                       from PyG by tools/export_pyg.py or saved by gat-train\n"
             "                       The preprocessing the model records (row normalisation\n"
             "                       when gat-train normalised) is applied to X first\n"

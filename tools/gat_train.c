@@ -108,7 +108,7 @@ static void apply_preset(train_options *o, const char *preset, const bool *set)
     train_options p = *o;
     p.heads = 8, p.hidden = 8, p.out_heads = 1, p.lr = 0.005, p.weight_decay = 5e-4;
     /* The authors' attn_head drops out the projected features at the input
-     * rate (in_drop); see README "Training" for what it does to accuracy. */
+     * rate (in_drop); see docs/training.md for what it does to accuracy. */
     p.dropout = 0.6, p.attention_dropout = 0.6, p.projected_dropout = 0.6;
     p.patience = 100, p.normalize = true;
     if (strcmp(preset, "pubmed") == 0)
