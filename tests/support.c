@@ -16,6 +16,7 @@
 void test_parallel_always(gat_context *ctx) { ctx->parallel_min_work = 0; }
 
 void test_stream_projection_always(gat_context *ctx) { ctx->projection_stream_min_bytes = 0; }
+void test_plain_kernels(gat_context *ctx, bool plain) { ctx->plain_kernels = plain; }
 
 uint64_t test_next(uint64_t *state)
 {

@@ -21,6 +21,8 @@ void test_parallel_always(gat_context *ctx);
  * stores whatever its size (the library does from
  * GAT_PROJECTION_STREAM_MIN_BYTES), to test them on small cases. */
 void test_stream_projection_always(gat_context *ctx);
+/* The edge kernels' plain twins instead of the register kernels (or back). */
+void test_plain_kernels(gat_context *ctx, bool plain);
 
 /* splitmix64: a tiny seeded generator, so test data needs no files. */
 uint64_t test_next(uint64_t *state);

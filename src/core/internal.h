@@ -51,6 +51,7 @@ struct gat_context {
     int num_threads;
     int64_t parallel_min_work; /* GAT_PARALLEL_MIN_WORK; tests lower it to run small cases in parallel */
     int64_t projection_stream_min_bytes; /* GAT_PROJECTION_STREAM_MIN_BYTES; tests lower it */
+    bool plain_kernels; /* tests: the edge kernels' plain twins instead of the register kernels */
     gat_pin pin;
     gat_gemm gemm; /* never GAT_GEMM_AUTO: resolved at creation */
     gat_allocator allocator;

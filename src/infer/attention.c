@@ -203,10 +203,11 @@ static GAT_ALWAYS_INLINE void attend_rows(const edge_pass *a, const row_state *s
     }
 }
 
-/* GAT_NO_AVX512_INTRINSICS (a -Dc_args define) leaves the intrinsics out
- * of AVX-512 builds, so the vector-extension kernel can be measured
- * against them on one machine. */
-#if defined(GAT_NO_AVX512_INTRINSICS)
+/* The AVX-512 kernel where the vocabulary's back end is AVX-512 (simd.h):
+ * GAT_NO_AVX512_INTRINSICS or GAT_SIMD_SCALAR (-Dc_args defines) leave it
+ * out of AVX-512 builds, so the other kernels can be measured against it
+ * on one machine. */
+#if GAT_V_LANES != 16
 #define GAT_HAVE_AVX512_ATTENTION 0
 #else
 #include "attention_avx512.h"

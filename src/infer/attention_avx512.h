@@ -20,6 +20,7 @@
 #if defined(__AVX512F__)
 #define GAT_HAVE_AVX512_ATTENTION 1
 #include "edge_avx512.h"
+#include "fast_exp.h"
 #include "node_scores_avx512.h"
 
 #include <immintrin.h>
@@ -146,7 +147,7 @@ static GAT_ALWAYS_INLINE void attend_rows_avx512(const edge_pass *a, const row_s
             __m512 e = _mm512_add_ps(src, dst);
             e = _mm512_mask_mul_ps(e, _mm512_cmp_ps_mask(e, zero, _CMP_LT_OQ), e, slope);
             const __m512 p =
-                _mm512_maskz_mov_ps(head_mask, gat__exp_nonpositive_avx512(_mm512_sub_ps(e, max)));
+                _mm512_maskz_mov_ps(head_mask, gat_v_exp_nonpositive(_mm512_sub_ps(e, max)));
             sum = _mm512_add_ps(sum, p);
             const float *restrict src_row = projected + j * hc;
             for (int64_t v = 0; v < registers; v++)

@@ -13,9 +13,8 @@
  * heads at C = 8, W = 16) and one fused multiply-add per source-row
  * register, with the source scores computed from the projected row, so
  * no [N, H] score arrays exist. Vector operators and
- * __builtin_shufflevector throughout; multiply-add and maximum are x86
- * intrinsics where the machine has them (gat__vf_fma, gat__vf_max: see
- * gat__vf_splat for why not lane loops).
+ * __builtin_shufflevector throughout; exp, multiply-add and maximum are
+ * the vocabulary's (simd.h, fast_exp.h).
  *
  * Same arithmetic in the same order for a row whichever thread runs it,
  * so results keep their bits at any thread count.
@@ -23,62 +22,11 @@
 #ifndef GAT_ATTENTION_VEC_H
 #define GAT_ATTENTION_VEC_H
 
+#include "fast_exp.h"
 #include "node_scores_vec.h"
 
 #if GAT_HAVE_VEC_KERNELS
 
-/* gat__exp_nonpositive_fma on W lanes (unfused where the hardware has no
- * FMA): 0 below the normal range, NaN passed through. 2^n is built from
- * t = round(x log2 e) + 1.5 * 2^23, which lies in [2^23, 2^24) where
- * floats are the integers one apart, so t's bits are the magic's plus n:
- * no float-to-integer conversion, which is undefined behaviour out of
- * range (NaN takes the clamp regardless, as in fast_exp.h), and the
- * integer arithmetic is unsigned, so junk lanes cannot overflow it. */
-static GAT_ALWAYS_INLINE gat_vf gat__exp_nonpositive_vec(gat_vf x)
-{
-    const float lowest = GAT_EXP_LOWEST, round_magic = GAT_EXP_ROUND_MAGIC;
-    const gat_vi in_range = x >= lowest, below = x < lowest; /* both 0 for NaN */
-    const gat_vf clamped = gat__vf_select(in_range, x, gat__vf_splat(lowest));
-    const gat_vf t =
-        gat__vf_fma(clamped, gat__vf_splat(GAT_EXP_LOG2E), gat__vf_splat(round_magic));
-    const gat_vf n = t - round_magic;
-    gat_vf r = gat__vf_fma(n, gat__vf_splat(-GAT_EXP_LN2_HI), clamped);
-    r = gat__vf_fma(n, gat__vf_splat(GAT_EXP_LN2_LO_NEG), r);
-    gat_vf p = gat__vf_splat(GAT_EXP_P0);
-    p = gat__vf_fma(p, r, gat__vf_splat(GAT_EXP_P1));
-    p = gat__vf_fma(p, r, gat__vf_splat(GAT_EXP_P2));
-    p = gat__vf_fma(p, r, gat__vf_splat(GAT_EXP_P3));
-    p = gat__vf_fma(p, r, gat__vf_splat(GAT_EXP_P4));
-    p = gat__vf_fma(p, r, gat__vf_splat(GAT_EXP_P5));
-    p = gat__vf_fma(p, r * r, r + 1.0f);
-    const gat_vu magic_bits = (gat_vu)gat__vf_splat(round_magic);
-    const gat_vu scale = ((gat_vu)t - magic_bits + 127u) << 23;
-    const gat_vf result = p * (gat_vf)scale;
-    /* in range: the polynomial; below: 0; NaN: itself */
-    return gat__vf_select(in_range, result, (gat_vf)(~below & (gat_vi)x));
-}
-
-/* a > b ? a : b lane by lane, as row_max keeps its maximum (b when
- * either is NaN), which is what x86's maxps computes. gcc 12 does not
- * recognize the select form as one (a compare and two logic operations
- * at W = 16), and the sweep for the row maximum is short enough for that
- * to show: maxps took about 4% off the AVX-512 (8, 8) edge phase. */
-static inline gat_vf gat__vf_max(gat_vf a, gat_vf b)
-{
-#if defined(GAT_VEC_X86) && GAT_VLANES == 16
-    return _mm512_max_ps(a, b);
-#elif defined(GAT_VEC_X86)
-    return _mm256_max_ps(a, b);
-#else
-    return gat__vf_select(a > b, a, b);
-#endif
-}
-
-/* LeakyReLU as the plain loops' leaky_relu: v > 0 ? v : v * slope. */
-static inline gat_vf gat__leaky_relu_vec(gat_vf v, gat_vf slope)
-{
-    return gat__vf_select(v > 0.0f, v, v * slope);
-}
 
 /* acc += p's weight of each head (in all lanes) * the head's C / W
  * registers of row, for C >= W. The weight is a splat of the extracted
@@ -95,10 +43,10 @@ static GAT_ALWAYS_INLINE void gat__accumulate_heads(gat_vf *acc, const gat_vf *p
 {
     const int64_t per_head = channels / GAT_VLANES;
     for (int64_t h = 0; h < heads; h++) {
-        const gat_vf w = gat__vf_splat(p[h / GAT_VLANES][h % GAT_VLANES]);
+        const gat_vf w = gat_v_splat(p[h / GAT_VLANES][h % GAT_VLANES]);
         for (int64_t r = 0; r < per_head; r++)
-            acc[h * per_head + r] = gat__vf_fma(
-                w, gat__vf_load(row + GAT_VLANES * (h * per_head + r)), acc[h * per_head + r]);
+            acc[h * per_head + r] = gat_v_fma(
+                w, gat_v_load(row + GAT_VLANES * (h * per_head + r)), acc[h * per_head + r]);
     }
 }
 
@@ -114,7 +62,7 @@ static GAT_ALWAYS_INLINE void gat__accumulate_head_pairs(gat_vf *acc, gat_vf p,
 #define GAT_PAIR(R)                                                                                \
     if ((R) < registers) {                                                                         \
         const gat_vf w = __builtin_shufflevector(p, p, GAT_R8(2 * (R)), GAT_R8(2 * (R) + 1));      \
-        acc[R] = gat__vf_fma(w, gat__vf_load(row + 16 * (R)), acc[R]);                             \
+        acc[R] = gat_v_fma(w, gat_v_load(row + 16 * (R)), acc[R]);                             \
     }
     GAT_PAIR(0)
     GAT_PAIR(1)
@@ -146,7 +94,7 @@ static GAT_ALWAYS_INLINE gat_vf gat__vf_load_first(const float *restrict p, int6
     gat_vf8 half;
 #endif
     if (n >= GAT_VLANES)
-        return gat__vf_load(p);
+        return gat_v_load(p);
     switch (n) {
     case 1: return (gat_vf){p[0]};
     case 2: return (gat_vf){p[0], p[1]};
@@ -201,7 +149,7 @@ static GAT_ALWAYS_INLINE void attend_rows_vec(const edge_pass *a, const row_stat
     const int64_t vectors = (heads + GAT_VLANES - 1) / GAT_VLANES; /* score vectors */
     const gat_graph *g = a->graph;
     const bool add_loops = a->config->add_self_loops;
-    const gat_vf slope = gat__vf_splat(a->config->negative_slope);
+    const gat_vf slope = gat_v_splat(a->config->negative_slope);
     const int64_t *restrict row_ptr = g->row_ptr;
     const int32_t *restrict col = g->col;
     const float *restrict score_src = a->score_src;
@@ -223,7 +171,7 @@ static GAT_ALWAYS_INLINE void attend_rows_vec(const edge_pass *a, const row_stat
         /* The row maximum as row_max computes it (src > max ? src : max
          * keeps max when either is NaN). */
         for (int64_t b = 0; b < vectors; b++)
-            max[b] = add_loops ? own[b] : gat__vf_splat(-INFINITY);
+            max[b] = add_loops ? own[b] : gat_v_splat(-INFINITY);
         for (int64_t k = begin; k < end; k++) {
             const int64_t j = col[k];
             gat_vf src[SV] = {{0}};
@@ -238,10 +186,10 @@ static GAT_ALWAYS_INLINE void attend_rows_vec(const edge_pass *a, const row_stat
                 gat__load_scores_vec(score_src + j * heads, heads, src);
             }
             for (int64_t b = 0; b < vectors; b++)
-                max[b] = gat__vf_max(src[b], max[b]);
+                max[b] = gat_v_max(src[b], max[b]);
         }
         for (int64_t b = 0; b < vectors; b++)
-            max[b] = gat__leaky_relu_vec(max[b] + dst[b], slope);
+            max[b] = gat_v_leaky_relu(max[b] + dst[b], slope);
 
         gat_vf sum[SV], acc[MAX_REGISTERS];
         for (int64_t b = 0; b < vectors; b++)
@@ -278,8 +226,8 @@ static GAT_ALWAYS_INLINE void attend_rows_vec(const edge_pass *a, const row_stat
              * hold weights of nothing, which nothing reads. */
             gat_vf p[SV] = {{0}};
             for (int64_t b = 0; b < vectors; b++) {
-                const gat_vf e = gat__leaky_relu_vec(src[b] + dst[b], slope);
-                p[b] = gat__exp_nonpositive_vec(e - max[b]);
+                const gat_vf e = gat_v_leaky_relu(src[b] + dst[b], slope);
+                p[b] = gat_v_exp_nonpositive(e - max[b]);
                 sum[b] += p[b];
             }
             const float *restrict src_row = projected + j * hc;

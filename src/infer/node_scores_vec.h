@@ -10,8 +10,8 @@
  *
  * Why: as a plain loop this is a reduction over 8 or 16 channels per
  * head, which gcc 12 leaves scalar. Here the vector width W is the
- * machine's (16 floats with AVX-512, 8 with AVX, else 4, as SSE2 and
- * NEON have), and a row's products sit in H registers (C >= W; C / W
+ * vocabulary's (simd.h: 16 floats with AVX-512, 8 with AVX2, else 4, as
+ * SSE2 and NEON have), and a row's products sit in H registers (C >= W; C / W
  * registers per head are first added by multiply-adds) or H / 2 (C = 8,
  * W = 16: two heads a register). A pairwise tree sums them: each level
  * adds the even and odd elements of a pair of registers, first floats
@@ -34,7 +34,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && defined(__has_builtin)
+#include "simd.h"
+
+#if GAT_V_LANES > 1 && defined(__has_builtin)
 #if __has_builtin(__builtin_shufflevector)
 #define GAT_HAVE_VEC_KERNELS 1
 #endif
@@ -45,28 +47,14 @@
 
 #if GAT_HAVE_VEC_KERNELS
 
-/* The machine's vector width in floats. Wider vectors than the hardware
- * has would be split by the compiler, and their shuffles done through the
- * stack (gcc 12 on AVX2 with 64-byte vectors). */
-#if defined(__AVX512F__)
-#define GAT_VLANES 16
-#elif defined(__AVX__)
-#define GAT_VLANES 8
-#else
-#define GAT_VLANES 4
-#endif
-
-/* x86 with FMA (so AVX) or AVX-512: the two operations the vector
- * extensions lack or gcc 12 does not find, multiply-add and maximum, as
- * intrinsics (gat__vf_fma, gat__vf_max). */
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__FMA__) || defined(__AVX512F__))
-#define GAT_VEC_X86 1
-#include <immintrin.h>
-#endif
-
-typedef float gat_vf __attribute__((vector_size(GAT_VLANES * sizeof(float))));
+/* The vocabulary's register (simd.h): the machine's width, since wider
+ * vectors than the hardware has would be split by the compiler, and their
+ * shuffles done through the stack (gcc 12 on AVX2 with 64-byte vectors).
+ * Operators and __builtin_shufflevector work on it in every vector back
+ * end; lane masks from comparison operators are gat_vi. */
+#define GAT_VLANES GAT_V_LANES
+typedef gat_v gat_vf;
 typedef int gat_vi __attribute__((vector_size(GAT_VLANES * sizeof(int))));
-typedef unsigned gat_vu __attribute__((vector_size(GAT_VLANES * sizeof(unsigned))));
 
 /* Score vectors a row takes: heads h in lane h % W of vector h / W. */
 #define GAT_VEC_SCORE_VECTORS ((16 + GAT_VLANES - 1) / GAT_VLANES)
@@ -79,63 +67,9 @@ static inline bool gat__vec_shape(int64_t heads, int64_t channels)
     return (channels == 8 && heads % 2 == 0) || channels % 16 == 0;
 }
 
-static inline gat_vf gat__vf_load(const float *p)
-{
-    gat_vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* x in every lane. A compound literal, not a lane loop: both compilers
- * make it one broadcast, while lane loops depend on gcc 12's SLP
- * vectorizer, which gives up on the edge kernel's large unrolled blocks
- * and leaves them scalar (with gat__vf_select and a maximum written as
- * lane loops, the RMAT (8, 8) edge phase ran 2.4x slower on AVX2, 4x on
- * AVX-512). Hence operators and shuffles throughout, and one intrinsic
- * for the multiply-add the vector extensions lack (gat__vf_fma). */
+/* A lane index repeated, for shuffle masks. */
 #define GAT_R4(x) x, x, x, x
 #define GAT_R8(x) GAT_R4(x), GAT_R4(x)
-#define GAT_R16(x) GAT_R8(x), GAT_R8(x)
-#if GAT_VLANES == 16
-#define GAT_RW(x) GAT_R16(x)
-#elif GAT_VLANES == 8
-#define GAT_RW(x) GAT_R8(x)
-#else
-#define GAT_RW(x) GAT_R4(x)
-#endif
-static inline gat_vf gat__vf_splat(float x)
-{
-    return (gat_vf){GAT_RW(x)};
-}
-
-/* where ? a : b, lane by lane, where from a vector comparison (-1 or 0);
- * C has no vector ?: (GNU C++ only). */
-static inline gat_vf gat__vf_select(gat_vi where, gat_vf a, gat_vf b)
-{
-    return (gat_vf)((where & (gat_vi)a) | (~where & (gat_vi)b));
-}
-
-/* a * b + c, rounded once where the hardware has fused multiply-add, as
- * GAT_FMA rounds it in the plain loops (ISO C mode forbids the compiler to
- * fuse a * b + c itself). The vector extensions have no fma, and a lane
- * loop of fmaf is only as good as gcc's SLP vectorizer (see
- * gat__vf_splat), so on x86 the one intrinsic; elsewhere the lane loop
- * (clang makes it NEON's fmla on AArch64). */
-static inline gat_vf gat__vf_fma(gat_vf a, gat_vf b, gat_vf c)
-{
-#if defined(GAT_VEC_X86) && GAT_VLANES == 16
-    return _mm512_fmadd_ps(a, b, c);
-#elif defined(GAT_VEC_X86) /* FMA implies AVX: W = 8 */
-    return _mm256_fmadd_ps(a, b, c);
-#elif defined(__FMA__) || defined(FP_FAST_FMAF)
-    gat_vf r;
-    for (int l = 0; l < GAT_VLANES; l++)
-        r[l] = fmaf(a[l], b[l], c[l]);
-    return r;
-#else
-    return a * b + c;
-#endif
-}
 
 /* One tree level over registers a and b (their lanes in 128-bit blocks
  * of 4): within each block, the even floats of a's block, then b's, plus
@@ -205,7 +139,7 @@ static GAT_ALWAYS_INLINE void gat__row_scores_vec(const float *restrict row,
     v[0] = (gat_vf){0};          /* heads >= 1 is the caller's, unseen by the compiler */
     if (channels < GAT_VLANES) { /* C = 8, W = 16: two heads a register */
         for (int64_t r = 0; r < heads / 2; r++)
-            v[r] = gat__vf_load(row + GAT_VLANES * r) * gat__vf_load(att + GAT_VLANES * r);
+            v[r] = gat_v_load(row + GAT_VLANES * r) * gat_v_load(att + GAT_VLANES * r);
         gat__vec_tree(v, (int)(heads / 2), (int)channels);
 #if GAT_VLANES == 16
         /* The tree leaves even heads in blocks 0 and 2, odd in 1 and 3. */
@@ -216,9 +150,9 @@ static GAT_ALWAYS_INLINE void gat__row_scores_vec(const float *restrict row,
         const int64_t per_head = channels / GAT_VLANES;
         for (int64_t h = 0; h < heads; h++) {
             const float *restrict r = row + h * channels, *restrict a = att + h * channels;
-            gat_vf s = gat__vf_load(r) * gat__vf_load(a);
+            gat_vf s = gat_v_load(r) * gat_v_load(a);
             for (int64_t k = 1; k < per_head; k++)
-                s = gat__vf_fma(gat__vf_load(r + GAT_VLANES * k), gat__vf_load(a + GAT_VLANES * k),
+                s = gat_v_fma(gat_v_load(r + GAT_VLANES * k), gat_v_load(a + GAT_VLANES * k),
                                 s);
             v[h] = s;
         }

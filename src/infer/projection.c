@@ -6,6 +6,7 @@
 #include "kernels.h"
 #include "parallel.h"
 #include "sgemm.h"
+#include "simd.h"
 
 static void node_scores(const float *restrict projected, int64_t rows, int64_t heads,
                         int64_t channels, const float *restrict att, float *restrict score)
@@ -21,9 +22,10 @@ static void node_scores(const float *restrict projected, int64_t rows, int64_t h
     }
 }
 
-/* GAT_NO_AVX512_INTRINSICS: as in attention.c, whose edge kernel must
- * compute the scores the same way this file stores them. */
-#if defined(GAT_NO_AVX512_INTRINSICS)
+/* The AVX-512 kernel where the vocabulary's back end is AVX-512, as in
+ * attention.c, whose edge kernel must compute the scores the same way this
+ * file stores them. */
+#if GAT_V_LANES != 16
 #define GAT_HAVE_AVX512_NODE_SCORES 0
 #else
 #include "node_scores_avx512.h"

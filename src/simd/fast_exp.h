@@ -11,12 +11,15 @@
 #ifndef GAT_FAST_EXP_H
 #define GAT_FAST_EXP_H
 
+#include "simd.h"
+#include "simd_scalar_ops.h"
+
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
-/* The constants of every version here and of the register kernels
- * (attention_avx512.h, attention_vec.h), which must agree with them:
+/* The constants of the exp:
  * x = n ln2 + r with ln2 split in a part exact in float and the rest
  * (LN2_HI - LN2_LO_NEG), e^r = 1 + r + r^2 (P5 + r (P4 + ... r P0)). */
 #define GAT_EXP_LOWEST (-87.33654f)        /* ln(2^-126): the smallest normal result */
@@ -31,59 +34,59 @@
 #define GAT_EXP_P4 1.6666665459e-1f
 #define GAT_EXP_P5 5.0000001201e-1f
 
-static inline float gat__exp_nonpositive(float x)
-{
-    const float lowest = GAT_EXP_LOWEST, round_magic = GAT_EXP_ROUND_MAGIC;
-    /* Written so that NaN (from parameters whose float32 scores overflow
-     * to inf - inf) takes the clamp: converting NaN to int32 below would be
-     * undefined behaviour. NaN is handed back unchanged at the end. */
-    float clamped = x >= lowest ? x : lowest;
-    float n = (clamped * GAT_EXP_LOG2E + round_magic) - round_magic;
-    float r = clamped - n * GAT_EXP_LN2_HI;
-    r = r + n * GAT_EXP_LN2_LO_NEG;
-    float p = GAT_EXP_P0;
-    p = p * r + GAT_EXP_P1;
-    p = p * r + GAT_EXP_P2;
-    p = p * r + GAT_EXP_P3;
-    p = p * r + GAT_EXP_P4;
-    p = p * r + GAT_EXP_P5;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return x >= lowest ? p * scale : (x < lowest ? 0.0f : x);
-}
+/* The exp above, written once over an operation set P of simd.h's
+ * vocabulary (gat_v_, or simd_scalar_ops.h's gat_sf_ and gat_sp_), so the
+ * scalar and vector versions are the same operations and give the same
+ * bits lane by lane. FUSED: the set's multiply-add is fused, and the
+ * polynomial's last step is one more of them (p r^2 + (r + 1)); unfused,
+ * ((p r) r + r) + 1, as the plain loops always computed it.
+ *
+ * Written so that NaN (from parameters whose float32 scores overflow to
+ * inf - inf) takes the clamp, and is handed back unchanged at the end.
+ * 2^n is built from t = round(x log2 e) + 1.5 * 2^23, which lies in
+ * [2^23, 2^24) where floats are the integers one apart, so t's bits are
+ * the magic's plus n: no float-to-integer conversion (undefined behaviour
+ * out of range), and the integer arithmetic is unsigned. n = round(x log2
+ * e) may differ by one between fused and unfused forms near
+ * half-integers, which only moves r within its range. */
+#define GAT__DEFINE_EXP_NONPOSITIVE(NAME, T, MASK, P, FUSED)                                   \
+    static inline T NAME(T x)                                                                  \
+    {                                                                                          \
+        const T lowest = P##_splat(GAT_EXP_LOWEST), magic = P##_splat(GAT_EXP_ROUND_MAGIC);    \
+        const MASK in_range = P##_ge(x, lowest), below = P##_lt(x, lowest); /* NaN: neither */ \
+        const T clamped = P##_select(in_range, x, lowest);                                    \
+        const T t = P##_fma(clamped, P##_splat(GAT_EXP_LOG2E), magic);                         \
+        const T n = t - magic;                                                                 \
+        T r = P##_fma(n, P##_splat(-GAT_EXP_LN2_HI), clamped);                                 \
+        r = P##_fma(n, P##_splat(GAT_EXP_LN2_LO_NEG), r);                                      \
+        T p = P##_splat(GAT_EXP_P0);                                                           \
+        p = P##_fma(p, r, P##_splat(GAT_EXP_P1));                                              \
+        p = P##_fma(p, r, P##_splat(GAT_EXP_P2));                                              \
+        p = P##_fma(p, r, P##_splat(GAT_EXP_P3));                                              \
+        p = P##_fma(p, r, P##_splat(GAT_EXP_P4));                                              \
+        p = P##_fma(p, r, P##_splat(GAT_EXP_P5));                                              \
+        const T one = P##_splat(1.0f);                                                         \
+        if (FUSED)                                                                             \
+            p = P##_fma(p, r * r, r + one);                                                    \
+        else                                                                                   \
+            p = p * r * r + r + one;                                                           \
+        const T scale = P##_from_bits((P##_bits(t) - P##_bits(magic) + 127u) << 23);           \
+        /* in range: the polynomial; below: 0; NaN: itself */                                 \
+        return P##_select(in_range, p * scale, P##_select(below, P##_splat(0.0f), x));         \
+    }
 
-/* gat__exp_nonpositive with the polynomial and the range reduction in
- * fused multiply-adds: half the dependent operations, so it runs about
- * 1.5x faster where exps are the critical path (the training edge pass),
- * with at most the same error. n = round(x log2 e) may differ by one from
- * the unfused form near half-integers, which only moves r within its
- * range. Without FMA hardware fmaf would be a libm call; the plain
- * version is used there. */
-static inline float gat__exp_nonpositive_fma(float x)
-{
-#if defined(__FMA__) || defined(FP_FAST_FMAF)
-    const float lowest = GAT_EXP_LOWEST, round_magic = GAT_EXP_ROUND_MAGIC;
-    const float clamped = x >= lowest ? x : lowest;
-    const float n = fmaf(clamped, GAT_EXP_LOG2E, round_magic) - round_magic;
-    float r = fmaf(n, -GAT_EXP_LN2_HI, clamped);
-    r = fmaf(n, GAT_EXP_LN2_LO_NEG, r);
-    float p = GAT_EXP_P0;
-    p = fmaf(p, r, GAT_EXP_P1);
-    p = fmaf(p, r, GAT_EXP_P2);
-    p = fmaf(p, r, GAT_EXP_P3);
-    p = fmaf(p, r, GAT_EXP_P4);
-    p = fmaf(p, r, GAT_EXP_P5);
-    p = fmaf(p, r * r, r + 1.0f);
-    const int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return x >= lowest ? p * scale : (x < lowest ? 0.0f : x);
-#else
-    return gat__exp_nonpositive(x);
-#endif
-}
+/* Unfused everywhere: the inference plain loops' exp (attention.c). */
+GAT__DEFINE_EXP_NONPOSITIVE(gat__exp_nonpositive, float, bool, gat_sp, GAT_SP_FUSED)
+
+/* With the polynomial and the range reduction in fused multiply-adds where
+ * the hardware has them (GAT_FMA): half the dependent operations, so it
+ * runs about 1.5x faster where exps are the critical path (the training
+ * edge pass), with at most the same error. Without FMA it is the unfused
+ * version above. */
+GAT__DEFINE_EXP_NONPOSITIVE(gat__exp_nonpositive_fma, float, bool, gat_sf, GAT_SF_FUSED)
+
+/* gat__exp_nonpositive_fma on a register of the build's width. */
+GAT__DEFINE_EXP_NONPOSITIVE(gat_v_exp_nonpositive, gat_v, gat_vm, gat_v, GAT_V_FUSED)
 
 /* expm1(x) for x <= 0 without libm's scalar call, so ELU loops vectorize:
  * x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), then

@@ -24,7 +24,12 @@
  * non-finite activation makes the loss non-finite first). With a plan
  * (train_plan.c) pass B walks only the edges into the rows the forward
  * computed.
+ *
+ * The loops here are the plain twin; at 8 heads x 8 channels the register
+ * kernels of backward_8x8.c run instead (pass A for a concatenated layer
+ * only), with the same bits (tests/test_kernels.c holds them to that).
  */
+#include "edge_pass.h"
 #include "fast_exp.h"
 #include "fma.h"
 #include "parallel.h"
@@ -48,51 +53,6 @@ static void reduce_blocks(const float *partials, int64_t blocks, int64_t stride,
             sum += partials[b * stride + k];
         out[k] = sum;
     }
-}
-
-typedef struct backward_pass {
-    const gat__edge_views *v;
-    const gat__sources *sources; /* NULL: v's transposed view, by node id */
-    float *projected; /* features in (channel-major); gradients out (head-major) */
-    /* The features the aggregation read: projected, or (projected-feature
-     * dropout) dropped [N, H*C] channel-major with its mask proj_keep
-     * [N, H*C] head-major and proj_scale = 1/(1-rate). */
-    const float *features, *dropped;
-    const uint8_t *proj_keep;
-    float proj_scale;
-    const float *score_src, *score_dst, *shift, *inv_sum, *d_out, *att_src, *att_dst;
-    const uint8_t *keep; /* NULL: no attention dropout */
-    float keep_scale, slope;
-    float *dyc;       /* [N, H*C] the rows' d agg, channel-major (d_out itself for one head) */
-    float *dot, *d_score_dst;
-    uint8_t *active; /* [N] whether row i's output gradient has a non-zero */
-    int64_t width;
-    bool prefetch; /* see gat__worth_prefetching */
-} backward_pass;
-
-/* The transposed view pass B walks, whichever it is: a plan's restricted
- * one (its sources by list position) or the views' own (by node id). */
-typedef struct source_lists {
-    const int64_t *ptr;
-    const int32_t *dst, *offset;
-    bool restricted;
-} source_lists;
-
-static inline source_lists sources_of(const backward_pass *a)
-{
-    const gat__sources *sv = a->sources;
-    if (sv != NULL)
-        return (source_lists){sv->ptr, sv->dst, sv->offset, true};
-    return (source_lists){a->v->src_ptr, a->v->dst, a->v->offset, false};
-}
-
-/* The end of the slots of source rows [first, last), for prefetching. */
-static inline int64_t sources_end(const source_lists *l, const gat__rows *rows, int64_t first,
-                                  int64_t last)
-{
-    if (first >= last)
-        return 0;
-    return l->ptr[l->restricted ? last : gat__row_at(rows, last - 1) + 1];
 }
 
 /* The coefficient of slot (j -> i), head by head, as the forward had it:
@@ -137,7 +97,7 @@ typedef struct row_state {
 /* Pass A over rows [first, last): dyc, dot, d_score_dst, active, and the
  * block's d_bias partial. concat and drop are constants at the
  * instantiations. */
-static GAT_ALWAYS_INLINE void backward_rows(const backward_pass *a, const gat__rows *rows,
+static GAT_ALWAYS_INLINE void backward_rows(const gat__backward_pass *a, const gat__rows *rows,
                                             int64_t first, int64_t last,
                                             float *restrict part_bias, const row_state *r,
                                             const int64_t heads, const int64_t channels,
@@ -226,7 +186,7 @@ static GAT_ALWAYS_INLINE void backward_rows(const backward_pass *a, const gat__r
 /* Pass B over source rows [first, last): d_projected (head-major, over the
  * source's own features once they are read), and the block's d_att_src /
  * d_att_dst partials. */
-static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__rows *rows,
+static GAT_ALWAYS_INLINE void gather_rows(const gat__backward_pass *a, const gat__rows *rows,
                                           int64_t first, int64_t last,
                                           float *restrict part_src, float *restrict part_dst,
                                           const row_state *r, const int64_t heads,
@@ -234,7 +194,7 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
 {
     const int64_t hc = heads * channels;
     const gat__edge_views *v = a->v;
-    const source_lists lists = sources_of(a);
+    const gat__source_lists lists = gat__sources_of(a);
     const int64_t *restrict src_ptr = lists.ptr;
     const int32_t *restrict dsts = lists.dst;
     const int32_t *restrict offsets = lists.offset;
@@ -245,7 +205,7 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
                     *restrict kf = r->kf, *restrict dss = r->dot, *restrict w = r->sa,
                     *restrict dsd = r->sb;
     float *restrict dx = r->dx, *restrict x = r->x;
-    const int64_t prefetch_end = sources_end(&lists, rows, first, last);
+    const int64_t prefetch_end = gat__sources_end(&lists, rows, first, last);
     for (int64_t rj = first; rj < last; rj++) {
         const int64_t j = gat__row_at(rows, rj);
         float *restrict row = a->projected + j * hc;
@@ -328,7 +288,7 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
 
 /* One function per fixed shape and pass (see train_attention.c). */
 #define DEFINE_FIXED(H, C)                                                                   \
-    static void backward_rows_##H##x##C(const backward_pass *a, const gat__rows *rows,      \
+    static void backward_rows_##H##x##C(const gat__backward_pass *a, const gat__rows *rows,      \
                                         int64_t first, int64_t last, float *part_bias,      \
                                         bool concat, bool drop)                              \
     {                                                                                        \
@@ -343,7 +303,7 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
         else                                                                                 \
             backward_rows(a, rows, first, last, part_bias, &r, (H), (C), false, false);      \
     }                                                                                        \
-    static void gather_rows_##H##x##C(const backward_pass *a, const gat__rows *rows,        \
+    static void gather_rows_##H##x##C(const gat__backward_pass *a, const gat__rows *rows,        \
                                       int64_t first, int64_t last, float *part_src,          \
                                       bool drop)                                             \
     {                                                                                        \
@@ -358,8 +318,6 @@ static GAT_ALWAYS_INLINE void gather_rows(const backward_pass *a, const gat__row
     }
 GAT__TRAIN_SHAPE_LIST(DEFINE_FIXED)
 #undef DEFINE_FIXED
-
-#include "backward_avx512.h" /* the 8 x 8 kernels, where the build has AVX-512 */
 
 /* Row state of a generic shape in scratch [7 H + 2 H*C]. */
 static row_state generic_state(float *scratch, int64_t heads, int64_t hc)
@@ -413,7 +371,7 @@ gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
     const gat_layer_config *c = &layer->config;
     const int64_t n = v->num_nodes, heads = c->heads, channels = c->channels,
                   hc = heads * channels, width = gat__layer_out_width(c);
-    const backward_pass a = {
+    const gat__backward_pass a = {
         .v = v, .sources = sources, .projected = projected,
         .features = dropped != NULL ? dropped : projected, .dropped = dropped,
         .proj_keep = dropped != NULL ? proj_keep : NULL, .proj_scale = proj_scale,
@@ -421,7 +379,8 @@ gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
         .shift = shift, .inv_sum = inv_sum, .d_out = d_out, .att_src = layer->att_src,
         .att_dst = layer->att_dst, .keep = keep, .keep_scale = keep_scale,
         .slope = c->negative_slope, .dyc = dyc, .dot = dot, .d_score_dst = d_score_dst,
-        .active = active, .width = width, .prefetch = gat__worth_prefetching(n, hc)};
+        .active = active, .width = width, .prefetch = gat__worth_prefetching(n, hc),
+        .registers = !ctx->plain_kernels};
     const bool concat = c->concat, drop = keep != NULL;
     const int64_t blocks = num_blocks(n);
     const int64_t count = gat__row_count(proj_rows, n);
@@ -465,11 +424,9 @@ gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
 #define FIXED(H, C) backward_rows_##H##x##C(&a, edge_rows, first, last, part_bias, concat, drop)
 #define GENERIC()                                                                            \
     backward_rows(&a, edge_rows, first, last, part_bias, &mine, heads, channels, concat, drop)
-#if GAT_HAVE_AVX512_TRAIN
-            if (heads == 8 && channels == 8 && concat)
-                backward_rows_avx512_8x8(&a, edge_rows, first, last, part_bias, drop);
+            if (heads == 8 && channels == 8 && concat && a.registers) /* the register kernel */
+                gat__backward_rows_8x8(&a, edge_rows, first, last, part_bias, drop);
             else
-#endif
                 GAT__TRAIN_SHAPES(heads, channels, FIXED, GENERIC);
 #undef FIXED
 #undef GENERIC
@@ -490,11 +447,9 @@ gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
 #define GENERIC()                                                                            \
     gather_rows(&a, proj_rows, first, last, part_src, part_src + hc, &mine, heads, channels, \
                 drop)
-#if GAT_HAVE_AVX512_TRAIN
-            if (heads == 8 && channels == 8)
-                gather_rows_avx512_8x8(&a, proj_rows, first, last, part_src, drop);
+            if (heads == 8 && channels == 8 && a.registers) /* the register kernel */
+                gat__gather_rows_8x8(&a, proj_rows, first, last, part_src, drop);
             else
-#endif
                 GAT__TRAIN_SHAPES(heads, channels, FIXED, GENERIC);
 #undef FIXED
 #undef GENERIC

@@ -4,11 +4,11 @@
  * gat__edge_views):
  *   e_k = LeakyReLU(s_src[j_k] + s_dst[i]);  alpha = softmax over the row
  *   out[i] = act(concat/mean_h (sum_k alpha_k drop_k x_{j_k}) + bias)
- * in two short loops per row: the row's maximum logit, then p = exp(e -
- * max) summed and aggregated as p * drop * x (one exp per coefficient; the
- * online softmax of attention.c needs two and a dependency chain through
- * the running maximum, which pays off only where the edge loop waits on
- * memory).
+ * in two short loops per row, as attention.c does in inference: the row's
+ * exact maximum logit, then p = exp(e - max) summed and aggregated as
+ * p * drop * x (one exp per coefficient, no running-maximum rescaling).
+ * Unlike inference, the scores come from [N, H] arrays (the backward
+ * reads them too) and the attention dropout multiplies each coefficient.
  *
  * Nothing per edge is stored: a training forward keeps each row's maximum
  * and 1 / sum ([N, H] each), from which the backward recomputes alpha bit
@@ -24,7 +24,12 @@
  * slot order, so a row's bits do not depend on which other rows are
  * computed nor on how rows are spread over threads; the dropout mask is a
  * pure function of the element index.
+ *
+ * The loops here are the plain twin; at 8 heads x 8 channels concatenated
+ * (the paper's hidden layer) the register kernel of edge_rows_8x8.c runs
+ * instead, with the same bits (tests/test_kernels.c holds it to that).
  */
+#include "edge_pass.h"
 #include "fast_exp.h"
 #include "fma.h"
 #include "parallel.h"
@@ -33,68 +38,17 @@
 
 #include <math.h>
 
-typedef struct train_pass {
-    int64_t num_slots;
-    const int64_t *row_ptr;
-    const int32_t *src;
-    const float *projected, *score_src, *score_dst, *bias;
-    const gat__dropout *drop; /* active or not */
-    uint8_t *keep;            /* NULL unless dropout */
-    float keep_scale, slope;
-    float *shift, *inv_sum; /* [N, H] each, or NULL (evaluation) */
-    float *out;
-    int64_t width;
-    bool concat, prefetch;
-    gat_activation act;
-} train_pass;
-
-static GAT_ALWAYS_INLINE float activate(float v, gat_activation act)
-{
-    if (act == GAT_ACT_ELU)
-        return v > 0.0f ? v : gat__expm1_nonpositive(v);
-    if (act == GAT_ACT_RELU)
-        return v > 0.0f ? v : 0.0f;
-    return v;
-}
-
-static GAT_ALWAYS_INLINE void activate_loop(float *restrict o, const float *restrict tmp,
-                                            const float *restrict bias, const int64_t width,
-                                            const gat_activation act, const bool biased)
-{
-    GAT_SIMD
-    for (int64_t k = 0; k < width; k++)
-        o[k] = activate(biased ? tmp[k] + bias[k] : tmp[k], act);
-}
-
-/* o [width] = act(tmp + bias), as one contiguous vector loop (strided,
- * the compiler makes it scalar with a branch per element), one per
- * activation and bias or not (with them variable, GCC computes every
- * case and selects lane by lane). */
-static GAT_ALWAYS_INLINE void activate_row(const train_pass *a, float *restrict o,
-                                           const float *restrict tmp, const int64_t width)
-{
-    const float *restrict bias = a->bias;
-    if (a->act == GAT_ACT_ELU && bias != NULL)
-        activate_loop(o, tmp, bias, width, GAT_ACT_ELU, true);
-    else if (a->act == GAT_ACT_ELU)
-        activate_loop(o, tmp, bias, width, GAT_ACT_ELU, false);
-    else if (bias != NULL)
-        activate_loop(o, tmp, bias, width, a->act, true);
-    else
-        activate_loop(o, tmp, bias, width, a->act, false);
-}
-
 /* out[i] = act(concat or mean over heads of acc * inv + bias); acc is
  * channel-major, out head-major (PyG's layout, what the next layer and the
  * caller read). */
-static GAT_ALWAYS_INLINE void finish_row(const train_pass *a, int64_t i,
+static GAT_ALWAYS_INLINE void finish_row(const gat__train_pass *a, int64_t i,
                                          const float *restrict acc, const float *restrict inv,
                                          float *restrict tmp, const int64_t heads,
                                          const int64_t channels)
 {
     float *restrict o = a->out + i * a->width;
     const int64_t width = a->concat ? heads * channels : channels;
-    /* Reordered into tmp [W] first, for activate_row. */
+    /* Reordered into tmp [W] first, for gat__activate_row. */
     if (a->concat) {
         for (int64_t h = 0; h < heads; h++)
             for (int64_t c = 0; c < channels; c++)
@@ -107,12 +61,12 @@ static GAT_ALWAYS_INLINE void finish_row(const train_pass *a, int64_t i,
             tmp[c] = total / (float)heads;
         }
     }
-    activate_row(a, o, tmp, width);
+    gat__activate_row(a, o, tmp, width);
 }
 
 /* Row i with shift M [H]: sum [H] = sum_k p_k, acc [H*C] = sum_k p_k drop_k
  * x_{j_k}, p_k = exp(e_k - M). */
-static GAT_ALWAYS_INLINE void aggregate_row(const train_pass *a, int64_t i,
+static GAT_ALWAYS_INLINE void aggregate_row(const gat__train_pass *a, int64_t i,
                                             const float *restrict shift, float *restrict acc,
                                             float *restrict sum, float *restrict w,
                                             float *restrict kf, const int64_t heads,
@@ -151,7 +105,7 @@ static GAT_ALWAYS_INLINE void aggregate_row(const train_pass *a, int64_t i,
 }
 
 /* The exact maximum of row i's logits, into mx [H] (-inf for an empty row). */
-static GAT_ALWAYS_INLINE void row_maximum(const train_pass *a, int64_t i, float *restrict mx,
+static GAT_ALWAYS_INLINE void row_maximum(const gat__train_pass *a, int64_t i, float *restrict mx,
                                           const int64_t heads, const int64_t channels)
 {
     const int32_t *restrict src = a->src;
@@ -187,7 +141,7 @@ static GAT_ALWAYS_INLINE void row_maximum(const train_pass *a, int64_t i, float 
 /* Rows rows[first .. last) (first .. last without a list). acc, tmp [H*C],
  * shift, sum, w, kf [H] are the row state: local arrays at the fixed
  * shapes, scratch otherwise. */
-static GAT_ALWAYS_INLINE void train_rows(const train_pass *a, const gat__rows *rows,
+static GAT_ALWAYS_INLINE void train_rows(const gat__train_pass *a, const gat__rows *rows,
                                          int64_t first, int64_t last, float *restrict acc,
                                          float *restrict tmp, float *restrict shift,
                                          float *restrict sum, float *restrict w,
@@ -216,7 +170,7 @@ static GAT_ALWAYS_INLINE void train_rows(const train_pass *a, const gat__rows *r
 /* One function per fixed shape: kept apart, each instantiation gets the
  * compiler's full attention. */
 #define DEFINE_FIXED(H, C)                                                                   \
-    static void train_rows_##H##x##C(const train_pass *a, const gat__rows *rows,            \
+    static void train_rows_##H##x##C(const gat__train_pass *a, const gat__rows *rows,            \
                                      int64_t first, int64_t last, bool drop)                 \
     {                                                                                        \
         float acc[(H) * (C)], tmp[(H) * (C)], shift[H], sum[H], w[H], kf[H];                 \
@@ -228,24 +182,20 @@ static GAT_ALWAYS_INLINE void train_rows(const train_pass *a, const gat__rows *r
 GAT__TRAIN_SHAPE_LIST(DEFINE_FIXED)
 #undef DEFINE_FIXED
 
-#include "train_attention_avx512.h" /* the 8 x 8 kernels, where the build has AVX-512 */
-
 /* Scratch floats per thread for a shape without a fixed instantiation. */
 static int64_t generic_stride(int64_t heads, int64_t channels)
 {
     return (2 * heads * channels + 4 * heads + 15) / 16 * 16;
 }
 
-static void train_rows_dispatch(const train_pass *a, const gat__rows *rows, int64_t first,
+static void train_rows_dispatch(const gat__train_pass *a, const gat__rows *rows, int64_t first,
                                 int64_t last, float *scratch, int64_t heads, int64_t channels,
                                 bool drop)
 {
-#if GAT_HAVE_AVX512_TRAIN
-    if (heads == 8 && channels == 8 && a->concat) {
-        train_rows_avx512_8x8(a, rows, first, last, drop);
+    if (heads == 8 && channels == 8 && a->concat && a->registers) { /* the register kernel */
+        gat__train_rows_8x8(a, rows, first, last, drop);
         return;
     }
-#endif
 #define FIXED(H, C) train_rows_##H##x##C(a, rows, first, last, drop)
 #define GENERIC()                                                                            \
     {                                                                                        \
@@ -268,10 +218,14 @@ gat_status gat__attention_train_forward(gat_context *ctx, const gat__layer *laye
     const gat_layer_config *c = &layer->config;
     const int64_t heads = c->heads, channels = c->channels, hc = heads * channels;
     const bool drop = gat__dropout_active(d);
-    const train_pass pass = {v->num_slots, v->row_ptr, v->src, projected, score_src, score_dst, layer->bias,
-                             d, drop ? keep : NULL, d->scale, c->negative_slope, shift,
-                             inv_sum, out, gat__layer_out_width(c), c->concat,
-                             gat__worth_prefetching(v->num_nodes, hc), act};
+    const gat__train_pass pass = {
+        .num_slots = v->num_slots, .row_ptr = v->row_ptr, .src = v->src,
+        .projected = projected, .score_src = score_src, .score_dst = score_dst,
+        .bias = layer->bias, .drop = d, .keep = drop ? keep : NULL, .keep_scale = d->scale,
+        .slope = c->negative_slope, .shift = shift, .inv_sum = inv_sum, .out = out,
+        .width = gat__layer_out_width(c), .concat = c->concat,
+        .prefetch = gat__worth_prefetching(v->num_nodes, hc),
+        .registers = !ctx->plain_kernels, .act = act};
     const int64_t count = gat__row_count(rows, v->num_nodes);
     /* A list covers about count / N of the slots. */
     const int64_t slots = rows == NULL ? v->num_slots : v->num_slots / v->num_nodes * count;

@@ -1,0 +1,124 @@
+/*
+ * The training edge pass (train_attention.c) in registers at 8 heads x 8
+ * channels, concatenated: the hidden layer of the paper's presets, over
+ * the vector vocabulary (simd.h), so AVX-512, AVX2 and generic vectors run
+ * the same source.
+ *
+ * Why not the compiler: gcc 12 vectorizes train_rows over the 8 heads,
+ * reorders the row into the output through the stack, and at 16 lanes
+ * uses half registers. Here per-head vectors line up with the registers
+ * of a channel-major row: an edge is a score load per head register, one
+ * exp per head register and 64 / W multiply-adds, and the reorder into
+ * the head-major output is an 8 x 8 register transpose. The
+ * attention-dropout masks of a run of rows are drawn in one call.
+ *
+ * The same operations per lane in the same order as train_rows (the exact
+ * maximum, then exp(e - max) summed and aggregated in slot order), so the
+ * bits are the portable loops'.
+ */
+#include "edge_pass.h"
+
+enum { HEADS = 8, HC = 64, W = GAT_V_LANES, HR = GAT_V_HEAD_REGS, R = GAT_V_ROW8 };
+
+/* The attention-dropout masks of rows rows[first .. last), a call per run
+ * of consecutive rows (their slots are contiguous): the mask is a function
+ * of the slot alone, so the bits are those of a call per row, and the
+ * kernel's registers do not go to the stack and back around every row's
+ * call. */
+static void mask_row_runs(const gat__train_pass *a, const gat__rows *rows, int64_t first,
+                          int64_t last)
+{
+    for (int64_t r = first; r < last;) {
+        const int64_t start = gat__row_at(rows, r);
+        int64_t end = start + 1;
+        for (r++; r < last && gat__row_at(rows, r) == end; r++)
+            end++;
+        const int64_t k0 = a->row_ptr[start];
+        gat__dropout_mask_slots(a->drop, k0, a->row_ptr[end] - k0, HEADS, a->keep + k0);
+    }
+}
+
+static GAT_ALWAYS_INLINE void train_rows(const gat__train_pass *a, const gat__rows *rows,
+                                         int64_t first, int64_t last, const bool drop)
+{
+    const int64_t *restrict row_ptr = a->row_ptr;
+    const int32_t *restrict src = a->src;
+    const float *restrict projected = a->projected;
+    const float *restrict score_src = a->score_src;
+    const gat_v slope = gat_v_splat(a->slope), zero = gat_v_zero(), one = gat_v_splat(1.0f);
+    const gat__keep_factors factors = gat__keep_factors_init(a->keep_scale);
+    const uint8_t *keep = a->keep; /* written by mask_row_runs */
+    const float *restrict score_dst = a->score_dst;
+    float *restrict shift = a->shift, *restrict inv_sum = a->inv_sum, *restrict out_rows = a->out;
+    const int64_t width = a->width, num_slots = a->num_slots;
+    const bool prefetch = a->prefetch;
+    float tmp[HC];
+    if (drop)
+        mask_row_runs(a, rows, first, last);
+    for (int64_t r = first; r < last; r++) {
+        const int64_t i = gat__row_at(rows, r);
+        const int64_t k0 = row_ptr[i], k1 = row_ptr[i + 1];
+        gat_v sd[HR], max[HR];
+        for (int h = 0; h < HR; h++) {
+            sd[h] = gat_v_load_heads8(score_dst + i * HEADS, h);
+            max[h] = gat_v_splat(-INFINITY);
+        }
+        for (int64_t k = k0; k < k1; k++) {
+            if (prefetch) { /* as row_maximum */
+                gat__prefetch_floats(projected + (int64_t)src[k] * HC, HC);
+                if (k + GAT_TRAIN_PREFETCH < num_slots)
+                    gat__prefetch_floats(score_src + (int64_t)src[k + GAT_TRAIN_PREFETCH] * HEADS,
+                                         HEADS);
+            }
+            const float *restrict ss = score_src + (int64_t)src[k] * HEADS;
+            for (int h = 0; h < HR; h++) /* max keeps its own value unless e is greater */
+                max[h] = gat_v_max(gat_v_leaky_relu(gat_v_load_heads8(ss, h) + sd[h], slope),
+                                   max[h]);
+        }
+        gat_v sum[HR], acc[R];
+        for (int h = 0; h < HR; h++)
+            sum[h] = zero;
+        for (int v = 0; v < R; v++)
+            acc[v] = zero;
+        for (int64_t k = k0; k < k1; k++) {
+            const int64_t j = src[k];
+            const float *restrict ss = score_src + j * HEADS;
+            gat_v w[HR];
+            for (int h = 0; h < HR; h++) {
+                const gat_v z = gat_v_load_heads8(ss, h) + sd[h];
+                const gat_v p = gat_v_exp_nonpositive(gat_v_leaky_relu(z, slope) - max[h]);
+                sum[h] = sum[h] + p;
+                w[h] = drop ? p * gat__keep_factor(&factors, keep[k], h) : p;
+            }
+            const float *restrict x = projected + j * HC;
+            for (int v = 0; v < R; v++)
+                acc[v] = gat_v_fma(w[v % HR], gat_v_load(x + W * v), acc[v]);
+        }
+        /* An empty row (possible only without added loops) aggregates nothing. */
+        gat_v inv[HR];
+        for (int h = 0; h < HR; h++)
+            inv[h] = gat_v_select(gat_v_gt(sum[h], zero), one / sum[h], zero);
+        if (shift != NULL)
+            for (int h = 0; h < HR; h++) {
+                gat_v_store_heads8(shift + i * HEADS, max[h], h);
+                gat_v_store_heads8(inv_sum + i * HEADS, inv[h], h);
+            }
+        /* finish_row's concatenation: acc * inv, head-major */
+        gat_v scaled[R], out[R];
+        for (int v = 0; v < R; v++)
+            scaled[v] = acc[v] * inv[v % HR];
+        gat_v_transpose8(scaled, out);
+        for (int v = 0; v < R; v++)
+            gat_v_store(tmp + W * v, out[v]);
+        gat__activate_row(a, out_rows + i * width, tmp, HC);
+    }
+}
+
+void gat__train_rows_8x8(const gat__train_pass *a, const gat__rows *rows, int64_t first,
+                         int64_t last, bool drop)
+{
+    if (drop)
+        train_rows(a, rows, first, last, true);
+    else
+        train_rows(a, rows, first, last, false);
+}
