@@ -100,8 +100,8 @@ typedef enum gat_pin {
 /* Which dense GEMM computes the projection x . W^T. Both give the same
  * bits at any thread count (though not the same bits as each other). */
 typedef enum gat_gemm {
-    GAT_GEMM_AUTO = 0,   /* the built-in kernel on AVX-512 and in builds without a
-                          * BLAS, else the BLAS (docs/performance.md, "GEMM") */
+    GAT_GEMM_AUTO = 0,   /* the built-in kernel (docs/performance.md, "GEMM" and
+                          * "Portable speed") */
     GAT_GEMM_BLAS = 1,   /* cblas_sgemm per fixed block of rows; gat_context_create
                           * returns GAT_ERR_UNSUPPORTED in a build without a BLAS
                           * (gat_have_blas) */

@@ -18,15 +18,14 @@
 
 extern const gat_allocator gat__default_allocator;
 
-/* What GAT_GEMM_AUTO means. On the AVX-512 machine measured
- * (docs/performance.md, "GEMM") the built-in kernel beat OpenBLAS on the
- * projection's shape, mostly by not packing x; elsewhere OpenBLAS's tuned
- * kernels are the safer bet, where the build has a BLAS at all. */
-#if defined(__AVX512F__) || !GAT_HAVE_BLAS
+/* What GAT_GEMM_AUTO means: the built-in kernel. On the AVX-512 machine
+ * measured (docs/performance.md, "GEMM") it beat OpenBLAS on the
+ * projection's shape, mostly by not packing x; on the same machine's
+ * x86-64-v3 build, with its tile sized for 16 registers, it ties with
+ * OpenBLAS ("Portable speed"). Its sums run in a fixed order whatever the
+ * rows' places, so a forward gives the same bits on a relabelled graph,
+ * which OpenBLAS's blocking does not promise. */
 #define GAT_GEMM_DEFAULT GAT_GEMM_BUILTIN
-#else
-#define GAT_GEMM_DEFAULT GAT_GEMM_BLAS
-#endif
 
 void gat_context_options_init(gat_context_options *options)
 {

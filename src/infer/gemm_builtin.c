@@ -10,16 +10,25 @@
 #include "fma.h"
 #include "gemm.h"
 #include "internal.h" /* GAT_ALWAYS_INLINE */
+#include "simd.h"
 #include "vec.h"
 
 #include <stdint.h>
-#if defined(__AVX512F__)
+#if GAT_V_LANES == 16
 #include <immintrin.h>
 #endif
 #include <string.h>
 
+/* The accumulator tile fills the registers: 8 x 32 is 16 of AVX-512's 32
+ * (two vectors a row); with 16 registers (AVX2, SSE, NEON's 32 narrow
+ * ones), 6 rows of two vectors leave room for the W^T row and the
+ * broadcast. The tile does not change a sum (see above). */
+#if GAT_V_LANES >= 16
 #define TILE_ROWS 8
-#define TILE_COLS 32
+#else
+#define TILE_ROWS 6
+#endif
+#define TILE_COLS (2 * GAT_V_LANES)
 
 void gat__gemm_pack_wt(const float *restrict w, int64_t n, int64_t k, float *restrict wt,
                        int64_t ldw)
@@ -32,33 +41,39 @@ void gat__gemm_pack_wt(const float *restrict w, int64_t n, int64_t k, float *res
     }
 }
 
-/* A full tile: TILE_ROWS rows, TILE_COLS columns, constant trip counts. */
+/* A full tile: TILE_ROWS rows, TILE_COLS columns (two registers), in
+ * the vocabulary's registers (simd.h): as plain arrays, gcc 12 kept the
+ * 6 x 16 tile of the 8-lane builds in memory. */
 static void tile_full(const float *restrict x, int64_t k, const float *restrict wt, int64_t ldw,
                       float *restrict out, int64_t ldo, bool stream)
 {
-    float acc[TILE_ROWS][TILE_COLS];
-    memset(acc, 0, sizeof acc);
+    gat_v acc[TILE_ROWS][2];
+    for (int r = 0; r < TILE_ROWS; r++)
+        acc[r][0] = acc[r][1] = gat_v_zero();
     for (int64_t kk = 0; kk < k; kk++) {
         const float *restrict wrow = wt + kk * ldw;
+        const gat_v w0 = gat_v_load(wrow), w1 = gat_v_load(wrow + GAT_V_LANES);
         for (int r = 0; r < TILE_ROWS; r++) {
-            const float xv = x[r * k + kk];
-            for (int c = 0; c < TILE_COLS; c++)
-                acc[r][c] = GAT_FMA(xv, wrow[c], acc[r][c]);
+            const gat_v xv = gat_v_splat(x[r * k + kk]);
+            acc[r][0] = gat_v_fma(xv, w0, acc[r][0]);
+            acc[r][1] = gat_v_fma(xv, w1, acc[r][1]);
         }
     }
-#if defined(__AVX512F__)
+#if GAT_V_LANES == 16
     if (stream) {
-        for (int r = 0; r < TILE_ROWS; r++)
-            for (int c = 0; c < TILE_COLS; c += 16)
-                _mm512_stream_ps(out + r * ldo + c, _mm512_loadu_ps(&acc[r][c]));
+        for (int r = 0; r < TILE_ROWS; r++) {
+            _mm512_stream_ps(out + r * ldo, acc[r][0]);
+            _mm512_stream_ps(out + r * ldo + 16, acc[r][1]);
+        }
         return;
     }
 #else
     (void)stream;
 #endif
-    for (int r = 0; r < TILE_ROWS; r++)
-        for (int c = 0; c < TILE_COLS; c++)
-            out[r * ldo + c] = acc[r][c];
+    for (int r = 0; r < TILE_ROWS; r++) {
+        gat_v_store(out + r * ldo, acc[r][0]);
+        gat_v_store(out + r * ldo + GAT_V_LANES, acc[r][1]);
+    }
 }
 
 /* Edge tiles (fewer rows or columns): the same sums in the same order. */
@@ -178,7 +193,7 @@ void gat__gemm_builtin(const float *x, int64_t rows, int64_t k, const float *wt,
                 tile_partial(x + r0 * k, k, wt + c0, ldw, out + r0 * n + c0, n, tile_rows, cols);
         }
     }
-#if defined(__AVX512F__)
+#if GAT_V_LANES == 16
     if (stream) /* streaming stores are weakly ordered: done before anyone reads */
         _mm_sfence();
 #endif
