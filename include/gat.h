@@ -193,6 +193,9 @@ gat_status gat_output_open(gat_context *ctx, gat_output **out, const char *path,
 gat_status gat_output_write(gat_context *ctx, gat_output *out, const void *data, size_t size);
 /* The resolved final name (symlinks followed, the folder made absolute). */
 const char *gat_output_target(const gat_output *out);
+/* The temporary file's name until commit, NULL for an output written in
+ * place: for a program's signal handler to remove (unlink is safe there). */
+const char *gat_output_temporary(const gat_output *out);
 /* GAT_ERR_INVALID naming both if two of the outputs would replace the same
  * file (devices written in place may repeat). */
 gat_status gat_output_check_distinct(gat_context *ctx, gat_output *const *outs, int count);

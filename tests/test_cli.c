@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -751,4 +752,42 @@ Test(cli, messages_point_at_the_cause, .init = make_tmpdir, .fini = remove_tmpdi
                                          "/x.npy --weights " PYG_CASE "/model.safetensors --out y.npy"),
                           "(N is the row count of " PYG_CASE "/x.npy)");
     cr_assert_eq(count_files(), 1); /* far.txt */
+}
+
+/* gat-train's output is open (its temporary file made) from the start: a
+ * SIGTERM during training removes it, then ends the process as SIGTERM. */
+Test(cli, train_interrupted_leaves_no_temporary_file, .init = make_tmpdir, .fini = remove_tmpdir,
+     .timeout = 30)
+{
+    const char *train = tool("gat-train");
+    char data[512];
+    snprintf(data, sizeof data, "%s/ds", tmpdir);
+    cr_assert_eq(mkdir(data, 0755), 0);
+    copy_file(TRAIN_CASE "/edges.txt", "ds/edges.txt");
+    copy_file(TRAIN_CASE "/x.npy", "ds/features.npy");
+    copy_file(TRAIN_CASE "/labels.npy", "ds/labels.npy");
+    copy_file(TRAIN_CASE "/train.npy", "ds/train.npy");
+    copy_file(TRAIN_CASE "/train.npy", "ds/val.npy");
+    copy_file(TRAIN_CASE "/train.npy", "ds/test.npy");
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(tmpdir) != 0 || freopen("/dev/null", "w", stdout) == NULL ||
+            freopen("/dev/null", "w", stderr) == NULL)
+            _exit(3);
+        execl(train, train, "--data", "ds", "--progress", "none", "--epochs", "100000000",
+              "--patience", "100000000", "--save", "m.safetensors", (char *)NULL);
+        _exit(4);
+    }
+    /* Wait for the temporary file (the run has started), then interrupt. */
+    int status;
+    for (int k = 0; k < 1000 && test_count_entries(tmpdir, ".tmp.") == 0; k++) {
+        cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "gat-train ended: status %d", status);
+        usleep(10000);
+    }
+    cr_assert_eq(test_count_entries(tmpdir, ".tmp."), 1, "no temporary file appeared");
+    usleep(50000);
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status %d", status);
+    cr_assert_eq(count_files(), 1, "the temporary file stayed (ds is the only entry left)");
 }

@@ -3,22 +3,64 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The outputs opened and not yet committed: a failing exit removes their
  * temporary files, so that an error leaves no output behind. A tool is one
  * process with a handful of outputs; this list is its only state. */
 #define MAX_OUTPUTS 8
 static gat_output *open_outputs[MAX_OUTPUTS];
+/* Their temporary files' names, copied where a signal handler can read
+ * them without touching the library's objects ("" when none). */
+static char temp_names[MAX_OUTPUTS][4096];
+
+static void forget_output(int slot)
+{
+    temp_names[slot][0] = '\0';
+    open_outputs[slot] = NULL;
+}
 
 static void discard_outputs(void)
 {
+    for (int k = 0; k < MAX_OUTPUTS; k++) {
+        gat_output *out = open_outputs[k];
+        forget_output(k);
+        gat_output_discard(&out);
+    }
+}
+
+/* Ctrl-C, kill, a closed terminal during a long run (gat-train's outputs
+ * are open from the start): the temporary files go, then the signal does
+ * what it would have done. */
+static void remove_temporaries(int sig)
+{
     for (int k = 0; k < MAX_OUTPUTS; k++)
-        gat_output_discard(&open_outputs[k]);
+        if (temp_names[k][0] != '\0')
+            unlink(temp_names[k]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_signals(void)
+{
+    static const int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t k = 0; k < sizeof signals / sizeof signals[0]; k++) {
+        struct sigaction old;
+        /* A signal the caller ignores (nohup) stays ignored. */
+        if (sigaction(signals[k], NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
+            struct sigaction act;
+            memset(&act, 0, sizeof act);
+            act.sa_handler = remove_temporaries;
+            sigemptyset(&act.sa_mask);
+            sigaction(signals[k], &act, NULL);
+        }
+    }
 }
 
 static _Noreturn void vfail(int code, const char *program, const char *format, va_list args)
@@ -223,7 +265,15 @@ gat_output *cli_open_output(const char *program, gat_context *ctx, const char *p
         slot++;
     if (slot == MAX_OUTPUTS)
         cli_fail(program, "%s: more than %d outputs open", path, MAX_OUTPUTS);
+    catch_signals();
     cli_check(program, ctx, gat_output_open(ctx, &open_outputs[slot], path, inputs, num_inputs));
+    const char *temp = gat_output_temporary(open_outputs[slot]);
+    if (temp != NULL && strlen(temp) < sizeof temp_names[slot])
+        strcpy(temp_names[slot], temp);
+    /* Written in place: a reader of a FIFO or pipe that goes away is then
+     * a write error with a message (EPIPE), not a silent death by SIGPIPE. */
+    if (temp == NULL)
+        signal(SIGPIPE, SIG_IGN);
     cli_check(program, ctx, gat_output_check_distinct(ctx, open_outputs, MAX_OUTPUTS));
     return open_outputs[slot];
 }
@@ -234,7 +284,7 @@ void cli_commit_outputs(const char *program, gat_context *ctx, gat_output **outs
     for (int k = 0; k < count; k++)
         for (int slot = 0; slot < MAX_OUTPUTS; slot++)
             if (open_outputs[slot] == outs[k])
-                open_outputs[slot] = NULL;
+                forget_output(slot);
     cli_check(program, ctx, gat_output_commit(ctx, outs, count));
 }
 

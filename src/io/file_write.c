@@ -364,6 +364,11 @@ const char *gat_output_target(const gat_output *out)
     return out != NULL ? out->target : NULL;
 }
 
+const char *gat_output_temporary(const gat_output *out)
+{
+    return out != NULL ? out->temp : NULL;
+}
+
 gat_status gat_output_check_distinct(gat_context *ctx, gat_output *const *outs, int count)
 {
     if (ctx == NULL)
