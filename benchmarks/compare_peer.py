@@ -57,10 +57,33 @@ def median(values):
 # ---------------------------------------------------------------------------
 # the peer (child process)
 # ---------------------------------------------------------------------------
+def peer_layer(x, weight, att_src, att_dst, bias, src, dst, negative_slope=0.2):
+    """One GATConv layer, heads concatenated, as PyG computes it, over the
+    edges src -> dst as given (self-loops already in them). Also used by
+    benchmarks/python_side_by_side.py."""
+    import torch
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+    heads, ch = att_src.shape[1], att_src.shape[2]
+    h = F.linear(x, weight).view(n, heads, ch)
+    a_s = (h * att_src).sum(-1)
+    a_d = (h * att_dst).sum(-1)
+    e = F.leaky_relu(a_s.index_select(0, src) + a_d.index_select(0, dst), negative_slope)
+    idx = dst.view(-1, 1).expand(-1, heads)
+    m = torch.zeros(n, heads).scatter_reduce_(0, idx, e.detach(), reduce='amax',
+                                              include_self=False)
+    ex = (e - m.index_select(0, dst)).exp()
+    s = torch.zeros(n, heads).scatter_add_(0, idx, ex) + 1e-16
+    alpha = ex / s.index_select(0, dst)
+    msg = h.index_select(0, src) * alpha.unsqueeze(-1)
+    out = torch.zeros(n, heads, ch).index_add_(0, dst, msg)
+    return out.reshape(n, heads * ch) + bias
+
+
 def peer_child(args):
     import numpy as np
     import torch
-    import torch.nn.functional as F
 
     torch.set_num_threads(args.threads)
     pairs = torch.from_numpy(np.load(args.edges_npy))
@@ -75,19 +98,7 @@ def peer_child(args):
     bias = torch.nn.Parameter(torch.zeros(heads * ch))
 
     def forward():
-        h = F.linear(x, weight).view(n, heads, ch)
-        a_s = (h * att_src).sum(-1)
-        a_d = (h * att_dst).sum(-1)
-        e = F.leaky_relu(a_s.index_select(0, src) + a_d.index_select(0, dst), 0.2)
-        idx = dst.view(-1, 1).expand(-1, heads)
-        m = torch.zeros(n, heads).scatter_reduce_(0, idx, e.detach(), reduce='amax',
-                                                  include_self=False)
-        ex = (e - m.index_select(0, dst)).exp()
-        s = torch.zeros(n, heads).scatter_add_(0, idx, ex) + 1e-16
-        alpha = ex / s.index_select(0, dst)
-        msg = h.index_select(0, src) * alpha.unsqueeze(-1)
-        out = torch.zeros(n, heads, ch).index_add_(0, dst, msg)
-        return out.reshape(n, heads * ch) + bias
+        return peer_layer(x, weight, att_src, att_dst, bias, src, dst)
 
     times = []
     if args.mode == 'infer':

@@ -162,3 +162,14 @@ def test_a_bad_library_path_fails_on_import(tmp_path):
     result = _run_python("import libgat", env, cwd=str(tmp_path))
     assert result.returncode != 0 and "cannot load libgat.so" in result.stderr
     assert "LIBGAT_LIBRARY" in result.stderr
+
+
+@pytest.mark.parametrize("script, args", [
+    ("python_overhead.py", ["--nodes", "500", "--edges", "3000", "--reps", "3"]),
+    ("python_side_by_side.py", ["--nodes", "300", "--edges", "2000", "--reps", "2"])])
+def test_the_benchmark_scripts_run(script, args):
+    # Small sizes: they must keep working, not measure anything here.
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), *args],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "R-MAT" in result.stdout
