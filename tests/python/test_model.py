@@ -265,3 +265,15 @@ def test_contexts():
         libgat.Context(pin="everywhere")
     with pytest.raises(libgat.InvalidError, match="context"):
         libgat.Model.load(case.model_path, context="mine")
+
+
+def test_float32_inputs_are_not_copied():
+    from libgat import _core
+
+    array = np.ones((4, 3), dtype=np.float32)
+    tensor = torch.ones(4, 3)
+    assert np.shares_memory(_core.float_matrix(array, "x"), array)
+    assert np.shares_memory(_core.float_matrix(tensor, "x"), tensor.numpy())
+    assert not np.shares_memory(_core.float_matrix(array.T.copy().T, "x"), array)
+    ids = torch.arange(5)
+    assert np.shares_memory(_core.int_vector(ids, "ids"), ids.numpy())
