@@ -15,15 +15,15 @@ from ._core import (Context, Error, FormatError, InvalidError, IOError, NoMemory
                     NonFiniteError, OverflowError, RangeError, UnsupportedError)
 from ._lib import lib as _clib, path as library_path
 from .graph import Graph, generate_edges
-from .model import ACTIVATIONS, ForwardTimes, Metrics, Model, normalize_features
+from .model import ACTIVATIONS, PREPROCESSING, ForwardTimes, Metrics, Model, normalize_features
 from .training import PRESETS, EpochReport, FitResult, fit
 
 __version__ = "0.1.0"  # the meson project's version (tests/python check they agree)
 
 __all__ = ["Context", "EpochReport", "Error", "FitResult", "FormatError", "ForwardTimes",
            "Graph", "IOError", "InvalidError", "Metrics", "Model", "NoMemoryError",
-           "NonFiniteError", "OverflowError", "PRESETS", "RangeError", "UnsupportedError",
-           "ACTIVATIONS", "fit", "generate_edges", "have_blas", "library_path",
+           "NonFiniteError", "OverflowError", "PREPROCESSING", "PRESETS", "RangeError",
+           "UnsupportedError", "ACTIVATIONS", "fit", "generate_edges", "have_blas", "library_path",
            "normalize_features"]
 
 

@@ -20,6 +20,24 @@ _LAYER_KEYS = ("heads", "channels", "out_channels", "concat", "negative_slope",
                "add_self_loops", "bias")
 
 
+# gat_preprocess's bits, in the order the library applies them.
+PREPROCESSING = {"normalize_rows": 1}
+
+
+def _preprocess_bits(steps):
+    if steps is None or steps == "none":
+        return 0
+    if isinstance(steps, str):
+        steps = [steps]
+    bits = 0
+    for step in steps:
+        if step not in PREPROCESSING:
+            raise _core.invalid("preprocess: %r: expected None or some of %s"
+                                % (step, ", ".join(PREPROCESSING)))
+        bits |= PREPROCESSING[step]
+    return bits
+
+
 def _positive(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise _core.invalid("%s=%r: expected a positive int" % (name, value))
@@ -127,14 +145,16 @@ class Model:
         return cls._adopt(context, threads, pin, gemm, make)
 
     @classmethod
-    def init(cls, in_features, layers, *, seed=0, activation="elu", context=None,
-             threads=None, pin="none", gemm="auto"):
+    def init(cls, in_features, layers, *, seed=0, activation="elu", preprocess=None,
+             context=None, threads=None, pin="none", gemm="auto"):
         """A new model with PyG's reset_parameters: Glorot-uniform weights and
         attention vectors, zero bias, drawn from a stream keyed by seed (the
         same on any machine). layers, first to last: "HxC" or "HxC:mean"
         (as gat-init --layers), (heads, channels[, concat]) or dicts of
         GATConv arguments (heads, channels, concat, negative_slope,
-        add_self_loops, bias). The activation runs between layers."""
+        add_self_loops, bias). The activation runs between layers.
+        preprocess: the steps the model records for its raw input
+        (model.preprocessing), e.g. "normalize_rows" as gat-train's."""
         width = _positive("in_features", in_features)
         if isinstance(layers, (str, dict)) or not hasattr(layers, "__len__") or not layers:
             raise _core.invalid("layers: expected a non-empty list of layer specs")
@@ -145,11 +165,13 @@ class Model:
             width = c.heads * c.channels if c.concat else c.channels
         code = _activation_code(activation)
         seed = _seed(seed)
+        steps = _preprocess_bits(preprocess)
 
         def make(model):
             model._context.call(None, L.gat_model_create, ctypes.byref(model._handle),
                                 len(layers), configs, code)
             model._context.call(None, L.gat_model_init_glorot, model._handle, seed)
+            model._context.call(None, L.gat_model_set_preprocessing, model._handle, steps)
         return cls._adopt(context, threads, pin, gemm, make)
 
     @classmethod
@@ -241,6 +263,31 @@ class Model:
     @property
     def context(self):
         return self._context
+
+    @property
+    def preprocessing(self):
+        """The steps the model expects applied to its raw features, as its
+        file records them (metadata "preprocess"): a tuple of names, e.g.
+        ("normalize_rows",) for gat-train's models. The forward does not
+        apply them (it takes x as layer 0 sees it): model.preprocess(x)
+        does, as gat-infer does by default. Assignable (a name, names or
+        None); saved by save()."""
+        bits = L.gat_model_preprocessing(self._handle)
+        return tuple(name for name, bit in PREPROCESSING.items() if bits & bit)
+
+    @preprocessing.setter
+    def preprocessing(self, steps):
+        self._context.call(None, L.gat_model_set_preprocessing, self._handle,
+                           _preprocess_bits(steps))
+
+    def preprocess(self, x):
+        """A float32 copy of the raw features x [N, in_features] with the
+        model's preprocessing applied (a plain copy when it has none)."""
+        array = _core.float_matrix(x, "x", cols=self._in)
+        array = np.array(array, dtype=np.float32, copy=True, order="C")
+        self._context.call(None, L.gat_model_preprocess, self._handle, array.ctypes.data,
+                           array.shape[0], array.shape[1])
+        return array
 
     # -- parameters ----------------------------------------------------------
 

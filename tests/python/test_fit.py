@@ -47,10 +47,11 @@ def test_fit_equals_gat_train(data, tmp_path, extra):
     test_line = result.stdout.strip().splitlines()[-1]
 
     graph = libgat.Graph.load(folder / "edges.txt", num_nodes=N)
-    model = libgat.Model.init(F, ["8x8", "1x%d:mean" % K], seed=3)
+    model = libgat.Model.init(F, ["8x8", "1x%d:mean" % K], seed=3, preprocess="normalize_rows")
     reports = []
     patience = int(extra[1]) if extra else 100
-    fitted = libgat.fit(model, libgat.normalize_features(x), graph, labels, train, val,
+    assert np.array_equal(model.preprocess(x), libgat.normalize_features(x))
+    fitted = libgat.fit(model, model.preprocess(x), graph, labels, train, val,
                         test_idx=test, seed=3, epochs=25, patience=patience,
                         input=extra[3] if extra else "auto", on_epoch=reports.append,
                         threads=1)
@@ -113,6 +114,24 @@ def test_fit_errors(data):
     bad[0, 0] = np.nan
     with pytest.raises(libgat.NonFiniteError):
         libgat.fit(model, bad, graph, labels, train, val, epochs=1)
+
+
+def test_preprocessing_is_recorded(tmp_path):
+    model = libgat.Model.init(2, ["1x2"])
+    assert model.preprocessing == ()
+    x = np.array([[1, 3], [0, 0]], dtype=np.float32)
+    assert np.array_equal(model.preprocess(x), x)
+    model.preprocessing = "normalize_rows"
+    assert model.preprocessing == ("normalize_rows",)
+    assert model.preprocess(x).tolist() == [[0.25, 0.75], [0, 0]]
+    model.save(tmp_path / "m.safetensors")
+    assert libgat.Model.load(tmp_path / "m.safetensors").preprocessing == ("normalize_rows",)
+    model.preprocessing = None
+    assert model.preprocessing == ()
+    with pytest.raises(libgat.InvalidError, match="standardize"):
+        model.preprocessing = "standardize"
+    with pytest.raises(libgat.InvalidError, match="3 columns"):
+        model.preprocess(np.ones((2, 3)))
 
 
 def test_normalize_features():
