@@ -357,31 +357,26 @@ static int64_t lower_bound(const gat__rows *rows, int64_t id)
 }
 
 gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
-                                   const gat__edge_views *v, const gat__rows *edge_rows,
-                                   const gat__rows *proj_rows, const gat__sources *sources,
-                                   float *projected, const float *dropped,
-                                   const uint8_t *proj_keep, float proj_scale,
-                                   const float *score_src, const float *score_dst,
-                                   const float *shift, const float *inv_sum,
-                                   const uint8_t *keep, float keep_scale, const float *d_out,
-                                   float *d_att_src, float *d_att_dst, float *d_bias, float *dyc,
-                                   float *dot, float *d_score_dst, uint8_t *active,
-                                   float *partials)
+                                   const gat__attention_backward_args *args)
 {
     const gat_layer_config *c = &layer->config;
+    const gat__edge_views *v = args->views;
+    const gat__rows *edge_rows = args->edge_rows, *proj_rows = args->proj_rows;
     const int64_t n = v->num_nodes, heads = c->heads, channels = c->channels,
                   hc = heads * channels, width = gat__layer_out_width(c);
+    const float *dropped = args->dropped;
     const gat__backward_pass a = {
-        .v = v, .sources = sources, .projected = projected,
-        .features = dropped != NULL ? dropped : projected, .dropped = dropped,
-        .proj_keep = dropped != NULL ? proj_keep : NULL, .proj_scale = proj_scale,
-        .score_src = score_src, .score_dst = score_dst,
-        .shift = shift, .inv_sum = inv_sum, .d_out = d_out, .att_src = layer->att_src,
-        .att_dst = layer->att_dst, .keep = keep, .keep_scale = keep_scale,
-        .slope = c->negative_slope, .dyc = dyc, .dot = dot, .d_score_dst = d_score_dst,
-        .active = active, .width = width, .prefetch = gat__worth_prefetching(n, hc),
-        .registers = !ctx->plain_kernels};
-    const bool concat = c->concat, drop = keep != NULL;
+        .v = v, .sources = args->sources, .projected = args->projected,
+        .features = dropped != NULL ? dropped : args->projected, .dropped = dropped,
+        .proj_keep = dropped != NULL ? args->proj_keep : NULL, .proj_scale = args->proj_scale,
+        .score_src = args->score_src, .score_dst = args->score_dst, .shift = args->shift,
+        .inv_sum = args->inv_sum, .d_out = args->d_out, .att_src = layer->att_src,
+        .att_dst = layer->att_dst, .keep = args->keep, .keep_scale = args->keep_scale,
+        .slope = c->negative_slope, .dyc = args->dyc, .dot = args->dot,
+        .d_score_dst = args->d_score_dst, .active = args->active, .width = width,
+        .prefetch = gat__worth_prefetching(n, hc), .registers = !ctx->plain_kernels};
+    float *partials = args->partials;
+    const bool concat = c->concat, drop = args->keep != NULL;
     const int64_t blocks = num_blocks(n);
     const int64_t count = gat__row_count(proj_rows, n);
     const int64_t slots = proj_rows == NULL ? v->num_slots : v->num_slots / n * count;
@@ -399,7 +394,7 @@ gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
     }
     /* Rows pass A does not visit have no gradient (pass B reads active). */
     if (edge_rows != NULL)
-        memset(active, 0, (size_t)n);
+        memset(args->active, 0, (size_t)n);
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(team)
@@ -456,10 +451,10 @@ gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
         }
     }
     /* Small (W + 2*H*C values, one row per block): serial. */
-    if (d_bias != NULL && layer->bias != NULL)
-        reduce_blocks(partials, blocks, pw, width, d_bias);
-    reduce_blocks(partials + width, blocks, pw, hc, d_att_src);
-    reduce_blocks(partials + width + hc, blocks, pw, hc, d_att_dst);
+    if (args->d_bias != NULL && layer->bias != NULL)
+        reduce_blocks(partials, blocks, pw, width, args->d_bias);
+    reduce_blocks(partials + width, blocks, pw, hc, args->d_att_src);
+    reduce_blocks(partials + width + hc, blocks, pw, hc, args->d_att_dst);
     gat__free_raw(&ctx->allocator, scratch);
     return GAT_OK;
 }

@@ -160,15 +160,20 @@ gat_status gat__trainer_backward(gat_context *ctx, gat_trainer *t, const float *
         const gat__dropout drop_att = attention_dropout(t, l, true);
         const gat__dropout drop_proj = projected_dropout(t, l, true);
         const gat__rows *proj = proj_rows(t, l);
-        gat_status status = gat__attention_backward(
-            ctx, layer, st->views, edge_rows(t, l), proj,
-            t->plan != NULL ? t->plan->layers[l].sources : NULL, st->projected,
-            st->used_proj_dropped ? st->proj_dropped : NULL,
-            st->used_proj_dropped ? st->proj_keep : NULL, drop_proj.scale, st->score_src,
-            st->score_dst, st->shift,
-            st->inv_sum, st->used_attention_keep ? st->attention_keep : NULL, drop_att.scale,
-            d_out, p[1].grad, p[2].grad, layer->bias != NULL ? p[3].grad : NULL, t->logits,
-            t->dot, t->d_score_dst, t->active, t->partials);
+        const bool proj_dropped = st->used_proj_dropped;
+        const gat__attention_backward_args args = {
+            .views = st->views, .edge_rows = edge_rows(t, l), .proj_rows = proj,
+            .sources = t->plan != NULL ? t->plan->layers[l].sources : NULL,
+            .projected = st->projected, .dropped = proj_dropped ? st->proj_dropped : NULL,
+            .proj_keep = proj_dropped ? st->proj_keep : NULL, .proj_scale = drop_proj.scale,
+            .score_src = st->score_src, .score_dst = st->score_dst, .shift = st->shift,
+            .inv_sum = st->inv_sum,
+            .keep = st->used_attention_keep ? st->attention_keep : NULL,
+            .keep_scale = drop_att.scale, .d_out = d_out, .d_att_src = p[1].grad,
+            .d_att_dst = p[2].grad, .d_bias = layer->bias != NULL ? p[3].grad : NULL,
+            .dyc = t->logits, .dot = t->dot, .d_score_dst = t->d_score_dst,
+            .active = t->active, .partials = t->partials};
+        gat_status status = gat__attention_backward(ctx, layer, &args);
         if (status != GAT_OK)
             return status;
         t->forward_spent = true;

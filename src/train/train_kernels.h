@@ -280,37 +280,47 @@ gat_status gat__attention_train_forward(gat_context *ctx, const gat__layer *laye
                                         uint8_t *keep, gat_activation act, float *shift,
                                         float *inv_sum, float *out);
 
+/* What gat__attention_backward reads, writes and works in (see there). */
+typedef struct gat__attention_backward_args {
+    /* where: the views, the rows the forward computed (their d_out is
+     * read; NULL: all), those rows and their sources (NULL: all), the
+     * transposed view restricted to them (NULL: the views') */
+    const gat__edge_views *views;
+    const gat__rows *edge_rows, *proj_rows;
+    const gat__sources *sources;
+    /* in: projected [N, H*C] channel-major (d_projected [N, H*C]
+     * head-major is written over it for proj_rows: pass B reads only a
+     * row's own features before writing its gradient); dropped (NULL:
+     * none) as gat__dropout_projected_rows left it, with its mask
+     * proj_keep and proj_scale = 1/(1-rate); the scores [N, H]; shift and
+     * inv_sum [N, H] from the forward; keep [E', B] the attention-dropout
+     * mask bits (NULL: none) with keep_scale = 1/(1-rate); d_out [N, W] */
+    float *projected;
+    const float *dropped;
+    const uint8_t *proj_keep;
+    float proj_scale;
+    const float *score_src, *score_dst, *shift, *inv_sum;
+    const uint8_t *keep;
+    float keep_scale;
+    const float *d_out;
+    /* out: d_att_src/d_att_dst [H, C], d_bias [W] (NULL or ignored
+     * without bias) */
+    float *d_att_src, *d_att_dst, *d_bias;
+    /* scratch: dyc [N, H*C], dot/d_score_dst [N, H], active [N], partials
+     * [gat__attention_backward_scratch(layer, N)] */
+    float *dyc, *dot, *d_score_dst;
+    uint8_t *active;
+    float *partials;
+} gat__attention_backward_args;
+
 /* Backward of the whole edge phase and the node scores:
  *   s_src[n,h] = <projected[n,h,:], att_src[h,:]>, s_dst likewise
  *   e_ij = LeakyReLU(s_src[j] + s_dst[i]);  alpha = softmax over row i
  *   out[i] = concat/mean_h (sum_j alpha_ij drop_ij dropped[j]) + bias
  * with dropped = projected * proj_drop (the projected-feature dropout) or
- * projected itself.
- * edge_rows: the rows the forward computed (their d_out is read; NULL:
- * all), proj_rows: those rows and their sources (NULL: all), sources: the
- * transposed view restricted to them (NULL: the views').
- * Inputs: projected [N, H*C] (channel-major), dropped (NULL: none) as
- * gat__dropout_projected_rows left it with its mask proj_keep and
- * proj_scale = 1/(1-rate), score_src/score_dst [N, H],
- * shift/inv_sum [N, H] from the forward, keep [E', B] the attention-dropout
- * mask bits (NULL: none) with keep_scale = 1/(1-rate), d_out [N, W].
- * Outputs: d_projected [N, H*C] head-major (all of it: through the
- * aggregation and both scores) for proj_rows, written over projected
- * (pass B reads only a row's own features before writing its gradient);
- * d_att_src/d_att_dst [H, C], d_bias [W] (ignored without bias). Scratch:
- * dyc [N, H*C], dot/d_score_dst [N, H], active [N], partials
- * [gat__attention_backward_scratch(layer, N)]. */
+ * projected itself; the arguments as gat__attention_backward_args says. */
 gat_status gat__attention_backward(gat_context *ctx, const gat__layer *layer,
-                                   const gat__edge_views *views, const gat__rows *edge_rows,
-                                   const gat__rows *proj_rows, const gat__sources *sources,
-                                   float *projected, const float *dropped,
-                                   const uint8_t *proj_keep, float proj_scale,
-                                   const float *score_src, const float *score_dst,
-                                   const float *shift, const float *inv_sum,
-                                   const uint8_t *keep, float keep_scale, const float *d_out,
-                                   float *d_att_src, float *d_att_dst, float *d_bias, float *dyc,
-                                   float *dot, float *d_score_dst, uint8_t *active,
-                                   float *partials);
+                                   const gat__attention_backward_args *args);
 /* Floats of scratch gat__attention_backward needs for a layer over n nodes. */
 int64_t gat__attention_backward_scratch(const gat_layer_config *c, int64_t num_nodes);
 
