@@ -221,10 +221,3 @@ def generate_edges(num_nodes, num_edges, kind="rmat", seed=0, threads=None):
     context.call(None, L.gat_generate_edges, code, int(num_nodes), int(num_edges), int(seed),
                  _core.address(out[0]), _core.address(out[1]))
     return out
-
-
-def as_graph(graph, num_nodes=None):
-    """A Graph from a Graph or an edge_index."""
-    if isinstance(graph, Graph):
-        return graph
-    return Graph(graph, num_nodes)

@@ -9,7 +9,7 @@ import tempfile
 import numpy as np
 
 from . import _core, _lib
-from .graph import as_graph
+from .graph import Graph
 
 L = _lib.lib
 
@@ -363,10 +363,13 @@ class Model:
     # -- running -------------------------------------------------------------
 
     def _inputs(self, x, graph):
-        graph = as_graph(graph)
-        n = graph.num_nodes
-        x = _core.float_matrix(x, "x", rows=n, cols=self._in)
-        return x, graph, n
+        """(x as float32 C-order, Graph, N). An edge_index becomes a graph of
+        x's row count, as PyG takes N from x."""
+        if isinstance(graph, Graph):
+            n = graph.num_nodes
+            return _core.float_matrix(x, "x", rows=n, cols=self._in), graph, n
+        x = _core.float_matrix(x, "x", cols=self._in)
+        return x, Graph(graph, x.shape[0]), x.shape[0]
 
     def _ctx(self, context):
         if context is None:

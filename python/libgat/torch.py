@@ -79,11 +79,14 @@ class GATConv(torch.nn.Module):
             torch.nn.init.zeros_(self.bias)
 
     def _graph_for(self, edge_index, num_nodes):
-        # The CSR is built once per edge_index: same storage, shape, in-place
-        # version and node count give the cached graph.
-        key = (edge_index.data_ptr(), tuple(edge_index.shape), edge_index._version,
-               str(edge_index.device), num_nodes)
-        if key != self._graph_key:
+        # The CSR is built once per edge_index: the same tensor object, not
+        # changed in place since (its version counter) and the same node
+        # count give the cached graph. The key holds the tensor itself, so
+        # its memory cannot be freed and reused by another edge_index that
+        # would then look the same.
+        key = (edge_index, edge_index._version, num_nodes)
+        cached = self._graph_key
+        if cached is None or cached[0] is not edge_index or cached[1:] != key[1:]:
             self._graph = Graph(edge_index, num_nodes)
             self._graph_key = key
         return self._graph

@@ -2,9 +2,9 @@
 
 import collections
 import ctypes
+import numbers
 
 from . import _core, _lib
-from .graph import as_graph
 from .model import Metrics, Model
 
 L = _lib.lib
@@ -38,9 +38,9 @@ PRESETS = {
 
 
 def _count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise _core.invalid("%s=%r: expected an int >= %d" % (name, value, minimum))
-    return value
+    return int(value)
 
 
 def fit(model, x, graph, labels, train_idx, val_idx, *, test_idx=None, preset="cora",
@@ -74,9 +74,7 @@ def fit(model, x, graph, labels, train_idx, val_idx, *, test_idx=None, preset="c
             hyper[key] = value
     if on_epoch is not None and not callable(on_epoch):
         raise _core.invalid("on_epoch: expected a callable or None")
-    graph = as_graph(graph)
-    n = graph.num_nodes
-    x = _core.float_matrix(x, "x", rows=n, cols=model.in_features)
+    x, graph, n = model._inputs(x, graph)
     labels = _core.int_vector(labels, "labels", length=n)
     train_idx = _core.int_vector(train_idx, "train_idx", mask_length=n)
     val_idx = _core.int_vector(val_idx, "val_idx", mask_length=n)
@@ -96,9 +94,10 @@ def fit(model, x, graph, labels, train_idx, val_idx, *, test_idx=None, preset="c
         options.beta1, options.beta2, options.eps = float(beta1), float(beta2), float(eps)
     except (TypeError, ValueError) as error:
         raise _core.invalid("a hyperparameter is not a number: %s" % error) from None
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 64:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or \
+            not 0 <= seed < 2 ** 64:
         raise _core.invalid("seed=%r: expected an int in [0, 2^64)" % (seed,))
-    options.seed = seed
+    options.seed = int(seed)
 
     fit_options = _lib.FitOptions()
     L.gat_fit_options_init(ctypes.byref(fit_options))

@@ -60,3 +60,15 @@ def test_refusals():
         conv.att_src[0, 0, 0] = float("nan")
     with pytest.raises(libgat.NonFiniteError):
         conv(torch.randn(3, 4), torch.tensor([[0, 1], [1, 2]]))
+
+
+def test_a_new_edge_index_is_never_mistaken_for_the_cached_one():
+    torch.manual_seed(2)
+    conv = GATConv(4, 3, heads=2).eval()
+    x = torch.randn(20, 4)
+    model = libgat.Model.from_pyg([conv])
+    for seed in range(5):  # new tensors of one shape, old ones freed each time
+        edge_index = torch.from_numpy(libgat.generate_edges(20, 60, seed=seed))
+        assert_same_bits(conv(x, edge_index).numpy(), model(x, edge_index))
+    edge_index[1, :] = edge_index[1, :].flip(0)  # changed in place
+    assert_same_bits(conv(x, edge_index).numpy(), model(x, edge_index))
