@@ -16,14 +16,14 @@ from ._core import (Context, Error, FormatError, InvalidError, IOError, NoMemory
 from ._lib import lib as _clib, path as library_path
 from .graph import Graph, generate_edges
 from .model import ACTIVATIONS, PREPROCESSING, ForwardTimes, Metrics, Model, normalize_features
-from .training import PRESETS, EpochReport, FitResult, fit
+from .training import PRESETS, EpochReport, FitResult, Trainer, fit
 
 __version__ = "0.1.0"  # the meson project's version (tests/python check they agree)
 
 __all__ = ["Context", "EpochReport", "Error", "FitResult", "FormatError", "ForwardTimes",
            "Graph", "IOError", "InvalidError", "Metrics", "Model", "NoMemoryError",
            "NonFiniteError", "OverflowError", "PREPROCESSING", "PRESETS", "RangeError",
-           "UnsupportedError", "ACTIVATIONS", "fit", "generate_edges", "have_blas", "library_path",
+           "Trainer", "UnsupportedError", "ACTIVATIONS", "fit", "generate_edges", "have_blas", "library_path",
            "normalize_features"]
 
 

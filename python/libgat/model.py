@@ -297,10 +297,16 @@ class Model:
         layers.{i}.att_src and att_dst [1, H, C], layers.{i}.bias [H*C] or
         [C] (only with bias). Writes change the model (keep them finite:
         only save() checks). A view keeps the model alive."""
+        return self._views(lambda i, params: L.gat_model_layer_params(
+            self._handle, i, ctypes.byref(params)), keep=self)
+
+    def _views(self, fill, keep):
+        """Views of the per-layer tensors fill(i, LayerParams) points at,
+        laid out as gat_layer_params; each view keeps `keep` alive."""
         views = {}
         for i, c in enumerate(self._configs):
             params = _lib.LayerParams()
-            self._context.check(L.gat_model_layer_params(self._handle, i, ctypes.byref(params)))
+            self._context.check(fill(i, params))
             hc = c.heads * c.channels
             shapes = {"lin.weight": (params.weight, (hc, c.in_features)),
                       "att_src": (params.att_src, (1, c.heads, c.channels)),
@@ -310,7 +316,7 @@ class Model:
             for key, (pointer, shape) in shapes.items():
                 count = int(np.prod(shape))
                 buffer = (ctypes.c_float * count).from_address(pointer)
-                buffer._model = self  # the view's base keeps the model alive
+                buffer._owner = keep  # the view's base keeps the owner alive
                 views["layers.%d.%s" % (i, key)] = np.frombuffer(
                     buffer, dtype=np.float32).reshape(shape)
         return views

@@ -4,6 +4,8 @@ import collections
 import ctypes
 import numbers
 
+import numpy as np
+
 from . import _core, _lib
 from .model import Metrics, Model
 
@@ -43,6 +45,140 @@ def _count(name, value, minimum):
     return int(value)
 
 
+def _trainer_options(optimizer, lr, weight_decay, beta1, beta2, eps, dropout,
+                     attention_dropout, projected_dropout, seed, input):
+    """gat_trainer_options from Python values (the library checks ranges)."""
+    options = _lib.TrainerOptions()
+    L.gat_trainer_options_init(ctypes.byref(options))
+    options.optimizer = _core._choice("optimizer", optimizer, _OPTIMIZERS)
+    options.input_format = _core._choice("input", input, _INPUTS)
+    try:
+        options.learning_rate = float(lr)
+        options.weight_decay = float(weight_decay)
+        options.dropout = float(dropout)
+        options.attention_dropout = float(attention_dropout)
+        options.projected_dropout = float(projected_dropout)
+        options.beta1, options.beta2, options.eps = float(beta1), float(beta2), float(eps)
+    except (TypeError, ValueError) as error:
+        raise _core.invalid("a hyperparameter is not a number: %s" % error) from None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or \
+            not 0 <= seed < 2 ** 64:
+        raise _core.invalid("seed=%r: expected an int in [0, 2^64)" % (seed,))
+    options.seed = int(seed)
+    return options
+
+
+class Trainer:
+    """The training state of one model, input and graph (gat_trainer), for
+    training loops of your own: step() is one optimizer step on the
+    classification loss; forward(training=True), backward(d_out) and
+    update() make a step of any loss whose gradient you compute.
+
+    Options as fit's, but with the library's defaults (no dropout, lr 0.005,
+    no weight decay, seed 0). The model's parameters change in place; the
+    trainer holds the model's context (and its lock) per call, and x and
+    graph for its life. Use it as a context manager, or close() it, to
+    release its memory at once."""
+
+    def __init__(self, model, x, graph, *, optimizer="adam", lr=0.005, weight_decay=0.0,
+                 beta1=0.9, beta2=0.999, eps=1e-8, dropout=0.0, attention_dropout=0.0,
+                 projected_dropout=0.0, seed=0, input="auto"):
+        if not isinstance(model, Model):
+            raise _core.invalid("model: expected a libgat.Model, got %s" % type(model).__name__)
+        self._handle = ctypes.c_void_p()
+        x, graph, n = model._inputs(x, graph)
+        options = _trainer_options(optimizer, lr, weight_decay, beta1, beta2, eps, dropout,
+                                   attention_dropout, projected_dropout, seed, input)
+        self.model, self._x, self.graph, self.num_nodes = model, x, graph, n
+        self._context = model.context
+        self._context.call(None, L.gat_trainer_create, ctypes.byref(self._handle),
+                           model._handle, graph._handle, x.ctypes.data, n, model.in_features,
+                           ctypes.byref(options))
+
+    def _indexed(self, labels, index):
+        return (_core.int_vector(labels, "labels", length=self.num_nodes),
+                _core.int_vector(index, "index", mask_length=self.num_nodes))
+
+    @property
+    def steps(self):
+        """Updates made so far."""
+        return L.gat_trainer_steps(self._live())
+
+    @property
+    def sparse_input(self):
+        """Whether layer 0's input is held sparse (input="auto" decides)."""
+        return bool(L.gat_trainer_sparse_input(self._live()))
+
+    def step(self, labels, index, threads=None):
+        """One step on the nodes index (ids or a mask): forward with dropout,
+        mean NLL of log_softmax, backward, weight decay, update. Returns the
+        Metrics of that forward (parameters before the update)."""
+        labels, index = self._indexed(labels, index)
+        metrics = _lib.Metrics()
+        self._context.call(threads, L.gat_trainer_step, self._live(), labels.ctypes.data,
+                           index.ctypes.data, index.shape[0], ctypes.byref(metrics))
+        return Metrics(metrics.loss, metrics.accuracy)
+
+    def evaluate(self, labels, index, threads=None):
+        """Metrics over index, dropout off, through the trainer's input."""
+        labels, index = self._indexed(labels, index)
+        metrics = _lib.Metrics()
+        self._context.call(threads, L.gat_trainer_evaluate, self._live(), labels.ctypes.data,
+                           index.ctypes.data, index.shape[0], ctypes.byref(metrics))
+        return Metrics(metrics.loss, metrics.accuracy)
+
+    def forward(self, training=True, threads=None):
+        """The output [N, out_features]; training=True applies dropout and
+        keeps what backward needs."""
+        out = _core.aligned_empty((self.num_nodes, self.model.out_features))
+        self._context.call(threads, L.gat_trainer_forward, self._live(), bool(training),
+                           out.ctypes.data)
+        return out
+
+    def backward(self, d_out, input_gradient=False, threads=None):
+        """Gradients of sum(out * d_out) for the last training forward, kept
+        in the trainer (gradients()); returns d_x [N, in_features] when
+        input_gradient, else None."""
+        d_out = _core.float_matrix(d_out, "d_out", rows=self.num_nodes,
+                                   cols=self.model.out_features)
+        d_x = np.empty((self.num_nodes, self.model.in_features), dtype=np.float32) \
+            if input_gradient else None
+        self._context.call(threads, L.gat_trainer_backward, self._live(), d_out.ctypes.data,
+                           None if d_x is None else d_x.ctypes.data)
+        return d_x
+
+    def gradients(self):
+        """{name: writable float32 view} of the last backward's parameter
+        gradients, named and shaped as Model.parameters() (e.g. to clip)."""
+        return self.model._views(lambda i, params: L.gat_trainer_gradients(
+            self._live(), i, ctypes.byref(params)), keep=self)
+
+    def update(self, threads=None):
+        """Weight decay and one optimizer step with the current gradients."""
+        self._context.call(threads, L.gat_trainer_update, self._live())
+
+    def _live(self):
+        if not self._handle.value:
+            raise _core.invalid("the trainer is closed")
+        return self._handle
+
+    def close(self):
+        if getattr(self, "_handle", None) is not None and self._handle.value:
+            with self._context.lock:
+                L.gat_trainer_destroy(ctypes.byref(self._handle))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle is not None and handle.value and L is not None:
+            L.gat_trainer_destroy(ctypes.byref(handle))
+
+
 def fit(model, x, graph, labels, train_idx, val_idx, *, test_idx=None, preset="cora",
         lr=None, weight_decay=None, dropout=None, attention_dropout=None,
         projected_dropout=None, patience=None, epochs=1000, optimizer="adam", beta1=0.9,
@@ -80,24 +216,11 @@ def fit(model, x, graph, labels, train_idx, val_idx, *, test_idx=None, preset="c
     val_idx = _core.int_vector(val_idx, "val_idx", mask_length=n)
     if test_idx is not None:
         test_idx = _core.int_vector(test_idx, "test_idx", mask_length=n)
-
-    options = _lib.TrainerOptions()
-    L.gat_trainer_options_init(ctypes.byref(options))
-    options.optimizer = _core._choice("optimizer", optimizer, _OPTIMIZERS)
-    options.input_format = _core._choice("input", input, _INPUTS)
-    try:
-        options.learning_rate = float(hyper["lr"])
-        options.weight_decay = float(hyper["weight_decay"])
-        options.dropout = float(hyper["dropout"])
-        options.attention_dropout = float(hyper["attention_dropout"])
-        options.projected_dropout = float(hyper["projected_dropout"])
-        options.beta1, options.beta2, options.eps = float(beta1), float(beta2), float(eps)
-    except (TypeError, ValueError) as error:
-        raise _core.invalid("a hyperparameter is not a number: %s" % error) from None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or \
-            not 0 <= seed < 2 ** 64:
-        raise _core.invalid("seed=%r: expected an int in [0, 2^64)" % (seed,))
-    options.seed = int(seed)
+    trainer_options = dict(optimizer=optimizer, lr=hyper["lr"],
+                           weight_decay=hyper["weight_decay"], beta1=beta1, beta2=beta2,
+                           eps=eps, dropout=hyper["dropout"],
+                           attention_dropout=hyper["attention_dropout"],
+                           projected_dropout=hyper["projected_dropout"], seed=seed, input=input)
 
     fit_options = _lib.FitOptions()
     L.gat_fit_options_init(ctypes.byref(fit_options))
@@ -123,34 +246,26 @@ def fit(model, x, graph, labels, train_idx, val_idx, *, test_idx=None, preset="c
     callback = _lib.ON_EPOCH(report)  # referenced until the call returns
     fit_options.on_epoch = callback
     result = _lib.FitResult()
-    trainer = ctypes.c_void_p()
-    context = model.context
     test = None
-    with context.lock:
-        if threads is not None:
-            context.check(L.gat_context_set_threads(context.handle,
-                                                    _core._threads_value(threads)))
-        try:
-            context.check(L.gat_trainer_create(
-                context.handle, ctypes.byref(trainer), model._handle, graph._handle,
-                x.ctypes.data, n, model.in_features, ctypes.byref(options)))
-            status = L.gat_trainer_fit(
-                context.handle, trainer, labels.ctypes.data, train_idx.ctypes.data,
-                train_idx.shape[0], val_idx.ctypes.data, val_idx.shape[0],
-                ctypes.byref(fit_options), ctypes.byref(result))
-            if raised:
-                raise raised[0]
-            context.check(status)
-            if test_idx is not None:
-                metrics = _lib.Metrics()
-                context.check(L.gat_trainer_evaluate(
-                    context.handle, trainer, labels.ctypes.data, test_idx.ctypes.data,
-                    test_idx.shape[0], ctypes.byref(metrics)))
-                test = Metrics(metrics.loss, metrics.accuracy)
-        finally:
-            L.gat_trainer_destroy(ctypes.byref(trainer))
+    with Trainer(model, x, graph, **trainer_options) as trainer:
+        context = model.context
+        with context.lock:
             if threads is not None:
-                L.gat_context_set_threads(context.handle, context._default_threads)
+                context.check(L.gat_context_set_threads(context.handle,
+                                                        _core._threads_value(threads)))
+            try:
+                status = L.gat_trainer_fit(
+                    context.handle, trainer._handle, labels.ctypes.data, train_idx.ctypes.data,
+                    train_idx.shape[0], val_idx.ctypes.data, val_idx.shape[0],
+                    ctypes.byref(fit_options), ctypes.byref(result))
+                if raised:
+                    raise raised[0]
+                context.check(status)
+            finally:
+                if threads is not None:
+                    L.gat_context_set_threads(context.handle, context._default_threads)
+        if test_idx is not None:
+            test = trainer.evaluate(labels, test_idx, threads=threads)
     return FitResult(result.epochs, result.best_epoch,
                      Metrics(result.best_val.loss, result.best_val.accuracy),
                      bool(result.stopped_early), history, test)

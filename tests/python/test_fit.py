@@ -160,3 +160,51 @@ def test_the_readme_example_runs(data, tmp_path, monkeypatch, capsys):
              "--progress", "none")
     assert (tmp_path / "cora.safetensors").read_bytes() == \
         (tmp_path / "c.safetensors").read_bytes()
+
+
+def _nll_gradient(out, labels, index):
+    """d(mean NLL of log_softmax over index)/d out, in float64."""
+    logits = out.astype(np.float64)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    grad = np.zeros_like(p)
+    for i in index:  # repeats count repeatedly, as the library's loss
+        grad[i] += p[i]
+        grad[i, labels[i]] -= 1.0
+    return (grad / len(index)).astype(np.float32)
+
+
+def test_trainer_pieces_make_the_same_step_as_step(data):
+    folder, x, labels, train, val, _ = data
+    graph = libgat.Graph.load(folder / "edges.txt", num_nodes=N)
+    x = libgat.normalize_features(x)
+    a = libgat.Model.init(F, ["4x4", "1x3:mean"], seed=2)
+    b = libgat.Model.init(F, ["4x4", "1x3:mean"], seed=2)
+    options = dict(lr=0.01, weight_decay=5e-4, dropout=0.3, attention_dropout=0.3, seed=4)
+    with libgat.Trainer(a, x, graph, **options) as ta, \
+            libgat.Trainer(b, x, graph, **options) as tb:
+        assert ta.sparse_input and ta.steps == 0
+        for _ in range(3):
+            metrics = ta.step(labels, train)
+            out = tb.forward(training=True)  # the same dropout masks as ta's step
+            d_x = tb.backward(_nll_gradient(out, labels, train), input_gradient=True)
+            grads = tb.gradients()
+            assert grads["layers.0.lin.weight"].shape == (16, F) and d_x.shape == (N, F)
+            tb.update()
+            assert np.isfinite(metrics.loss)
+        assert ta.steps == tb.steps == 3
+        # float32 loss gradients computed two ways: close, not equal bits.
+        for name, value in a.parameters().items():
+            np.testing.assert_allclose(b.parameters()[name], value, rtol=1e-4, atol=1e-6,
+                                       err_msg=name)
+        evaluation = ta.evaluate(labels, val)
+        inference = ta.forward(training=False)
+        np.testing.assert_allclose(inference, a(x, graph), rtol=1e-5, atol=1e-6)
+        assert evaluation.loss == pytest.approx(a.evaluate(x, graph, labels, val).loss,
+                                                rel=1e-5)
+        with pytest.raises(libgat.InvalidError):
+            ta.update()  # no backward since the last update
+        with pytest.raises(libgat.InvalidError, match="d_out"):
+            tb.backward(np.zeros((N, 2)))
+    with pytest.raises(libgat.InvalidError, match="closed"):
+        ta.step(labels, train)
