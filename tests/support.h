@@ -77,6 +77,11 @@ gat_context *test_counting_context(test_counting *c, int threads);
  * now (1-based; 0 disarms). */
 void test_counting_arm(test_counting *c, int64_t fail_at);
 
+/* A test that could hang (a FIFO, a process waited for) ends by SIGALRM
+ * after `seconds`, reported as a crash. Not Criterion's .timeout: with
+ * --jobs 2 it left a runner block that LeakSanitizer reports. */
+void test_deadline(unsigned seconds);
+
 /* Entries of dir (not "." and ".."), only those whose name holds part
  * unless part is NULL. */
 int test_count_entries(const char *dir, const char *part);

@@ -237,8 +237,9 @@ Test(cli, convert_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,
 }
 
 Test(cli, train_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,
-     .fini = remove_tmpdir, .timeout = 60)
+     .fini = remove_tmpdir)
 {
+    test_deadline(60);
     const char *train = tool("gat-train");
     expect_one_line_error(run(train, "--data nowhere --progress none"), "nowhere/");
     /* A data folder missing one file after another. */
@@ -495,9 +496,9 @@ Test(cli, infer_outputs_to_devices_all_or_none, .init = make_tmpdir, .fini = rem
     cr_assert(S_ISCHR(info.st_mode));
 }
 
-Test(cli, fifo_input_without_writer_fails_at_once, .init = make_tmpdir, .fini = remove_tmpdir,
-     .timeout = 20)
+Test(cli, fifo_input_without_writer_fails_at_once, .init = make_tmpdir, .fini = remove_tmpdir)
 {
+    test_deadline(20);
     char fifo[512];
     snprintf(fifo, sizeof fifo, "%s/in.fifo", tmpdir);
     cr_assert_eq(mkfifo(fifo, 0600), 0);
@@ -756,9 +757,9 @@ Test(cli, messages_point_at_the_cause, .init = make_tmpdir, .fini = remove_tmpdi
 
 /* gat-train's output is open (its temporary file made) from the start: a
  * SIGTERM during training removes it, then ends the process as SIGTERM. */
-Test(cli, train_interrupted_leaves_no_temporary_file, .init = make_tmpdir, .fini = remove_tmpdir,
-     .timeout = 30)
+Test(cli, train_interrupted_leaves_no_temporary_file, .init = make_tmpdir, .fini = remove_tmpdir)
 {
+    test_deadline(30);
     const char *train = tool("gat-train");
     char data[512];
     snprintf(data, sizeof data, "%s/ds", tmpdir);

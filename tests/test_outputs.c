@@ -179,8 +179,9 @@ static void *read_fifo(void *arg)
     return NULL;
 }
 
-Test(outputs, fifo_output_is_written_in_place, .init = setup, .fini = teardown, .timeout = 10)
+Test(outputs, fifo_output_is_written_in_place, .init = setup, .fini = teardown)
 {
+    test_deadline(10);
     const char *fifo = in_dir("out.fifo");
     cr_assert_eq(mkfifo(fifo, 0600), 0);
     /* Nobody reads it: an error at once, not a wait. */
@@ -221,9 +222,9 @@ Test(outputs, fifo_output_is_written_in_place, .init = setup, .fini = teardown, 
     cr_assert(S_ISFIFO(info.st_mode));
 }
 
-Test(outputs, fifo_input_without_writer_never_blocks, .init = setup, .fini = teardown,
-     .timeout = 10)
+Test(outputs, fifo_input_without_writer_never_blocks, .init = setup, .fini = teardown)
 {
+    test_deadline(10);
     const char *fifo = in_dir("in.fifo");
     cr_assert_eq(mkfifo(fifo, 0600), 0);
     gat_graph *g = NULL;
@@ -321,9 +322,9 @@ Test(outputs, unwritable_folder_is_blamed, .init = setup, .fini = teardown)
 /* kill -9 at a random moment while a child writes the target over and
  * over, each time with another value: afterwards the target is a complete
  * file of one value (the old one or one of the new ones), never a part. */
-Test(outputs, killed_writer_leaves_old_or_new_file, .init = setup, .fini = teardown,
-     .timeout = 60)
+Test(outputs, killed_writer_leaves_old_or_new_file, .init = setup, .fini = teardown)
 {
+    test_deadline(60);
     const char *target = in_dir("y.npy");
     const int64_t rows = 1 << 15; /* 512 KiB */
     cr_assert_eq(write_filled(target, rows, -1.0f), GAT_OK);
