@@ -604,12 +604,15 @@ int main(int argc, char **argv)
             features_path = dataset_features;
     }
     /* Outputs checked (and their temporary files made) before the runs. */
-    const char *const inputs[2] = {o.graph_path, features_path};
+    char dataset_edges[4096] = "";
+    if (o.dataset_dir != NULL)
+        snprintf(dataset_edges, sizeof dataset_edges, "%s/edges.txt", o.dataset_dir);
+    const char *const inputs[3] = {o.graph_path, features_path, dataset_edges};
     gat_output *json_out = o.json_path != NULL
-                               ? cli_open_output(program, ctx, o.json_path, inputs, 2)
+                               ? cli_open_output(program, ctx, o.json_path, inputs, 3)
                                : NULL;
     gat_output *edges_out = o.export_edges_path != NULL
-                                ? cli_open_output(program, ctx, o.export_edges_path, inputs, 2)
+                                ? cli_open_output(program, ctx, o.export_edges_path, inputs, 3)
                                 : NULL;
     if (features_path != NULL)
         cli_check(program, ctx, gat_npy_read(ctx, features_path, GAT_FLOAT32, &features));
