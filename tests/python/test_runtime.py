@@ -173,3 +173,18 @@ def test_the_benchmark_scripts_run(script, args):
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "R-MAT" in result.stdout
+
+
+def test_the_package_works_without_torch(tmp_path):
+    # torch is optional: only from_pyg, to_pyg and libgat.torch need it.
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import numpy as np, libgat\n"
+            "m = libgat.Model.init(4, ['2x2'])\n"
+            "print(m(np.ones((3, 4)), [[0, 1], [1, 2]]).shape)\n"
+            "try:\n"
+            "    libgat.Model.from_pyg([])\n"
+            "except ImportError:\n"
+            "    print('no torch')\n")
+    result = _run_python(code, dict(os.environ), cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["(3, 4)", "no torch"]
