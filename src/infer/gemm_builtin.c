@@ -111,34 +111,50 @@ static void tile_partial(const float *restrict x, int64_t k, const float *restri
 static GAT_ALWAYS_INLINE void tile_narrow(const float *restrict x, int64_t k,
                                           const float *restrict wt, int64_t ldw,
                                           float *restrict out, int64_t ldo, const int rows,
-                                          const int cols)
+                                          const int cols, const int nv)
 {
-    /* As vectors: written as a plain [16][16] array the accumulators went
-     * through memory. */
-    gat_f16 acc[NARROW_ROWS];
+    /* In the vocabulary's registers (simd.h), as many a row as the columns
+     * need: written as a plain [16][16] array the accumulators went through
+     * memory, and as 16-float vectors on narrower machines too. */
+    enum { VECS = NARROW_COLS / GAT_V_LANES };
+    gat_v acc[NARROW_ROWS][VECS];
     for (int r = 0; r < NARROW_ROWS; r++)
-        acc[r] = gat_f16_splat(0.0f);
+        for (int v = 0; v < VECS; v++)
+            acc[r][v] = gat_v_zero();
     for (int64_t kk = 0; kk < k; kk++) {
-        const gat_f16 wrow = gat_f16_load(wt + kk * ldw);
+        gat_v w[VECS];
+        for (int v = 0; v < nv; v++)
+            w[v] = gat_v_load(wt + kk * ldw + v * GAT_V_LANES);
         UNROLL_ROWS
-        for (int r = 0; r < rows; r++)
-            acc[r] = gat_f16_fma(gat_f16_splat(x[r * k + kk]), wrow, acc[r]);
+        for (int r = 0; r < rows; r++) {
+            const gat_v xv = gat_v_splat(x[r * k + kk]);
+            for (int v = 0; v < nv; v++)
+                acc[r][v] = gat_v_fma(xv, w[v], acc[r][v]);
+        }
     }
-    for (int r = 0; r < rows; r++)
+    for (int r = 0; r < rows; r++) {
+        float row[NARROW_COLS];
+        for (int v = 0; v < nv; v++)
+            gat_v_store(row + v * GAT_V_LANES, acc[r][v]);
         for (int c = 0; c < cols; c++)
-            out[r * ldo + c] = acc[r][c];
+            out[r * ldo + c] = row[c];
+    }
 }
 
+/* nv, the registers a row's columns take, a constant in each call. */
 static void tile_narrow_full(const float *restrict x, int64_t k, const float *restrict wt,
                              int64_t ldw, float *restrict out, int64_t ldo, int cols)
 {
-    tile_narrow(x, k, wt, ldw, out, ldo, NARROW_ROWS, cols);
+    if (cols <= GAT_V_LANES)
+        tile_narrow(x, k, wt, ldw, out, ldo, NARROW_ROWS, cols, 1);
+    else
+        tile_narrow(x, k, wt, ldw, out, ldo, NARROW_ROWS, cols, NARROW_COLS / GAT_V_LANES);
 }
 
 static void tile_narrow_partial(const float *restrict x, int64_t k, const float *restrict wt,
                                 int64_t ldw, float *restrict out, int64_t ldo, int rows, int cols)
 {
-    tile_narrow(x, k, wt, ldw, out, ldo, rows, cols);
+    tile_narrow(x, k, wt, ldw, out, ldo, rows, cols, NARROW_COLS / GAT_V_LANES);
 }
 
 /* How many slabs of x ahead are prefetched (into L2). The kernel walks a

@@ -97,33 +97,34 @@ GAT__DEFINE_EXP_NONPOSITIVE(gat_v_exp_nonpositive, gat_v, gat_vm, gat_v, GAT_V_F
  * would cancel. x below -88 gives -1 (2^n underflows to 0). The rounding
  * to n uses the 1.5 * 2^23 trick, which needs the default rounding mode
  * and no -ffast-math (the build uses neither). Fused multiply-adds where
- * the hardware has them: half the dependent operations. */
-static inline float gat__expm1_nonpositive(float x)
-{
-    const float round_magic = GAT_EXP_ROUND_MAGIC;
-    x = x < -88.0f ? -88.0f : x;
-#if defined(__FMA__) || defined(FP_FAST_FMAF)
-#define GAT_EXPM1_FMA(a, b, c) fmaf((a), (b), (c))
-#else
-#define GAT_EXPM1_FMA(a, b, c) ((a) * (b) + (c))
-#endif
-    const float n = GAT_EXPM1_FMA(x, GAT_EXP_LOG2E, round_magic) - round_magic;
-    float r = GAT_EXPM1_FMA(n, -GAT_EXP_LN2_HI, x);
-    r = GAT_EXPM1_FMA(n, GAT_EXP_LN2_LO_NEG, r);
-    float p = 1.0f / 40320.0f;
-    p = GAT_EXPM1_FMA(p, r, 1.0f / 5040.0f);
-    p = GAT_EXPM1_FMA(p, r, 1.0f / 720.0f);
-    p = GAT_EXPM1_FMA(p, r, 1.0f / 120.0f);
-    p = GAT_EXPM1_FMA(p, r, 1.0f / 24.0f);
-    p = GAT_EXPM1_FMA(p, r, 1.0f / 6.0f);
-    p = GAT_EXPM1_FMA(p, r, 0.5f);
-    p = GAT_EXPM1_FMA(p, r, 1.0f);
-    const float em = p * r;
-    const int32_t bits = ((int32_t)n + 127) << 23; /* 2^n; 0 for n = -127 */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return GAT_EXPM1_FMA(scale, em, scale - 1.0f);
-#undef GAT_EXPM1_FMA
-}
+ * the hardware has them: half the dependent operations. Written once over
+ * an operation set, as the exp, for the plain loops and the registers. */
+#define GAT__DEFINE_EXPM1_NONPOSITIVE(NAME, T, P)                                               \
+    static inline T NAME(T x)                                                                  \
+    {                                                                                          \
+        const T floor = P##_splat(-88.0f), magic = P##_splat(GAT_EXP_ROUND_MAGIC);             \
+        x = P##_select(P##_lt(x, floor), floor, x);                                            \
+        const T t = P##_fma(x, P##_splat(GAT_EXP_LOG2E), magic);                               \
+        const T n = t - magic;                                                                 \
+        T r = P##_fma(n, P##_splat(-GAT_EXP_LN2_HI), x);                                       \
+        r = P##_fma(n, P##_splat(GAT_EXP_LN2_LO_NEG), r);                                      \
+        T p = P##_splat(1.0f / 40320.0f);                                                      \
+        p = P##_fma(p, r, P##_splat(1.0f / 5040.0f));                                          \
+        p = P##_fma(p, r, P##_splat(1.0f / 720.0f));                                           \
+        p = P##_fma(p, r, P##_splat(1.0f / 120.0f));                                           \
+        p = P##_fma(p, r, P##_splat(1.0f / 24.0f));                                            \
+        p = P##_fma(p, r, P##_splat(1.0f / 6.0f));                                             \
+        p = P##_fma(p, r, P##_splat(0.5f));                                                    \
+        p = P##_fma(p, r, P##_splat(1.0f));                                                    \
+        const T em = p * r;                                                                    \
+        /* 2^n from t's bits, as in the exp; 0 for n = -127 */                                 \
+        const T scale = P##_from_bits((P##_bits(t) - P##_bits(magic) + 127u) << 23);           \
+        return P##_fma(scale, em, scale - P##_splat(1.0f));                                    \
+    }
+
+GAT__DEFINE_EXPM1_NONPOSITIVE(gat__expm1_nonpositive, float, gat_sf)
+
+/* The same on a register, for the ELU the register kernels apply. */
+GAT__DEFINE_EXPM1_NONPOSITIVE(gat_v_expm1_nonpositive, gat_v, gat_v)
 
 #endif

@@ -18,6 +18,7 @@
  */
 #include "fma.h"
 #include "parallel.h"
+#include "simd.h"
 #include "train_kernels.h"
 #include "train_shapes.h"
 #include "vec.h"
@@ -239,22 +240,32 @@ static bool project_row_64(kept_row k, const float *restrict wt, float *restrict
     const int32_t *restrict kept_col = k.col;
     const float *restrict kept_val = k.val;
     const int64_t n = k.n;
-    gat_f16 a[4];
-    a[0] = a[1] = a[2] = a[3] = gat_f16_splat(0.0f);
+    /* In the vocabulary's registers (simd.h): 16-float vectors on a
+     * narrower machine went through the stack. */
+    enum { R = 64 / GAT_V_LANES };
+    gat_v a[R];
+    for (int q = 0; q < R; q++)
+        a[q] = gat_v_zero();
     for (int64_t t = 0; t < n; t++) {
-        const gat_f16 v = gat_f16_splat(kept_val[t]);
+        const gat_v v = gat_v_splat(kept_val[t]);
         const float *restrict w = wt + (int64_t)kept_col[t] * 64;
-        a[0] = gat_f16_fma(v, gat_f16_load(w), a[0]);
-        a[1] = gat_f16_fma(v, gat_f16_load(w + 16), a[1]);
-        a[2] = gat_f16_fma(v, gat_f16_load(w + 32), a[2]);
-        a[3] = gat_f16_fma(v, gat_f16_load(w + 48), a[3]);
+        for (int q = 0; q < R; q++)
+            a[q] = gat_v_fma(v, gat_v_load(w + GAT_V_LANES * q), a[q]);
     }
-    for (int q = 0; q < 4; q++)
-        gat_f16_store(out + 16 * q, a[q]);
+    for (int q = 0; q < R; q++)
+        gat_v_store(out + GAT_V_LANES * q, a[q]);
     if (heads != 8)
         return false;
+#if GAT_V_LANES == 16 /* gat_v is gat_f16: the scores from the registers */
     scores_8x8(a, att, score_src);
     scores_8x8(a, att + 64, score_dst);
+#else
+    gat_f16 row[4];
+    for (int q = 0; q < 4; q++)
+        row[q] = gat_f16_load(out + 16 * q);
+    scores_8x8(row, att, score_src);
+    scores_8x8(row, att + 64, score_dst);
+#endif
     return true;
 }
 #endif
@@ -385,15 +396,16 @@ static GAT_ALWAYS_INLINE void scatter_rows(const gat__sparse_input *s, const gat
         const int64_t n = k.n;
 #ifdef GAT_HAVE_F16
         if (hc == 64) { /* see vec.h */
-            const gat_f16 g0 = gat_f16_load(g), g1 = gat_f16_load(g + 16),
-                          g2 = gat_f16_load(g + 32), g3 = gat_f16_load(g + 48);
+            enum { R = 64 / GAT_V_LANES };
+            gat_v gv[R];
+            for (int q = 0; q < R; q++)
+                gv[q] = gat_v_load(g + GAT_V_LANES * q);
             for (int64_t t = 0; t < n; t++) {
-                const gat_f16 v = gat_f16_splat(kept_val[t]);
+                const gat_v v = gat_v_splat(kept_val[t]);
                 float *restrict acc = dwt + (int64_t)kept_col[t] * 64;
-                gat_f16_store(acc, gat_f16_fma(v, g0, gat_f16_load(acc)));
-                gat_f16_store(acc + 16, gat_f16_fma(v, g1, gat_f16_load(acc + 16)));
-                gat_f16_store(acc + 32, gat_f16_fma(v, g2, gat_f16_load(acc + 32)));
-                gat_f16_store(acc + 48, gat_f16_fma(v, g3, gat_f16_load(acc + 48)));
+                for (int q = 0; q < R; q++)
+                    gat_v_store(acc + GAT_V_LANES * q,
+                                gat_v_fma(v, gv[q], gat_v_load(acc + GAT_V_LANES * q)));
             }
             continue;
         }
