@@ -9,7 +9,9 @@
 #if GAT_HAVE_BLAS
 #include <cblas.h>
 #endif
+#ifdef _OPENMP /* absent in -Dopenmp=disabled builds: one thread */
 #include <omp.h>
+#endif
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,7 +78,9 @@ static double probe_sgemm(int threads)
         double t0 = cli_now();
 #pragma omp parallel num_threads(threads)
         {
+#ifdef _OPENMP
             omp_set_num_threads(1);
+#endif
 #pragma omp for schedule(static)
             for (int b = 0; b < blocks; b++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, k, 1.0f,

@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#ifdef _OPENMP /* absent in -Dopenmp=disabled builds: one thread */
 #include <omp.h>
+#endif
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
