@@ -32,12 +32,11 @@ for t in "${targets[@]}"; do
         { echo "fuzz.sh: unknown target '$t' (${all_targets[*]})" >&2; exit 2; }
 done
 
-# What the library needs, plus clang, its libFuzzer / sanitizer runtimes,
-# and the OpenMP runtime meson looks for with clang.
+# What the library needs, plus clang and its runtimes.
 # shellcheck source=tools/deps.sh
 source "$root/tools/deps.sh"
 
-install_missing fuzz.sh "${build_packages[@]}" clang libclang-rt-14-dev libomp-14-dev
+install_missing fuzz.sh "${build_packages[@]}" "${clang_packages[@]}"
 mkdir -p "$build"
 log=$build/fuzz-sh.log
 # -Dnative=false: the findings must reproduce on any x86-64.
