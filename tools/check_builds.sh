@@ -124,19 +124,21 @@ broken=0
 fail() { echo "check_builds.sh: $*" >&2; broken=1; }
 outputs=$(cd "$work/native-1" && ls -- *.npy *.safetensors)
 
-for name in "${builds[@]}"; do
+# same_bits RUN RUN WHY: every output of two runs (NAME-THREADS), byte for byte.
+same_bits() {
+    local f
     for f in $outputs; do
-        cmp -s "$work/$name-1/$f" "$work/$name-2/$f" ||
-            fail "$name: $f differs between 1 and 2 threads"
+        cmp -s "$work/$1/$f" "$work/$2/$f" || fail "$f: $2 differs from $1 ($3)"
     done
+}
+
+for name in "${builds[@]}"; do
+    same_bits "$name-1" "$name-2" "each build promises the same bits at any thread count"
 done
 for group in "${same_bits_groups[@]}"; do
     read -ra names <<<"$group"
     for name in "${names[@]:1}"; do
-        for f in $outputs; do
-            cmp -s "$work/${names[0]}-1/$f" "$work/$name-1/$f" ||
-                fail "$name: $f differs from ${names[0]}'s, which the group '$group' promises"
-        done
+        same_bits "${names[0]}-1" "$name-1" "the group '$group' promises the same bits"
     done
     [[ ${names[0]} == native ]] && continue
     for f in $outputs; do
