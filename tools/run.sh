@@ -40,16 +40,6 @@ shift || true
 # gat-tests-tsan (tsan_suites): the concurrent forwards on one shared model.
 TSAN_FILTER=${TSAN_FILTER:-concurrency/*}
 
-# Known failures: tests a build skips until they are fixed, one pattern per
-# build (Criterion's --filter syntax), shown in its summary line. Without
-# AVX-512 the projection's GEMM defaults to OpenBLAS, whose bits for a row
-# depend on where the row lies in the call (and so on a reordering of the
-# nodes), which breaks the bitwise promises of these tests; docs/builds.md.
-declare -A known_failures=(
-    [v3]='reorder/reordered_forward_unpermutes_to_the_same_bits|alloc_failure/whole_session_*'
-    [x86-64]='reorder/reordered_forward_unpermutes_to_the_same_bits|alloc_failure/whole_session_*'
-)
-
 # shellcheck source=tools/deps.sh
 source "$root/tools/deps.sh"
 
@@ -67,7 +57,7 @@ record() {
         failed+=("$1")
         echo "run.sh: the $1 build FAILED (exit $4; $5)" >&2
     fi
-    summary+=("$(printf '%-7s %-50s %5d s  %s' "$1" "$2" $((SECONDS - $3)) "$status")")
+    summary+=("$(printf '%-7s %-26s %5d s  %s' "$1" "$2" $((SECONDS - $3)) "$status")")
 }
 
 # configure_and_build DIR CC [MESON OPTION...]: configures DIR (the first
@@ -97,12 +87,11 @@ compile() {
 # (the options, or else suite_args), its output in DIR/suite.log (and on the
 # terminal for the native build). Fails on a failing test, on no test run (a
 # filter that selects nothing tests nothing) and, if REPORT_PATTERN is not
-# empty, on a line matching it. The build's known failures are skipped.
+# empty, on a line matching it.
 run_suite() {
-    local name=$1 dir=$2 program=$3 pattern=$4 skip=${known_failures[$1]:-}
+    local name=$1 dir=$2 program=$3 pattern=$4
     shift 4
     (($# > 0)) || set -- "${suite_args[@]}"
-    [[ -z $skip ]] || set -- --filter "!($skip)" "$@"
     local out=$dir/suite.log rc=0 synthesis tested passed
     "$dir/tests/$program" --jobs "$(nproc)" "$@" >"$out" 2>&1 || rc=$?
     [[ $name != native ]] || cat "$out"
@@ -114,8 +103,7 @@ run_suite() {
         grep -E -A12 "$pattern" "$out" | head -60
         rc=1
     fi
-    record "$name" "${passed:-0} of ${tested:-0} tests passed${skip:+ (known failures skipped)}" \
-        "$build_start" "$rc" "$out"
+    record "$name" "${passed:-0} of ${tested:-0} tests passed" "$build_start" "$rc" "$out"
 }
 
 # One function per build kind.
