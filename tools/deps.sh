@@ -4,6 +4,9 @@
 
 build_packages=(gcc libc6-dev pkg-config meson ninja-build libhwloc-dev libopenblas-openmp-dev
                 libjansson-dev zlib1g-dev libcriterion-dev)
+# What the test command needs besides: hwloc's static dependencies, for
+# tools/check_install.sh's `pkg-config --static` link of the examples.
+test_packages=(libudev-dev)
 # clang, its sanitizer and libFuzzer runtimes, and the OpenMP runtime meson
 # looks for with clang (the clang, ThreadSanitizer and fuzzing builds).
 clang_packages=(clang libclang-rt-14-dev libomp-14-dev)

@@ -20,6 +20,11 @@
 #           selects, run in one process by tests/tsan/runner.c
 #   fuzz    tools/fuzz.sh: each libFuzzer target for GAT_FUZZ_SECONDS (20) s
 #   native  gcc, -march=native (BUILD_DIR)
+#   python  tools/python_tests.sh: the Python package's pytest suite, on the
+#           native build
+#   install tools/check_install.sh: a staged install of the native build,
+#           every program in examples/ built against it through pkg-config
+#           (--libs and --static) and run
 #   bits    tools/check_builds.sh: the builds that promise the same bits give
 #           them, the others hold their tolerance
 # The whole suite runs in every build but tsan. A sanitizer's report fails
@@ -155,7 +160,7 @@ bench | build)
     [[ $mode == build ]] && { echo "run.sh: built in $build"; exit 0; }
     exec "$build/benchmarks/gat-bench" "$@" ;;
 test)
-    install_missing run.sh "${build_packages[@]}" "${clang_packages[@]}"
+    install_missing run.sh "${build_packages[@]}" "${test_packages[@]}" "${clang_packages[@]}"
     bash "$root/tools/check_layers.sh" "$root"
     suite_args=("$@")
     if [[ ${GAT_QUICK:-0} != 1 ]]; then
@@ -168,6 +173,10 @@ test)
             bash "$root/tools/fuzz.sh" "${GAT_FUZZ_SECONDS:-20}"
     fi
     native_build
+    # The Python package against the native build, and an install of it
+    # that every example program links against through pkg-config.
+    tool_step python "tests/python (pytest)" bash "$root/tools/python_tests.sh" "$build"
+    tool_step install "install, link the examples" bash "$root/tools/check_install.sh" "$build"
     [[ ${GAT_QUICK:-0} == 1 ]] ||
         tool_step bits "same bits across builds" bash "$root/tools/check_builds.sh" "$build"
     printf 'run.sh: %s\n' "${summary[@]}" "all: $SECONDS s"
