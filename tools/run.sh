@@ -14,6 +14,7 @@
 # tests each of these, all of which must pass:
 #   v3      gcc -Dnative=false -Dc_args=-march=x86-64-v3: the AVX2 + FMA paths
 #   x86-64  gcc -Dnative=false: baseline x86-64 (SSE2, no FMA)
+#   serial  gcc -Dopenmp=disabled: the library without OpenMP
 #   clang   clang, -march=native
 #   asan    gcc, AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan    clang, ThreadSanitizer, -Dopenmp=disabled: the tests TSAN_FILTER
@@ -166,6 +167,7 @@ test)
     if [[ ${GAT_QUICK:-0} != 1 ]]; then
         gcc_build v3 -Dnative=false -Dc_args=-march=x86-64-v3
         gcc_build x86-64 -Dnative=false
+        gcc_build serial -Dopenmp=disabled
         clang_build
         asan_build
         tsan_build
