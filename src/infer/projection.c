@@ -92,10 +92,6 @@ gat_status gat__project_forward(gat_context *ctx, const gat__layer *layer, const
 #pragma omp parallel num_threads(gat__team(ctx, num_nodes * hc * f))
 #endif
     {
-        /* OpenBLAS (OpenMP build) sizes its own team from this thread's
-         * nthreads ICV: one thread per block keeps it from nesting a team
-         * inside ours. The ICV is this task's, not process state. */
-        gat__limit_nested_threads();
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif

@@ -51,7 +51,6 @@ void gat__project_backward(gat_context *ctx, const gat__layer *layer, const floa
 #pragma omp parallel num_threads(threads)
 #endif
             {
-                gat__limit_nested_threads(); /* one serial BLAS call per chunk */
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
@@ -81,7 +80,6 @@ void gat__project_backward(gat_context *ctx, const gat__layer *layer, const floa
 #pragma omp parallel num_threads(threads)
 #endif
         {
-            gat__limit_nested_threads();
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif

@@ -57,7 +57,6 @@ static gat_status project_all(gat_context *ctx, const gat__layer *layer, const f
 #pragma omp parallel num_threads(gat__team(ctx, num_nodes * hc * f))
 #endif
     {
-        gat__limit_nested_threads(); /* one serial BLAS call per block, as projection.c */
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
