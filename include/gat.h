@@ -273,7 +273,8 @@ int64_t gat_graph_num_edges(const gat_graph *graph);
 /* Self-loops among the edges as given. */
 int64_t gat_graph_num_self_loops(const gat_graph *graph);
 /* E': the number of edges attention runs over under a self-loop policy:
- * num_edges - num_self_loops + num_nodes with loops added, else num_edges. */
+ * num_edges - num_self_loops + num_nodes with loops added (+ min(num_src,
+ * num_dst) for a bipartite graph), else num_edges. */
 int64_t gat_graph_num_attention_edges(const gat_graph *graph, bool add_self_loops);
 /* Largest in-degree as given. */
 int64_t gat_graph_max_in_degree(const gat_graph *graph);
@@ -282,6 +283,34 @@ int64_t gat_graph_max_in_degree(const gat_graph *graph);
  * gat_graph_num_attention_edges(graph, add_self_loops) entries each. */
 gat_status gat_graph_edges(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
                            int64_t *src, int64_t *dst);
+
+/* A bipartite graph (PyG's edge_index with size (num_src_nodes,
+ * num_dst_nodes), as a sampled block): src[k] in [0, num_src_nodes), dst[k]
+ * in [0, num_dst_nodes). Its CSR has num_dst_nodes rows, so
+ * gat_graph_num_nodes is num_dst_nodes (the rows of a forward's output)
+ * and a forward reads num_src_nodes rows of source features. Self-loops
+ * (src == dst, PyG's remove_self_loops) are counted and handled as in any
+ * graph; added ones close the rows of the first min(num_src_nodes,
+ * num_dst_nodes) nodes only. gat_graph_create is the case num_src_nodes ==
+ * num_dst_nodes. Same statuses as gat_graph_create; reorder refuses a
+ * graph with num_src_nodes != num_nodes (GAT_ERR_UNSUPPORTED). */
+gat_status gat_graph_create_bipartite(gat_context *ctx, gat_graph **graph,
+                                      int64_t num_src_nodes, int64_t num_dst_nodes,
+                                      int64_t num_edges, const int64_t *src, const int64_t *dst);
+/* Source nodes: num_src_nodes of a bipartite graph, else gat_graph_num_nodes. */
+int64_t gat_graph_num_src_nodes(const gat_graph *graph);
+
+/* The input position of each of the E' edges in library order: k for the
+ * edge given k-th to gat_graph_create (the k-th line of an edge list; for
+ * a .gcsr file the position stored in it, or its own place in the file's
+ * CSR for a file without positions), -1 for an added self-loop. This is
+ * how edge attributes given in input order (gat_inputs.edge_attr) find
+ * their edges. positions is a caller-owned output of
+ * gat_graph_num_attention_edges(graph, add_self_loops) entries. The graph
+ * keeps 4 bytes per edge for this (8 with 2^32 edges or more), none when
+ * the input was already in library order. */
+gat_status gat_graph_edge_positions(gat_context *ctx, const gat_graph *graph,
+                                    bool add_self_loops, int64_t *positions);
 
 /* Read-only view of the CSR: row_ptr has num_nodes + 1 entries, col (the
  * source of each edge) has num_edges. Owned by the graph. */
@@ -396,7 +425,7 @@ gat_status gat_permute_rows(gat_context *ctx, const float *in, int64_t rows, int
 void gat_free(gat_context *ctx, void *ptr);
 
 /* ------------------------------------------------------------------------ */
-/* Models: a stack of GATConv layers                                        */
+/* Models: a stack of GATConv / GATv2Conv layers                            */
 /* ------------------------------------------------------------------------ */
 
 typedef enum gat_activation {
@@ -405,31 +434,87 @@ typedef enum gat_activation {
     GAT_ACT_NONE = 2
 } gat_activation;
 
+/* The layer kinds of PyTorch Geometric (docs/model.md has the formulas). */
+typedef enum gat_layer_type {
+    GAT_LAYER_GAT = 0,  /* GATConv (Velickovic et al. 2018); default */
+    GAT_LAYER_GATV2 = 1 /* GATv2Conv (Brody et al. 2022) */
+} gat_layer_type;
+
+/* The attribute of an added self-loop when a layer has edge features
+ * (PyG's fill_value of add_self_loops), per node i over the edges into i
+ * left after the input's self-loops were removed, feature by feature. */
+typedef enum gat_fill {
+    GAT_FILL_MEAN = 0,    /* "mean", PyG's default: their mean; 0 for none */
+    GAT_FILL_ADD = 1,     /* "add": their sum; 0 for none */
+    GAT_FILL_MAX = 2,     /* "max"; 0 for none */
+    GAT_FILL_MIN = 3,     /* "min"; 0 for none */
+    GAT_FILL_MUL = 4,     /* "mul": their product; 1 for none */
+    GAT_FILL_CONSTANT = 5 /* a number: fill_constant in every feature */
+} gat_fill;
+
 typedef struct gat_layer_config {
-    int64_t in_features;  /* F_in */
+    int64_t in_features;  /* F_in: width of x (of x_src in a bipartite layer) */
     int64_t heads;        /* H */
     int64_t channels;     /* C: per head */
     bool concat;          /* true: output H*C; false: mean of heads, C */
     float negative_slope; /* LeakyReLU slope, default 0.2 */
     bool add_self_loops;  /* default true */
     bool bias;            /* default true */
+    /* Appended in 0.2; gat_layer_config_init's defaults are the layer of 0.1. */
+    gat_layer_type type;  /* default GAT_LAYER_GAT */
+    int64_t edge_dim;     /* D: width of the edge attributes; 0 (default): none */
+    gat_fill fill_value;  /* self-loop attribute with edge_dim > 0; default GAT_FILL_MEAN */
+    float fill_constant;  /* the value for GAT_FILL_CONSTANT; default 0 */
+    bool residual;        /* PyG's residual=True: out += x_dst . res.weight^T; default false */
+    /* F_dst, PyG's tuple in_channels (F_src = in_features, F_dst): 0
+     * (default) means one width for both sides. GATConv: > 0 gives it the
+     * separate lin_src [H*C, F_in] and lin_dst [H*C, F_dst] of a tuple;
+     * GATv2Conv: the width of lin_r. The destination side reads x_dst
+     * (gat_inputs), or x when none is given (then F_dst must be F_in). */
+    int64_t dst_features;
+    bool share_weights;   /* GATv2Conv: lin_r is lin_l; default false */
 } gat_layer_config;
 
-/* Fills PyG's defaults for the given shape. */
+/* Fills PyG's defaults for the given shape (a GATConv layer). */
 void gat_layer_config_init(gat_layer_config *config, int64_t in_features, int64_t heads,
                            int64_t channels);
 
+/* F_dst of a layer: dst_features, or in_features when it is 0. */
+int64_t gat_layer_dst_features(const gat_layer_config *config);
+
 /* Parameters of one layer in PyG's layout, all float32, owned by the model
- * (writable, valid until the model is destroyed):
- *   weight  [H*C, F_in]  lin.weight
- *   att_src [H, C]       att_src (PyG [1, H, C])
- *   att_dst [H, C]       att_dst
- *   bias    [H*C] when concat, [C] when averaged; NULL without bias */
+ * (writable, valid until the model is destroyed). A pointer is NULL when
+ * the layer has no such tensor. W = H*C when concat, C when averaged;
+ * F_dst = gat_layer_dst_features.
+ *                 GATConv                          GATv2Conv
+ *   weight        lin.weight (lin_src.weight with  lin_l.weight [H*C, F_in]
+ *                 a separate lin_dst) [H*C, F_in]
+ *   att_src       att_src [H, C] (PyG [1, H, C])   NULL
+ *   att_dst       att_dst [H, C]                   NULL
+ *   bias          bias [W]; NULL without bias      bias [W]; NULL without bias
+ *   att           NULL                             att [H, C] (PyG [1, H, C])
+ *   weight_dst    lin_dst.weight [H*C, F_dst] with lin_r.weight [H*C, F_dst];
+ *                 dst_features > 0, else NULL      NULL with share_weights
+ *   bias_src      NULL                             lin_l.bias [H*C]; NULL without bias
+ *   bias_dst      NULL                             lin_r.bias [H*C]; NULL without bias
+ *                                                  or with share_weights
+ *   weight_edge   lin_edge.weight [H*C, D] with edge_dim D > 0, else NULL (both)
+ *   att_edge      att_edge [H, C] with edge_dim    NULL
+ *   weight_res    res.weight [W, F_dst] with residual, else NULL (both)
+ * gat_trainer_gradients fills the same struct with the gradients. */
 typedef struct gat_layer_params {
     float *weight;
     float *att_src;
     float *att_dst;
     float *bias;
+    /* Appended in 0.2. */
+    float *att;
+    float *weight_dst;
+    float *bias_src;
+    float *bias_dst;
+    float *weight_edge;
+    float *att_edge;
+    float *weight_res;
 } gat_layer_params;
 
 /* Threads: read-only during forward, evaluation and save, which any number
@@ -452,26 +537,35 @@ gat_status gat_model_layer_params(gat_model *model, int layer, gat_layer_params 
 int64_t gat_model_in_features(const gat_model *model);
 int64_t gat_model_out_features(const gat_model *model);
 
-/* PyG's reset_parameters: Glorot-uniform lin.weight, att_src and att_dst,
- * zero bias, drawn from a counter-based stream keyed by seed (the same
- * parameters on any machine and thread count). */
+/* PyG's reset_parameters for every tensor of the layer: Glorot-uniform
+ * weights (lin, lin_src/lin_dst, lin_l/lin_r, lin_edge, res) and attention
+ * vectors (att_src, att_dst, att_edge, att), lin_l.bias and lin_r.bias
+ * uniform in +-1/sqrt(fan_in) (PyG's Linear), the layer's bias zero; drawn
+ * from a counter-based stream keyed by seed (the same parameters on any
+ * machine and thread count; a 0.1 model's tensors as 0.1 drew them). */
 gat_status gat_model_init_glorot(gat_context *ctx, gat_model *model, uint64_t seed);
 
-/* Loads a model from safetensors. Tensors "layers.{i}.lin.weight" (or PyG
- * 2.3-2.4's "layers.{i}.lin_src.weight"), "layers.{i}.att_src" and
- * "layers.{i}.att_dst" [1, H, C], optional "layers.{i}.bias", dtype F32.
- * Metadata: "layers.{i}.concat", "layers.{i}.negative_slope",
- * "layers.{i}.add_self_loops", "layers.{i}.type" ("gatconv"), "activation",
- * "format" ("pt"). Strict (docs/formats.md): any other tensor or key, a key
- * of a layer the tensors do not define, another shape, or a value not
+/* Loads a model from safetensors: PyG's state_dict names under
+ * "layers.{i}." (docs/formats.md): GATConv's lin.weight (or lin_src.weight
+ * with lin_dst.weight), att_src, att_dst [1, H, C], att_edge and
+ * lin_edge.weight with edge features; GATv2Conv's lin_l.weight,
+ * lin_l.bias, lin_r.weight, lin_r.bias, att, lin_edge.weight; res.weight
+ * and bias for both; dtype F32. Metadata: "layers.{i}.type" ("gat", the
+ * default, "gatv2"; "gatconv" is "gat"), "layers.{i}.concat",
+ * "layers.{i}.negative_slope", "layers.{i}.add_self_loops",
+ * "layers.{i}.fill_value" ("mean", "add", "max", "min", "mul" or a
+ * number), "layers.{i}.share_weights", "layers.{i}.residual" (these two
+ * must agree with the tensors), "activation", "preprocess", "format"
+ * ("pt"). A lin_dst.weight equal to lin_src.weight (PyG 2.3-2.4's copy of
+ * one shared Linear) loads as the shared lin.weight. Strict: any other
+ * tensor or key, a key of a layer the tensors do not define, a tensor the
+ * layer's type and options do not have, another shape, or a value not
  * spelled as documented ("True", " 0.2", "1e-400") is an error naming it.
  * Errors name file and tensor or key: GAT_ERR_IO (cannot open/read, not a
  * regular file), GAT_ERR_FORMAT (malformed header, JSON, offsets, names,
- * shapes, metadata), GAT_ERR_UNSUPPORTED (dtype other than F32; the names
- * reserved for GATv2, edge features and residual connections; lin.bias; a
- * bipartite lin_dst), GAT_ERR_OVERFLOW (a shape whose size overflows),
- * GAT_ERR_NONFINITE (NaN/Inf parameter), GAT_ERR_NOMEM. *model is NULL on
- * failure. */
+ * shapes, metadata), GAT_ERR_UNSUPPORTED (dtype other than F32; lin.bias),
+ * GAT_ERR_OVERFLOW (a shape whose size overflows), GAT_ERR_NONFINITE
+ * (NaN/Inf parameter), GAT_ERR_NOMEM. *model is NULL on failure. */
 gat_status gat_model_load(gat_context *ctx, gat_model **model, const char *path);
 /* Saves in the same format (written to a temporary name, then renamed);
  * GAT_ERR_NONFINITE if a parameter is NaN/Inf, GAT_ERR_IO on write errors. */
@@ -552,6 +646,48 @@ gat_status gat_model_forward_reference(gat_context *ctx, const gat_model *model,
                                        const gat_graph *graph, const float *x,
                                        int64_t num_nodes, int64_t in_features, float *out,
                                        float *attention);
+
+/* A forward's inputs (all borrowed, row-major float32).
+ *   x [num_nodes, in_features]: the node features (x_src of a bipartite
+ *     layer 0): gat_graph_num_src_nodes rows, layer 0's in_features columns.
+ *   x_dst [num_dst_nodes, dst_features] or NULL: PyG's x = (x_src, x_dst)
+ *     for layer 0's destination side (lin_dst / lin_r / res read it):
+ *     gat_graph_num_nodes rows, gat_layer_dst_features columns. NULL: x
+ *     serves both sides (then the graph must not be bipartite).
+ *   edge_attr [num_edges, edge_dim] or NULL: the edge attributes, row k
+ *     for the edge given k-th (gat_graph_edge_positions), num_edges ==
+ *     gat_graph_num_edges; required when a layer has edge_dim > 0 (every
+ *     such layer must have this edge_dim), ignored by layers without.
+ * A model of several layers needs a graph with as many source as
+ * destination nodes (each layer's output is the next one's x). */
+typedef struct gat_inputs {
+    const float *x;
+    int64_t num_nodes;
+    int64_t in_features;
+    const float *x_dst;
+    int64_t num_dst_nodes;
+    int64_t dst_features;
+    const float *edge_attr;
+    int64_t num_edges;
+    int64_t edge_dim;
+} gat_inputs;
+
+/* Zeroes inputs and sets x and its shape. */
+void gat_inputs_init(gat_inputs *inputs, const float *x, int64_t num_nodes, int64_t in_features);
+
+/* gat_model_forward_timed for every layer kind: out [gat_graph_num_nodes,
+ * out_features] and attention [E', H] (caller-owned outputs) as there;
+ * times may be NULL. GAT_ERR_INVALID names the input whose shape does not
+ * match the model or graph, or the missing one. */
+gat_status gat_model_forward_inputs(gat_context *ctx, const gat_model *model,
+                                    const gat_graph *graph, const gat_inputs *inputs,
+                                    float *out, float *attention, gat_forward_times *times);
+/* The reference twin (gat_model_forward_reference) of
+ * gat_model_forward_inputs: every layer kind and option in double
+ * precision, PyG's formulas step by step. */
+gat_status gat_model_forward_reference_inputs(gat_context *ctx, const gat_model *model,
+                                              const gat_graph *graph, const gat_inputs *inputs,
+                                              float *out, float *attention);
 
 /* Whether the fast forward computes this layer's node scores inside the
  * edge pass from the rows it reads (true for the shapes its register

@@ -205,7 +205,9 @@ Test(forward, random_multigraphs_one_to_three_layers)
         c[2].bias = false;
         c[layers - 1].concat = layers != 2; /* mix concat and mean at the end */
         if (layers == 1)
-            c[0] = (gat_layer_config){9, 3, 4, false, 0.1f, true, true};
+            c[0] = (gat_layer_config){.in_features = 9, .heads = 3, .channels = 4,
+                                      .negative_slope = 0.1f, .add_self_loops = true,
+                                      .bias = true};
         float *x = malloc(40 * 9 * sizeof(float));
         test_fill_uniform(x, 40 * 9, -1, 1, 200 + (uint64_t)layers);
         gat_model *m = make_model(layers, c, layers == 3 ? GAT_ACT_RELU : GAT_ACT_ELU, 0.6f,

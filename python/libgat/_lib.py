@@ -73,12 +73,17 @@ class LayerConfig(ctypes.Structure):
     _fields_ = [("in_features", ctypes.c_int64), ("heads", ctypes.c_int64),
                 ("channels", ctypes.c_int64), ("concat", ctypes.c_bool),
                 ("negative_slope", ctypes.c_float), ("add_self_loops", ctypes.c_bool),
-                ("bias", ctypes.c_bool)]
+                ("bias", ctypes.c_bool), ("type", ctypes.c_int), ("edge_dim", ctypes.c_int64),
+                ("fill_value", ctypes.c_int), ("fill_constant", ctypes.c_float),
+                ("residual", ctypes.c_bool), ("dst_features", ctypes.c_int64),
+                ("share_weights", ctypes.c_bool)]
 
 
 class LayerParams(ctypes.Structure):
     _fields_ = [("weight", c_void_p), ("att_src", c_void_p), ("att_dst", c_void_p),
-                ("bias", c_void_p)]
+                ("bias", c_void_p), ("att", c_void_p), ("weight_dst", c_void_p),
+                ("bias_src", c_void_p), ("bias_dst", c_void_p), ("weight_edge", c_void_p),
+                ("att_edge", c_void_p), ("weight_res", c_void_p)]
 
 
 class ForwardTimes(ctypes.Structure):

@@ -6,7 +6,13 @@
 
 struct gat_graph {
     gat_allocator allocator;
-    int64_t num_nodes;
+    int64_t num_nodes;       /* rows: destination nodes */
+    int64_t num_src_nodes;   /* sources lie in [0, num_src_nodes); == num_nodes unless bipartite */
+    /* The input position of edge k of the CSR (gat_graph_edge_positions):
+     * uint32_t when position_bytes is 4, int64_t when 8; NULL (0 bytes)
+     * when the CSR is in input order. Owned unless mapped. */
+    void *position;
+    int position_bytes;
     int64_t num_edges;       /* as given, self-loops included */
     int64_t num_self_loops;
     int64_t max_in_degree;
@@ -25,7 +31,9 @@ static inline int64_t gat__attention_row_offset(const struct gat_graph *g, bool 
 {
     if (!add_self_loops)
         return g->row_ptr[row];
-    return g->row_ptr[row] + row - (loops_before != NULL ? loops_before[row] : 0);
+    const int64_t loops = g->num_src_nodes < g->num_nodes ? g->num_src_nodes : g->num_nodes;
+    return g->row_ptr[row] + (row < loops ? row : loops) -
+           (loops_before != NULL ? loops_before[row] : 0);
 }
 
 /* Row partition of a CSR [rows + 1 offsets, `entries` entries] into
@@ -66,9 +74,30 @@ static inline int64_t gat__graph_chunk_start(const struct gat_graph *g, int64_t 
  * ctx's allocator. */
 gat_status gat__graph_loop_prefix(gat_context *ctx, const struct gat_graph *g, int64_t **out);
 
+/* Self-loops a policy adds: one per node with a source of the same id. */
+static inline int64_t gat__graph_added_loops(const struct gat_graph *g)
+{
+    return g->num_src_nodes < g->num_nodes ? g->num_src_nodes : g->num_nodes;
+}
+
+/* Input position of CSR edge k. */
+static inline int64_t gat__graph_edge_position(const struct gat_graph *g, int64_t k)
+{
+    if (g->position_bytes == 4)
+        return (int64_t)((const uint32_t *)g->position)[k];
+    if (g->position_bytes == 8)
+        return ((const int64_t *)g->position)[k];
+    return k;
+}
+
 /* Builds the CSR from COO arrays whose ids the caller has already checked
  * against num_nodes (as gat_graph_create does). */
 gat_status gat__graph_from_coo(gat_context *ctx, gat_graph **graph, int64_t num_nodes,
                                int64_t num_edges, const int64_t *src, const int64_t *dst);
+/* The same with num_src_nodes sources (a bipartite graph). */
+gat_status gat__graph_from_coo_bipartite(gat_context *ctx, gat_graph **graph,
+                                         int64_t num_src_nodes, int64_t num_nodes,
+                                         int64_t num_edges, const int64_t *src,
+                                         const int64_t *dst);
 
 #endif

@@ -54,9 +54,17 @@ static gat_status relabel(gat_context *ctx, const gat_graph *g, const int64_t *n
     /* Relabelling changes neither loops nor degrees. */
     r->num_self_loops = g->num_self_loops;
     r->max_in_degree = g->max_in_degree;
+    r->num_src_nodes = n;
     r->row_ptr = gat__alloc_array(ctx, n + 1, sizeof *r->row_ptr, "reorder: row offsets",
                                   &status);
     if (r->row_ptr == NULL)
+        goto fail;
+    /* Edges keep their input positions (edge attributes follow them);
+     * rows move, so the CSR is no longer in input order. */
+    r->position_bytes = (uint64_t)g->num_edges <= UINT32_MAX ? 4 : 8;
+    r->position = gat__alloc_array(ctx, g->num_edges, (size_t)r->position_bytes,
+                                   "reorder: edge positions", &status);
+    if (r->position == NULL)
         goto fail;
     r->col = gat__alloc_array(ctx, g->num_edges, sizeof *r->col, "reorder: edge sources",
                               &status);
@@ -84,6 +92,13 @@ static gat_status relabel(gat_context *ctx, const gat_graph *g, const int64_t *n
         int32_t *dst = r->col + r->row_ptr[i];
         for (int64_t k = 0; k < len; k++)
             dst[k] = (int32_t)new_id[g->col[first + k]];
+        for (int64_t k = 0; k < len; k++) {
+            const int64_t at = r->row_ptr[i] + k, from = gat__graph_edge_position(g, first + k);
+            if (r->position_bytes == 4)
+                ((uint32_t *)r->position)[at] = (uint32_t)from;
+            else
+                ((int64_t *)r->position)[at] = from;
+        }
     }
     gat__free_raw(&ctx->allocator, old_of);
     *out = r;
@@ -108,6 +123,11 @@ gat_status gat_graph_reorder(gat_context *ctx, const gat_graph *graph, gat_order
         return gat__fail(ctx, GAT_ERR_INVALID, "gat_graph_reorder: graph is NULL");
     if (new_id == NULL && graph->num_nodes > 0)
         return gat__fail(ctx, GAT_ERR_INVALID, "gat_graph_reorder: new_id is NULL");
+    if (graph->num_src_nodes != graph->num_nodes)
+        return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
+                         "gat_graph_reorder: a bipartite graph (%lld sources, %lld "
+                         "destinations) has no single numbering to reorder",
+                         (long long)graph->num_src_nodes, (long long)graph->num_nodes);
     gat_status status = GAT_OK;
     switch (ordering) {
     case GAT_ORDER_NONE:

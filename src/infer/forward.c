@@ -3,6 +3,7 @@
  * (projection -> fused attention -> activation), ping-ponging between two
  * buffers so no layer's output is copied.
  */
+#include "family.h"
 #include "kernels.h"
 
 #include <string.h>
@@ -153,26 +154,6 @@ static double seconds_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-gat_status gat__forward_check_args(gat_context *ctx, const gat_model *model,
-                                   const gat_graph *graph, const float *x, int64_t num_nodes,
-                                   int64_t in_features, const float *out)
-{
-    if (ctx == NULL)
-        return GAT_ERR_INVALID;
-    gat__clear_message(ctx);
-    if (model == NULL || graph == NULL || x == NULL || out == NULL)
-        return gat__fail(ctx, GAT_ERR_INVALID, "forward: model, graph, x and out are required");
-    if (num_nodes != graph->num_nodes)
-        return gat__fail(ctx, GAT_ERR_INVALID,
-                         "forward: x has %lld rows but the graph has %lld nodes",
-                         (long long)num_nodes, (long long)graph->num_nodes);
-    if (in_features != model->layers[0].config.in_features)
-        return gat__fail(ctx, GAT_ERR_INVALID,
-                         "forward: x has %lld columns but layer 0 expects %lld",
-                         (long long)in_features, (long long)model->layers[0].config.in_features);
-    return GAT_OK;
-}
-
 gat_status gat_model_forward(gat_context *ctx, const gat_model *model, const gat_graph *graph,
                              const float *x, int64_t num_nodes, int64_t in_features,
                              float *out, float *attention)
@@ -186,10 +167,17 @@ gat_status gat_model_forward_timed(gat_context *ctx, const gat_model *model,
                                    int64_t in_features, float *out, float *attention,
                                    gat_forward_times *times)
 {
-    gat_status status =
-        gat__forward_check_args(ctx, model, graph, x, num_nodes, in_features, out);
-    if (status != GAT_OK)
-        return status;
+    gat_inputs inputs;
+    gat_inputs_init(&inputs, x, num_nodes, in_features);
+    return gat_model_forward_inputs(ctx, model, graph, &inputs, out, attention, times);
+}
+
+/* The layer loop of 0.1's layers: projection, fused edge pass, activation. */
+static gat_status forward_plain(gat_context *ctx, const gat_model *model,
+                                const gat_graph *graph, const float *x, int64_t num_nodes,
+                                float *out, float *attention, gat_forward_times *times)
+{
+    gat_status status;
     workspace ws;
     status = ensure_workspace(ctx, model, graph, &ws);
     if (status != GAT_OK)
@@ -238,4 +226,20 @@ gat_status gat_model_forward_timed(gat_context *ctx, const gat_model *model,
     }
     gat__free_raw(&ctx->allocator, loops_before);
     return status;
+}
+
+gat_status gat_model_forward_inputs(gat_context *ctx, const gat_model *model,
+                                    const gat_graph *graph, const gat_inputs *inputs,
+                                    float *out, float *attention, gat_forward_times *times)
+{
+    gat_status status = gat__forward_check_inputs(ctx, model, graph, inputs, out);
+    if (status != GAT_OK)
+        return status;
+    if (gat__model_is_plain(model, inputs))
+        return forward_plain(ctx, model, graph, inputs->x, inputs->num_nodes, out, attention,
+                             times);
+    return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
+                     "forward: GATv2, edge features, residual connections and separate "
+                     "destination features run in gat_model_forward_reference_inputs only, "
+                     "so far");
 }

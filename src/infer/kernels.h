@@ -53,9 +53,4 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
 void gat__activation_forward(gat_context *ctx, gat_activation activation, float *values,
                              int64_t n);
 
-/* Checks a forward's arguments (gat_model_forward's statuses and messages). */
-gat_status gat__forward_check_args(gat_context *ctx, const gat_model *model,
-                                   const gat_graph *graph, const float *x, int64_t num_nodes,
-                                   int64_t in_features, const float *out);
-
 #endif

@@ -616,6 +616,9 @@ gat_status gat_graph_save_to(gat_context *ctx, const gat_graph *graph, gat_outpu
                          "%s: .gcsr arrays are little-endian and used in place; this host is "
                          "big-endian",
                          out->path);
+    if (graph->num_src_nodes != graph->num_nodes)
+        return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
+                         "%s: a bipartite graph cannot be saved as .gcsr yet", out->path);
     header h = {0};
     h.version = GAT__GCSR_VERSION;
     h.num_nodes = (uint64_t)graph->num_nodes;
@@ -782,6 +785,7 @@ static gat_status load_open_file(gat_context *ctx, gat_graph **graph, const char
     for (int64_t i = n + 1; i <= rows; i++)
         g->row_ptr[i] = (int64_t)h.num_edges;
     g->num_nodes = rows;
+    g->num_src_nodes = rows;
     g->num_edges = (int64_t)h.num_edges;
     g->num_self_loops = (int64_t)h.num_self_loops;
     g->max_in_degree = (int64_t)h.max_in_degree;

@@ -23,6 +23,13 @@ void gat_layer_config_init(gat_layer_config *config, int64_t in_features, int64_
     config->bias = true;
 }
 
+int64_t gat_layer_dst_features(const gat_layer_config *config)
+{
+    if (config == NULL)
+        return 0;
+    return config->dst_features > 0 ? config->dst_features : config->in_features;
+}
+
 gat_status gat__layer_config_check(gat_context *ctx, const gat_layer_config *c, int layer)
 {
     if (c->in_features < 1 || c->in_features > GAT_MAX_DIM || c->heads < 1 ||
@@ -35,7 +42,136 @@ gat_status gat__layer_config_check(gat_context *ctx, const gat_layer_config *c, 
                          (long long)c->channels);
     if (!isfinite(c->negative_slope))
         return gat__fail(ctx, GAT_ERR_INVALID, "layer %d: negative_slope is not finite", layer);
+    if (c->type != GAT_LAYER_GAT && c->type != GAT_LAYER_GATV2)
+        return gat__fail(ctx, GAT_ERR_INVALID, "layer %d: unknown layer type %d", layer,
+                         (int)c->type);
+    if (c->edge_dim < 0 || c->edge_dim > GAT_MAX_DIM || c->dst_features < 0 ||
+        c->dst_features > GAT_MAX_DIM)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "layer %d: edge_dim %lld, dst_features %lld: each must be in [0, 2^24]",
+                         layer, (long long)c->edge_dim, (long long)c->dst_features);
+    if (c->fill_value < GAT_FILL_MEAN || c->fill_value > GAT_FILL_CONSTANT)
+        return gat__fail(ctx, GAT_ERR_INVALID, "layer %d: unknown fill_value %d", layer,
+                         (int)c->fill_value);
+    if (!isfinite(c->fill_constant))
+        return gat__fail(ctx, GAT_ERR_INVALID, "layer %d: fill_constant is not finite", layer);
+    if (c->share_weights && c->type != GAT_LAYER_GATV2)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "layer %d: share_weights is an option of GATv2 layers", layer);
+    /* lin_r is lin_l: both sides must have lin_l's width. */
+    if (c->share_weights && gat_layer_dst_features(c) != c->in_features)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "layer %d: share_weights with dst_features %lld != in_features %lld",
+                         layer, (long long)c->dst_features, (long long)c->in_features);
     return GAT_OK;
+}
+
+const char *gat__layer_type_name(gat_layer_type type)
+{
+    switch (type) {
+    case GAT_LAYER_GAT: return "gat";
+    case GAT_LAYER_GATV2: return "gatv2";
+    }
+    return NULL;
+}
+
+static const char *const fill_names[] = {"mean", "add", "max", "min", "mul", NULL};
+
+const char *gat__fill_name(gat_fill fill)
+{
+    return fill >= GAT_FILL_MEAN && fill < GAT_FILL_CONSTANT ? fill_names[fill] : NULL;
+}
+
+bool gat__fill_from_name(const char *name, gat_fill *fill)
+{
+    for (int k = 0; fill_names[k] != NULL; k++)
+        if (strcmp(name, fill_names[k]) == 0) {
+            *fill = (gat_fill)k;
+            return true;
+        }
+    return false;
+}
+
+gat__tensor_info gat__layer_tensor(const gat_layer_config *c, gat__tensor_kind kind)
+{
+    const bool v2 = c->type == GAT_LAYER_GATV2;
+    const int64_t hc = c->heads * c->channels, width = gat__layer_out_width(c),
+                  f_dst = gat_layer_dst_features(c);
+    gat__tensor_info t = {.name = NULL, .present = false, .ndim = 2, .rows = hc,
+                          .cols = 1, .init = GAT__INIT_GLOROT, .fan_in = 0};
+    switch (kind) {
+    case GAT__T_WEIGHT:
+        t.name = v2 ? "lin_l.weight" : c->dst_features > 0 ? "lin_src.weight" : "lin.weight";
+        t.present = true;
+        t.cols = c->in_features;
+        break;
+    case GAT__T_ATT_SRC:
+    case GAT__T_ATT_DST:
+    case GAT__T_ATT:
+    case GAT__T_ATT_EDGE:
+        t.name = kind == GAT__T_ATT_SRC   ? "att_src"
+                 : kind == GAT__T_ATT_DST ? "att_dst"
+                 : kind == GAT__T_ATT     ? "att"
+                                          : "att_edge";
+        t.present = kind == GAT__T_ATT ? v2 : !v2 && (kind != GAT__T_ATT_EDGE || c->edge_dim > 0);
+        t.ndim = 3;
+        t.rows = c->heads;
+        t.cols = c->channels;
+        break;
+    case GAT__T_BIAS:
+        t.name = "bias";
+        t.present = c->bias;
+        t.ndim = 1;
+        t.rows = width;
+        t.init = GAT__INIT_ZEROS;
+        break;
+    case GAT__T_WEIGHT_DST:
+        t.name = v2 ? "lin_r.weight" : "lin_dst.weight";
+        t.present = v2 ? !c->share_weights : c->dst_features > 0;
+        t.cols = f_dst;
+        break;
+    case GAT__T_BIAS_SRC:
+    case GAT__T_BIAS_DST:
+        t.name = kind == GAT__T_BIAS_SRC ? "lin_l.bias" : "lin_r.bias";
+        t.present = v2 && c->bias && (kind == GAT__T_BIAS_SRC || !c->share_weights);
+        t.ndim = 1;
+        t.init = GAT__INIT_UNIFORM;
+        t.fan_in = kind == GAT__T_BIAS_SRC ? c->in_features : f_dst;
+        break;
+    case GAT__T_WEIGHT_EDGE:
+        t.name = "lin_edge.weight";
+        t.present = c->edge_dim > 0;
+        t.cols = c->edge_dim;
+        break;
+    case GAT__T_WEIGHT_RES:
+        t.name = "res.weight";
+        t.present = c->residual;
+        t.rows = width;
+        t.cols = f_dst;
+        break;
+    case GAT__T_COUNT:
+        break;
+    }
+    return t;
+}
+
+float **gat__layer_tensor_data(gat__layer *layer, gat__tensor_kind kind)
+{
+    switch (kind) {
+    case GAT__T_WEIGHT: return &layer->weight;
+    case GAT__T_ATT_SRC: return &layer->att_src;
+    case GAT__T_ATT_DST: return &layer->att_dst;
+    case GAT__T_BIAS: return &layer->bias;
+    case GAT__T_ATT: return &layer->att;
+    case GAT__T_WEIGHT_DST: return &layer->weight_dst;
+    case GAT__T_BIAS_SRC: return &layer->bias_src;
+    case GAT__T_BIAS_DST: return &layer->bias_dst;
+    case GAT__T_WEIGHT_EDGE: return &layer->weight_edge;
+    case GAT__T_ATT_EDGE: return &layer->att_edge;
+    case GAT__T_WEIGHT_RES: return &layer->weight_res;
+    case GAT__T_COUNT: break;
+    }
+    return NULL;
 }
 
 gat_status gat_model_create(gat_context *ctx, gat_model **model, int num_layers,
@@ -53,6 +189,13 @@ gat_status gat_model_create(gat_context *ctx, gat_model **model, int num_layers,
         gat_status status = gat__layer_config_check(ctx, &configs[l], l);
         if (status != GAT_OK)
             return status;
+        /* Every later layer reads one x for both sides: its dst width is its input's. */
+        if (l > 0 && gat_layer_dst_features(&configs[l]) != configs[l].in_features)
+            return gat__fail(ctx, GAT_ERR_INVALID,
+                             "layer %d: dst_features %lld: only layer 0 may read a separate "
+                             "x_dst (a later layer's input is the previous output, %lld wide)",
+                             l, (long long)configs[l].dst_features,
+                             (long long)configs[l].in_features);
         if (l > 0 && configs[l].in_features != gat__layer_out_width(&configs[l - 1]))
             return gat__fail(ctx, GAT_ERR_INVALID,
                              "layer %d: in_features %lld but layer %d outputs %lld", l,
@@ -72,19 +215,14 @@ gat_status gat_model_create(gat_context *ctx, gat_model **model, int num_layers,
     m->num_layers = num_layers;
     for (int l = 0; l < num_layers; l++) {
         gat__layer *layer = &m->layers[l];
-        const gat_layer_config *c = &configs[l];
-        layer->config = *c;
-        int64_t hc = c->heads * c->channels;
-        layer->weight = gat__calloc_array(ctx, hc * c->in_features, sizeof(float),
-                                          "lin.weight", &status);
-        layer->att_src = gat__calloc_array(ctx, hc, sizeof(float), "att_src", &status);
-        layer->att_dst = gat__calloc_array(ctx, hc, sizeof(float), "att_dst", &status);
-        if (layer->weight == NULL || layer->att_src == NULL || layer->att_dst == NULL)
-            goto fail;
-        if (c->bias) {
-            layer->bias = gat__calloc_array(ctx, gat__layer_out_width(c), sizeof(float), "bias",
-                                            &status);
-            if (layer->bias == NULL)
+        layer->config = configs[l];
+        for (int k = 0; k < GAT__T_COUNT; k++) {
+            gat__tensor_info t = gat__layer_tensor(&configs[l], (gat__tensor_kind)k);
+            if (!t.present)
+                continue;
+            float **data = gat__layer_tensor_data(layer, (gat__tensor_kind)k);
+            *data = gat__calloc_array(ctx, t.rows * t.cols, sizeof(float), t.name, &status);
+            if (*data == NULL)
                 goto fail;
         }
     }
@@ -110,12 +248,10 @@ void gat_model_destroy(gat_model **model)
         return;
     gat_model *m = *model;
     if (m->layers != NULL) {
-        for (int l = 0; l < m->num_layers; l++) {
-            gat__free_raw(&m->allocator, m->layers[l].weight);
-            gat__free_raw(&m->allocator, m->layers[l].att_src);
-            gat__free_raw(&m->allocator, m->layers[l].att_dst);
-            gat__free_raw(&m->allocator, m->layers[l].bias);
-        }
+        for (int l = 0; l < m->num_layers; l++)
+            for (int k = 0; k < GAT__T_COUNT; k++)
+                gat__free_raw(&m->allocator,
+                              *gat__layer_tensor_data(&m->layers[l], (gat__tensor_kind)k));
         gat__free_raw(&m->allocator, m->layers);
     }
     gat_allocator allocator = m->allocator;
@@ -147,6 +283,13 @@ gat_status gat_model_layer_params(gat_model *model, int layer, gat_layer_params 
     params->att_src = l->att_src;
     params->att_dst = l->att_dst;
     params->bias = l->bias;
+    params->att = l->att;
+    params->weight_dst = l->weight_dst;
+    params->bias_src = l->bias_src;
+    params->bias_dst = l->bias_dst;
+    params->weight_edge = l->weight_edge;
+    params->att_edge = l->att_edge;
+    params->weight_res = l->weight_res;
     return GAT_OK;
 }
 

@@ -23,22 +23,41 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-/* The tensors a layer may have. lin_src.weight is PyG 2.3-2.4's name for
- * lin.weight; lin_dst.weight is the same module registered twice, accepted
- * only when it equals the source weight. */
+/* The tensor names a layer may have in a file: GATConv's and GATv2Conv's
+ * state_dict names (lin_src.weight is also PyG 2.3-2.4's name for
+ * lin.weight, saved with an equal lin_dst.weight copy). Which of them a
+ * layer must have follows from its configuration (model.c's table). */
 enum {
-    SLOT_WEIGHT,
-    SLOT_WEIGHT_SRC,
-    SLOT_WEIGHT_DST,
+    SLOT_LIN,
+    SLOT_LIN_SRC,
+    SLOT_LIN_DST,
     SLOT_ATT_SRC,
     SLOT_ATT_DST,
     SLOT_BIAS,
+    SLOT_ATT,
+    SLOT_LIN_L,
+    SLOT_LIN_L_BIAS,
+    SLOT_LIN_R,
+    SLOT_LIN_R_BIAS,
+    SLOT_LIN_EDGE,
+    SLOT_ATT_EDGE,
+    SLOT_RES,
     SLOT_COUNT
 };
 
 static const char *const slot_names[SLOT_COUNT] = {
-    "lin.weight", "lin_src.weight", "lin_dst.weight", "att_src", "att_dst", "bias",
+    "lin.weight",   "lin_src.weight", "lin_dst.weight", "att_src",         "att_dst",
+    "bias",         "att",            "lin_l.weight",   "lin_l.bias",      "lin_r.weight",
+    "lin_r.bias",   "lin_edge.weight", "att_edge",      "res.weight",
 };
+
+static int slot_named(const char *name)
+{
+    for (int s = 0; s < SLOT_COUNT; s++)
+        if (strcmp(name, slot_names[s]) == 0)
+            return s;
+    return -1;
+}
 
 /* One validated header entry. Names point into the parsed JSON. */
 typedef struct st_tensor {
@@ -51,7 +70,8 @@ typedef struct st_tensor {
 
 typedef struct st_layer {
     const st_tensor *slot[SLOT_COUNT];
-    int64_t heads, channels, in_features;
+    int file_slot[GAT__T_COUNT]; /* the slot each tensor kind reads, -1: none */
+    bool dst_copy;               /* lin_dst.weight is PyG 2.3-2.4's copy of lin_src's */
 } st_layer;
 
 typedef struct st_reader {
@@ -197,36 +217,22 @@ done:
     return status;
 }
 
-/* Names reserved for the layer variants that come next (GATv2, edge
- * features, residual connections) and the projection bias GATConv never
- * has: refused as GAT_ERR_UNSUPPORTED naming the feature, not as unknown.
- * A name ending in '.' is a prefix. */
+/* The projection bias GATConv never has: refused as GAT_ERR_UNSUPPORTED
+ * naming why, not as an unknown name. */
 typedef struct reserved_name {
     const char *name;
     const char *feature;
 } reserved_name;
 
-#define GATV2 "GATv2 layers (GATv2Conv), a layer type reserved for a later version"
-#define EDGE_FEATURES "edge features (edge_dim), reserved for a later version"
-#define RESIDUAL "residual connections (residual=True), reserved for a later version"
-#define LIN_BIAS "a bias inside the linear projection (PyG's GATConv projects with bias=False)"
+#define LIN_BIAS "a bias inside GATConv's linear projection (PyG's GATConv projects with bias=False)"
 
 static const reserved_name reserved_tensors[] = {
-    {"lin.bias", LIN_BIAS},       {"lin_src.bias", LIN_BIAS},  {"lin_dst.bias", LIN_BIAS},
-    {"lin_l.", GATV2},            {"lin_r.", GATV2},           {"att", GATV2},
-    {"lin_edge.", EDGE_FEATURES}, {"att_edge", EDGE_FEATURES}, {"res.", RESIDUAL},
+    {"lin.bias", LIN_BIAS}, {"lin_src.bias", LIN_BIAS}, {"lin_dst.bias", LIN_BIAS},
 };
 
-/* layers.{i}.type, whose one supported value is "gatconv", is checked apart. */
-static const reserved_name reserved_metadata[] = {
-    {"share_weights", GATV2},
-    {"edge_dim", EDGE_FEATURES},
-    {"fill_value", EDGE_FEATURES},
-    {"residual", RESIDUAL},
-};
-
-/* The metadata keys of a layer and their defaults (build_configs). */
-static const char *const layer_keys[] = {"concat", "negative_slope", "add_self_loops"};
+/* The metadata keys of a layer (build_configs reads them). */
+static const char *const layer_keys[] = {"concat",    "negative_slope", "add_self_loops", "type",
+                                         "fill_value", "share_weights", "residual"};
 
 static const char *find_reserved(const reserved_name *table, size_t count, const char *suffix)
 {
@@ -284,14 +290,11 @@ static gat_status classify_name(st_reader *r, const char *name, int64_t *layer, 
     if (suffix == NULL)
         return gat__fail(r->ctx, GAT_ERR_FORMAT,
                          "%s: tensor \"%s\": unknown tensor name (expected "
-                         "layers.{i}.lin.weight, att_src, att_dst or bias)",
+                         "layers.{i}.lin.weight, att_src, att_dst, bias, ...)",
                          r->path, shown);
-    for (int s = 0; s < SLOT_COUNT; s++) {
-        if (strcmp(suffix, slot_names[s]) == 0) {
-            *slot = s;
-            return GAT_OK;
-        }
-    }
+    *slot = slot_named(suffix);
+    if (*slot >= 0)
+        return GAT_OK;
     const char *feature =
         find_reserved(reserved_tensors, sizeof reserved_tensors / sizeof *reserved_tensors, suffix);
     if (feature != NULL)
@@ -300,7 +303,9 @@ static gat_status classify_name(st_reader *r, const char *name, int64_t *layer, 
                          feature);
     return gat__fail(r->ctx, GAT_ERR_FORMAT,
                      "%s: tensor \"%s\": unknown tensor name under layers.%lld (expected "
-                     "lin.weight, att_src, att_dst or bias)",
+                     "GATConv's lin.weight, lin_src.weight, lin_dst.weight, att_src, att_dst, "
+                     "att_edge, or GATv2Conv's lin_l.weight, lin_l.bias, lin_r.weight, "
+                     "lin_r.bias, att, and lin_edge.weight, res.weight, bias)",
                      r->path, shown, (long long)*layer);
 }
 
@@ -632,169 +637,20 @@ static gat_status check_metadata(st_reader *r)
                              "%s: metadata \"%s\": unknown key (expected activation, format, "
                              "preprocess or layers.{i}.concat, negative_slope, add_self_loops)",
                              r->path, shown);
-        const char *feature = find_reserved(
-            reserved_metadata, sizeof reserved_metadata / sizeof *reserved_metadata, suffix);
-        if (feature != NULL)
-            return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
-                             "%s: metadata \"%s\": not supported: it belongs to %s", r->path,
-                             shown, feature);
         bool known = false;
         for (size_t k = 0; k < sizeof layer_keys / sizeof *layer_keys; k++)
             known |= strcmp(suffix, layer_keys[k]) == 0;
-        if (strcmp(suffix, "type") == 0) {
-            if (strcmp(text, "gatv2conv") == 0)
-                return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
-                                 "%s: metadata \"%s\" = \"gatv2conv\": not supported: it "
-                                 "belongs to " GATV2,
-                                 r->path, shown);
-            if (strcmp(text, "gatconv") != 0)
-                return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                                 "%s: metadata \"%s\" = \"%s\": expected \"gatconv\" (or the "
-                                 "reserved \"gatv2conv\")",
-                                 r->path, shown, shown_value);
-            known = true;
-        }
         if (!known)
             return gat__fail(r->ctx, GAT_ERR_FORMAT,
                              "%s: metadata \"%s\": unknown key (a layer has concat, "
-                             "negative_slope, add_self_loops and type)",
+                             "negative_slope, add_self_loops, type, fill_value, share_weights "
+                             "and residual)",
                              r->path, shown);
         if (layer >= r->num_layers)
             return gat__fail(r->ctx, GAT_ERR_FORMAT,
                              "%s: metadata \"%s\": there is no layer %lld (the tensors define "
                              "%d layer(s), 0 to %d)",
                              r->path, shown, (long long)layer, r->num_layers, r->num_layers - 1);
-    }
-    return GAT_OK;
-}
-
-/* Which layers exist, whether each has its tensors, and its metadata. */
-static gat_status build_configs(st_reader *r, gat_layer_config *configs)
-{
-    for (int l = 0; l < r->num_layers; l++) {
-        st_layer *layer = &r->layers[l];
-        gat_layer_config *c = &configs[l];
-        bool any = false;
-        for (int s = 0; s < SLOT_COUNT; s++)
-            any |= layer->slot[s] != NULL;
-        if (!any)
-            return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                             "%s: no tensors named layers.%d.* but layers.%d.* exist: layers "
-                             "must be numbered 0, 1, 2, ... without gaps",
-                             r->path, l, r->num_layers - 1);
-        if (layer->slot[SLOT_WEIGHT] && layer->slot[SLOT_WEIGHT_SRC])
-            return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                             "%s: both \"layers.%d.lin.weight\" and \"layers.%d.lin_src.weight\" "
-                             "are present: expected one of them",
-                             r->path, l, l);
-        if (!layer->slot[SLOT_WEIGHT])
-            layer->slot[SLOT_WEIGHT] = layer->slot[SLOT_WEIGHT_SRC];
-        if (!layer->slot[SLOT_WEIGHT])
-            return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                             "%s: missing tensor \"layers.%d.lin.weight\" (or "
-                             "\"layers.%d.lin_src.weight\")",
-                             r->path, l, l);
-        if (!layer->slot[SLOT_ATT_SRC] || !layer->slot[SLOT_ATT_DST])
-            return gat__fail(r->ctx, GAT_ERR_FORMAT, "%s: missing tensor \"layers.%d.%s\"",
-                             r->path, l, layer->slot[SLOT_ATT_SRC] ? "att_dst" : "att_src");
-
-        char key[64];
-        gat_status status;
-        bool concat = true, self_loops = true;
-        float slope = 0.2f;
-        snprintf(key, sizeof key, "layers.%d.%s", l, layer_keys[0]);
-        if ((status = meta_bool(r, key, &concat)) != GAT_OK)
-            return status;
-        snprintf(key, sizeof key, "layers.%d.%s", l, layer_keys[1]);
-        if ((status = meta_float(r, key, &slope)) != GAT_OK)
-            return status;
-        snprintf(key, sizeof key, "layers.%d.%s", l, layer_keys[2]);
-        if ((status = meta_bool(r, key, &self_loops)) != GAT_OK)
-            return status;
-        gat_layer_config_init(c, 0, 0, 0);
-        c->concat = concat;
-        c->negative_slope = slope;
-        c->add_self_loops = self_loops;
-        c->bias = layer->slot[SLOT_BIAS] != NULL;
-    }
-    return GAT_OK;
-}
-
-/* Heads and channels from att_src, which PyG stores as [1, H, C]: the only
- * shape accepted, so that a tensor of another layout is not read as one. */
-static gat_status att_shape(st_reader *r, const st_tensor *t, int64_t *heads, int64_t *channels)
-{
-    char shown[160], shape[96];
-    if (t->ndim != 3 || t->shape[0] != 1)
-        return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                         "%s: tensor \"%s\": shape %s: expected [1, heads, channels]", r->path,
-                         show(t->name, shown, sizeof shown), shape_text(t, shape, sizeof shape));
-    *heads = t->shape[1];
-    *channels = t->shape[2];
-    if (*heads < 1 || *channels < 1)
-        return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                         "%s: tensor \"%s\": shape %s: heads and channels must be at least 1",
-                         r->path, show(t->name, shown, sizeof shown),
-                         shape_text(t, shape, sizeof shape));
-    return GAT_OK;
-}
-
-/* Shapes of each layer's tensors against each other and against the layer
- * before it. */
-static gat_status check_shapes(st_reader *r, gat_layer_config *configs)
-{
-    char shown[160], shape[96];
-    for (int l = 0; l < r->num_layers; l++) {
-        const st_layer *layer = &r->layers[l];
-        gat_layer_config *c = &configs[l];
-        int64_t heads, channels, h2, c2;
-        gat_status status = att_shape(r, layer->slot[SLOT_ATT_SRC], &heads, &channels);
-        if (status != GAT_OK)
-            return status;
-        status = att_shape(r, layer->slot[SLOT_ATT_DST], &h2, &c2);
-        if (status != GAT_OK)
-            return status;
-        if (h2 != heads || c2 != channels)
-            return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                             "%s: tensor \"layers.%d.att_dst\": shape %s: expected %lld heads "
-                             "of %lld channels like att_src",
-                             r->path, l, shape_text(layer->slot[SLOT_ATT_DST], shape, sizeof shape),
-                             (long long)heads, (long long)channels);
-        /* Both are products of one tensor's shape, which did not overflow. */
-        int64_t hc = heads * channels;
-
-        const st_tensor *w = layer->slot[SLOT_WEIGHT];
-        if (w->ndim != 2 || w->shape[0] != hc || w->shape[1] < 1)
-            return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                             "%s: tensor \"%s\": shape %s: expected [heads*channels = %lld, "
-                             "in_features >= 1]",
-                             r->path, show(w->name, shown, sizeof shown),
-                             shape_text(w, shape, sizeof shape), (long long)hc);
-        const st_tensor *wd = layer->slot[SLOT_WEIGHT_DST];
-        if (wd != NULL && (wd->ndim != 2 || wd->shape[0] != hc || wd->shape[1] != w->shape[1]))
-            return gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
-                             "%s: tensor \"layers.%d.lin_dst.weight\": shape %s differs from the "
-                             "source weight's: bipartite GATConv is not supported",
-                             r->path, l, shape_text(wd, shape, sizeof shape));
-        c->in_features = w->shape[1];
-        c->heads = heads;
-        c->channels = channels;
-
-        const st_tensor *bias = layer->slot[SLOT_BIAS];
-        int64_t width = gat__layer_out_width(c);
-        if (bias != NULL && (bias->ndim != 1 || bias->shape[0] != width))
-            return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                             "%s: tensor \"layers.%d.bias\": shape %s: expected [%lld] (%s, "
-                             "layers.%d.concat = %s)",
-                             r->path, l, shape_text(bias, shape, sizeof shape), (long long)width,
-                             c->concat ? "heads*channels" : "channels", l,
-                             c->concat ? "true" : "false");
-        if (l > 0 && c->in_features != gat__layer_out_width(&configs[l - 1]))
-            return gat__fail(r->ctx, GAT_ERR_FORMAT,
-                             "%s: tensor \"%s\": in_features %lld but layer %d outputs %lld",
-                             r->path, show(w->name, shown, sizeof shown),
-                             (long long)c->in_features, l - 1,
-                             (long long)gat__layer_out_width(&configs[l - 1]));
     }
     return GAT_OK;
 }
@@ -826,41 +682,309 @@ static gat_status read_tensor(st_reader *r, const st_tensor *t, float *dst)
     return GAT_OK;
 }
 
-static gat_status read_params(st_reader *r, gat_model *m)
+/* Whether two tensors of the same byte size hold the same bytes: PyG
+ * 2.3-2.4 register one Linear as both lin_src and lin_dst, so their
+ * state_dict holds two equal copies of one shared weight. */
+static gat_status same_data(st_reader *r, const st_tensor *a, const st_tensor *b, bool *same)
 {
     gat_status status = GAT_OK;
-    float *scratch = NULL;
-    for (int l = 0; l < r->num_layers && status == GAT_OK; l++) {
-        const st_layer *layer = &r->layers[l];
-        gat__layer *dst = &m->layers[l];
-        if ((status = read_tensor(r, layer->slot[SLOT_WEIGHT], dst->weight)) != GAT_OK ||
-            (status = read_tensor(r, layer->slot[SLOT_ATT_SRC], dst->att_src)) != GAT_OK ||
-            (status = read_tensor(r, layer->slot[SLOT_ATT_DST], dst->att_dst)) != GAT_OK)
-            break;
-        if (layer->slot[SLOT_BIAS] != NULL &&
-            (status = read_tensor(r, layer->slot[SLOT_BIAS], dst->bias)) != GAT_OK)
-            break;
-        const st_tensor *wd = layer->slot[SLOT_WEIGHT_DST];
-        if (wd == NULL)
-            continue;
-        /* PyG 2.3-2.4 register one Linear as both lin_src and lin_dst, so
-         * its state_dict holds two equal copies; a different copy means a
-         * bipartite layer, which we cannot run. */
-        size_t bytes = (size_t)(wd->end - wd->begin);
-        scratch = gat__alloc_array(r->ctx, (int64_t)bytes, 1, "lin_dst.weight", &status);
-        if (scratch == NULL)
-            break;
-        if ((status = read_tensor(r, wd, scratch)) != GAT_OK)
-            break;
-        if (memcmp(scratch, dst->weight, bytes) != 0)
-            status = gat__fail(r->ctx, GAT_ERR_UNSUPPORTED,
-                               "%s: tensor \"layers.%d.lin_dst.weight\" differs from the source "
-                               "weight: bipartite GATConv is not supported",
-                               r->path, l);
-        GAT_FREE(&r->ctx->allocator, scratch);
-    }
-    gat__free_raw(&r->ctx->allocator, scratch);
+    const int64_t bytes = (int64_t)(a->end - a->begin);
+    *same = false;
+    float *x = gat__alloc_array(r->ctx, bytes + 1, 1, "lin_src.weight", &status);
+    float *y = x != NULL ? gat__alloc_array(r->ctx, bytes + 1, 1, "lin_dst.weight", &status)
+                         : NULL;
+    if (y != NULL && (status = read_tensor(r, a, x)) == GAT_OK &&
+        (status = read_tensor(r, b, y)) == GAT_OK)
+        *same = memcmp(x, y, (size_t)bytes) == 0;
+    gat__free_raw(&r->ctx->allocator, x);
+    gat__free_raw(&r->ctx->allocator, y);
     return status;
+}
+
+/* Heads and channels from att_src or att, which PyG stores as [1, H, C]:
+ * the only shape accepted, so that a tensor of another layout is not read
+ * as one. */
+static gat_status att_shape(st_reader *r, const st_tensor *t, int64_t *heads, int64_t *channels)
+{
+    char shown[160], shape[96];
+    if (t->ndim != 3 || t->shape[0] != 1)
+        return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": shape %s: expected [1, heads, channels]", r->path,
+                         show(t->name, shown, sizeof shown), shape_text(t, shape, sizeof shape));
+    *heads = t->shape[1];
+    *channels = t->shape[2];
+    if (*heads < 1 || *channels < 1)
+        return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                         "%s: tensor \"%s\": shape %s: heads and channels must be at least 1",
+                         r->path, show(t->name, shown, sizeof shown),
+                         shape_text(t, shape, sizeof shape));
+    return GAT_OK;
+}
+
+/* A metadata flag that repeats what the tensors show must agree with them. */
+static gat_status meta_agrees(st_reader *r, int l, const char *name, bool evident,
+                              const char *because)
+{
+    char key[64];
+    snprintf(key, sizeof key, "layers.%d.%s", l, name);
+    bool value = evident;
+    gat_status status = meta_bool(r, key, &value);
+    if (status == GAT_OK && value != evident)
+        status = gat__fail(r->ctx, GAT_ERR_FORMAT, "%s: metadata \"%s\" = \"%s\" but %s",
+                           r->path, key, value ? "true" : "false", because);
+    return status;
+}
+
+/* The layer's type: metadata "type" ("gat", today's "gatconv", "gatv2"),
+ * or GATv2 when a GATv2-only tensor is there. */
+static gat_status layer_type(st_reader *r, int l, gat_layer_type *type)
+{
+    const st_layer *layer = &r->layers[l];
+    char key[64], shown[64];
+    const char *s;
+    snprintf(key, sizeof key, "layers.%d.type", l);
+    gat_status status = meta_string(r, key, &s);
+    if (status != GAT_OK)
+        return status;
+    if (s == NULL)
+        *type = layer->slot[SLOT_ATT] || layer->slot[SLOT_LIN_L] || layer->slot[SLOT_LIN_R]
+                    ? GAT_LAYER_GATV2
+                    : GAT_LAYER_GAT;
+    else if (strcmp(s, "gat") == 0 || strcmp(s, "gatconv") == 0)
+        *type = GAT_LAYER_GAT;
+    else if (strcmp(s, "gatv2") == 0 || strcmp(s, "gatv2conv") == 0)
+        *type = GAT_LAYER_GATV2;
+    else
+        return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                         "%s: metadata \"%s\" = \"%s\": expected \"gat\" or \"gatv2\"", r->path,
+                         key, show(s, shown, sizeof shown));
+    return GAT_OK;
+}
+
+/* "fill_value": "mean", "add", "max", "min", "mul" or a number. */
+static gat_status layer_fill(st_reader *r, int l, gat_layer_config *c)
+{
+    char key[64];
+    const char *s;
+    snprintf(key, sizeof key, "layers.%d.fill_value", l);
+    gat_status status = meta_string(r, key, &s);
+    if (status != GAT_OK || s == NULL || gat__fill_from_name(s, &c->fill_value))
+        return status;
+    c->fill_value = GAT_FILL_CONSTANT;
+    return meta_float(r, key, &c->fill_constant);
+}
+
+/* Which layers exist, and each one's configuration from its tensors'
+ * presence and shapes and its metadata. The shapes are checked in full
+ * afterwards (check_shapes) against what the configuration implies. */
+static gat_status build_configs(st_reader *r, gat_layer_config *configs)
+{
+    char shown[160], shape[96], key[64];
+    for (int l = 0; l < r->num_layers; l++) {
+        st_layer *layer = &r->layers[l];
+        gat_layer_config *c = &configs[l];
+        const st_tensor *const *slot = layer->slot;
+        bool any = false;
+        for (int s = 0; s < SLOT_COUNT; s++)
+            any |= slot[s] != NULL;
+        if (!any)
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: no tensors named layers.%d.* but layers.%d.* exist: layers "
+                             "must be numbered 0, 1, 2, ... without gaps",
+                             r->path, l, r->num_layers - 1);
+        gat_layer_type type;
+        gat_status status = layer_type(r, l, &type);
+        if (status != GAT_OK)
+            return status;
+        const bool v2 = type == GAT_LAYER_GATV2;
+        if (!v2 && slot[SLOT_LIN] && slot[SLOT_LIN_SRC])
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: both \"layers.%d.lin.weight\" and \"layers.%d.lin_src.weight\" "
+                             "are present: expected one of them",
+                             r->path, l, l);
+        const st_tensor *w = v2 ? slot[SLOT_LIN_L] : slot[SLOT_LIN] ? slot[SLOT_LIN]
+                                                                    : slot[SLOT_LIN_SRC];
+        if (w == NULL)
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             v2 ? "%s: missing tensor \"layers.%d.lin_l.weight\" (a GATv2 layer)"
+                                : "%s: missing tensor \"layers.%d.lin.weight\" (or "
+                                  "\"layers.%d.lin_src.weight\")",
+                             r->path, l, l);
+        const st_tensor *att = slot[v2 ? SLOT_ATT : SLOT_ATT_SRC];
+        if (att == NULL)
+            return gat__fail(r->ctx, GAT_ERR_FORMAT, "%s: missing tensor \"layers.%d.%s\"",
+                             r->path, l, v2 ? "att" : "att_src");
+        int64_t heads = 0, channels = 0;
+        if ((status = att_shape(r, att, &heads, &channels)) != GAT_OK)
+            return status;
+        if (w->ndim != 2 || w->shape[0] != heads * channels || w->shape[1] < 1)
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: tensor \"%s\": shape %s: expected [heads*channels = %lld, "
+                             "in_features >= 1]",
+                             r->path, show(w->name, shown, sizeof shown),
+                             shape_text(w, shape, sizeof shape), (long long)(heads * channels));
+
+        bool concat = true, self_loops = true;
+        float slope = 0.2f;
+        snprintf(key, sizeof key, "layers.%d.concat", l);
+        if ((status = meta_bool(r, key, &concat)) != GAT_OK)
+            return status;
+        snprintf(key, sizeof key, "layers.%d.negative_slope", l);
+        if ((status = meta_float(r, key, &slope)) != GAT_OK)
+            return status;
+        snprintf(key, sizeof key, "layers.%d.add_self_loops", l);
+        if ((status = meta_bool(r, key, &self_loops)) != GAT_OK)
+            return status;
+        gat_layer_config_init(c, w->shape[1], heads, channels);
+        c->type = type;
+        c->concat = concat;
+        c->negative_slope = slope;
+        c->add_self_loops = self_loops;
+        c->bias = slot[SLOT_BIAS] != NULL;
+        const st_tensor *lin_edge = slot[SLOT_LIN_EDGE], *dst = slot[v2 ? SLOT_LIN_R : SLOT_LIN_DST];
+        if (lin_edge != NULL)
+            c->edge_dim = lin_edge->ndim == 2 && lin_edge->shape[1] > 0 ? lin_edge->shape[1] : 1;
+        c->residual = slot[SLOT_RES] != NULL;
+        if (dst != NULL && dst->ndim == 2 && dst->shape[1] != c->in_features)
+            c->dst_features = dst->shape[1];
+        if (!v2 && dst != NULL && dst->ndim == 2 && dst->shape[1] == c->in_features) {
+            /* lin_src + lin_dst of one width: PyG 2.3-2.4's shared weight
+             * saved twice (equal), or a tuple layer with two weights. */
+            if (slot[SLOT_LIN] == NULL && dst->shape[0] == w->shape[0] &&
+                (status = same_data(r, w, dst, &layer->dst_copy)) != GAT_OK)
+                return status;
+            if (!layer->dst_copy)
+                c->dst_features = c->in_features;
+        }
+        if (v2) {
+            c->share_weights = dst == NULL;
+            if ((status = meta_agrees(r, l, "share_weights", c->share_weights,
+                                      c->share_weights ? "there is no lin_r.weight"
+                                                       : "lin_r.weight is present")) != GAT_OK)
+                return status;
+        } else {
+            snprintf(key, sizeof key, "layers.%d.share_weights", l);
+            if (r->metadata != NULL && json_object_get(r->metadata, key) != NULL)
+                return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                                 "%s: metadata \"%s\": share_weights is an option of GATv2 "
+                                 "layers (layers.%d.type = \"gatv2\")",
+                                 r->path, key, l);
+        }
+        if ((status = meta_agrees(r, l, "residual", c->residual,
+                                  c->residual ? "res.weight is present"
+                                              : "there is no res.weight")) != GAT_OK ||
+            (status = layer_fill(r, l, c)) != GAT_OK)
+            return status;
+    }
+    return GAT_OK;
+}
+
+/* The file slot that holds a tensor kind of a layer, -1 if none. */
+static int slot_of(const st_layer *layer, const gat_layer_config *c, gat__tensor_kind kind,
+                   const char *name)
+{
+    /* lin.weight may be spelled lin_src.weight (PyG 2.3-2.4). */
+    if (kind == GAT__T_WEIGHT && c->type == GAT_LAYER_GAT && c->dst_features == 0 &&
+        layer->slot[SLOT_LIN] == NULL)
+        return layer->slot[SLOT_LIN_SRC] != NULL ? SLOT_LIN_SRC : -1;
+    int s = slot_named(name);
+    return s >= 0 && layer->slot[s] != NULL ? s : -1;
+}
+
+/* Every tensor a layer's configuration implies, with its exact shape, and
+ * no other; and the layers' widths against each other. */
+static gat_status check_shapes(st_reader *r, gat_layer_config *configs)
+{
+    char shown[160], shape[96], want[96];
+    for (int l = 0; l < r->num_layers; l++) {
+        st_layer *layer = &r->layers[l];
+        const gat_layer_config *c = &configs[l];
+        const char *kind_name = c->type == GAT_LAYER_GATV2 ? "GATv2" : "GATConv";
+        bool used[SLOT_COUNT] = {false};
+        if (layer->dst_copy)
+            used[SLOT_LIN_DST] = true;
+        for (int k = 0; k < GAT__T_COUNT; k++) {
+            gat__tensor_info t = gat__layer_tensor(c, (gat__tensor_kind)k);
+            layer->file_slot[k] = -1;
+            if (!t.present)
+                continue;
+            int s = slot_of(layer, c, (gat__tensor_kind)k, t.name);
+            if (s < 0)
+                return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                                 "%s: missing tensor \"layers.%d.%s\" (a %s layer%s)", r->path,
+                                 l, t.name, kind_name,
+                                 k == GAT__T_BIAS_SRC || k == GAT__T_BIAS_DST
+                                     ? " with a bias has biases in lin_l and lin_r"
+                                 : k == GAT__T_ATT_EDGE ? " with lin_edge.weight"
+                                                        : "");
+            const st_tensor *f = layer->slot[s];
+            bool ok = f->ndim == t.ndim;
+            if (ok && t.ndim == 1)
+                ok = f->shape[0] == t.rows;
+            else if (ok && t.ndim == 2)
+                ok = f->shape[0] == t.rows && f->shape[1] == t.cols;
+            else if (ok)
+                ok = f->shape[0] == 1 && f->shape[1] == t.rows && f->shape[2] == t.cols;
+            if (!ok) {
+                if (t.ndim == 1)
+                    snprintf(want, sizeof want, "[%lld]", (long long)t.rows);
+                else if (t.ndim == 2)
+                    snprintf(want, sizeof want, "[%lld, %lld]", (long long)t.rows,
+                             (long long)t.cols);
+                else
+                    snprintf(want, sizeof want, "[1, %lld, %lld]", (long long)t.rows,
+                             (long long)t.cols);
+                return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                                 "%s: tensor \"%s\": shape %s: expected %s (heads %lld, channels "
+                                 "%lld, in_features %lld, dst features %lld, edge_dim %lld, "
+                                 "concat %s)",
+                                 r->path, show(f->name, shown, sizeof shown),
+                                 shape_text(f, shape, sizeof shape), want, (long long)c->heads,
+                                 (long long)c->channels, (long long)c->in_features,
+                                 (long long)gat_layer_dst_features(c), (long long)c->edge_dim,
+                                 c->concat ? "true" : "false");
+            }
+            layer->file_slot[k] = s;
+            used[s] = true;
+        }
+        for (int s = 0; s < SLOT_COUNT; s++)
+            if (layer->slot[s] != NULL && !used[s])
+                return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                                 "%s: tensor \"layers.%d.%s\": not a tensor of this layer (a %s "
+                                 "layer%s)",
+                                 r->path, l, slot_names[s], kind_name,
+                                 s == SLOT_LIN_EDGE || s == SLOT_ATT_EDGE
+                                     ? "; GATConv's edge features need both lin_edge.weight and "
+                                       "att_edge"
+                                     : c->type == GAT_LAYER_GAT
+                                         ? "; GATv2 tensors need layers.i.type = \"gatv2\""
+                                         : "");
+        if (l > 0 && c->in_features != gat__layer_out_width(&configs[l - 1]))
+            return gat__fail(r->ctx, GAT_ERR_FORMAT,
+                             "%s: tensor \"layers.%d.%s\": in_features %lld but layer %d "
+                             "outputs %lld",
+                             r->path, l, slot_names[layer->file_slot[GAT__T_WEIGHT]],
+                             (long long)c->in_features, l - 1,
+                             (long long)gat__layer_out_width(&configs[l - 1]));
+    }
+    return GAT_OK;
+}
+
+static gat_status read_params(st_reader *r, gat_model *m)
+{
+    for (int l = 0; l < r->num_layers; l++) {
+        const st_layer *layer = &r->layers[l];
+        for (int k = 0; k < GAT__T_COUNT; k++) {
+            if (layer->file_slot[k] < 0)
+                continue;
+            gat_status status = read_tensor(r, layer->slot[layer->file_slot[k]],
+                                            *gat__layer_tensor_data(&m->layers[l],
+                                                                    (gat__tensor_kind)k));
+            if (status != GAT_OK)
+                return status;
+        }
+    }
+    return GAT_OK;
 }
 
 gat_status gat_model_load(gat_context *ctx, gat_model **model, const char *path)

@@ -78,19 +78,18 @@ static json_t *build_header(const gat_model *model)
     char name[64], value[32];
     for (int l = 0; l < model->num_layers && !failed; l++) {
         const gat_layer_config *c = &model->layers[l].config;
-        int64_t hc = c->heads * c->channels;
-        int64_t weight[2] = {hc, c->in_features};
-        int64_t att[3] = {1, c->heads, c->channels};
-        int64_t bias[1] = {gat__layer_out_width(c)};
-        snprintf(name, sizeof name, "layers.%d.lin.weight", l);
-        failed |= add_tensor(root, name, 2, weight, &offset);
-        snprintf(name, sizeof name, "layers.%d.att_src", l);
-        failed |= add_tensor(root, name, 3, att, &offset);
-        snprintf(name, sizeof name, "layers.%d.att_dst", l);
-        failed |= add_tensor(root, name, 3, att, &offset);
-        if (model->layers[l].bias != NULL) {
-            snprintf(name, sizeof name, "layers.%d.bias", l);
-            failed |= add_tensor(root, name, 1, bias, &offset);
+        for (int k = 0; k < GAT__T_COUNT && !failed; k++) {
+            gat__tensor_info t = gat__layer_tensor(c, (gat__tensor_kind)k);
+            if (!t.present)
+                continue;
+            int64_t shape[3] = {t.rows, t.cols, 0};
+            if (t.ndim == 3) {
+                shape[0] = 1;
+                shape[1] = t.rows;
+                shape[2] = t.cols;
+            }
+            snprintf(name, sizeof name, "layers.%d.%s", l, t.name);
+            failed |= add_tensor(root, name, t.ndim, shape, &offset);
         }
         snprintf(name, sizeof name, "layers.%d.concat", l);
         failed |= json_object_set_new(meta, name, json_string(c->concat ? "true" : "false"));
@@ -101,6 +100,28 @@ static json_t *build_header(const gat_model *model)
         failed |= format_float(c->negative_slope, value, sizeof value);
         if (!failed)
             failed |= json_object_set_new(meta, name, json_string(value));
+        /* A GATConv layer of 0.1's kind is written as 0.1 wrote it. */
+        if (!gat__layer_is_plain(c)) {
+            snprintf(name, sizeof name, "layers.%d.type", l);
+            failed |= json_object_set_new(meta, name, json_string(gat__layer_type_name(c->type)));
+        }
+        if (c->type == GAT_LAYER_GATV2) {
+            snprintf(name, sizeof name, "layers.%d.share_weights", l);
+            failed |= json_object_set_new(meta, name,
+                                          json_string(c->share_weights ? "true" : "false"));
+        }
+        if (c->residual) {
+            snprintf(name, sizeof name, "layers.%d.residual", l);
+            failed |= json_object_set_new(meta, name, json_string("true"));
+        }
+        if (c->edge_dim > 0) {
+            snprintf(name, sizeof name, "layers.%d.fill_value", l);
+            const char *fill = gat__fill_name(c->fill_value);
+            if (fill == NULL)
+                failed |= format_float(c->fill_constant, value, sizeof value);
+            if (!failed)
+                failed |= json_object_set_new(meta, name, json_string(fill ? fill : value));
+        }
     }
     const char *activation = gat__activation_name(model->activation);
     failed |= activation == NULL;
@@ -165,18 +186,15 @@ gat_status gat_model_save_to(gat_context *ctx, const gat_model *model, gat_outpu
     json_t *header = NULL;
     char *text = NULL;
 
-    for (int l = 0; l < model->num_layers && status == GAT_OK; l++) {
-        const gat__layer *layer = &model->layers[l];
-        const gat_layer_config *c = &layer->config;
-        int64_t hc = c->heads * c->channels;
-        status = check_finite(ctx, path, layer->weight, hc * c->in_features, l, "lin.weight");
-        if (status == GAT_OK)
-            status = check_finite(ctx, path, layer->att_src, hc, l, "att_src");
-        if (status == GAT_OK)
-            status = check_finite(ctx, path, layer->att_dst, hc, l, "att_dst");
-        if (status == GAT_OK && layer->bias != NULL)
-            status = check_finite(ctx, path, layer->bias, gat__layer_out_width(c), l, "bias");
-    }
+    for (int l = 0; l < model->num_layers && status == GAT_OK; l++)
+        for (int k = 0; k < GAT__T_COUNT && status == GAT_OK; k++) {
+            gat__tensor_info t = gat__layer_tensor(&model->layers[l].config, (gat__tensor_kind)k);
+            if (t.present)
+                status = check_finite(ctx, path,
+                                      gat__layer_tensor_values(&model->layers[l],
+                                                               (gat__tensor_kind)k),
+                                      t.rows * t.cols, l, t.name);
+        }
     if (status != GAT_OK)
         goto done;
 
@@ -199,18 +217,16 @@ gat_status gat_model_save_to(gat_context *ctx, const gat_model *model, gat_outpu
         (status = gat_output_write(ctx, out, spaces, padded - length)) != GAT_OK)
         goto done;
     /* Data in the order build_header assigned offsets. */
-    for (int l = 0; l < model->num_layers; l++) {
-        const gat__layer *layer = &model->layers[l];
-        const gat_layer_config *c = &layer->config;
-        int64_t hc = c->heads * c->channels;
-        if ((status = write_floats(ctx, out, layer->weight, hc * c->in_features)) != GAT_OK ||
-            (status = write_floats(ctx, out, layer->att_src, hc)) != GAT_OK ||
-            (status = write_floats(ctx, out, layer->att_dst, hc)) != GAT_OK)
-            goto done;
-        if (layer->bias != NULL &&
-            (status = write_floats(ctx, out, layer->bias, gat__layer_out_width(c))) != GAT_OK)
-            goto done;
-    }
+    for (int l = 0; l < model->num_layers; l++)
+        for (int k = 0; k < GAT__T_COUNT; k++) {
+            gat__tensor_info t = gat__layer_tensor(&model->layers[l].config, (gat__tensor_kind)k);
+            if (t.present &&
+                (status = write_floats(ctx, out,
+                                       gat__layer_tensor_values(&model->layers[l],
+                                                                 (gat__tensor_kind)k),
+                                       t.rows * t.cols)) != GAT_OK)
+                goto done;
+        }
 done:
     free(text);
     json_decref(header);

@@ -148,6 +148,14 @@ gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model
         return gat__fail(ctx, GAT_ERR_INVALID,
                          "trainer: x has %lld columns but layer 0 expects %lld",
                          (long long)in_features, (long long)gat_model_in_features(model));
+    if (graph->num_src_nodes != graph->num_nodes)
+        return gat__fail(ctx, GAT_ERR_UNSUPPORTED, "trainer: bipartite graphs are not trained");
+    for (int l = 0; l < model->num_layers; l++)
+        if (!gat__layer_is_plain(&model->layers[l].config))
+            return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
+                             "trainer: layer %d: GATv2, edge features, residual connections and "
+                             "separate destination weights are not trained (inference only)",
+                             l);
     gat_trainer_options defaults;
     gat_trainer_options_init(&defaults);
     const gat_trainer_options *o = options != NULL ? options : &defaults;
@@ -334,6 +342,7 @@ gat_status gat_trainer_gradients(gat_trainer *t, int layer, gat_layer_params *g)
         gat__sparse_weight_gradient(&t->sparse_x,
                                     t->model->layers[0].config.heads * t->model->layers[0].config.channels,
                                     p[0].grad);
+    memset(g, 0, sizeof *g);
     g->weight = p[0].grad;
     g->att_src = p[1].grad;
     g->att_dst = p[2].grad;
