@@ -362,3 +362,118 @@ int test_count_files(const char *dir)
     closedir(d);
     return n;
 }
+
+int test_read_cases(const char *path, char *names, size_t stride, int max_cases)
+{
+    FILE *fh = fopen(path, "r");
+    if (fh == NULL)
+        return -1;
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof line, fh) != NULL) {
+        size_t len = strcspn(line, "\r\n");
+        if (line[len] == '\0' && !feof(fh)) { /* line longer than the buffer */
+            n = -1;
+            break;
+        }
+        line[len] = '\0';
+        if (len == 0 || line[0] == '#')
+            continue;
+        if (len >= stride || n == max_cases) {
+            n = -1;
+            break;
+        }
+        memcpy(names + (size_t)n * stride, line, len + 1);
+        n++;
+    }
+    fclose(fh);
+    return n;
+}
+
+void test_compare_reference(const char *name, const char *what, const float *got,
+                            const float *want, int64_t rows, int64_t cols, double rtol,
+                            double atol_rel)
+{
+    int64_t count = rows * cols;
+    double scale = 0.0;
+    for (int64_t k = 0; k < count; k++)
+        if (fabs((double)want[k]) > scale)
+            scale = fabs((double)want[k]);
+    double atol = atol_rel * scale;
+    int64_t bad = 0, first = -1;
+    double worst = 0.0;
+    for (int64_t k = 0; k < count; k++) {
+        double g = got[k], w = want[k];
+        double tol = atol + rtol * fabs(w);
+        double err = fabs(g - w);
+        if (!(err <= tol)) { /* also catches NaN */
+            if (first < 0)
+                first = k;
+            bad++;
+        }
+        if (tol > 0 && err / tol > worst)
+            worst = err / tol;
+    }
+    if (first >= 0)
+        cr_assert_fail("%s: %s: %lld of %lld values out of tolerance; first at index %lld "
+                       "(row %lld, col %lld): got %.9g, want %.9g (|diff| %.3g, allowed %.3g; "
+                       "worst |diff|/allowed %.3g)",
+                       name, what, (long long)bad, (long long)count, (long long)first,
+                       (long long)(first / cols), (long long)(first % cols), (double)got[first],
+                       (double)want[first], fabs((double)got[first] - (double)want[first]),
+                       atol + rtol * fabs((double)want[first]), worst);
+}
+
+void test_same_bits(const char *name, const char *what, int threads, const float *got,
+                    const float *ref, int64_t count)
+{
+    if (count == 0 || memcmp(got, ref, (size_t)count * sizeof(float)) == 0)
+        return;
+    int64_t k = 0;
+    while (k < count && memcmp(&got[k], &ref[k], sizeof(float)) == 0)
+        k++;
+    cr_assert_fail("%s: %s at %d threads differs bitwise from 1 thread: first at index %lld: "
+                   "%.9g vs %.9g",
+                   name, what, threads, (long long)k, (double)got[k], (double)ref[k]);
+}
+
+void test_forward_against(gat_context *ctx, const char *name, const gat_model *model,
+                          const gat_graph *graph, const gat_inputs *in, const float *want_out,
+                          const float *want_att, int64_t rows, int64_t width, int64_t num_att,
+                          int64_t heads, double rtol, double atol_rel)
+{
+    const int64_t out_count = rows * width, att_count = num_att * heads;
+    /* +1: never malloc(0) for an empty array */
+    float *out_ref = malloc((size_t)out_count * sizeof(float) + 1);
+    float *att_ref = malloc((size_t)att_count * sizeof(float) + 1);
+    float *out = malloc((size_t)out_count * sizeof(float) + 1);
+    float *att = malloc((size_t)att_count * sizeof(float) + 1);
+    cr_assert(out_ref && att_ref && out && att, "%s: out of memory", name);
+    /* 1 thread first (compared with the reference), then 2 and 4, then 1
+     * again (the context's scratch memory reused): all bitwise equal. */
+    static const int thread_counts[] = {1, 2, 4, 1};
+    for (size_t t = 0; t < sizeof thread_counts / sizeof thread_counts[0]; t++) {
+        const int threads = thread_counts[t];
+        gat_status st = gat_context_set_threads(ctx, threads);
+        cr_assert_eq(st, GAT_OK, "%s: gat_context_set_threads(%d): %s: %s", name, threads,
+                     gat_status_str(st), gat_context_message(ctx));
+        float *o = t == 0 ? out_ref : out, *a = t == 0 ? att_ref : att;
+        memset(o, 0xff, (size_t)out_count * sizeof(float)); /* NaN: catch unwritten values */
+        memset(a, 0xff, (size_t)att_count * sizeof(float));
+        st = gat_model_forward_inputs(ctx, model, graph, in, o, a, NULL);
+        cr_assert_eq(st, GAT_OK, "%s: forward at %d threads: %s: %s", name, threads,
+                     gat_status_str(st), gat_context_message(ctx));
+        if (t == 0) {
+            test_compare_reference(name, "out", o, want_out, rows, width, rtol, atol_rel);
+            test_compare_reference(name, "attention", a, want_att, num_att, heads, rtol,
+                                   atol_rel);
+        } else {
+            test_same_bits(name, "out", threads, out, out_ref, out_count);
+            test_same_bits(name, "attention", threads, att, att_ref, att_count);
+        }
+    }
+    free(out_ref);
+    free(att_ref);
+    free(out);
+    free(att);
+}

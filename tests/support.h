@@ -106,4 +106,29 @@ unsigned char *test_read_file(const char *path, size_t *size);
  * left behind, temporary files included. */
 int test_count_files(const char *dir);
 
+/* Reads a case list (one name per line; blank and '#' lines skipped) into
+ * names, one every `stride` bytes (a name must be shorter). Returns the
+ * count, or -1 when the file cannot be read or is malformed. */
+int test_read_cases(const char *path, char *names, size_t stride, int max_cases);
+
+/* Fails unless |got - want| <= atol_rel * max |want| + rtol * |want| for
+ * each of rows * cols values, naming case, array, the first mismatch
+ * (row, column) and the worst ratio to the allowance. */
+void test_compare_reference(const char *name, const char *what, const float *got,
+                            const float *want, int64_t rows, int64_t cols, double rtol,
+                            double atol_rel);
+
+/* Fails naming the first float of got that differs bitwise from ref. */
+void test_same_bits(const char *name, const char *what, int threads, const float *got,
+                    const float *ref, int64_t count);
+
+/* Runs gat_model_forward_inputs at 1 thread and compares out [rows, width]
+ * and attention [num_att, heads] with the wanted ones (as
+ * test_compare_reference), then at 2, 4 and 1 threads again, each bitwise
+ * equal to the first. */
+void test_forward_against(gat_context *ctx, const char *name, const gat_model *model,
+                          const gat_graph *graph, const gat_inputs *in, const float *want_out,
+                          const float *want_att, int64_t rows, int64_t width, int64_t num_att,
+                          int64_t heads, double rtol, double atol_rel);
+
 #endif

@@ -49,38 +49,10 @@ struct pyg_case {
 
 static struct pyg_case pyg_cases[PYG_MAX_CASES];
 
-/* Reads cases.txt: one name per line; blank lines and '#' lines skipped.
- * Returns the count, or -1 when the file cannot be read or is malformed. */
-static int pyg_read_cases(struct pyg_case *cases, int max_cases)
-{
-    FILE *fh = fopen(PYG_DIR "/cases.txt", "r");
-    if (fh == NULL)
-        return -1;
-    char line[256];
-    int n = 0;
-    while (fgets(line, sizeof line, fh) != NULL) {
-        size_t len = strcspn(line, "\r\n");
-        if (line[len] == '\0' && !feof(fh)) { /* line longer than the buffer */
-            n = -1;
-            break;
-        }
-        line[len] = '\0';
-        if (len == 0 || line[0] == '#')
-            continue;
-        if (len >= PYG_NAME_MAX || n == max_cases) {
-            n = -1;
-            break;
-        }
-        memcpy(cases[n].name, line, len + 1);
-        n++;
-    }
-    fclose(fh);
-    return n;
-}
-
 ParameterizedTestParameters(pyg, reference)
 {
-    int n = pyg_read_cases(pyg_cases, PYG_MAX_CASES);
+    int n = test_read_cases(PYG_DIR "/cases.txt", pyg_cases[0].name, sizeof pyg_cases[0],
+                            PYG_MAX_CASES);
     if (n <= 0) {
         /* One case with an empty name: the test then fails saying why,
          * rather than nothing running. */
@@ -94,56 +66,6 @@ static void pyg_path(char *buf, size_t size, const char *name, const char *file)
 {
     int len = snprintf(buf, size, "%s/%s/%s", PYG_DIR, name, file);
     cr_assert(len > 0 && (size_t)len < size, "%s: path too long", name);
-}
-
-/* Compares got with want (count floats) under the tolerance above; fails
- * naming the case, the array, the first mismatching index (row, column),
- * got and want. */
-static void pyg_compare(const char *name, const char *what, const float *got,
-                        const float *want, int64_t rows, int64_t cols)
-{
-    int64_t count = rows * cols;
-    double scale = 0.0;
-    for (int64_t k = 0; k < count; k++)
-        if (fabs((double)want[k]) > scale)
-            scale = fabs((double)want[k]);
-    double atol = PYG_ATOL_REL * scale;
-    int64_t bad = 0, first = -1;
-    double worst = 0.0;
-    for (int64_t k = 0; k < count; k++) {
-        double g = got[k], w = want[k];
-        double tol = atol + PYG_RTOL * fabs(w);
-        double err = fabs(g - w);
-        if (!(err <= tol)) { /* also catches NaN */
-            if (first < 0)
-                first = k;
-            bad++;
-        }
-        if (tol > 0 && err / tol > worst)
-            worst = err / tol;
-    }
-    if (first >= 0)
-        cr_assert_fail("%s: %s: %lld of %lld values out of tolerance; first at index %lld "
-                       "(row %lld, col %lld): got %.9g, want %.9g (|diff| %.3g, allowed %.3g; "
-                       "worst |diff|/allowed %.3g)",
-                       name, what, (long long)bad, (long long)count, (long long)first,
-                       (long long)(first / cols), (long long)(first % cols), (double)got[first],
-                       (double)want[first], fabs((double)got[first] - (double)want[first]),
-                       atol + PYG_RTOL * fabs((double)want[first]), worst);
-}
-
-/* The first differing float between two runs, for the bitwise check. */
-static void pyg_same_bits(const char *name, const char *what, int threads, const float *got,
-                          const float *ref, int64_t count)
-{
-    if (count == 0 || memcmp(got, ref, (size_t)count * sizeof(float)) == 0)
-        return;
-    int64_t k = 0;
-    while (k < count && memcmp(&got[k], &ref[k], sizeof(float)) == 0)
-        k++;
-    cr_assert_fail("%s: %s at %d threads differs bitwise from 1 thread: first at index %lld: "
-                   "%.9g vs %.9g",
-                   name, what, threads, (long long)k, (double)got[k], (double)ref[k]);
 }
 
 ParameterizedTest(struct pyg_case *c, pyg, reference)
@@ -208,42 +130,10 @@ ParameterizedTest(struct pyg_case *c, pyg, reference)
               name, (long long)want_att->shape[0], (long long)want_att->shape[1],
               (long long)num_att, (long long)heads);
 
-    int64_t out_count = n * out_features, att_count = num_att * heads;
-    /* +1: never malloc(0) for an empty array */
-    float *out_ref = malloc((size_t)out_count * sizeof(float) + 1);
-    float *att_ref = malloc((size_t)att_count * sizeof(float) + 1);
-    float *out = malloc((size_t)out_count * sizeof(float) + 1);
-    float *att = malloc((size_t)att_count * sizeof(float) + 1);
-    cr_assert(out_ref && att_ref && out && att, "%s: out of memory", name);
-
-    /* 1 thread first (compared with the reference), then 2 and 4, then 1
-     * again (the model's scratch memory reused): all bitwise equal. */
-    static const int thread_counts[] = {1, 2, 4, 1};
-    for (size_t t = 0; t < sizeof thread_counts / sizeof thread_counts[0]; t++) {
-        int threads = thread_counts[t];
-        st = gat_context_set_threads(ctx, threads);
-        cr_assert_eq(st, GAT_OK, "%s: gat_context_set_threads(%d): %s: %s", name, threads,
-                     gat_status_str(st), gat_context_message(ctx));
-        float *o = t == 0 ? out_ref : out;
-        float *a = t == 0 ? att_ref : att;
-        memset(o, 0xff, (size_t)out_count * sizeof(float)); /* NaN: catch unwritten values */
-        memset(a, 0xff, (size_t)att_count * sizeof(float));
-        st = gat_model_forward(ctx, model, graph, x->data, n, f_in, o, a);
-        cr_assert_eq(st, GAT_OK, "%s: gat_model_forward at %d threads: %s: %s", name, threads,
-                     gat_status_str(st), gat_context_message(ctx));
-        if (t == 0) {
-            pyg_compare(name, "out", out_ref, want_out->data, n, out_features);
-            pyg_compare(name, "attention", att_ref, want_att->data, num_att, heads);
-        } else {
-            pyg_same_bits(name, "out", threads, out, out_ref, out_count);
-            pyg_same_bits(name, "attention", threads, att, att_ref, att_count);
-        }
-    }
-
-    free(out_ref);
-    free(att_ref);
-    free(out);
-    free(att);
+    gat_inputs in;
+    gat_inputs_init(&in, x->data, n, f_in);
+    test_forward_against(ctx, name, model, graph, &in, want_out->data, want_att->data, n,
+                         out_features, num_att, heads, PYG_RTOL, PYG_ATOL_REL);
     gat_array_destroy(&x);
     gat_array_destroy(&want_out);
     gat_array_destroy(&want_att);

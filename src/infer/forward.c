@@ -238,8 +238,5 @@ gat_status gat_model_forward_inputs(gat_context *ctx, const gat_model *model,
     if (gat__model_is_plain(model, inputs))
         return forward_plain(ctx, model, graph, inputs->x, inputs->num_nodes, out, attention,
                              times);
-    return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
-                     "forward: GATv2, edge features, residual connections and separate "
-                     "destination features run in gat_model_forward_reference_inputs only, "
-                     "so far");
+    return gat__family_forward(ctx, model, graph, inputs, out, attention, times);
 }

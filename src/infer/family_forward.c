@@ -1,0 +1,251 @@
+/*
+ * The fast forward of the layer kinds beyond 0.1's GATConv: GATv2Conv,
+ * edge features, residual connections, separate destination features and
+ * bipartite graphs. Per layer:
+ *   projections   h_src = x_src W^T (+ b_l), h_dst = x_dst W_dst^T (+ b_r)
+ *                 when it differs from h_src, res = x_dst W_res^T: the
+ *                 blocked GEMM of projection.c (a linear map is the
+ *                 projection of a one-head layer);
+ *   node terms    GATConv's scores s_src, s_dst [N, H]; with edge features
+ *                 its lin_edge and att_edge folded into M [H, D] once, so an
+ *                 edge's term costs D x H multiply-adds; the self-loops'
+ *                 attributes (fill_value) [min(N_src, N_dst), D];
+ *   edge pass     per destination row (family_edges.c), parallel over row
+ *                 chunks, no atomics, a fixed order inside a row: the same
+ *                 bits at any thread count. Nothing of size E x H x C.
+ */
+#include "family.h"
+#include "kernels.h"
+#include "parallel.h"
+
+#include <string.h>
+#include <time.h>
+
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* out [rows, out_cols] = x [rows, cols] . w [out_cols, cols]^T (+ bias). */
+static gat_status linear(gat_context *ctx, const float *x, int64_t rows, int64_t cols,
+                         const float *w, int64_t out_cols, const float *bias, float *out)
+{
+    gat__layer map;
+    memset(&map, 0, sizeof map);
+    gat_layer_config_init(&map.config, cols, 1, out_cols);
+    map.weight = (float *)(uintptr_t)w; /* read only */
+    gat_status status = gat__project_forward(ctx, &map, x, rows, out, NULL, NULL);
+    if (status != GAT_OK || bias == NULL)
+        return status;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(gat__team(ctx, rows * out_cols)) schedule(static)
+#endif
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t o = 0; o < out_cols; o++)
+            out[i * out_cols + o] += bias[o];
+    return GAT_OK;
+}
+
+/* s [rows, H] = sum_c h [rows, H, C] * att [H, C]. */
+static void head_scores(gat_context *ctx, const float *h, int64_t rows, int64_t heads,
+                        int64_t channels, const float *att, float *s)
+{
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(gat__team(ctx, rows * heads * channels)) schedule(static)
+#endif
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t hh = 0; hh < heads; hh++) {
+            float acc = 0.0f;
+            for (int64_t c = 0; c < channels; c++)
+                acc += h[(i * heads + hh) * channels + c] * att[hh * channels + c];
+            s[i * heads + hh] = acc;
+        }
+}
+
+/* The self-loops' attributes [loops, D], each row from its node's edges. */
+static gat_status loop_attributes(gat_context *ctx, const gat__layer *layer, const gat_graph *g,
+                                  const float *edge_attr, float *loop_attr)
+{
+    const gat_layer_config *c = &layer->config;
+    const int64_t d = c->edge_dim, loops = gat__graph_added_loops(g);
+    const int team = gat__team(ctx, g->num_edges * d);
+    gat_status status;
+    double *scratch = gat__alloc_array(ctx, (int64_t)team * d, sizeof *scratch,
+                                       "self-loop attributes", &status);
+    if (scratch == NULL)
+        return status;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(team)
+#endif
+    {
+        double *mine = scratch + (int64_t)gat__thread_id() * d;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t i = 0; i < loops; i++) {
+            gat__loop_attribute(g, edge_attr, d, c->fill_value, c->fill_constant, i, mine);
+            for (int64_t f = 0; f < d; f++)
+                loop_attr[i * d + f] = (float)mine[f];
+        }
+    }
+    gat__free_raw(&ctx->allocator, scratch);
+    return GAT_OK;
+}
+
+/* GATConv's edge term folded: M [H, D] = sum_c att_edge[h, c] W_edge[h*C + c, :]. */
+static void fold_edge_term(const gat__layer *layer, float *m)
+{
+    const gat_layer_config *c = &layer->config;
+    const int64_t d = c->edge_dim;
+    for (int64_t hh = 0; hh < c->heads; hh++)
+        for (int64_t f = 0; f < d; f++) {
+            float acc = 0.0f;
+            for (int64_t ch = 0; ch < c->channels; ch++) {
+                const int64_t o = hh * c->channels + ch;
+                acc += layer->att_edge[o] * layer->weight_edge[o * d + f];
+            }
+            m[hh * d + f] = acc;
+        }
+}
+
+/* The buffers of one call, sized for the widest layer. */
+typedef struct family_buffers {
+    float *h_src, *h_dst, *s_src, *s_dst, *res, *loop_attr, *m_edge, *between[2];
+} family_buffers;
+
+static void free_buffers(gat_context *ctx, family_buffers *b)
+{
+    float **all[] = {&b->h_src, &b->h_dst,     &b->s_src,  &b->s_dst,      &b->res,
+                     &b->loop_attr, &b->m_edge, &b->between[0], &b->between[1]};
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+        GAT_FREE(&ctx->allocator, *all[k]);
+}
+
+static gat_status alloc_buffers(gat_context *ctx, const gat_model *m, const gat_graph *g,
+                                family_buffers *b)
+{
+    int64_t hc = 0, heads = 0, width = 0, hidden = 0, d = 0;
+    for (int l = 0; l < m->num_layers; l++) {
+        const gat_layer_config *c = &m->layers[l].config;
+        hc = c->heads * c->channels > hc ? c->heads * c->channels : hc;
+        heads = c->heads > heads ? c->heads : heads;
+        width = gat__layer_out_width(c) > width ? gat__layer_out_width(c) : width;
+        if (l + 1 < m->num_layers && gat__layer_out_width(c) > hidden)
+            hidden = gat__layer_out_width(c);
+        d = c->edge_dim > d ? c->edge_dim : d;
+    }
+    const int64_t n_src = g->num_src_nodes, n = g->num_nodes;
+    gat_status status = GAT_OK;
+    memset(b, 0, sizeof *b);
+    if ((b->h_src = gat__alloc_array(ctx, n_src * hc, sizeof(float), "source features",
+                                     &status)) == NULL ||
+        (b->h_dst = gat__alloc_array(ctx, n * hc, sizeof(float), "destination features",
+                                     &status)) == NULL ||
+        (b->s_src = gat__alloc_array(ctx, n_src * heads, sizeof(float), "source scores",
+                                     &status)) == NULL ||
+        (b->s_dst = gat__alloc_array(ctx, n * heads, sizeof(float), "destination scores",
+                                     &status)) == NULL ||
+        (b->res = gat__alloc_array(ctx, n * width, sizeof(float), "residual", &status)) == NULL ||
+        (b->loop_attr = gat__alloc_array(ctx, gat__graph_added_loops(g) * d, sizeof(float),
+                                         "self-loop attributes", &status)) == NULL ||
+        (b->m_edge = gat__alloc_array(ctx, heads * d, sizeof(float), "edge term",
+                                      &status)) == NULL)
+        goto fail;
+    for (int k = 0; k < 2 && k + 1 < m->num_layers; k++)
+        if ((b->between[k] = gat__alloc_array(ctx, n * hidden, sizeof(float), "hidden features",
+                                              &status)) == NULL)
+            goto fail;
+    return GAT_OK;
+fail:
+    free_buffers(ctx, b);
+    return status;
+}
+
+/* One layer: projections and node terms, then the edge pass. */
+static gat_status family_layer(gat_context *ctx, const gat__layer *layer, const gat_graph *g,
+                               const float *x_src, const float *x_dst, const float *edge_attr,
+                               family_buffers *b, float *out, float *attention,
+                               const int64_t *loops_before, gat_forward_times *times)
+{
+    const gat_layer_config *c = &layer->config;
+    const bool v2 = c->type == GAT_LAYER_GATV2;
+    const int64_t n_src = g->num_src_nodes, n = g->num_nodes, hc = c->heads * c->channels,
+                  f_dst = gat_layer_dst_features(c);
+    const double t0 = times != NULL ? seconds_now() : 0.0;
+    gat_status status = linear(ctx, x_src, n_src, c->in_features, layer->weight, hc,
+                               layer->bias_src, b->h_src);
+    /* The destination side differs from the source side with its own
+     * weights or its own features; else h_dst is h_src. */
+    const bool own_dst = layer->weight_dst != NULL || x_dst != x_src;
+    if (status == GAT_OK && own_dst)
+        status = layer->weight_dst != NULL
+                     ? linear(ctx, x_dst, n, f_dst, layer->weight_dst, hc, layer->bias_dst,
+                              b->h_dst)
+                     : linear(ctx, x_dst, n, f_dst, layer->weight, hc, layer->bias_src, b->h_dst);
+    if (status == GAT_OK && layer->weight_res != NULL)
+        status = linear(ctx, x_dst, n, f_dst, layer->weight_res, gat__layer_out_width(c), NULL,
+                        b->res);
+    if (status == GAT_OK && c->edge_dim > 0 && c->add_self_loops)
+        status = loop_attributes(ctx, layer, g, edge_attr, b->loop_attr);
+    if (status != GAT_OK)
+        return status;
+    const float *h_dst = own_dst ? b->h_dst : b->h_src;
+    if (!v2) {
+        head_scores(ctx, b->h_src, n_src, c->heads, c->channels, layer->att_src, b->s_src);
+        head_scores(ctx, h_dst, n, c->heads, c->channels, layer->att_dst, b->s_dst);
+        if (c->edge_dim > 0)
+            fold_edge_term(layer, b->m_edge);
+    }
+    const double t1 = times != NULL ? seconds_now() : 0.0;
+    gat__family_edges_args a = {
+        .layer = layer, .graph = g, .h_src = b->h_src, .h_dst = h_dst, .s_src = b->s_src,
+        .s_dst = b->s_dst, .res = layer->weight_res != NULL ? b->res : NULL,
+        .edge_attr = c->edge_dim > 0 ? edge_attr : NULL, .loop_attr = b->loop_attr,
+        .m_edge = b->m_edge, .out = out, .attention = attention, .loops_before = loops_before};
+    status = gat__family_edges(ctx, &a);
+    if (times != NULL) {
+        times->projection += t1 - t0;
+        times->edges += seconds_now() - t1;
+    }
+    return status;
+}
+
+gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const gat_graph *graph,
+                               const gat_inputs *inputs, float *out, float *attention,
+                               gat_forward_times *times)
+{
+    family_buffers b;
+    gat_status status = alloc_buffers(ctx, model, graph, &b);
+    if (status != GAT_OK)
+        return status;
+    const gat__layer *last = &model->layers[model->num_layers - 1];
+    int64_t *loops_before = NULL;
+    if (attention != NULL && last->config.add_self_loops &&
+        (status = gat__graph_loop_prefix(ctx, graph, &loops_before)) != GAT_OK)
+        goto done;
+    const float *x = inputs->x;
+    const float *x_dst = inputs->x_dst != NULL ? inputs->x_dst : inputs->x;
+    for (int l = 0; l < model->num_layers; l++) {
+        const gat__layer *layer = &model->layers[l];
+        const bool is_last = l + 1 == model->num_layers;
+        float *output = is_last ? out : b.between[l % 2];
+        status = family_layer(ctx, layer, graph, x, x_dst, inputs->edge_attr, &b, output,
+                              is_last ? attention : NULL, loops_before, times);
+        if (status != GAT_OK)
+            break;
+        if (!is_last) {
+            const double t = times != NULL ? seconds_now() : 0.0;
+            gat__activation_forward(ctx, model->activation, output,
+                                    graph->num_nodes * gat__layer_out_width(&layer->config));
+            if (times != NULL)
+                times->activation += seconds_now() - t;
+        }
+        x = x_dst = output;
+    }
+done:
+    gat__free_raw(&ctx->allocator, loops_before);
+    free_buffers(ctx, &b);
+    return status;
+}
