@@ -43,20 +43,28 @@ static inline int64_t gat__attention_row_offset(const struct gat_graph *g, bool 
  * (gat__graph_chunk_start) is used both to run the pass and to first-touch
  * its output rows on the thread (and so the NUMA node) that writes them;
  * the training edge views partition the same way. */
-static inline int64_t gat__balanced_row_start(const int64_t *row_ptr, int64_t rows,
-                                              int64_t entries, int64_t chunk, int64_t chunks)
+static inline int64_t gat__balanced_range_start(const int64_t *row_ptr, int64_t first,
+                                                int64_t last, int64_t chunk, int64_t chunks)
 {
-    const double total = (double)entries + (double)rows;
+    const int64_t base = row_ptr[first];
+    const double total = (double)(row_ptr[last] - base) + (double)(last - first);
     const double target = total * (double)chunk / (double)chunks;
-    int64_t lo = 0, hi = rows;
+    int64_t lo = first, hi = last;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if ((double)(row_ptr[mid] + mid) < target)
+        if ((double)(row_ptr[mid] - base + (mid - first)) < target)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+static inline int64_t gat__balanced_row_start(const int64_t *row_ptr, int64_t rows,
+                                              int64_t entries, int64_t chunk, int64_t chunks)
+{
+    (void)entries; /* row_ptr[rows] */
+    return gat__balanced_range_start(row_ptr, 0, rows, chunk, chunks);
 }
 
 static inline int64_t gat__graph_chunk_start(const struct gat_graph *g, int64_t chunk,

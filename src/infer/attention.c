@@ -337,6 +337,16 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
                                   const float *score_src, const float *score_dst, float *out,
                                   float *attention, const int64_t *loops_before)
 {
+    return gat__attention_forward_rows(ctx, layer, graph, 0, graph->num_nodes, projected,
+                                       score_src, score_dst, out, attention, loops_before);
+}
+
+gat_status gat__attention_forward_rows(gat_context *ctx, const gat__layer *layer,
+                                       const gat_graph *graph, int64_t first, int64_t last,
+                                       const float *projected, const float *score_src,
+                                       const float *score_dst, float *out, float *attention,
+                                       const int64_t *loops_before)
+{
     const gat_layer_config *c = &layer->config;
     const int64_t heads = c->heads, hc = heads * c->channels;
     const int threads = ctx->num_threads;
@@ -366,8 +376,9 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
 #pragma omp for schedule(static, GAT_CHUNKS_PER_THREAD)
 #endif
         for (int64_t chunk = 0; chunk < chunks; chunk++)
-            attend_rows_dispatch(&pass, &s, gat__graph_chunk_start(graph, chunk, chunks),
-                                 gat__graph_chunk_start(graph, chunk + 1, chunks));
+            attend_rows_dispatch(
+                &pass, &s, gat__balanced_range_start(graph->row_ptr, first, last, chunk, chunks),
+                gat__balanced_range_start(graph->row_ptr, first, last, chunk + 1, chunks));
     }
     gat__free_raw(&ctx->allocator, scratch);
     return GAT_OK;

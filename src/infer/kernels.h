@@ -49,6 +49,15 @@ gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
                                   const float *score_src, const float *score_dst, float *out,
                                   float *attention, const int64_t *loops_before);
 
+/* gat__attention_forward over rows [first, last) only (the rows of a
+ * distributed rank whose sources have arrived; src/dist). Each row's bits
+ * are those of the whole pass. */
+gat_status gat__attention_forward_rows(gat_context *ctx, const gat__layer *layer,
+                                       const gat_graph *graph, int64_t first, int64_t last,
+                                       const float *projected, const float *score_src,
+                                       const float *score_dst, float *out, float *attention,
+                                       const int64_t *loops_before);
+
 /* In place over n values. */
 void gat__activation_forward(gat_context *ctx, gat_activation activation, float *values,
                              int64_t n);
