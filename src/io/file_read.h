@@ -19,4 +19,12 @@
 gat_status gat__in_open(gat_context *ctx, const char *path, bool stream, const char *needs,
                         int *fd, struct stat *info);
 
+/* Rows [first, first + rows) of a 2-D float32 or float64 .npy (an offset
+ * read, so a distributed rank holds only its own rows) as float32, checked
+ * as gat_npy_read checks (messages name the file's row numbers); the
+ * file's row count in *total_rows (may be NULL). GAT_ERR_RANGE when the
+ * rows are not inside the array. */
+gat_status gat__npy_read_rows(gat_context *ctx, const char *path, int64_t first, int64_t rows,
+                              gat_array **out, int64_t *total_rows);
+
 #endif

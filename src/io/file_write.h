@@ -31,4 +31,10 @@ typedef gat_status (*gat__out_body)(gat_context *ctx, gat_output *out, const voi
 gat_status gat__write_file(gat_context *ctx, const char *function, const char *path,
                            gat__out_body body, const void *arg);
 
+/* The .npy 1.0 preamble and header of a C-order array of `descr` ('<f4',
+ * '<i8') and shape (npy_write.c; the data starts right after it). Returns
+ * its length, or 0 when it does not fit in size bytes (256 always do). */
+size_t gat__npy_format_header(unsigned char *out, size_t size, const char *descr, int ndim,
+                              const int64_t *shape);
+
 #endif

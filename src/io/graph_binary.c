@@ -709,20 +709,16 @@ static gat_status place_sections(gat_context *ctx, const char *path, int fd, uns
     return GAT_OK;
 }
 
-static gat_status load_open_file(gat_context *ctx, gat_graph **graph, const char *path, int fd,
-                                 unsigned flags, int64_t num_nodes)
+/* The header of the open file fd (fstat in info), decoded into h and checked
+ * against the file's size. */
+static gat_status read_header(gat_context *ctx, const char *path, int fd,
+                              const struct stat *info, unsigned char *raw, header *h)
 {
-    struct stat info;
-    if (fstat(fd, &info) != 0)
-        return gat__fail(ctx, GAT_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(info.st_mode))
-        return gat__fail(ctx, GAT_ERR_IO, "%s: not a regular file", path);
-    const uint64_t size = (uint64_t)info.st_size;
+    const uint64_t size = (uint64_t)info->st_size;
     if (size == 0)
         return gat__fail(ctx, GAT_ERR_FORMAT, "%s: empty file (0 bytes), not a .gcsr graph",
                          path);
-    unsigned char raw[GAT__GCSR_HEADER_SIZE] = {0};
-    const uint64_t head = size < sizeof raw ? size : sizeof raw;
+    const uint64_t head = size < GAT__GCSR_HEADER_SIZE ? size : GAT__GCSR_HEADER_SIZE;
     int err = read_full(fd, raw, head, 0);
     if (err != 0)
         return gat__fail(ctx, GAT_ERR_IO, "%s: cannot read the header: %s", path,
@@ -732,13 +728,25 @@ static gat_status load_open_file(gat_context *ctx, gat_graph **graph, const char
                          "%s: not a .gcsr graph: bytes 0-7 are not the magic \\x89GATCSR\\n "
                          "(gat_graph_read reads text edge lists too)",
                          path);
-    if (size < sizeof raw)
+    if (size < GAT__GCSR_HEADER_SIZE)
         return gat__fail(ctx, GAT_ERR_FORMAT,
                          "%s: truncated: %llu bytes, shorter than the %u-byte .gcsr header",
                          path, (unsigned long long)size, GAT__GCSR_HEADER_SIZE);
+    decode_header(raw, h);
+    return check_header(ctx, path, raw, h, size);
+}
+
+static gat_status load_open_file(gat_context *ctx, gat_graph **graph, const char *path, int fd,
+                                 unsigned flags, int64_t num_nodes)
+{
+    struct stat info;
+    if (fstat(fd, &info) != 0)
+        return gat__fail(ctx, GAT_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    if (!S_ISREG(info.st_mode))
+        return gat__fail(ctx, GAT_ERR_IO, "%s: not a regular file", path);
+    unsigned char raw[GAT__GCSR_HEADER_SIZE] = {0};
     header h;
-    decode_header(raw, &h);
-    gat_status status = check_header(ctx, path, raw, &h, size);
+    gat_status status = read_header(ctx, path, fd, &info, raw, &h);
     if (status != GAT_OK)
         return status;
     const int64_t n = (int64_t)h.num_nodes;
@@ -827,4 +835,123 @@ gat_status gat__graph_load_nodes(gat_context *ctx, gat_graph **graph, const char
 gat_status gat_graph_load(gat_context *ctx, gat_graph **graph, const char *path, unsigned flags)
 {
     return gat__graph_load_nodes(ctx, graph, path, flags, -1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Row ranges (a distributed rank's share, src/dist)                        */
+/* ------------------------------------------------------------------------ */
+
+gat_status gat__gcsr_open(gat_context *ctx, const char *path, gat__gcsr_file *file)
+{
+    file->fd = -1;
+    file->path = path;
+    if (!gat__npy_host_little())
+        return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
+                         "%s: .gcsr arrays are little-endian; this host is big-endian", path);
+    int fd;
+    struct stat info;
+    gat_status status = gat__in_open(ctx, path, false, "a .gcsr file is read at offsets", &fd,
+                                     &info);
+    if (status != GAT_OK)
+        return status;
+    unsigned char raw[GAT__GCSR_HEADER_SIZE] = {0};
+    header h;
+    if (!S_ISREG(info.st_mode))
+        status = gat__fail(ctx, GAT_ERR_IO, "%s: not a regular file", path);
+    else
+        status = read_header(ctx, path, fd, &info, raw, &h);
+    if (status != GAT_OK) {
+        close(fd);
+        return status;
+    }
+    file->fd = fd;
+    file->num_nodes = (int64_t)h.num_nodes;
+    file->num_edges = (int64_t)h.num_edges;
+    file->row_offset = h.row_offset;
+    file->col_offset = h.col_offset;
+    return GAT_OK;
+}
+
+void gat__gcsr_close(gat__gcsr_file *file)
+{
+    if (file->fd >= 0)
+        close(file->fd);
+    file->fd = -1;
+}
+
+/* pread of count items of size bytes at offset, failing with a message. */
+static gat_status read_at(gat_context *ctx, const gat__gcsr_file *f, const char *what,
+                          void *buf, int64_t count, size_t size, uint64_t offset)
+{
+    int err = read_full(f->fd, buf, (uint64_t)count * size, offset);
+    if (err == 0)
+        return GAT_OK;
+    if (err < 0)
+        return gat__fail(ctx, GAT_ERR_FORMAT, "%s: %s section: the file ends before byte %llu",
+                         f->path, what, (unsigned long long)(offset + (uint64_t)count * size));
+    return gat__fail(ctx, GAT_ERR_IO, "%s: %s section: read error at byte %llu: %s", f->path,
+                     what, (unsigned long long)offset, strerror(err));
+}
+
+gat_status gat__gcsr_row_ptr_at(gat_context *ctx, const gat__gcsr_file *f, int64_t i,
+                                int64_t *value)
+{
+    const uint64_t at = f->row_offset + 8u * (uint64_t)i;
+    gat_status status = read_at(ctx, f, "row_ptr", value, 1, sizeof *value, at);
+    if (status == GAT_OK && (*value < 0 || *value > f->num_edges))
+        status = gat__fail(ctx, GAT_ERR_FORMAT,
+                           "%s: row_ptr section (byte %llu): row_ptr[%lld] = %lld is outside "
+                           "[0, E = %lld]",
+                           f->path, (unsigned long long)at, (long long)i, (long long)*value,
+                           (long long)f->num_edges);
+    return status;
+}
+
+gat_status gat__gcsr_read_rows(gat_context *ctx, const gat__gcsr_file *f, int64_t first,
+                               int64_t last, int64_t *row_ptr, int32_t *col, int64_t max_edges)
+{
+    const int64_t rows = last - first;
+    const uint64_t row_at = f->row_offset + 8u * (uint64_t)first;
+    gat_status status = read_at(ctx, f, "row_ptr", row_ptr, rows + 1, sizeof *row_ptr, row_at);
+    if (status != GAT_OK)
+        return status;
+    if (first == 0 && row_ptr[0] != 0)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: row_ptr section (byte %llu): row_ptr[0] is %lld, not 0", f->path,
+                         (unsigned long long)row_at, (long long)row_ptr[0]);
+    if (last == f->num_nodes && row_ptr[rows] != f->num_edges)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: row_ptr section (byte %llu): row_ptr[N = %lld] is %lld, not the "
+                         "number of edges %lld",
+                         f->path, (unsigned long long)(row_at + 8u * (uint64_t)rows),
+                         (long long)last, (long long)row_ptr[rows], (long long)f->num_edges);
+    for (int64_t i = 0; i <= rows; i++) {
+        const bool inside = row_ptr[i] >= 0 && row_ptr[i] <= f->num_edges;
+        if (!inside || (i > 0 && row_ptr[i] < row_ptr[i - 1]))
+            return gat__fail(ctx, GAT_ERR_FORMAT,
+                             "%s: row_ptr section (byte %llu): row_ptr[%lld] = %lld is %s",
+                             f->path, (unsigned long long)(row_at + 8u * (uint64_t)i),
+                             (long long)(first + i), (long long)row_ptr[i],
+                             inside ? "less than the offset before it; offsets must not decrease"
+                                    : "outside [0, E]");
+    }
+    const int64_t base = row_ptr[0], edges = row_ptr[rows] - base;
+    if (edges > max_edges)
+        return gat__fail(ctx, GAT_ERR_INVALID, "%s: rows [%lld, %lld) hold %lld edges, more "
+                         "than the %lld the caller made room for", f->path, (long long)first,
+                         (long long)last, (long long)edges, (long long)max_edges);
+    const uint64_t col_at = f->col_offset + 4u * (uint64_t)base;
+    status = read_at(ctx, f, "col", col, edges, sizeof *col, col_at);
+    if (status != GAT_OK)
+        return status;
+    for (int64_t k = 0; k < edges; k++)
+        if (col[k] < 0 || col[k] >= f->num_nodes)
+            return gat__fail(ctx, GAT_ERR_FORMAT,
+                             "%s: col section (byte %llu): col[%lld] = %ld is not a node id in "
+                             "[0, %lld)",
+                             f->path, (unsigned long long)(col_at + 4u * (uint64_t)k),
+                             (long long)(base + k), (long)col[k], (long long)f->num_nodes);
+    for (int64_t i = 0; i <= rows; i++)
+        row_ptr[i] -= base;
+    return GAT_OK;
 }

@@ -52,4 +52,26 @@ uint64_t gat__gcsr_checksum(gat_context *ctx, const unsigned char *header, const
 gat_status gat__graph_load_nodes(gat_context *ctx, gat_graph **graph, const char *path,
                                  unsigned flags, int64_t num_nodes);
 
+/* A .gcsr file read by row ranges (a distributed rank reads only its own
+ * rows): the header is checked against the file's size when opened; the
+ * rows read are checked for structure (offsets rising inside [0, E],
+ * sources in [0, N)). The checksum covers the whole file, so it is not
+ * verified here. */
+typedef struct gat__gcsr_file {
+    int fd;
+    const char *path; /* borrowed, for messages */
+    int64_t num_nodes, num_edges;
+    uint64_t row_offset, col_offset;
+} gat__gcsr_file;
+
+gat_status gat__gcsr_open(gat_context *ctx, const char *path, gat__gcsr_file *file);
+void gat__gcsr_close(gat__gcsr_file *file);
+/* row_ptr[i] of the file, checked to lie in [0, E]. */
+gat_status gat__gcsr_row_ptr_at(gat_context *ctx, const gat__gcsr_file *file, int64_t i,
+                                int64_t *value);
+/* Rows [first, last): row_ptr [last - first + 1] (caller-owned) rebased to
+ * start at 0, col [at most max_edges] (caller-owned) their sources. */
+gat_status gat__gcsr_read_rows(gat_context *ctx, const gat__gcsr_file *file, int64_t first,
+                               int64_t last, int64_t *row_ptr, int32_t *col, int64_t max_edges);
+
 #endif

@@ -548,10 +548,11 @@ static gat_status nonfinite(gat_context *ctx, const char *path, double value, in
 }
 
 /* Converts n elements of the file's type starting at element `first` into
- * the output, checking floats as it goes. */
+ * the output, checking floats as it goes; messages count elements from
+ * `base` (where the output starts in the file's array). */
 static gat_status convert(gat_context *ctx, const char *path, const npy_header *h,
                           const unsigned char *in, int64_t first, size_t n, int64_t cols,
-                          void *out)
+                          int64_t base, void *out)
 {
     bool big = h->big_endian;
     if (h->kind == 'f' && h->itemsize == 4) {
@@ -561,7 +562,7 @@ static gat_status convert(gat_context *ctx, const char *path, const npy_header *
             float value;
             memcpy(&value, &bits, sizeof value);
             if (!isfinite(value))
-                return nonfinite(ctx, path, value, first + (int64_t)i, cols);
+                return nonfinite(ctx, path, value, base + first + (int64_t)i, cols);
             dst[i] = value;
         }
     } else if (h->kind == 'f') {
@@ -571,10 +572,10 @@ static gat_status convert(gat_context *ctx, const char *path, const npy_header *
             double value;
             memcpy(&value, &bits, sizeof value);
             if (!isfinite(value))
-                return nonfinite(ctx, path, value, first + (int64_t)i, cols);
+                return nonfinite(ctx, path, value, base + first + (int64_t)i, cols);
             /* Checked before the conversion, which is undefined out of range. */
             if (fabs(value) >= NPY_F32_OVERFLOW) {
-                int64_t index = first + (int64_t)i;
+                int64_t index = base + first + (int64_t)i;
                 return gat__fail(ctx, GAT_ERR_NONFINITE,
                                  "%s: value %g at row %lld, column %lld is beyond float32's "
                                  "range (it would become %sinf)",
@@ -602,7 +603,8 @@ static gat_status convert(gat_context *ctx, const char *path, const npy_header *
 }
 
 static gat_status read_data(gat_context *ctx, const char *path, FILE *fp, const npy_header *h,
-                            int64_t data_start, int64_t count, int64_t cols, void *out)
+                            int64_t data_start, int64_t count, int64_t cols, int64_t base,
+                            void *out)
 {
     unsigned char chunk[NPY_CHUNK];
     size_t per_chunk = NPY_CHUNK / (size_t)h->itemsize;
@@ -611,7 +613,7 @@ static gat_status read_data(gat_context *ctx, const char *path, FILE *fp, const 
         size_t got = fread(chunk, (size_t)h->itemsize, n, fp);
         if (got != n)
             return short_read(ctx, path, fp, data_start + (done + (int64_t)got) * h->itemsize);
-        gat_status status = convert(ctx, path, h, chunk, done, n, cols, out);
+        gat_status status = convert(ctx, path, h, chunk, done, n, cols, base, out);
         if (status != GAT_OK)
             return status;
         done += (int64_t)n;
@@ -619,7 +621,10 @@ static gat_status read_data(gat_context *ctx, const char *path, FILE *fp, const 
     return GAT_OK;
 }
 
-gat_status gat_npy_read(gat_context *ctx, const char *path, gat_dtype want, gat_array **out)
+/* gat_npy_read, or with first >= 0 only rows [first, first + rows) of a
+ * 2-D array (an offset read); *total_rows (may be NULL) gets the file's rows. */
+static gat_status npy_read(gat_context *ctx, const char *path, gat_dtype want, int64_t first,
+                           int64_t rows, gat_array **out, int64_t *total_rows)
 {
     if (ctx == NULL)
         return GAT_ERR_INVALID;
@@ -688,12 +693,33 @@ gat_status gat_npy_read(gat_context *ctx, const char *path, gat_dtype want, gat_
     array->ndim = header.ndim;
     array->shape[0] = header.shape[0];
     array->shape[1] = header.ndim == 2 ? header.shape[1] : 1;
+    if (total_rows != NULL)
+        *total_rows = header.shape[0];
+    int64_t base = 0;
+    if (first >= 0) {
+        if (header.ndim != 2 || rows < 0 || first > header.shape[0] ||
+            rows > header.shape[0] - first) {
+            status = gat__fail(ctx, GAT_ERR_RANGE, "%s: rows [%lld, %lld) are not inside the "
+                               "array's %lld rows", path, (long long)first,
+                               (long long)(first + rows), (long long)header.shape[0]);
+            goto done;
+        }
+        base = first * array->shape[1];
+        count = rows * array->shape[1];
+        array->shape[0] = rows;
+        if (fseeko(fp, (off_t)(data_start + base * header.itemsize), SEEK_SET) != 0) {
+            status = gat__fail(ctx, GAT_ERR_IO, "%s: cannot seek to row %lld: %s", path,
+                               (long long)first, strerror(errno));
+            goto done;
+        }
+    }
     array->data = gat__alloc_array(ctx, count, want == GAT_FLOAT32 ? sizeof(float)
                                                                    : sizeof(int64_t),
                                    path, &status);
     if (array->data == NULL)
         goto done;
-    status = read_data(ctx, path, fp, &header, data_start, count, array->shape[1], array->data);
+    status = read_data(ctx, path, fp, &header, data_start, count, array->shape[1], base,
+                       array->data);
 
 done:
     if (fp != NULL)
@@ -704,6 +730,17 @@ done:
     else
         gat_array_destroy(&array);
     return status;
+}
+
+gat_status gat_npy_read(gat_context *ctx, const char *path, gat_dtype want, gat_array **out)
+{
+    return npy_read(ctx, path, want, -1, 0, out, NULL);
+}
+
+gat_status gat__npy_read_rows(gat_context *ctx, const char *path, int64_t first, int64_t rows,
+                              gat_array **out, int64_t *total_rows)
+{
+    return npy_read(ctx, path, GAT_FLOAT32, first < 0 ? 0 : first, rows, out, total_rows);
 }
 
 void gat_array_destroy(gat_array **array)

@@ -16,8 +16,8 @@
  * np.save pads it: room for the first axis to grow, then spaces up to a
  * multiple of GAT__NPY_ALIGN and a final '\n' (always at least one space,
  * as NumPy computes it). Returns the total length written into out. */
-static size_t format_header(unsigned char *out, size_t size, const char *descr, int ndim,
-                            const int64_t *shape)
+size_t gat__npy_format_header(unsigned char *out, size_t size, const char *descr, int ndim,
+                              const int64_t *shape)
 {
     char dict[128];
     int n;
@@ -85,7 +85,7 @@ static gat_status npy_write(gat_context *ctx, const char *function, gat_output *
                          (long long)count);
 
     unsigned char header[256];
-    size_t header_size = format_header(header, sizeof header, descr, ndim, shape);
+    size_t header_size = gat__npy_format_header(header, sizeof header, descr, ndim, shape);
     if (header_size == 0) /* unreachable: two int64 dimensions always fit */
         return gat__fail(ctx, GAT_ERR_INVALID, "%s: header does not fit", path);
 
