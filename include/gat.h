@@ -877,6 +877,108 @@ gat_status gat_trainer_fit(gat_context *ctx, gat_trainer *trainer, const int64_t
                            const int64_t *val_index, int64_t val_count,
                            const gat_fit_options *options, gat_fit_result *result);
 
+/* ------------------------------------------------------------------------ */
+/* Distributed runs over MPI (docs/distributed.md)                          */
+/* ------------------------------------------------------------------------ */
+
+/* Whether this build has the MPI back end (meson option mpi). */
+bool gat_have_mpi(void);
+
+/* One part of the 1-D partition by destination a distributed run uses: P
+ * contiguous row ranges balanced by rows plus edges (a part may be empty).
+ * "Halo" rows are the remote sources a part's edges read: it receives
+ * their projected rows (and scores) from their owners every layer. */
+typedef struct gat_partition_part {
+    int64_t first_row, rows; /* owned destination rows [first_row, first_row + rows) */
+    int64_t edges;           /* their incoming edges as given */
+    int64_t interior_rows;   /* owned rows whose sources are all owned */
+    int64_t halo_rows;       /* distinct remote sources received */
+    int64_t send_rows;       /* rows sent, counted once per receiving part */
+    int recv_neighbours, send_neighbours; /* parts received from / sent to */
+} gat_partition_part;
+
+/* The partition of graph (borrowed) into `parts` parts, as a distributed
+ * run at that many ranks makes it, with each part's halo: out [parts]
+ * caller-owned. Runs in one process without MPI (for sizing runs). */
+gat_status gat_graph_partition(gat_context *ctx, const gat_graph *graph, int parts,
+                               gat_partition_part *out);
+
+/* Whether this process was started by an MPI launcher (mpirun, mpiexec,
+ * srun): its environment holds the launcher's rank variables (Open MPI's
+ * OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_RANK). The tools run distributed
+ * then. */
+bool gat_dist_launched(void);
+
+/* Starts MPI (MPI_Init_thread, MPI_THREAD_FUNNELED: only the calling
+ * thread talks to MPI, OpenMP teams compute) unless it runs already, and
+ * gives this process's rank and the number of ranks of MPI_COMM_WORLD.
+ * GAT_ERR_UNSUPPORTED in a build without the MPI back end. */
+gat_status gat_dist_init(gat_context *ctx, int *rank, int *ranks);
+/* Ends MPI if it runs (MPI_Finalize); nothing without the back end. */
+void gat_dist_finalize(void);
+
+/* Collective over MPI_COMM_WORLD: every rank passes the status of its own
+ * last step (ctx holding its message); every rank gets back the status of
+ * the lowest-numbered failing rank, and ctx gets that rank's message
+ * ("rank 2 of 4: x.npy: ..."), or GAT_OK when none failed. This is how one
+ * rank's bad input ends every rank with its message instead of a hang. */
+gat_status gat_dist_agree(gat_context *ctx, gat_status status);
+
+typedef struct gat_dist_infer_options {
+    const char *graph;     /* .gcsr graph file (text edge lists: gat-convert them first) */
+    const char *features;  /* .npy [N, F_in], float32 or float64; N rows (>= the graph's
+                            * nodes: nodes beyond the graph's are isolated) */
+    const char *out;       /* .npy output [N, out_features] */
+    const char *attention; /* NULL, or .npy output [E', H] of the last layer */
+    bool preprocess;       /* apply the model's recorded preprocessing; default true */
+    bool allow_nonfinite;  /* write outputs holding NaN or infinity; default false */
+} gat_dist_infer_options;
+
+void gat_dist_infer_options_init(gat_dist_infer_options *options);
+
+/* Layers whose traffic a report lists one by one (more are summed in the last). */
+#define GAT_DIST_REPORT_LAYERS 8
+
+/* What one rank did in gat_dist_infer. */
+typedef struct gat_dist_report {
+    int rank, ranks;
+    int64_t num_nodes, num_edges;     /* the whole graph's */
+    int64_t first_row, rows, edges;   /* this rank's rows [first_row, first_row + rows) */
+    int64_t interior_rows, halo_rows; /* rows needing no remote source; remote sources */
+    int64_t send_rows;                /* rows sent per layer (once per receiving rank) */
+    int layers;
+    int64_t bytes_sent[GAT_DIST_REPORT_LAYERS], bytes_received[GAT_DIST_REPORT_LAYERS];
+    double seconds_read;          /* graph rows, halo lists, features */
+    double seconds_compute;       /* projection, edge pass, activation */
+    double seconds_communication; /* packing, posting and completing the halo exchange */
+    double seconds_wait;          /* of which blocked waiting for it after the interior rows */
+    double seconds_write;         /* outputs, until every rank's part is written */
+    double seconds_total;
+    int64_t peak_rss_bytes;       /* getrusage's maximum resident set size */
+    int64_t nonfinite_rows;       /* output rows holding NaN or infinity, all ranks */
+} gat_dist_report;
+
+/* Distributed inference, collective over MPI_COMM_WORLD (after
+ * gat_dist_init): every rank passes the same model (loaded by each) and
+ * options. The graph's rows are split into contiguous ranges balanced by
+ * rows plus edges (as gat_graph_partition); each rank reads only its rows
+ * of the graph and features (offset reads), projects them, exchanges the
+ * halo with its neighbours, and writes its rows of the outputs at their
+ * offsets. The outputs hold bitwise what gat_model_forward gives for the
+ * whole graph in one process, at any rank and thread count. Outputs appear
+ * all or none (a temporary file beside each, renamed by rank 0 once every
+ * rank's part is written); they must be regular files (or new names).
+ * Every rank returns the same status and message (gat_dist_agree). report
+ * (may be NULL) receives this rank's figures. The checksum of a .gcsr is
+ * not verified (no rank reads the whole file); its rows' structure is. */
+gat_status gat_dist_infer(gat_context *ctx, const gat_model *model,
+                          const gat_dist_infer_options *options, gat_dist_report *report);
+
+/* Collective: rank 0 receives every rank's report (all [ranks], caller-
+ * owned; ignored on the other ranks, which may pass NULL). */
+gat_status gat_dist_gather_reports(gat_context *ctx, const gat_dist_report *mine,
+                                   gat_dist_report *all);
+
 #ifdef __cplusplus
 }
 #endif

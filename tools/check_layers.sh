@@ -11,7 +11,7 @@ set -euo pipefail
 root=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 cd "$root"
 
-layers=(core simd graph io model infer train)
+layers=(core simd graph io model infer train dist)
 declare -A rank=() home=()
 for i in "${!layers[@]}"; do
     rank[${layers[$i]}]=$i
