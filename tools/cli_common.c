@@ -315,3 +315,50 @@ void cli_check_finite(const char *program, const char *what, const float *data, 
             program, what, (long long)bad_rows, (long long)rows, (long long)bad_values,
             (long long)first);
 }
+
+/* max / mean of a per-rank figure (1 when all are zero). */
+static double imbalance(const gat_dist_report *all, int ranks, double (*get)(const gat_dist_report *))
+{
+    double max = 0.0, sum = 0.0;
+    for (int r = 0; r < ranks; r++) {
+        double v = get(&all[r]);
+        max = v > max ? v : max;
+        sum += v;
+    }
+    return sum > 0.0 ? max * ranks / sum : 1.0;
+}
+
+static double work_of(const gat_dist_report *r) { return (double)(r->rows + r->edges); }
+static double halo_of(const gat_dist_report *r) { return (double)r->halo_rows; }
+static double compute_of(const gat_dist_report *r) { return r->seconds_compute; }
+
+void cli_print_dist_report(FILE *out, const gat_dist_report *all, int ranks)
+{
+    const int layers = all[0].layers < GAT_DIST_REPORT_LAYERS ? all[0].layers
+                                                              : GAT_DIST_REPORT_LAYERS;
+    fprintf(out, "rank  first_row       rows      edges   interior       halo  send_rows"
+                 "  sent_kB/layer  recv_kB/layer  read_s  compute_s  comm_s  wait_s  write_s"
+                 "  peak_MB\n");
+    for (int r = 0; r < ranks; r++) {
+        const gat_dist_report *p = &all[r];
+        char sent[96] = "", recv[96] = "";
+        size_t ls = 0, lr = 0;
+        for (int l = 0; l < layers; l++) {
+            ls += (size_t)snprintf(sent + ls, sizeof sent - ls, "%s%.0f", l ? "/" : "",
+                                   p->bytes_sent[l] / 1e3);
+            lr += (size_t)snprintf(recv + lr, sizeof recv - lr, "%s%.0f", l ? "/" : "",
+                                   p->bytes_received[l] / 1e3);
+            if (ls >= sizeof sent || lr >= sizeof recv)
+                break;
+        }
+        fprintf(out, "%4d %10lld %10lld %10lld %10lld %10lld %10lld  %13s  %13s  %6.3f  %9.3f"
+                     "  %6.3f  %6.3f  %7.3f  %7.1f\n",
+                p->rank, (long long)p->first_row, (long long)p->rows, (long long)p->edges,
+                (long long)p->interior_rows, (long long)p->halo_rows, (long long)p->send_rows,
+                sent, recv, p->seconds_read, p->seconds_compute, p->seconds_communication,
+                p->seconds_wait, p->seconds_write, p->peak_rss_bytes / 1e6);
+    }
+    fprintf(out, "imbalance (max/mean): rows+edges %.3f, halo rows %.3f, compute time %.3f\n",
+            imbalance(all, ranks, work_of), imbalance(all, ranks, halo_of),
+            imbalance(all, ranks, compute_of));
+}

@@ -6,6 +6,7 @@
 #include "gat.h"
 
 #include <getopt.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* Prints "PROGRAM: message" to stderr and exits with status 1 (2 for usage
@@ -71,6 +72,11 @@ void cli_commit_outputs(const char *program, gat_context *ctx, gat_output **outs
  * prints the same as a warning instead. */
 void cli_check_finite(const char *program, const char *what, const float *data, int64_t rows,
                       int64_t cols, bool allow);
+
+/* The per-rank table of a distributed run (gat_dist_gather_reports'
+ * reports [ranks]): rows, edges, halo, bytes sent and received per layer,
+ * times, peak memory, and the load imbalance (max / mean) at the end. */
+void cli_print_dist_report(FILE *out, const gat_dist_report *all, int ranks);
 
 /* Monotonic seconds. */
 double cli_now(void);

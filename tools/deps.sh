@@ -10,6 +10,8 @@ test_packages=(libudev-dev)
 # clang, its sanitizer and libFuzzer runtimes, and the OpenMP runtime meson
 # looks for with clang (the clang, ThreadSanitizer and fuzzing builds).
 clang_packages=(clang libclang-rt-14-dev libomp-14-dev)
+# The MPI back end's build (-Dmpi=enabled) and its mpirun tests: Open MPI.
+mpi_packages=(libopenmpi-dev openmpi-bin)
 
 # install_missing WHO PACKAGE...: WHO prefixes the progress line.
 install_missing() {

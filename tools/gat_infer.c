@@ -16,7 +16,7 @@ static void usage(FILE *out)
             "Usage: gat-infer --graph EDGES --features X.npy --weights MODEL.safetensors\n"
             "                 --out Y.npy [--attention A.npy] [--attention-edges E.npy]\n"
             "                 [--labels L.npy --eval-nodes I.npy] [--threads T]\n"
-            "                 [--no-preprocess] [--allow-nonfinite] [--quiet]\n"
+            "                 [--no-preprocess] [--allow-nonfinite] [--quiet] [--report]\n"
             "\n"
             "Runs a stack of GAT layers (PyTorch Geometric GATConv semantics) over a graph.\n"
             "\n"
@@ -52,6 +52,8 @@ static void usage(FILE *out)
             "                       weights, say) with a warning; by default that is an\n"
             "                       error naming how many rows are affected, nothing written\n"
             "  --quiet              no progress lines on stderr\n"
+            "  --report             under mpirun: a per-rank table on stdout (rows, edges,\n"
+            "                       halo, bytes exchanged, times, peak memory, imbalance)\n"
             "  --help, --version\n"
             "\n"
             "Outputs: all are checked before any work (the folder exists and is writable,\n"
@@ -62,6 +64,9 @@ static void usage(FILE *out)
             "sockets (/dev/null, /dev/stdout, a named pipe) are written in place, every\n"
             "write checked; a FIFO nobody reads is an error, not a wait. Inputs: --graph\n"
             "may be a pipe or FIFO (text or gzip); the others must be regular files.\n"
+            "Under mpirun (-np K) every rank reads only its rows of a .gcsr graph and of\n"
+            "X.npy and writes its rows of the outputs: the same bits as one process\n"
+            "(docs/distributed.md; needs a build with -Dmpi=enabled).\n"
             "Every error ends with one line on stderr naming the file and place, exit 1;\n"
             "usage errors exit 2.\n");
 }
@@ -89,12 +94,67 @@ static void print_metrics(gat_context *ctx, gat_model *model, const gat_graph *g
     gat_array_destroy(&nodes);
 }
 
+/* Under mpirun (gat_dist_launched): every rank reads its rows, the ranks
+ * exchange halos, and each writes its rows of the outputs
+ * (docs/distributed.md). An error on any rank ends every rank; rank 0
+ * prints it. */
+static int run_distributed(gat_context *ctx, const char *graph_path,
+                           const char *features_path, const char *weights_path,
+                           const char *out_path, const char *attention_path, int preprocess,
+                           int allow_nonfinite, int quiet, int report)
+{
+    int rank = 0, ranks = 1;
+    gat_status status = gat_dist_init(ctx, &rank, &ranks);
+    if (status != GAT_OK)
+        cli_check(program, ctx, status);
+    gat_model *model = NULL;
+    status = gat_dist_agree(ctx, gat_model_load(ctx, &model, weights_path));
+    gat_dist_infer_options options;
+    gat_dist_infer_options_init(&options);
+    options.graph = graph_path;
+    options.features = features_path;
+    options.out = out_path;
+    options.attention = attention_path;
+    options.preprocess = preprocess;
+    options.allow_nonfinite = allow_nonfinite;
+    gat_dist_report mine, *all = NULL;
+    double t0 = cli_now();
+    if (status == GAT_OK)
+        status = gat_dist_infer(ctx, model, &options, &mine);
+    if (status == GAT_OK && report) {
+        all = rank == 0 ? calloc((size_t)ranks, sizeof *all) : NULL;
+        status = gat_dist_agree(ctx, rank == 0 && all == NULL ? GAT_ERR_NOMEM : GAT_OK);
+        if (status == GAT_OK)
+            status = gat_dist_gather_reports(ctx, &mine, all);
+    }
+    if (status != GAT_OK) {
+        if (rank == 0)
+            fprintf(stderr, "%s: %s\n", program, gat_context_message(ctx));
+    } else if (rank == 0) {
+        if (mine.nonfinite_rows > 0)
+            fprintf(stderr, "%s: warning: %lld output rows hold NaN or infinity\n", program,
+                    (long long)mine.nonfinite_rows);
+        if (!quiet)
+            fprintf(stderr, "%s: %d rank(s), %lld nodes, %lld edges, %d thread(s) each; "
+                    "%.1f ms; wrote %s\n", program, ranks, (long long)mine.num_nodes,
+                    (long long)mine.num_edges, gat_context_threads(ctx),
+                    1e3 * (cli_now() - t0), out_path);
+        if (all != NULL)
+            cli_print_dist_report(stdout, all, ranks);
+    }
+    free(all);
+    gat_model_destroy(&model);
+    gat_context_destroy(&ctx);
+    gat_dist_finalize();
+    return status == GAT_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *graph_path = NULL, *features_path = NULL, *weights_path = NULL,
                *out_path = NULL, *attention_path = NULL, *edges_path = NULL,
                *labels_path = NULL, *nodes_path = NULL;
-    int threads = 0, quiet = 0, allow_nonfinite = 0, preprocess = 1;
+    int threads = 0, quiet = 0, allow_nonfinite = 0, preprocess = 1, report = 0;
     static const struct option options[] = {
         {"graph", required_argument, NULL, 'g'},    {"features", required_argument, NULL, 'x'},
         {"weights", required_argument, NULL, 'w'},  {"out", required_argument, NULL, 'o'},
@@ -104,6 +164,7 @@ int main(int argc, char **argv)
         {"allow-nonfinite", no_argument, NULL, 'n'},
         {"no-preprocess", no_argument, NULL, 'P'},
         {"labels", required_argument, NULL, 'l'},   {"eval-nodes", required_argument, NULL, 'N'},
+        {"report", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     opterr = 0;
@@ -122,6 +183,7 @@ int main(int argc, char **argv)
         case 'P': preprocess = 0; break;
         case 'l': labels_path = optarg; break;
         case 'N': nodes_path = optarg; break;
+        case 'R': report = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V':
             cli_print_version(program);
@@ -141,6 +203,16 @@ int main(int argc, char **argv)
     gat_context_options_init(&copts);
     copts.num_threads = threads;
     gat_context *ctx = cli_context_create(program, &copts);
+    if (gat_dist_launched()) {
+        if (!gat_have_mpi())
+            cli_fail(program, "started by an MPI launcher, but this libgat was built without "
+                              "MPI (meson setup -Dmpi=enabled)");
+        if (edges_path != NULL || labels_path != NULL)
+            cli_usage_error(program, "--attention-edges, --labels and --eval-nodes are not "
+                                     "available in a distributed run (docs/distributed.md)");
+        return run_distributed(ctx, graph_path, features_path, weights_path, out_path,
+                               attention_path, preprocess, allow_nonfinite, quiet, report);
+    }
 
     /* Every output checked (and its temporary file made) before the work. */
     const char *const inputs[3] = {graph_path, features_path, weights_path};

@@ -15,6 +15,8 @@
 #   v3      gcc -Dnative=false -Dc_args=-march=x86-64-v3: the AVX2 + FMA paths
 #   x86-64  gcc -Dnative=false: baseline x86-64 (SSE2, no FMA)
 #   serial  gcc -Dopenmp=disabled: the library without OpenMP
+#   mpi     gcc -Dmpi=enabled: the MPI back end; the suite, then
+#           tests/mpi_infer.sh (mpirun -np 1..5 gat-infer against one process)
 #   clang   clang, -march=native
 #   asan    gcc, AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan    clang, ThreadSanitizer, -Dopenmp=disabled: the tests TSAN_FILTER
@@ -143,6 +145,13 @@ tsan_build() {
         run_suite tsan "$build-tsan" gat-tests-tsan 'ThreadSanitizer' --filter "$TSAN_FILTER"
 }
 
+# The MPI back end: the suite in a build with it, then the mpirun runs.
+mpi_build() {
+    compile mpi "$build-mpi" gcc -Dmpi=enabled || return 0
+    run_suite mpi "$build-mpi" gat-tests ''
+    tool_step mpirun "mpirun -np 1..5 gat-infer" bash "$root/tests/mpi_infer.sh" "$build-mpi"
+}
+
 native_build() {
     compile native "$build" gcc && run_suite native "$build" gat-tests ''
 }
@@ -161,13 +170,15 @@ bench | build)
     [[ $mode == build ]] && { echo "run.sh: built in $build"; exit 0; }
     exec "$build/benchmarks/gat-bench" "$@" ;;
 test)
-    install_missing run.sh "${build_packages[@]}" "${test_packages[@]}" "${clang_packages[@]}"
+    install_missing run.sh "${build_packages[@]}" "${test_packages[@]}" "${clang_packages[@]}" \
+        "${mpi_packages[@]}"
     bash "$root/tools/check_layers.sh" "$root"
     suite_args=("$@")
     if [[ ${GAT_QUICK:-0} != 1 ]]; then
         gcc_build v3 -Dnative=false -Dc_args=-march=x86-64-v3
         gcc_build x86-64 -Dnative=false
         gcc_build serial -Dopenmp=disabled
+        mpi_build
         clang_build
         asan_build
         tsan_build

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The MPI back end end to end (issue 17; docs/distributed.md): `mpirun -np K
+# gat-infer` at K = 1..4 (and more ranks than rows) must write bitwise the
+# output and attention of the single-process run, for a model whose layers
+# score inside the edge pass and one whose scores travel with the halo;
+# bad input on one rank must end every rank with that rank's message, a
+# rank that dies must end the job, and neither may leave an output behind
+# or touch an existing one. Every mpirun is bounded in time (a hang fails).
+#
+#   bash tests/mpi_infer.sh BUILD_DIR        (a build with -Dmpi=enabled)
+set -euo pipefail
+build=$1
+tools=$build/tools
+dir=$(mktemp -d "${TMPDIR:-/tmp}/gat-mpi.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+cd "$dir"
+# Open MPI refuses root unless told (CI containers run as root).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+mpi() { timeout 120 mpirun --oversubscribe -np "$@"; }
+fail() { echo "mpi_infer: FAILED: $*" >&2; exit 1; }
+checks=0
+
+# A multigraph with a hub, self-loops and isolated nodes (the features have
+# more rows than the graph has nodes), plain Python: no numpy needed.
+python3 - <<'PY'
+import random, struct
+def npy(path, rows, cols, values):
+    head = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, cols)
+    head += ' ' * (63 - (10 + len(head)) % 64) + '\n'
+    with open(path, 'wb') as f:
+        f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(head)) + head.encode())
+        f.write(struct.pack('<%df' % len(values), *values))
+r = random.Random(7)
+n, used, f = 2000, 1900, 24
+with open('g.txt', 'w') as out:
+    for k in range(12000):
+        s, d = r.randrange(used), r.randrange(used)
+        out.write('%d %d\n' % (s, 5 if k % 40 == 0 else d))
+    for v in (7, 8, 9):
+        out.write('%d %d\n' % (v, v))
+x = [r.uniform(-1, 1) for _ in range(n * f)]
+npy('x.npy', n, f, x)
+x[1500 * f + 3] = float('nan')
+npy('bad.npy', n, f, x)
+with open('t.txt', 'w') as out:
+    out.write('0 1\n1 2\n2 2\n')
+npy('tx.npy', 3, f, [r.uniform(-1, 1) for _ in range(3 * f)])
+PY
+"$tools/gat-convert" --quiet --nodes 1900 g.txt g.gcsr
+"$tools/gat-convert" --quiet t.txt t.gcsr
+"$tools/gat-init" --in-features 24 --layers 8x8,4x16,1x7:mean m1.safetensors >/dev/null
+"$tools/gat-init" --in-features 24 --layers 3x5,2x6:mean --no-self-loops --seed 3 \
+    m2.safetensors >/dev/null
+
+same() { # K GRAPH FEATURES MODEL: K ranks against one process
+    local k=$1 g=$2 x=$3 m=$4
+    "$tools/gat-infer" --quiet --graph "$g" --features "$x" --weights "$m" --out want.npy \
+        --attention want_att.npy
+    mpi "$k" "$tools/gat-infer" --quiet --threads 1 --graph "$g" --features "$x" --weights "$m" \
+        --out got.npy --attention got_att.npy || fail "$k ranks on $g, $m"
+    cmp -s want.npy got.npy || fail "$k ranks on $g, $m: output differs"
+    cmp -s want_att.npy got_att.npy || fail "$k ranks on $g, $m: attention differs"
+    checks=$((checks + 1))
+}
+for m in m1 m2; do
+    for k in 1 2 3 4; do same "$k" g.gcsr x.npy $m.safetensors; done
+done
+same 5 t.gcsr tx.npy m1.safetensors # more ranks than rows: empty ranks
+# Without --attention, and two threads per rank.
+"$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --weights m1.safetensors --out want.npy
+mpi 3 "$tools/gat-infer" --quiet --threads 2 --graph g.gcsr --features x.npy \
+    --weights m1.safetensors --out got.npy || fail "3 ranks, 2 threads"
+cmp -s want.npy got.npy || fail "3 ranks, 2 threads: output differs"
+checks=$((checks + 1))
+# The per-rank report: a row per rank and the imbalance line.
+mpi 2 "$tools/gat-infer" --quiet --report --graph g.gcsr --features x.npy \
+    --weights m1.safetensors --out got.npy >report.txt || fail "--report"
+[[ $(grep -c '^ *[01] ' report.txt) == 2 ]] && grep -q '^imbalance' report.txt ||
+    fail "--report: $(cat report.txt)"
+checks=$((checks + 1))
+
+# Failures: the existing output stays as it was, no temporary file remains.
+echo old >old.npy
+failing() { # WHAT EXPECTED-MESSAGE COMMAND...
+    local what=$1 expect=$2
+    shift 2
+    local rc=0
+    "$@" >out.txt 2>err.txt || rc=$?
+    ((rc != 0 && rc != 124)) || fail "$what: exit $rc (124: timed out)"
+    grep -q -- "$expect" err.txt || fail "$what: no '$expect' in: $(cat err.txt)"
+    [[ $(cat old.npy) == old ]] || fail "$what: the old output was changed"
+    [[ -z $(ls | grep '\.tmp\.') ]] || fail "$what: temporary files left: $(ls)"
+    checks=$((checks + 1))
+}
+failing "NaN in rank 3's rows" "rank 3 of 4: bad.npy: non-finite value (nan) at row 1500, column 3" \
+    mpi 4 "$tools/gat-infer" --quiet --graph g.gcsr --features bad.npy --weights m1.safetensors \
+    --out old.npy
+failing "fewer feature rows than nodes" "the graph has 1900 nodes, more than the 3 rows" \
+    mpi 2 "$tools/gat-infer" --quiet --graph g.gcsr --features tx.npy --weights m1.safetensors \
+    --out old.npy
+failing "a text edge list" "not a .gcsr graph" \
+    mpi 2 "$tools/gat-infer" --quiet --graph g.txt --features x.npy --weights m1.safetensors \
+    --out old.npy
+# Rank 1 dies (SIGABRT) while the others start: mpirun ends the job.
+failing "a rank that dies" "the job has been aborted" \
+    mpi 3 sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then kill -ABRT $$; fi; exec "$0" "$@"' \
+    "$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --weights m1.safetensors \
+    --out old.npy
+echo "mpi_infer: $checks checks passed"
