@@ -458,6 +458,11 @@ static gat_status check_args(gat_context *ctx, const gat_model *model,
     if (model == NULL || o == NULL || o->graph == NULL || o->features == NULL || o->out == NULL)
         return gat__fail(ctx, GAT_ERR_INVALID,
                          "gat_dist_infer: model, options, graph, features and out are required");
+    for (int l = 0; l < model->num_layers; l++)
+        if (!gat__layer_is_plain(&model->layers[l].config))
+            return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
+                             "gat_dist_infer: layer %d is of a kind (GATv2, edge features, "
+                             "residual, bipartite) the distributed forward does not run yet", l);
     if (ctx->gemm == GAT_GEMM_BLAS)
         return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
                          "gat_dist_infer: GAT_GEMM_BLAS can make a row's bits depend on the "

@@ -164,6 +164,7 @@ static gat_status build_graph(gat_context *ctx, gat__halo *h, const int64_t *row
     for (int64_t p = h->rows; p <= nodes; p++)
         g->row_ptr[p] = at;
     g->num_nodes = nodes;
+    g->num_src_nodes = nodes;
     g->num_edges = at;
     return GAT_OK;
 }
