@@ -481,6 +481,9 @@ void gat_layer_config_init(gat_layer_config *config, int64_t in_features, int64_
 
 /* F_dst of a layer: dst_features, or in_features when it is 0. */
 int64_t gat_layer_dst_features(const gat_layer_config *config);
+/* The number of float parameters a layer of this configuration has (all
+ * its tensors); 0 for NULL. */
+int64_t gat_layer_num_parameters(const gat_layer_config *config);
 
 /* Parameters of one layer in PyG's layout, all float32, owned by the model
  * (writable, valid until the model is destroyed). A pointer is NULL when

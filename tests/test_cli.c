@@ -796,3 +796,81 @@ Test(cli, train_interrupted_leaves_no_temporary_file, .init = make_tmpdir, .fini
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status %d", status);
     cr_assert_eq(count_files(), 1, "the temporary file stayed (ds is the only entry left)");
 }
+
+/* ------------------------------------------------------------------------ */
+/* The GAT family (issue 15): gat-init's layer options, gat-infer's edge    */
+/* attributes and bipartite features                                        */
+
+#define FAMILY_CASE GAT_TEST_DATA "/family"
+
+Test(cli, family_init_and_infer, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    const char *init = tool("gat-init");
+    run_result r = run(init, "--in-features 5 --layers 2x3,1x2:mean:gat --layer-type gatv2 "
+                             "--edge-dim 2 --fill-value 0.5 --residual --seed 3 m.safetensors");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    char path[512];
+    snprintf(path, sizeof path, "%s/m.safetensors", tmpdir);
+    gat_context *ctx = test_context(1, NULL);
+    gat_model *m = NULL;
+    cr_assert_eq(gat_model_load(ctx, &m, path), GAT_OK, "%s", gat_context_message(ctx));
+    gat_layer_config c;
+    gat_model_layer_config(m, 0, &c);
+    cr_assert(c.type == GAT_LAYER_GATV2 && c.edge_dim == 2 && c.residual &&
+              c.fill_value == GAT_FILL_CONSTANT && c.fill_constant == 0.5f);
+    gat_model_layer_config(m, 1, &c);
+    cr_assert(c.type == GAT_LAYER_GAT && !c.concat && c.edge_dim == 2);
+    gat_model_destroy(&m);
+    gat_context_destroy(&ctx);
+
+    /* edge_attr of three_layers_mixed: 47 edges x 2. */
+    copy_file(FAMILY_CASE "/three_layers_mixed/edge_attr.npy", "a.npy");
+    copy_file(FAMILY_CASE "/three_layers_mixed/edges.txt", "e.txt");
+    copy_file(FAMILY_CASE "/three_layers_mixed/x.npy", "x16.npy");
+    expect_one_line_error(run(GAT_INFER, "--graph e.txt --features x16.npy --weights "
+                                         "m.safetensors --out y.npy --quiet"),
+                          "--edge-attr is required");
+    r = run(init, "--in-features 5 --layers 2x3 --edge-dim 3 m3.safetensors");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    expect_one_line_error(run(GAT_INFER, "--graph e.txt --features x16.npy --weights "
+                                         "m3.safetensors --edge-attr a.npy --out y.npy --quiet"),
+                          "a.npy: 2 columns, but m3.safetensors's layers have edge_dim 3");
+    expect_one_line_error(run(GAT_INFER, "--graph " PYG_CASE "/edges.txt "
+                                         "--features x16.npy --weights m.safetensors "
+                                         "--edge-attr a.npy --out y.npy --quiet"),
+                          "a.npy: 47 rows, but");
+    cr_assert_eq(count_files(), 5);
+    r = run(GAT_INFER, "--graph e.txt --features x16.npy --weights m.safetensors "
+                       "--edge-attr a.npy --out y.npy --attention att.npy --quiet");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(exists("y.npy") && exists("att.npy"));
+}
+
+/* A bipartite case through the tool gives the stored PyTorch results. */
+Test(cli, family_bipartite_infer, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    run_result r = run(GAT_INFER, "--graph " FAMILY_CASE "/bipartite_gat/edges.txt "
+                                  "--features-src " FAMILY_CASE "/bipartite_gat/x.npy "
+                                  "--features-dst " FAMILY_CASE "/bipartite_gat/x_dst.npy "
+                                  "--edge-attr " FAMILY_CASE "/bipartite_gat/edge_attr.npy "
+                                  "--weights " FAMILY_CASE "/bipartite_gat/model.safetensors "
+                                  "--out y.npy --quiet");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    char path[512];
+    snprintf(path, sizeof path, "%s/y.npy", tmpdir);
+    gat_context *ctx = test_context(1, NULL);
+    gat_array *got = NULL, *want = NULL;
+    cr_assert_eq(gat_npy_read(ctx, path, GAT_FLOAT32, &got), GAT_OK);
+    cr_assert_eq(gat_npy_read(ctx, FAMILY_CASE "/bipartite_gat/out.npy", GAT_FLOAT32, &want),
+                 GAT_OK);
+    cr_assert(got->shape[0] == 12 && got->shape[1] == want->shape[1]);
+    /* 1e-4 relative: the reference tests' tolerance (tests/test_family_pyg.c). */
+    test_compare_reference("bipartite_gat", "gat-infer out", got->data, want->data, 12,
+                           want->shape[1], 1e-4, 1e-5);
+    gat_array_destroy(&got);
+    gat_array_destroy(&want);
+    gat_context_destroy(&ctx);
+    expect_usage_error(run(GAT_INFER, "--graph e.txt --features-src x.npy --weights m "
+                                      "--out y.npy"),
+                       "--features-src and --features-dst go together");
+}

@@ -14,11 +14,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: gat-infer --graph EDGES --features X.npy --weights MODEL.safetensors\n"
-            "                 --out Y.npy [--attention A.npy] [--attention-edges E.npy]\n"
+            "                 --out Y.npy [--edge-attr A.npy] [--attention A.npy]\n"
+            "                 [--attention-edges E.npy]\n"
             "                 [--labels L.npy --eval-nodes I.npy] [--threads T]\n"
             "                 [--no-preprocess] [--allow-nonfinite] [--quiet] [--report]\n"
             "\n"
-            "Runs a stack of GAT layers (PyTorch Geometric GATConv semantics) over a graph.\n"
+            "       gat-infer --graph EDGES --features-src XS.npy --features-dst XD.npy ...\n"
+            "\n"
+            "Runs a stack of GAT layers (PyTorch Geometric GATConv / GATv2Conv semantics,\n"
+            "with edge features, residual connections, bipartite inputs) over a graph.\n"
             "\n"
             "  --graph EDGES        edge list: one 'src dst' line per edge (src sends to dst),\n"
             "                       '#' comments, blank lines and CRLF allowed, .gz read too;\n"
@@ -27,8 +31,20 @@ static void usage(FILE *out)
             "  --features X.npy     node features, float32 or float64 [N, F_in], C order;\n"
             "                       N (its row count) is the number of nodes: an edge id >= N\n"
             "                       is an error, as is a non-finite value\n"
-            "  --weights M          model in safetensors (tensors layers.{i}.lin.weight,\n"
-            "                       .att_src, .att_dst, .bias; see docs/formats.md), e.g.\n"
+            "  --features-src XS.npy, --features-dst XD.npy\n"
+            "                       instead of --features, for a one-layer model on a\n"
+            "                       bipartite graph (PyG's x = (x_src, x_dst)): sources\n"
+            "                       [N_src, F_src], destinations [N_dst, F_dst]; edges go\n"
+            "                       from [0, N_src) to [0, N_dst); the output has N_dst rows.\n"
+            "                       EDGES must then be a text edge list\n"
+            "  --edge-attr A.npy    edge attributes, float32 or float64 [E, D], row k for\n"
+            "                       the k-th edge of EDGES in file order (self-loops and\n"
+            "                       duplicates included; for a .gcsr graph, the order of\n"
+            "                       the edge list it was converted from); required when a\n"
+            "                       layer has edge features (lin_edge.weight), D its width\n"
+            "  --weights M          model in safetensors (PyG's state_dict names: lin.weight,\n"
+            "                       att_src, att_dst, lin_l.weight, att, lin_edge.weight,\n"
+            "                       res.weight, bias, ...; see docs/formats.md), e.g.\n"
             "                       exported from PyG by tools/export_pyg.py or saved by\n"
             "                       gat-train.\n"
             "                       The preprocessing the model records (row normalisation\n"
@@ -36,6 +52,7 @@ static void usage(FILE *out)
             "  --no-preprocess      X is already preprocessed: apply nothing (a note says\n"
             "                       what the model records)\n"
             "  --out Y.npy          output, float32 [N, H*C] (heads concatenated) or [N, C]\n"
+            "                       (N_dst rows for a bipartite graph)\n"
             "  --attention A.npy    also write the last layer's attention coefficients,\n"
             "                       float32 [E', H], in library order: by destination node,\n"
             "                       input order within a node, its added self-loop last\n"
@@ -153,7 +170,8 @@ int main(int argc, char **argv)
 {
     const char *graph_path = NULL, *features_path = NULL, *weights_path = NULL,
                *out_path = NULL, *attention_path = NULL, *edges_path = NULL,
-               *labels_path = NULL, *nodes_path = NULL;
+               *labels_path = NULL, *nodes_path = NULL, *src_path = NULL, *dst_path = NULL,
+               *edge_attr_path = NULL;
     int threads = 0, quiet = 0, allow_nonfinite = 0, preprocess = 1, report = 0;
     static const struct option options[] = {
         {"graph", required_argument, NULL, 'g'},    {"features", required_argument, NULL, 'x'},
@@ -165,6 +183,9 @@ int main(int argc, char **argv)
         {"no-preprocess", no_argument, NULL, 'P'},
         {"labels", required_argument, NULL, 'l'},   {"eval-nodes", required_argument, NULL, 'N'},
         {"report", no_argument, NULL, 'R'},
+        {"features-src", required_argument, NULL, 'S'},
+        {"features-dst", required_argument, NULL, 'D'},
+        {"edge-attr", required_argument, NULL, 'E'},
         {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     opterr = 0;
@@ -184,6 +205,9 @@ int main(int argc, char **argv)
         case 'l': labels_path = optarg; break;
         case 'N': nodes_path = optarg; break;
         case 'R': report = 1; break;
+        case 'S': src_path = optarg; break;
+        case 'D': dst_path = optarg; break;
+        case 'E': edge_attr_path = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V':
             cli_print_version(program);
@@ -194,10 +218,19 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         cli_usage_error(program, "unexpected argument '%s'", argv[optind]);
+    if ((src_path == NULL) != (dst_path == NULL))
+        cli_usage_error(program, "--features-src and --features-dst go together");
+    if (src_path != NULL && features_path != NULL)
+        cli_usage_error(program, "--features or --features-src with --features-dst, not both");
+    if (src_path != NULL)
+        features_path = src_path;
     if (!graph_path || !features_path || !weights_path || !out_path)
         cli_usage_error(program, "--graph, --features, --weights and --out are required");
     if ((labels_path == NULL) != (nodes_path == NULL))
         cli_usage_error(program, "--labels and --eval-nodes go together");
+    if (labels_path != NULL && (dst_path != NULL || edge_attr_path != NULL))
+        cli_usage_error(program, "--labels takes --features alone (no --features-dst or "
+                                 "--edge-attr)");
 
     gat_context_options copts;
     gat_context_options_init(&copts);
@@ -207,23 +240,32 @@ int main(int argc, char **argv)
         if (!gat_have_mpi())
             cli_fail(program, "started by an MPI launcher, but this libgat was built without "
                               "MPI (meson setup -Dmpi=enabled)");
-        if (edges_path != NULL || labels_path != NULL)
-            cli_usage_error(program, "--attention-edges, --labels and --eval-nodes are not "
-                                     "available in a distributed run (docs/distributed.md)");
+        if (edges_path != NULL || labels_path != NULL || dst_path != NULL ||
+            edge_attr_path != NULL)
+            cli_usage_error(program, "--attention-edges, --labels, --eval-nodes, "
+                                     "--features-dst and --edge-attr are not available in a "
+                                     "distributed run (docs/distributed.md)");
         return run_distributed(ctx, graph_path, features_path, weights_path, out_path,
                                attention_path, preprocess, allow_nonfinite, quiet, report);
     }
 
     /* Every output checked (and its temporary file made) before the work. */
-    const char *const inputs[3] = {graph_path, features_path, weights_path};
+    const char *inputs[5] = {graph_path, features_path, weights_path, NULL, NULL};
+    int num_inputs = 3;
+    if (dst_path != NULL)
+        inputs[num_inputs++] = dst_path;
+    if (edge_attr_path != NULL)
+        inputs[num_inputs++] = edge_attr_path;
     gat_output *outs[3];
     int num_outs = 0;
-    outs[num_outs++] = cli_open_output(program, ctx, out_path, inputs, 3);
+    outs[num_outs++] = cli_open_output(program, ctx, out_path, inputs, num_inputs);
     gat_output *attention_out = NULL, *edges_out = NULL;
     if (attention_path != NULL)
-        outs[num_outs++] = attention_out = cli_open_output(program, ctx, attention_path, inputs, 3);
+        outs[num_outs++] = attention_out =
+            cli_open_output(program, ctx, attention_path, inputs, num_inputs);
     if (edges_path != NULL)
-        outs[num_outs++] = edges_out = cli_open_output(program, ctx, edges_path, inputs, 3);
+        outs[num_outs++] = edges_out =
+            cli_open_output(program, ctx, edges_path, inputs, num_inputs);
 
     double t0 = cli_now();
     gat_array *x = NULL;
@@ -245,8 +287,69 @@ int main(int argc, char **argv)
                             "--no-preprocess takes %s as already normalised\n",
                     weights_path, features_path);
     }
+    gat_inputs in;
+    gat_inputs_init(&in, x->data, n, f);
+    gat_array *x_dst = NULL, *edge_attr = NULL;
+    if (dst_path != NULL) {
+        cli_check(program, ctx, gat_npy_read(ctx, dst_path, GAT_FLOAT32, &x_dst));
+        gat_layer_config first;
+        gat_model_layer_config(model, 0, &first);
+        if (x_dst->shape[1] != gat_layer_dst_features(&first))
+            cli_fail(program, "%s: model expects %lld destination features but %s has %lld "
+                              "columns",
+                     weights_path, (long long)gat_layer_dst_features(&first), dst_path,
+                     (long long)x_dst->shape[1]);
+        if (gat_model_preprocessing(model) & GAT_PREPROCESS_NORMALIZE_ROWS && preprocess)
+            cli_check(program, ctx, gat_features_normalize_rows(ctx, x_dst->data,
+                                                                x_dst->shape[0],
+                                                                x_dst->shape[1]));
+        in.x_dst = x_dst->data;
+        in.num_dst_nodes = x_dst->shape[0];
+        in.dst_features = x_dst->shape[1];
+    }
     gat_graph *graph = NULL;
-    cli_check_graph(program, ctx, gat_graph_read(ctx, &graph, graph_path, n), features_path);
+    if (x_dst != NULL && x_dst->shape[0] != n) {
+        /* Bipartite: the edge list's ids checked against both sides. */
+        int64_t *src = NULL, *dst = NULL, num_edges = 0, max_id = 0;
+        cli_check(program, ctx,
+                  gat_edgelist_read(ctx, graph_path, -1, &src, &dst, &num_edges, &max_id));
+        cli_check(program, ctx, gat_graph_create_bipartite(ctx, &graph, n, x_dst->shape[0],
+                                                           num_edges, src, dst));
+        gat_free(ctx, src);
+        gat_free(ctx, dst);
+    } else {
+        cli_check_graph(program, ctx, gat_graph_read(ctx, &graph, graph_path, n),
+                        features_path);
+    }
+    const int64_t rows = gat_graph_num_nodes(graph);
+    int64_t edge_dim = 0;
+    for (int l = 0; l < gat_model_num_layers(model); l++) {
+        gat_layer_config c;
+        gat_model_layer_config(model, l, &c);
+        edge_dim = c.edge_dim > edge_dim ? c.edge_dim : edge_dim;
+    }
+    if (edge_dim > 0 && edge_attr_path == NULL)
+        cli_fail(program, "%s has edge features (lin_edge.weight, edge_dim %lld): --edge-attr "
+                          "is required",
+                 weights_path, (long long)edge_dim);
+    if (edge_attr_path != NULL) {
+        cli_check(program, ctx, gat_npy_read(ctx, edge_attr_path, GAT_FLOAT32, &edge_attr));
+        if (edge_dim == 0 && !quiet)
+            fprintf(stderr, "gat-infer: note: %s has no edge features; %s is not read\n",
+                    weights_path, edge_attr_path);
+        if (edge_dim > 0 && edge_attr->shape[1] != edge_dim)
+            cli_fail(program, "%s: %lld columns, but %s's layers have edge_dim %lld",
+                     edge_attr_path, (long long)edge_attr->shape[1], weights_path,
+                     (long long)edge_dim);
+        if (edge_attr->shape[0] != gat_graph_num_edges(graph))
+            cli_fail(program, "%s: %lld rows, but %s has %lld edges (one row per edge line, "
+                              "in file order)",
+                     edge_attr_path, (long long)edge_attr->shape[0], graph_path,
+                     (long long)gat_graph_num_edges(graph));
+        in.edge_attr = edge_attr->data;
+        in.num_edges = edge_attr->shape[0];
+        in.edge_dim = edge_attr->shape[1];
+    }
     gat_layer_config last;
     gat_model_layer_config(model, gat_model_num_layers(model) - 1, &last);
     const int64_t width = gat_model_out_features(model);
@@ -255,11 +358,11 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "gat-infer: %lld nodes, %lld edges (%lld attended), %d layer(s) %lld -> %lld, "
                 "%d thread(s); loaded in %.1f ms\n",
-                (long long)n, (long long)gat_graph_num_edges(graph), (long long)att_edges,
+                (long long)rows, (long long)gat_graph_num_edges(graph), (long long)att_edges,
                 gat_model_num_layers(model), (long long)f, (long long)width,
                 gat_context_threads(ctx), 1e3 * (cli_now() - t0));
 
-    float *out = malloc((size_t)(n * width > 0 ? n * width : 1) * sizeof(float));
+    float *out = malloc((size_t)(rows * width > 0 ? rows * width : 1) * sizeof(float));
     float *attention = NULL;
     if (attention_path != NULL)
         attention = malloc((size_t)(att_edges * last.heads > 0 ? att_edges * last.heads : 1) *
@@ -267,16 +370,16 @@ int main(int argc, char **argv)
     if (out == NULL || (attention_path != NULL && attention == NULL))
         cli_fail(program, "out of memory for the output");
     double t1 = cli_now();
-    cli_check(program, ctx, gat_model_forward(ctx, model, graph, x->data, n, f, out, attention));
+    cli_check(program, ctx, gat_model_forward_inputs(ctx, model, graph, &in, out, attention, NULL));
     double forward_ms = 1e3 * (cli_now() - t1);
     if (labels_path != NULL)
         print_metrics(ctx, model, graph, x, labels_path, nodes_path);
 
-    cli_check_finite(program, "the output", out, n, width, allow_nonfinite);
+    cli_check_finite(program, "the output", out, rows, width, allow_nonfinite);
     if (attention != NULL)
         cli_check_finite(program, "the attention", attention, att_edges, last.heads,
                          allow_nonfinite);
-    int64_t shape[2] = {n, width};
+    int64_t shape[2] = {rows, width};
     cli_check(program, ctx, gat_npy_write_f32_to(ctx, outs[0], out, 2, shape));
     if (attention_out != NULL) {
         int64_t ashape[2] = {att_edges, last.heads};
@@ -287,12 +390,14 @@ int main(int argc, char **argv)
     cli_commit_outputs(program, ctx, outs, num_outs);
     if (!quiet)
         fprintf(stderr, "gat-infer: forward %.1f ms; wrote %s [%lld, %lld]\n", forward_ms,
-                out_path, (long long)n, (long long)width);
+                out_path, (long long)rows, (long long)width);
     free(out);
     free(attention);
     gat_graph_destroy(&graph);
     gat_model_destroy(&model);
     gat_array_destroy(&x);
+    gat_array_destroy(&x_dst);
+    gat_array_destroy(&edge_attr);
     gat_context_destroy(&ctx);
     return 0;
 }

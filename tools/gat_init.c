@@ -21,17 +21,27 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: gat-init --in-features F --layers SPEC[,SPEC...] [options] OUT.safetensors\n"
             "\n"
-            "Writes a GAT model (a stack of PyTorch Geometric GATConv layers) with\n"
-            "freshly initialised parameters, as PyG's reset_parameters does: Glorot-\n"
-            "uniform lin.weight, att_src and att_dst, zero bias. The values come from a\n"
-            "counter-based stream keyed by --seed: the same file on every machine.\n"
+            "Writes a GAT model (a stack of PyTorch Geometric GATConv / GATv2Conv layers)\n"
+            "with freshly initialised parameters, as PyG's reset_parameters does: Glorot-\n"
+            "uniform weights and attention vectors, lin_l/lin_r biases uniform in\n"
+            "+-1/sqrt(fan_in), zero bias. The values come from a counter-based stream\n"
+            "keyed by --seed: the same file on every machine.\n"
             "\n"
             "  --in-features F       width of layer 1's input (the feature columns)\n"
             "  --layers SPEC,...     one SPEC per layer, first to last: HEADSxCHANNELS,\n"
             "                        optionally followed by ':mean' (average the heads,\n"
             "                        output CHANNELS wide) or ':concat' (the default,\n"
-            "                        output HEADS*CHANNELS wide). The paper's Cora model\n"
-            "                        is 8x8,1x7:mean\n"
+            "                        output HEADS*CHANNELS wide), and ':gat' or ':gatv2'\n"
+            "                        (the layer's type; default --layer-type). The paper's\n"
+            "                        Cora model is 8x8,1x7:mean\n"
+            "  --layer-type T        gat (GATConv, default) or gatv2 (GATv2Conv)\n"
+            "  --edge-dim D          every layer has edge features of width D (lin_edge)\n"
+            "  --fill-value V        their self-loops' attribute: mean (default), add, max,\n"
+            "                        min, mul or a number\n"
+            "  --residual            every layer has a residual connection (res.weight)\n"
+            "  --share-weights       GATv2 layers use lin_l for both sides\n"
+            "  --dst-features F      layer 1 reads destination features F wide (PyG's\n"
+            "                        tuple in_channels; gat-infer --features-dst)\n"
             "  --activation NAME     between layers: elu (default), relu or none\n"
             "  --negative-slope X    LeakyReLU slope of every layer's scores (0.2)\n"
             "  --no-self-loops       layers do not add a self-loop per node\n"
@@ -49,7 +59,11 @@ typedef struct init_options {
     const char *layers, *out;
     gat_activation activation;
     float negative_slope;
-    bool self_loops, bias;
+    bool self_loops, bias, residual, share_weights;
+    gat_layer_type type;
+    int64_t edge_dim, dst_features;
+    gat_fill fill;
+    float fill_constant;
     uint64_t seed;
 } init_options;
 
@@ -64,14 +78,25 @@ static void parse_layer(const char *spec, size_t length, int index, gat_layer_co
     memcpy(text, spec, length);
     text[length] = '\0';
     bool concat = true;
+    gat_layer_type type = config->type;
     char *mode = strchr(text, ':');
-    if (mode != NULL) {
+    while (mode != NULL) {
         *mode++ = '\0';
+        char *next = strchr(mode, ':');
+        if (next != NULL)
+            *next = '\0';
         if (strcmp(mode, "mean") == 0)
             concat = false;
+        else if (strcmp(mode, "gat") == 0 || strcmp(mode, "gatv2") == 0)
+            type = mode[3] == 'v' ? GAT_LAYER_GATV2 : GAT_LAYER_GAT;
         else if (strcmp(mode, "concat") != 0)
-            cli_usage_error(program, "--layers: layer %d: '%s' after ':' is not mean or concat",
+            cli_usage_error(program,
+                            "--layers: layer %d: '%s' after ':' is not mean, concat, gat or "
+                            "gatv2",
                             index + 1, mode);
+        if (next != NULL)
+            *next = ':';
+        mode = next;
     }
     char *times = strchr(text, 'x');
     if (times == NULL)
@@ -85,6 +110,7 @@ static void parse_layer(const char *spec, size_t length, int index, gat_layer_co
     const int64_t channels = cli_parse_int(program, option, times, 1, 1 << 16);
     gat_layer_config_init(config, in_features, heads, channels);
     config->concat = concat;
+    config->type = type;
 }
 
 static int parse_layers(const init_options *o, gat_layer_config *configs)
@@ -98,10 +124,17 @@ static int parse_layers(const init_options *o, gat_layer_config *configs)
         if (count == MAX_LAYERS)
             cli_usage_error(program, "--layers: more than %d layers", MAX_LAYERS);
         gat_layer_config *c = &configs[count];
+        c->type = o->type;
         parse_layer(p, length, count, c, width);
         c->negative_slope = o->negative_slope;
         c->add_self_loops = o->self_loops;
         c->bias = o->bias;
+        c->edge_dim = o->edge_dim;
+        c->fill_value = o->fill;
+        c->fill_constant = o->fill_constant;
+        c->residual = o->residual;
+        c->share_weights = o->share_weights && c->type == GAT_LAYER_GATV2;
+        c->dst_features = count == 0 ? o->dst_features : 0;
         width = c->concat ? c->heads * c->channels : c->channels;
         count++;
         if (end == NULL)
@@ -114,7 +147,7 @@ static int parse_layers(const init_options *o, gat_layer_config *configs)
 static init_options parse_options(int argc, char **argv)
 {
     enum { O_IN = 256, O_LAYERS, O_ACT, O_SLOPE, O_NO_LOOPS, O_NO_BIAS, O_SEED, O_HELP,
-           O_VERSION };
+           O_VERSION, O_TYPE, O_EDGE_DIM, O_FILL, O_RESIDUAL, O_SHARE, O_DST };
     static const struct option longs[] = {
         {"in-features", required_argument, NULL, O_IN},
         {"layers", required_argument, NULL, O_LAYERS},
@@ -123,6 +156,12 @@ static init_options parse_options(int argc, char **argv)
         {"no-self-loops", no_argument, NULL, O_NO_LOOPS},
         {"no-bias", no_argument, NULL, O_NO_BIAS},
         {"seed", required_argument, NULL, O_SEED},
+        {"layer-type", required_argument, NULL, O_TYPE},
+        {"edge-dim", required_argument, NULL, O_EDGE_DIM},
+        {"fill-value", required_argument, NULL, O_FILL},
+        {"residual", no_argument, NULL, O_RESIDUAL},
+        {"share-weights", no_argument, NULL, O_SHARE},
+        {"dst-features", required_argument, NULL, O_DST},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
@@ -146,6 +185,27 @@ static init_options parse_options(int argc, char **argv)
         case O_NO_LOOPS: o.self_loops = false; break;
         case O_NO_BIAS: o.bias = false; break;
         case O_SEED: o.seed = (uint64_t)cli_parse_int(program, "--seed", optarg, 0, INT64_MAX); break;
+        case O_TYPE: {
+            static const char *const names[] = {"gat", "gatv2"};
+            static const int values[] = {GAT_LAYER_GAT, GAT_LAYER_GATV2};
+            o.type = (gat_layer_type)cli_parse_choice(program, "--layer-type", optarg, names,
+                                                      values, 2);
+            break;
+        }
+        case O_EDGE_DIM: o.edge_dim = cli_parse_int(program, "--edge-dim", optarg, 1, 1 << 24); break;
+        case O_FILL: {
+            static const char *const names[] = {"mean", "add", "max", "min", "mul"};
+            int k = 0;
+            while (k < 5 && strcmp(optarg, names[k]) != 0)
+                k++;
+            o.fill = (gat_fill)k; /* GAT_FILL_MEAN .. GAT_FILL_MUL in this order */
+            if (k == 5)
+                o.fill_constant = (float)cli_parse_double(program, "--fill-value", optarg);
+            break;
+        }
+        case O_RESIDUAL: o.residual = true; break;
+        case O_SHARE: o.share_weights = true; break;
+        case O_DST: o.dst_features = cli_parse_int(program, "--dst-features", optarg, 1, 1 << 24); break;
         case O_HELP: usage(stdout); exit(0);
         case O_VERSION: cli_print_version(program); exit(0);
         default: cli_unknown_option(program, argv[optind - 1], longs);
@@ -179,10 +239,12 @@ int main(int argc, char **argv)
     for (int l = 0; l < count; l++) {
         const gat_layer_config *c = &configs[l];
         const int64_t hc = c->heads * c->channels, width = c->concat ? hc : c->channels;
-        params += hc * c->in_features + 2 * hc + (c->bias ? width : 0);
-        printf("layer %d: %lld -> %lld heads x %lld channels, %s -> %lld\n", l + 1,
-               (long long)c->in_features, (long long)c->heads, (long long)c->channels,
-               c->concat ? "concatenated" : "averaged", (long long)width);
+        params += gat_layer_num_parameters(c);
+        printf("layer %d: %s %lld -> %lld heads x %lld channels, %s -> %lld%s%s\n", l + 1,
+               c->type == GAT_LAYER_GATV2 ? "GATv2Conv" : "GATConv", (long long)c->in_features,
+               (long long)c->heads, (long long)c->channels,
+               c->concat ? "concatenated" : "averaged", (long long)width,
+               c->edge_dim > 0 ? ", edge features" : "", c->residual ? ", residual" : "");
     }
     printf("wrote %s: %d layers, %lld parameters, seed %llu\n", o.out, count, (long long)params,
            (unsigned long long)o.seed);

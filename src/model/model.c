@@ -30,6 +30,16 @@ int64_t gat_layer_dst_features(const gat_layer_config *config)
     return config->dst_features > 0 ? config->dst_features : config->in_features;
 }
 
+int64_t gat_layer_num_parameters(const gat_layer_config *config)
+{
+    int64_t count = 0;
+    for (int k = 0; config != NULL && k < GAT__T_COUNT; k++) {
+        gat__tensor_info t = gat__layer_tensor(config, (gat__tensor_kind)k);
+        count += t.present ? t.rows * t.cols : 0;
+    }
+    return count;
+}
+
 gat_status gat__layer_config_check(gat_context *ctx, const gat_layer_config *c, int layer)
 {
     if (c->in_features < 1 || c->in_features > GAT_MAX_DIM || c->heads < 1 ||
