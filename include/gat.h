@@ -791,6 +791,22 @@ typedef struct gat_trainer gat_trainer; /* Threads: one at a time; it writes its
 gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model *model,
                               const gat_graph *graph, const float *x, int64_t num_nodes,
                               int64_t in_features, const gat_trainer_options *options);
+/* gat_trainer_create for every layer kind (GATv2, edge features, residual,
+ * bipartite layers; docs/training.md): inputs (gat_inputs) as
+ * gat_model_forward_inputs takes them, x and, where the model needs them,
+ * x_dst and edge_attr, all borrowed for the trainer's whole life (they
+ * must outlive it and not change). A model with a layer that is not
+ * GATConv of 0.1's kind, or an x_dst, trains through the family's passes:
+ * dense inputs, every row each step, no projected_dropout
+ * (GAT_ERR_UNSUPPORTED). Input dropout applies to x, not to x_dst.
+ * Statuses as gat_trainer_create; GAT_ERR_INVALID names the input whose
+ * shape does not match the model or graph, or the missing one (x_dst for a
+ * bipartite graph or a layer 0 with dst_features; edge_attr for a layer
+ * with edge_dim); GAT_ERR_NONFINITE for a non-finite x_dst or edge_attr
+ * entry. */
+gat_status gat_trainer_create_inputs(gat_context *ctx, gat_trainer **trainer, gat_model *model,
+                                     const gat_graph *graph, const gat_inputs *inputs,
+                                     const gat_trainer_options *options);
 void gat_trainer_destroy(gat_trainer **trainer);
 
 /* Updates done so far (the optimizer's step count). */
@@ -831,6 +847,30 @@ gat_status gat_trainer_forward(gat_context *ctx, gat_trainer *trainer, bool trai
  * evaluation. */
 gat_status gat_trainer_backward(gat_context *ctx, gat_trainer *trainer, const float *d_out,
                                 float *d_x);
+/* The gradients gat_trainer_backward_inputs returns for the inputs, each a
+ * caller-owned output or NULL when not wanted:
+ *   d_x          [num_nodes, in_features]: d L / d x (x_src of a bipartite layer);
+ *   d_x_dst      [num_dst_nodes, dst_features]: d L / d x_dst (only for a
+ *                trainer made with x_dst; without, x's gradient includes
+ *                what the destination side reads);
+ *   d_edge_attr  [num_edges, edge_dim]: d L / d edge_attr, row k for the
+ *                edge given k-th (input order), summed over the layers
+ *                that read it, the added self-loops' fill_value included
+ *                (mean: shared among the node's edges; max / min: the
+ *                edges holding it, split among ties; mul; add; a constant
+ *                passes nothing); an input self-loop that add_self_loops
+ *                removes gets 0 from that layer. Only for a trainer made
+ *                with edge_attr. */
+typedef struct gat_input_gradients {
+    float *d_x;
+    float *d_x_dst;
+    float *d_edge_attr;
+} gat_input_gradients;
+/* gat_trainer_backward with the input gradients of grads (borrowed; NULL:
+ * none). GAT_ERR_INVALID as gat_trainer_backward, and for d_x_dst or
+ * d_edge_attr asked of a trainer without that input. */
+gat_status gat_trainer_backward_inputs(gat_context *ctx, gat_trainer *trainer,
+                                       const float *d_out, const gat_input_gradients *grads);
 /* The gradient tensors of a layer, laid out as gat_layer_params (bias NULL
  * without bias). Owned by the trainer, writable (e.g. to clip); valid
  * until it is destroyed. GAT_ERR_INVALID for a bad layer. */

@@ -43,6 +43,20 @@ static void usage(FILE *out)
             "  --heads H             heads of layer 1 (8)\n"
             "  --hidden C            channels per head of layer 1 (8)\n"
             "  --out-heads H         heads of layer 2, averaged (1)\n"
+            "  --layer-type gat|gatv2\n"
+            "                        both layers' kind: PyG's GATConv (gat) or GATv2Conv\n"
+            "                        (gatv2, Brody et al. 2022) (gat)\n"
+            "  --share-weights       gatv2: one weight for both sides (lin_r is lin_l)\n"
+            "  --residual            both layers add x.res.weight^T to their output (PyG's\n"
+            "                        residual=True)\n"
+            "  --edge-attr FILE      edge features, float32 or float64 [E, D], row k for the\n"
+            "                        k-th line of DIR/edges.txt; both layers get edge_dim D\n"
+            "  --fill-value V        the added self-loops' attributes with --edge-attr: mean,\n"
+            "                        add, max, min, mul (of the node's incoming edges') or a\n"
+            "                        number (mean)\n"
+            "                        GATv2, --residual and --edge-attr train without the\n"
+            "                        projected dropout (GATConv's only): the presets' 0.6\n"
+            "                        becomes 0 for them, and giving it is an error\n"
             "  --lr X                Adam's learning rate (0.005)\n"
             "  --weight-decay X      L2 on every parameter, as torch.optim.Adam's (5e-4)\n"
             "  --dropout P           on each layer's input (0.6)\n"
@@ -91,6 +105,11 @@ typedef enum progress_mode { PROGRESS_AUTO, PROGRESS_LINES, PROGRESS_BAR, PROGRE
 typedef struct train_options {
     const char *data, *save;
     int64_t heads, hidden, out_heads, patience, epochs;
+    gat_layer_type layer_type;
+    bool share_weights, residual;
+    const char *edge_attr;
+    gat_fill fill_value;
+    float fill_constant;
     double lr, weight_decay, dropout, attention_dropout, projected_dropout;
     bool normalize;
     uint64_t seed;
@@ -122,7 +141,9 @@ static void apply_preset(train_options *o, const char *preset, const bool *set)
     if (!set[SET_WD]) o->weight_decay = p.weight_decay;
     if (!set[SET_DROPOUT]) o->dropout = p.dropout;
     if (!set[SET_ATT_DROPOUT]) o->attention_dropout = p.attention_dropout;
-    if (!set[SET_PROJ_DROPOUT]) o->projected_dropout = p.projected_dropout;
+    /* The authors' projected dropout is for GATConv layers of 0.1's kind. */
+    const bool family = o->layer_type != GAT_LAYER_GAT || o->residual || o->edge_attr != NULL;
+    if (!set[SET_PROJ_DROPOUT]) o->projected_dropout = family ? 0.0 : p.projected_dropout;
     if (!set[SET_PATIENCE]) o->patience = p.patience;
     if (!set[SET_NORMALIZE]) o->normalize = p.normalize;
 }
@@ -147,17 +168,23 @@ static double parse_positive(const char *option, const char *text, bool zero_ok)
 static train_options parse_options(int argc, char **argv)
 {
     train_options o = {.epochs = 1000, .progress = PROGRESS_AUTO, .input = GAT_INPUT_AUTO};
-    bool set[SET_COUNT] = {false};
+    bool set[SET_COUNT] = {false}, fill_set = false;
     const char *preset = "cora";
     enum { O_DATA = 256, O_PRESET, O_HEADS, O_HIDDEN, O_OUT_HEADS, O_LR, O_WD, O_DROPOUT,
            O_ATT_DROPOUT, O_PROJ_DROPOUT, O_PATIENCE, O_EPOCHS, O_NORMALIZE, O_NO_NORMALIZE,
-           O_SEED, O_THREADS, O_INPUT, O_SAVE, O_PROGRESS, O_HELP, O_VERSION };
+           O_SEED, O_THREADS, O_INPUT, O_SAVE, O_PROGRESS, O_HELP, O_VERSION, O_LAYER_TYPE,
+           O_SHARE_WEIGHTS, O_RESIDUAL, O_EDGE_ATTR, O_FILL_VALUE };
     static const struct option options[] = {
         {"data", required_argument, NULL, O_DATA},
         {"preset", required_argument, NULL, O_PRESET},
         {"heads", required_argument, NULL, O_HEADS},
         {"hidden", required_argument, NULL, O_HIDDEN},
         {"out-heads", required_argument, NULL, O_OUT_HEADS},
+        {"layer-type", required_argument, NULL, O_LAYER_TYPE},
+        {"share-weights", no_argument, NULL, O_SHARE_WEIGHTS},
+        {"residual", no_argument, NULL, O_RESIDUAL},
+        {"edge-attr", required_argument, NULL, O_EDGE_ATTR},
+        {"fill-value", required_argument, NULL, O_FILL_VALUE},
         {"lr", required_argument, NULL, O_LR},
         {"weight-decay", required_argument, NULL, O_WD},
         {"dropout", required_argument, NULL, O_DROPOUT},
@@ -192,6 +219,39 @@ static train_options parse_options(int argc, char **argv)
             o.out_heads = cli_parse_int(program, "--out-heads", optarg, 1, 4096);
             set[SET_OUT_HEADS] = true;
             break;
+        case O_LAYER_TYPE: {
+            static const char *const names[] = {"gat", "gatv2"};
+            static const int values[] = {GAT_LAYER_GAT, GAT_LAYER_GATV2};
+            o.layer_type = (gat_layer_type)cli_parse_choice(program, "--layer-type", optarg,
+                                                            names, values, 2);
+            break;
+        }
+        case O_SHARE_WEIGHTS: o.share_weights = true; break;
+        case O_RESIDUAL: o.residual = true; break;
+        case O_EDGE_ATTR: o.edge_attr = optarg; break;
+        case O_FILL_VALUE: {
+            static const char *const names[] = {"mean", "add", "max", "min", "mul"};
+            static const int values[] = {GAT_FILL_MEAN, GAT_FILL_ADD, GAT_FILL_MAX, GAT_FILL_MIN,
+                                         GAT_FILL_MUL};
+            int k = 0;
+            while (k < 5 && strcmp(optarg, names[k]) != 0)
+                k++;
+            if (k < 5) {
+                o.fill_value = (gat_fill)values[k];
+            } else {
+                char *end;
+                const double v = strtod(optarg, &end);
+                if (end == optarg || *end != '\0' || !isfinite(v) || fabs(v) > 3.4e38)
+                    cli_usage_error(program,
+                                    "--fill-value expects mean, add, max, min, mul or a number, "
+                                    "got '%s'",
+                                    optarg);
+                o.fill_value = GAT_FILL_CONSTANT;
+                o.fill_constant = (float)v;
+            }
+            fill_set = true;
+            break;
+        }
         case O_LR: o.lr = parse_positive("--lr", optarg, false), set[SET_LR] = true; break;
         case O_WD:
             o.weight_decay = parse_positive("--weight-decay", optarg, true), set[SET_WD] = true;
@@ -241,6 +301,10 @@ static train_options parse_options(int argc, char **argv)
         cli_usage_error(program, "unexpected argument '%s'", argv[optind]);
     if (o.data == NULL)
         cli_usage_error(program, "--data DIR is required");
+    if (o.share_weights && o.layer_type != GAT_LAYER_GATV2)
+        cli_usage_error(program, "--share-weights is for --layer-type gatv2");
+    if (fill_set && o.edge_attr == NULL)
+        cli_usage_error(program, "--fill-value is for --edge-attr");
     apply_preset(&o, preset, set);
     if (o.progress == PROGRESS_AUTO)
         o.progress = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
@@ -363,10 +427,29 @@ int main(int argc, char **argv)
     if (o.normalize)
         cli_check(program, ctx, gat_features_normalize_rows(ctx, x->data, n, f));
 
+    /* Edge features: row k for the k-th edge of edges.txt. */
+    gat_array *edge_attr = NULL;
+    if (o.edge_attr != NULL) {
+        cli_check(program, ctx, gat_npy_read(ctx, o.edge_attr, GAT_FLOAT32, &edge_attr));
+        if (edge_attr->shape[0] != gat_graph_num_edges(g))
+            cli_fail(program, "%s has %lld rows but %s has %lld edges", o.edge_attr,
+                     (long long)edge_attr->shape[0], edges_path,
+                     (long long)gat_graph_num_edges(g));
+    }
     gat_layer_config layers[2];
     gat_layer_config_init(&layers[0], f, o.heads, o.hidden);
     gat_layer_config_init(&layers[1], o.heads * o.hidden, o.out_heads, classes);
     layers[1].concat = false;
+    for (int l = 0; l < 2; l++) {
+        layers[l].type = o.layer_type;
+        layers[l].share_weights = o.share_weights;
+        layers[l].residual = o.residual;
+        if (edge_attr != NULL) {
+            layers[l].edge_dim = edge_attr->shape[1];
+            layers[l].fill_value = o.fill_value;
+            layers[l].fill_constant = o.fill_constant;
+        }
+    }
     gat_model *model = NULL;
     cli_check(program, ctx, gat_model_create(ctx, &model, 2, layers, GAT_ACT_ELU));
     cli_check(program, ctx, gat_model_init_glorot(ctx, model, o.seed));
@@ -385,18 +468,28 @@ int main(int argc, char **argv)
     topts.seed = o.seed;
     topts.input_format = o.input;
     gat_trainer *trainer = NULL;
-    cli_check(program, ctx, gat_trainer_create(ctx, &trainer, model, g, x->data, n, f, &topts));
+    gat_inputs model_inputs;
+    gat_inputs_init(&model_inputs, x->data, n, f);
+    if (edge_attr != NULL) {
+        model_inputs.edge_attr = edge_attr->data;
+        model_inputs.num_edges = edge_attr->shape[0];
+        model_inputs.edge_dim = edge_attr->shape[1];
+    }
+    cli_check(program, ctx,
+              gat_trainer_create_inputs(ctx, &trainer, model, g, &model_inputs, &topts));
 
     fprintf(stderr,
             "%s: %lld nodes, %lld edges, %lld features (%s input), %lld classes; "
-            "%lld/%lld/%lld train/val/test; %lld -> %lldx%lld (ELU) -> %lldx%lld; "
+            "%lld/%lld/%lld train/val/test; %s%s%s%s: %lld -> %lldx%lld (ELU) -> %lldx%lld; "
             "lr %g, weight decay %g, dropout input/attention/projected %g/%g/%g, "
             "patience %lld; %d thread(s); "
             "loaded in %.1f ms\n",
             program, (long long)n, (long long)gat_graph_num_edges(g), (long long)f,
             gat_trainer_sparse_input(trainer) ? "sparse" : "dense", (long long)classes,
             (long long)train->shape[0], (long long)val->shape[0], (long long)test->shape[0],
-            (long long)f, (long long)o.heads, (long long)o.hidden, (long long)o.out_heads,
+            o.layer_type == GAT_LAYER_GATV2 ? "GATv2" : "GAT",
+            o.share_weights ? " (shared weights)" : "", o.residual ? ", residual" : "",
+            edge_attr != NULL ? ", edge features" : "", (long long)f, (long long)o.heads, (long long)o.hidden, (long long)o.out_heads,
             (long long)classes, o.lr, o.weight_decay, o.dropout, o.attention_dropout,
             o.projected_dropout, (long long)o.patience, gat_context_threads(ctx),
             1e3 * (cli_now() - t_start));
@@ -445,6 +538,7 @@ int main(int argc, char **argv)
     gat_array_destroy(&train);
     gat_array_destroy(&val);
     gat_array_destroy(&test);
+    gat_array_destroy(&edge_attr);
     gat_context_destroy(&ctx);
     return 0;
 }

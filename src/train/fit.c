@@ -90,7 +90,7 @@ static bool end_of_epoch(gat_trainer *t, const gat_fit_options *o, rule_state *r
 static bool overlapping(const gat_context *ctx, const gat_trainer *t)
 {
 #ifdef _OPENMP
-    if (ctx->num_threads < 2)
+    if (ctx->num_threads < 2 || t->family != NULL)
         return false;
     int64_t work = 0;
     for (int l = 0; l < t->model->num_layers; l++) {

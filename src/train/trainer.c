@@ -71,6 +71,7 @@ void gat_trainer_destroy(gat_trainer **trainer)
     gat__sparse_input_free(a, &t->sparse_x);
     gat__edge_views_free(a, &t->views[0]);
     gat__edge_views_free(a, &t->views[1]);
+    gat__family_free(a, &t->family, t->model != NULL ? t->model->num_layers : 0);
     if (t->layers != NULL) {
         for (int l = 0; l < t->model->num_layers; l++) {
             gat__layer_state *st = &t->layers[l];
@@ -130,38 +131,119 @@ static gat_status scan_input(gat_context *ctx, const float *x, int64_t n, int64_
             goto fail;                                                                  \
     } while (0)
 
+/* Checks a float input: finite everywhere. */
+static gat_status check_finite(gat_context *ctx, const float *v, int64_t rows, int64_t cols,
+                               const char *name)
+{
+    for (int64_t k = 0; k < rows * cols; k++)
+        if (!isfinite(v[k]))
+            return gat__fail(ctx, GAT_ERR_NONFINITE, "trainer: %s[%lld, %lld] is not finite",
+                             name, (long long)(k / cols), (long long)(k % cols));
+    return GAT_OK;
+}
+
+/* The inputs against the model and graph; the message names the input. */
+static gat_status check_inputs(gat_context *ctx, const gat_model *model, const gat_graph *graph,
+                               const gat_inputs *in)
+{
+    const gat_layer_config *c0 = &model->layers[0].config;
+    const int64_t n_src = gat_graph_num_src_nodes(graph), n_dst = gat_graph_num_nodes(graph);
+    if (in->x == NULL && in->num_nodes > 0)
+        return gat__fail(ctx, GAT_ERR_INVALID, "trainer: model, graph and x are required");
+    if (in->num_nodes != n_src)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "trainer: x has %lld rows but the graph has %lld %snodes",
+                         (long long)in->num_nodes, (long long)n_src,
+                         n_src != n_dst ? "source " : "");
+    if (in->in_features != c0->in_features)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "trainer: x has %lld columns but layer 0 expects %lld",
+                         (long long)in->in_features, (long long)c0->in_features);
+    if (in->x_dst != NULL) {
+        if (in->num_dst_nodes != n_dst)
+            return gat__fail(ctx, GAT_ERR_INVALID,
+                             "trainer: x_dst has %lld rows but the graph has %lld destination "
+                             "nodes",
+                             (long long)in->num_dst_nodes, (long long)n_dst);
+        if (in->dst_features != gat_layer_dst_features(c0))
+            return gat__fail(ctx, GAT_ERR_INVALID,
+                             "trainer: x_dst has %lld columns but layer 0 expects %lld",
+                             (long long)in->dst_features,
+                             (long long)gat_layer_dst_features(c0));
+    } else if (n_src != n_dst) {
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "trainer: the graph is bipartite (%lld sources, %lld destinations): "
+                         "x_dst is required",
+                         (long long)n_src, (long long)n_dst);
+    } else if (gat_layer_dst_features(c0) != c0->in_features) {
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "trainer: layer 0 reads %lld destination features: x_dst is required",
+                         (long long)gat_layer_dst_features(c0));
+    }
+    if (n_src != n_dst && model->num_layers > 1)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "trainer: a bipartite graph takes a one-layer model (this one has %d)",
+                         model->num_layers);
+    for (int l = 0; l < model->num_layers; l++) {
+        const gat_layer_config *c = &model->layers[l].config;
+        if (c->edge_dim == 0)
+            continue;
+        if (in->edge_attr == NULL)
+            return gat__fail(ctx, GAT_ERR_INVALID,
+                             "trainer: layer %d has edge_dim %lld: edge_attr is required", l,
+                             (long long)c->edge_dim);
+        if (in->edge_dim != c->edge_dim)
+            return gat__fail(ctx, GAT_ERR_INVALID,
+                             "trainer: edge_attr has %lld columns but layer %d has edge_dim %lld",
+                             (long long)in->edge_dim, l, (long long)c->edge_dim);
+    }
+    if (in->edge_attr != NULL && in->num_edges != gat_graph_num_edges(graph))
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "trainer: edge_attr has %lld rows but the graph has %lld edges",
+                         (long long)in->num_edges, (long long)gat_graph_num_edges(graph));
+    gat_status status = GAT_OK;
+    if (in->x_dst != NULL)
+        status = check_finite(ctx, in->x_dst, in->num_dst_nodes, in->dst_features, "x_dst");
+    if (status == GAT_OK && in->edge_attr != NULL)
+        status = check_finite(ctx, in->edge_attr, in->num_edges, in->edge_dim, "edge_attr");
+    return status;
+}
+
 gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model *model,
                               const gat_graph *graph, const float *x, int64_t num_nodes,
                               int64_t in_features, const gat_trainer_options *options)
+{
+    gat_inputs inputs;
+    gat_inputs_init(&inputs, x, num_nodes, in_features);
+    return gat_trainer_create_inputs(ctx, trainer, model, graph, &inputs, options);
+}
+
+gat_status gat_trainer_create_inputs(gat_context *ctx, gat_trainer **trainer, gat_model *model,
+                                     const gat_graph *graph, const gat_inputs *inputs,
+                                     const gat_trainer_options *options)
 {
     if (ctx == NULL || trainer == NULL)
         return GAT_ERR_INVALID;
     *trainer = NULL;
     gat__clear_message(ctx);
-    if (model == NULL || graph == NULL || (x == NULL && num_nodes > 0))
+    if (model == NULL || graph == NULL || inputs == NULL)
         return gat__fail(ctx, GAT_ERR_INVALID, "trainer: model, graph and x are required");
-    if (num_nodes != graph->num_nodes)
-        return gat__fail(ctx, GAT_ERR_INVALID,
-                         "trainer: x has %lld rows but the graph has %lld nodes",
-                         (long long)num_nodes, (long long)graph->num_nodes);
-    if (in_features != gat_model_in_features(model))
-        return gat__fail(ctx, GAT_ERR_INVALID,
-                         "trainer: x has %lld columns but layer 0 expects %lld",
-                         (long long)in_features, (long long)gat_model_in_features(model));
-    if (graph->num_src_nodes != graph->num_nodes)
-        return gat__fail(ctx, GAT_ERR_UNSUPPORTED, "trainer: bipartite graphs are not trained");
-    for (int l = 0; l < model->num_layers; l++)
-        if (!gat__layer_is_plain(&model->layers[l].config))
-            return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
-                             "trainer: layer %d: GATv2, edge features, residual connections and "
-                             "separate destination weights are not trained (inference only)",
-                             l);
+    gat_status status = check_inputs(ctx, model, graph, inputs);
+    if (status != GAT_OK)
+        return status;
+    const float *x = inputs->x;
+    const int64_t num_nodes = inputs->num_nodes, in_features = inputs->in_features;
+    const bool family = gat__family_needed(model) || inputs->x_dst != NULL;
     gat_trainer_options defaults;
     gat_trainer_options_init(&defaults);
     const gat_trainer_options *o = options != NULL ? options : &defaults;
-    gat_status status = check_options(ctx, o);
-    if (status != GAT_OK)
+    if ((status = check_options(ctx, o)) != GAT_OK)
         return status;
+    if (family && o->projected_dropout > 0.0)
+        return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
+                         "trainer: projected-feature dropout is for models of plain GATConv "
+                         "layers (this one has GATv2, edge features, residual or bipartite "
+                         "layers)");
     int64_t nnz = 0;
     if ((status = scan_input(ctx, x, num_nodes, in_features, &nnz)) != GAT_OK)
         return status;
@@ -173,19 +255,21 @@ gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model
     t->model = model;
     t->graph = graph;
     t->x = x;
-    t->num_nodes = num_nodes;
+    /* The output's rows: the graph's destinations (x's rows but for a
+     * bipartite graph). */
+    t->num_nodes = gat_graph_num_nodes(graph);
     t->in_features = in_features;
     t->options = *o;
     const int layers = model->num_layers;
-    const int64_t n = num_nodes;
-    if ((t->layers = gat__calloc_array(ctx, layers, sizeof *t->layers, "trainer layers",
-                                       &status)) == NULL)
+    const int64_t n = t->num_nodes;
+    if (!family && (t->layers = gat__calloc_array(ctx, layers, sizeof *t->layers,
+                                                  "trainer layers", &status)) == NULL)
         goto fail;
 
     /* Layer 0's input: sparse or dense (borrowed). */
-    t->sparse = o->input_format == GAT_INPUT_SPARSE ||
+    t->sparse = !family && (o->input_format == GAT_INPUT_SPARSE ||
                 (o->input_format == GAT_INPUT_AUTO &&
-                 (double)nnz <= GAT_SPARSE_INPUT_DENSITY * (double)n * (double)in_features);
+                 (double)nnz <= GAT_SPARSE_INPUT_DENSITY * (double)n * (double)in_features));
     if (t->sparse) {
         const gat_layer_config *c0 = &model->layers[0].config;
         status = gat__sparse_input_build(ctx, x, n, in_features, c0->heads * c0->channels,
@@ -199,8 +283,17 @@ gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model
     for (int l = 0; l < layers; l++) {
         const gat__layer *layer = &model->layers[l];
         const gat_layer_config *c = &layer->config;
-        gat__layer_state *st = &t->layers[l];
         const int64_t hc = c->heads * c->channels, width = gat__layer_out_width(c);
+        num_params += gat__layer_param_count(layer);
+        if (family) { /* the rest is in gat__family_create */
+            if (l + 1 < layers)
+                max_hidden = width > max_hidden ? width : max_hidden;
+            else
+                ALLOC(t->d_logits, n * width, "output gradient");
+            max_hc = hc > max_hc ? hc : max_hc;
+            continue;
+        }
+        gat__layer_state *st = &t->layers[l];
         const int64_t edges = gat_graph_num_attention_edges(graph, c->add_self_loops);
         /* N * H*C and N * F_in fit (H*C, F_in <= 2^24, N < 2^31); E' * H need not. */
         if (edges > INT64_MAX / c->heads) {
@@ -246,19 +339,21 @@ gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model
         const int64_t proj = gat__project_backward_scratch(c, n);
         max_partials = att > max_partials ? att : max_partials;
         max_partials = proj > max_partials ? proj : max_partials;
-        num_params += layer->bias != NULL ? 4 : 3;
     }
     {
         /* The logits share their buffer with the backward's dyc. */
         const gat_layer_config *last = &model->layers[layers - 1].config;
         const int64_t width = gat__layer_out_width(last);
         ALLOC(t->logits, n * (width > max_hc ? width : max_hc), "model output");
-        t->layers[layers - 1].output = t->logits;
+        if (!family)
+            t->layers[layers - 1].output = t->logits;
     }
-    ALLOC(t->dot, n * max_heads, "score gradient");
-    ALLOC(t->d_score_dst, n * max_heads, "score gradient");
-    ALLOC(t->active, n, "active rows");
-    ALLOC(t->partials, max_partials, "gradient partial sums");
+    if (!family) {
+        ALLOC(t->dot, n * max_heads, "score gradient");
+        ALLOC(t->d_score_dst, n * max_heads, "score gradient");
+        ALLOC(t->active, n, "active rows");
+        ALLOC(t->partials, max_partials, "gradient partial sums");
+    }
     for (int b = 0; b < 2 && b + 1 < layers; b++)
         ALLOC(t->d_hidden[b], n * max_hidden, "hidden-feature gradient");
 
@@ -270,13 +365,13 @@ gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model
     int64_t total = 0;
     for (int l = 0, k = 0; l < layers; l++) {
         gat__layer *layer = &model->layers[l];
-        const gat_layer_config *c = &layer->config;
-        const int64_t hc = c->heads * c->channels;
-        t->params[k++] = (gat__param){.value = layer->weight, .count = hc * c->in_features};
-        t->params[k++] = (gat__param){.value = layer->att_src, .count = hc};
-        t->params[k++] = (gat__param){.value = layer->att_dst, .count = hc};
-        if (layer->bias != NULL)
-            t->params[k++] = (gat__param){.value = layer->bias, .count = gat__layer_out_width(c)};
+        for (int kind = 0; kind < GAT__T_COUNT; kind++) {
+            float *value = *gat__layer_tensor_data(layer, (gat__tensor_kind)kind);
+            if (value == NULL)
+                continue;
+            const gat__tensor_info info = gat__layer_tensor(&layer->config, (gat__tensor_kind)kind);
+            t->params[k++] = (gat__param){.value = value, .count = info.rows * info.cols};
+        }
     }
     for (int k = 0; k < num_params; k++)
         total += t->params[k].count;
@@ -292,6 +387,8 @@ gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model
         at += p->count;
     }
     t->num_params = num_params;
+    if (family && (status = gat__family_create(ctx, t, inputs)) != GAT_OK)
+        goto fail;
     *trainer = t;
     return GAT_OK;
 fail:
@@ -321,6 +418,13 @@ gat_status gat_trainer_forward(gat_context *ctx, gat_trainer *t, bool training, 
 
 gat_status gat_trainer_backward(gat_context *ctx, gat_trainer *t, const float *d_out, float *d_x)
 {
+    const gat_input_gradients grads = {.d_x = d_x};
+    return gat_trainer_backward_inputs(ctx, t, d_out, &grads);
+}
+
+gat_status gat_trainer_backward_inputs(gat_context *ctx, gat_trainer *t, const float *d_out,
+                                       const gat_input_gradients *grads)
+{
     if (ctx == NULL)
         return GAT_ERR_INVALID;
     gat__clear_message(ctx);
@@ -330,7 +434,21 @@ gat_status gat_trainer_backward(gat_context *ctx, gat_trainer *t, const float *d
         return gat__fail(ctx, GAT_ERR_INVALID,
                          "trainer backward: no training forward since the last update or "
                          "evaluation");
-    return gat__trainer_backward(ctx, t, d_out, d_x);
+    const gat_input_gradients none = {0};
+    const gat_input_gradients *g = grads != NULL ? grads : &none;
+    const bool has_dst = t->family != NULL && t->family->x_dst != NULL;
+    const bool has_attr = t->family != NULL && t->family->edge_attr != NULL;
+    if (g->d_x_dst != NULL && !has_dst)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "trainer backward: d_x_dst asked for, but the trainer was made without "
+                         "x_dst");
+    if (g->d_edge_attr != NULL && !has_attr)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "trainer backward: d_edge_attr asked for, but the trainer was made "
+                         "without edge_attr");
+    if (t->family != NULL)
+        return gat__family_backward(ctx, t, d_out, g->d_x, g->d_x_dst, g->d_edge_attr);
+    return gat__trainer_backward(ctx, t, d_out, g->d_x);
 }
 
 gat_status gat_trainer_gradients(gat_trainer *t, int layer, gat_layer_params *g)
@@ -342,11 +460,15 @@ gat_status gat_trainer_gradients(gat_trainer *t, int layer, gat_layer_params *g)
         gat__sparse_weight_gradient(&t->sparse_x,
                                     t->model->layers[0].config.heads * t->model->layers[0].config.channels,
                                     p[0].grad);
-    memset(g, 0, sizeof *g);
-    g->weight = p[0].grad;
-    g->att_src = p[1].grad;
-    g->att_dst = p[2].grad;
-    g->bias = t->model->layers[layer].bias != NULL ? p[3].grad : NULL;
+    /* The tensors in kind order, each gradient where the layer has it. */
+    gat__layer grads;
+    memset(&grads, 0, sizeof grads);
+    for (int kind = 0, k = 0; kind < GAT__T_COUNT; kind++)
+        if (*gat__layer_tensor_data(&t->model->layers[layer], (gat__tensor_kind)kind) != NULL)
+            *gat__layer_tensor_data(&grads, (gat__tensor_kind)kind) = p[k++].grad;
+    *g = (gat_layer_params){grads.weight, grads.att_src, grads.att_dst, grads.bias, grads.att,
+                            grads.weight_dst, grads.bias_src, grads.bias_dst, grads.weight_edge,
+                            grads.att_edge, grads.weight_res};
     return GAT_OK;
 }
 
@@ -411,9 +533,9 @@ gat_status gat_trainer_step(gat_context *ctx, gat_trainer *t, const int64_t *lab
         gat__check_targets(ctx, labels, index, count, t->num_nodes, classes_of(t));
     if (status != GAT_OK)
         return status;
-    const gat__plan *plan;
+    const gat__plan *plan = NULL; /* the family's passes run over every row */
     gat_metrics metrics;
-    if ((status = gat__plan_for(ctx, t, index, count, &plan)) != GAT_OK ||
+    if ((t->family == NULL && (status = gat__plan_for(ctx, t, index, count, &plan)) != GAT_OK) ||
         (status = gat__step_gradients(ctx, t, plan, labels, index, count, &metrics)) !=
             GAT_OK ||
         (status = gat_trainer_update(ctx, t)) != GAT_OK)
@@ -435,8 +557,8 @@ gat_status gat_trainer_evaluate(gat_context *ctx, gat_trainer *t, const int64_t 
         gat__check_targets(ctx, labels, index, count, t->num_nodes, classes_of(t));
     if (status != GAT_OK)
         return status;
-    const gat__plan *plan;
-    if ((status = gat__plan_for(ctx, t, index, count, &plan)) != GAT_OK)
+    const gat__plan *plan = NULL;
+    if (t->family == NULL && (status = gat__plan_for(ctx, t, index, count, &plan)) != GAT_OK)
         return status;
     t->plan = plan;
     if ((status = gat__trainer_forward(ctx, t, false)) != GAT_OK)

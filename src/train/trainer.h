@@ -3,6 +3,7 @@
 #ifndef GAT_TRAINER_H
 #define GAT_TRAINER_H
 
+#include "family.h"
 #include "train_kernels.h"
 
 /* What a training forward keeps of one layer for the backward. */
@@ -79,8 +80,13 @@ struct gat_trainer {
     bool sparse;
     gat__sparse_input sparse_x;
     gat__edge_views views[2];    /* by add_self_loops: [0] false, [1] true */
-    gat__layer_state *layers;    /* [L] */
-    gat__param *params;          /* [num_params], layer by layer: weight, att_src, att_dst, bias */
+    gat__layer_state *layers;    /* [L]; NULL with family */
+    /* The state of a model with a layer that is not plain GATConv, or of
+     * a bipartite input (family.h); NULL otherwise. */
+    gat__family *family;
+    /* [num_params], layer by layer, each layer's tensors in the order of
+     * gat__tensor_kind (weight, att_src, att_dst, bias for plain layers) */
+    gat__param *params;
     int num_params;
     float *slab;                 /* grad, m, v, best of every parameter */
     /* [N, K] output of the last layer; as long as [N, max H*C], for the
@@ -104,11 +110,19 @@ struct gat_trainer {
 };
 
 /* Parameters of layer l start at params[gat__first_param(t, l)]. */
+static inline int gat__layer_param_count(const gat__layer *layer)
+{
+    int k = 0;
+    for (int kind = 0; kind < GAT__T_COUNT; kind++)
+        k += *gat__layer_tensor_data((gat__layer *)layer, (gat__tensor_kind)kind) != NULL;
+    return k;
+}
+
 static inline int gat__first_param(const gat_trainer *t, int layer)
 {
     int k = 0;
     for (int l = 0; l < layer; l++)
-        k += t->model->layers[l].bias != NULL ? 4 : 3;
+        k += gat__layer_param_count(&t->model->layers[l]);
     return k;
 }
 

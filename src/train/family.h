@@ -1,0 +1,229 @@
+/*
+ * Training of the GAT family (GATv2Conv, edge features, residual
+ * connections, bipartite inputs; docs/training.md, "Backward of the GAT
+ * family"). A model with any such layer trains through these files, every
+ * layer of it (a plain GATConv layer there is the case without the
+ * options); a model of plain GATConv layers keeps the kernels of
+ * train_attention.c / backward.c.
+ *
+ * Shapes: N_src source rows (x), N_dst destination rows (the graph's
+ * nodes, the output's rows; N_src == N_dst except for a bipartite layer
+ * 0), E' attention edges in library order ("slots"), H heads, C channels,
+ * D edge features, W the output width.
+ *
+ * Nothing of size E' x H x C is stored: the GATv2 terms of an edge are
+ * recomputed from the node rows (and its attributes) whenever needed. Per
+ * edge the backward keeps two [E', H] arrays between its passes.
+ * Determinism: every sum over nodes or edges runs in a fixed order (blocks
+ * of GAT_REDUCE_BLOCK rows added in block order; sources gathered over the
+ * by-source view in ascending slot order); no atomics.
+ */
+#ifndef GAT_FAMILY_H
+#define GAT_FAMILY_H
+
+#include "fast_exp.h"
+#include "model.h"
+#include "train_kernels.h"
+
+/* The attention edges of one self-loop policy, built from the public
+ * gat_graph_edges / gat_graph_edge_positions (bipartite graphs included). */
+typedef struct gat__family_edges {
+    bool built;
+    int64_t num_src, num_dst, num_slots;
+    int64_t num_loops;  /* added self-loops: min(N_src, N_dst) or 0 */
+    int64_t max_degree; /* most slots of a row */
+    int64_t *row_ptr;   /* [N_dst + 1] slots of row i */
+    int32_t *src;       /* [E'] source of each slot */
+    int64_t *pos;       /* [E'] input position of each slot's edge, -1 for an added loop */
+    int64_t *src_ptr;   /* [N_src + 1] by source: slots of source j at [src_ptr[j], src_ptr[j+1]) */
+    int64_t *by_src;    /* [E'] the slots, ascending within a source */
+    int32_t *by_src_dst; /* [E'] the destination row of each of those slots */
+} gat__family_edges;
+
+/* What a training forward keeps of one layer. */
+typedef struct gat__family_layer {
+    const float *input;     /* [N_src, F] x or the previous layer's activated output */
+    const float *input_dst; /* [N_dst, F_dst] layer 0's x_dst, or NULL (input serves both) */
+    float *dropped;         /* [N_src, F] input after dropout */
+    uint8_t *input_keep;
+    bool used_dropped;
+    const gat__family_edges *edges;
+    /* GATConv: xs = x . W^T (lin / lin_src), xd = x_dst . W_dst^T when the
+     * destination side has its own rows (else xd == xs), ss / sd the node
+     * scores. GATv2: xs = xl, xd = xr (== xs with shared weights on one
+     * input); ss / sd unused. Row-major [rows, H*C], head-major. */
+    float *xs, *xd;
+    float *ss, *sd;         /* [N_src, H], [N_dst, H] */
+    float *loop_attr;       /* [num_loops, D] the added loops' attributes */
+    float *edge_proj;       /* GATConv with edge features: M [H, D] (docs/training.md) */
+    float *shift, *inv_sum; /* [N_dst, H] the softmax's max and 1 / sum per row */
+    uint8_t *attention_keep; /* [E', mask bytes] */
+    bool used_attention_keep;
+    float *output;          /* [N_dst, W] activated for hidden layers */
+} gat__family_layer;
+
+typedef struct gat__family {
+    const float *x_dst;     /* borrowed, [N_dst, F_dst] or NULL */
+    const float *edge_attr; /* borrowed, [E, D] in input order, or NULL */
+    int64_t edge_dim;       /* D of the input (0 without) */
+    int64_t num_input_edges;
+    gat__family_edges edges[2]; /* by add_self_loops */
+    gat__family_layer *layers;  /* [L] */
+    /* Backward scratch, sized for the largest layer. */
+    float *d_xs, *d_xd;         /* [N, max H*C] */
+    float *d_sd;                /* [N_dst, max H] */
+    float *edge_a, *edge_b;     /* [max E', max H]: alpha * keep, and de (or dz) per slot */
+    float *d_in, *d_in_dst, *tmp_in; /* [N, max F] */
+    float *edge_u;              /* [max H, D] GATConv's edge-term sums */
+    float *partials;            /* block partials of the sums over rows */
+    int64_t partial_floats;
+    float *row_scratch;         /* per thread: [threads][row_floats] */
+    int64_t row_floats;
+    int scratch_threads;
+} gat__family;
+
+struct gat_trainer;
+
+/* Whether a model needs the family path (any layer not plain). */
+bool gat__family_needed(const struct gat_model *model);
+gat_status gat__family_create(gat_context *ctx, struct gat_trainer *t, const gat_inputs *inputs);
+void gat__family_free(const gat_allocator *allocator, gat__family **family, int layers);
+
+/* Grows the per-thread row buffers to threads x per_thread floats. */
+gat_status gat__family_row_buffers(gat_context *ctx, gat__family *fam, int64_t per_thread,
+                                   int threads);
+
+/* The training forward of every layer into t->logits (training: dropout
+ * on, state kept). */
+gat_status gat__family_forward(gat_context *ctx, struct gat_trainer *t, bool training);
+/* Backward of sum(logits * d_logits) into the parameters' gradients;
+ * d_x, d_x_dst, d_edge_attr optional outputs (input order for the last). */
+gat_status gat__family_backward(gat_context *ctx, struct gat_trainer *t, const float *d_logits,
+                                float *d_x, float *d_x_dst, float *d_edge_attr);
+
+/* ---- edges (family_edges.c) ----------------------------------------------- */
+
+gat_status gat__family_edges_build(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
+                                   gat__family_edges *e);
+void gat__family_edges_free(const gat_allocator *allocator, gat__family_edges *e);
+/* The attribute row [D] of slot p: the input's, or the added loop's. */
+static inline const float *gat__slot_attr(const gat__family_edges *e, const float *edge_attr,
+                                          const float *loop_attr, int64_t dim, int64_t p,
+                                          int64_t row)
+{
+    const int64_t pos = e->pos[p];
+    return pos >= 0 ? edge_attr + pos * dim : loop_attr + row * dim;
+}
+/* loop_attr [num_loops, D]: PyG's fill_value over each row's input edges. */
+void gat__fill_forward(gat_context *ctx, const gat__family_edges *e, const gat_layer_config *c,
+                       const float *edge_attr, float *loop_attr);
+/* Row i's share of the fill's backward: d_loop [D] (the gradient of row
+ * i's loop attribute) added to d_edge_attr (input order) of the row's
+ * input edges. */
+void gat__fill_backward_row(const gat__family_edges *e, const gat_layer_config *c,
+                            const float *edge_attr, const float *loop_attr, int64_t i,
+                            const float *d_loop, float *d_edge_attr);
+
+/* ---- dense linear maps (family_linear.c) ---------------------------------- */
+
+/* y [n, out] = x [n, in] . w [out, in]^T (+ bias [out]). */
+void gat__linear_forward(gat_context *ctx, const float *x, int64_t n, int64_t in, const float *w,
+                         int64_t out, const float *bias, float *y);
+/* Floats of partials gat__linear_backward needs. */
+int64_t gat__linear_backward_scratch(int64_t n, int64_t in, int64_t out);
+/* For y = x w^T + b: dw [out, in] (+)= dy^T x, d_bias [out] (+)= column
+ * sums of dy, dx [n, in] (+)= dy w; accumulate adds instead of writing
+ * (dx then needs tmp [n, in]). Any output may be NULL. */
+void gat__linear_backward(gat_context *ctx, const float *x, const float *dy, int64_t n,
+                          int64_t in, int64_t out, const float *w, float *dw, float *d_bias,
+                          float *dx, bool accumulate, float *tmp, float *partials);
+/* sums [width] = column sums of v [n, width] in block order (partials:
+ * gat__linear_backward_scratch's worth). */
+void gat__column_sums(gat_context *ctx, const float *v, int64_t n, int64_t width, float *sums,
+                      bool accumulate, float *partials);
+
+
+/* ---- one layer's edge terms, shared by the forward and the backward ------- */
+
+typedef struct gat__family_pass {
+    const gat_layer_config *c;
+    const gat__family_layer *st;
+    const gat__family_edges *e;
+    const float *att;         /* GATv2's att [H, C] */
+    const float *weight_edge; /* [H*C, D] or NULL */
+    const float *edge_attr;   /* [E, D] input order, or NULL */
+    int64_t heads, channels, hc, dim;
+    float slope;
+    bool v2, with_edges;
+} gat__family_pass;
+
+gat__family_pass gat__family_pass_make(const gat__layer *layer, const gat__family_layer *st,
+                                       const float *edge_attr);
+
+static GAT_ALWAYS_INLINE float gat__leaky(float z, float slope) { return z > 0.0f ? z : z * slope; }
+
+/* GATv2's pre-activation of slot p (row i, source j): z [H*C] = xl_j +
+ * xr_i (+ W_edge . attr). */
+static GAT_ALWAYS_INLINE void gat__family_v2_z(const gat__family_pass *a, int64_t p, int64_t i,
+                                               int64_t j, float *restrict z)
+{
+    const float *restrict xl = a->st->xs + j * a->hc, *restrict xr = a->st->xd + i * a->hc;
+    const int64_t hc = a->hc;
+    for (int64_t o = 0; o < hc; o++)
+        z[o] = xl[o] + xr[o];
+    if (a->with_edges) {
+        const float *restrict attr =
+            gat__slot_attr(a->e, a->edge_attr, a->st->loop_attr, a->dim, p, i);
+        const float *restrict w = a->weight_edge;
+        const int64_t dim = a->dim;
+        for (int64_t o = 0; o < hc; o++) {
+            float s = 0.0f;
+            for (int64_t d = 0; d < dim; d++)
+                s += w[o * dim + d] * attr[d];
+            z[o] += s;
+        }
+    }
+}
+
+/* The logits e [H] of slot p (row i, source j); z [H] receives GATConv's
+ * LeakyReLU input, zc [H*C] GATv2's. */
+static GAT_ALWAYS_INLINE void gat__family_logits(const gat__family_pass *a, int64_t p, int64_t i,
+                                                 int64_t j, float *restrict e, float *restrict z,
+                                                 float *restrict zc)
+{
+    const int64_t heads = a->heads, ch = a->channels;
+    if (a->v2) {
+        gat__family_v2_z(a, p, i, j, zc);
+        for (int64_t h = 0; h < heads; h++) {
+            float s = 0.0f;
+            for (int64_t c = 0; c < ch; c++)
+                s += a->att[h * ch + c] * gat__leaky(zc[h * ch + c], a->slope);
+            e[h] = s;
+        }
+        return;
+    }
+    const float *restrict ss = a->st->ss + j * heads, *restrict sd = a->st->sd + i * heads;
+    for (int64_t h = 0; h < heads; h++)
+        z[h] = ss[h] + sd[h];
+    if (a->with_edges) {
+        const float *restrict attr =
+            gat__slot_attr(a->e, a->edge_attr, a->st->loop_attr, a->dim, p, i);
+        const float *restrict m = a->st->edge_proj;
+        for (int64_t h = 0; h < heads; h++) {
+            float s = 0.0f;
+            for (int64_t d = 0; d < a->dim; d++)
+                s += m[h * a->dim + d] * attr[d];
+            z[h] += s;
+        }
+    }
+    for (int64_t h = 0; h < heads; h++)
+        e[h] = gat__leaky(z[h], a->slope);
+}
+
+/* The coefficient of a logit with its row's shift and 1 / sum. */
+static GAT_ALWAYS_INLINE float gat__family_alpha(float e, float shift, float inv_sum)
+{
+    return gat__exp_nonpositive_fma(e - shift) * inv_sum;
+}
+
+#endif

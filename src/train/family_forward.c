@@ -1,0 +1,244 @@
+/*
+ * The GAT family's training forward (see family.h): per layer the input
+ * dropout, the projections (lin / lin_src / lin_dst, or lin_l / lin_r with
+ * their biases), the residual term, the self-loops' attributes, then one
+ * pass over the destination rows: each row's logits into a per-thread
+ * row buffer, the max-shifted softmax (the shift and 1 / sum kept for the
+ * backward), attention dropout, the aggregation, concat or mean, residual,
+ * bias and the activation between layers.
+ */
+#include "edge_pass.h"
+#include "family.h"
+#include "parallel.h"
+#include "trainer.h"
+
+#include <string.h>
+
+gat__family_pass gat__family_pass_make(const gat__layer *layer, const gat__family_layer *st,
+                                       const float *edge_attr)
+{
+    const gat_layer_config *c = &layer->config;
+    gat__family_pass a;
+    memset(&a, 0, sizeof a);
+    a.c = c;
+    a.st = st;
+    a.e = st->edges;
+    a.att = layer->att;
+    a.weight_edge = layer->weight_edge;
+    a.edge_attr = edge_attr;
+    a.heads = c->heads;
+    a.channels = c->channels;
+    a.hc = c->heads * c->channels;
+    a.dim = c->edge_dim;
+    a.slope = c->negative_slope;
+    a.v2 = c->type == GAT_LAYER_GATV2;
+    a.with_edges = c->edge_dim > 0;
+    return a;
+}
+
+/* s [rows, H] = sum over each head's channels of x [rows, H*C] * att [H, C]. */
+static void node_scores(gat_context *ctx, const float *x, int64_t rows, const float *att,
+                        int64_t heads, int64_t channels, float *s)
+{
+    const int64_t hc = heads * channels;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(gat__team(ctx, rows * hc)) schedule(static)
+#endif
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t h = 0; h < heads; h++) {
+            float sum = 0.0f;
+            for (int64_t c = 0; c < channels; c++)
+                sum += x[r * hc + h * channels + c] * att[h * channels + c];
+            s[r * heads + h] = sum;
+        }
+}
+
+/* The layer's projections: xs, and xd when the destination side has rows
+ * of its own (else xd aliases xs), and GATConv's node scores. */
+static void project(gat_context *ctx, const gat__layer *layer, gat__family_layer *st,
+                    const float *in, const float *in_dst)
+{
+    const gat_layer_config *c = &layer->config;
+    const gat__family_edges *e = st->edges;
+    const int64_t hc = c->heads * c->channels, f_dst = gat_layer_dst_features(c);
+    const bool v2 = c->type == GAT_LAYER_GATV2;
+    gat__linear_forward(ctx, in, e->num_src, c->in_features, layer->weight, hc,
+                        v2 ? layer->bias_src : NULL, st->xs);
+    if (layer->weight_dst != NULL)
+        gat__linear_forward(ctx, in_dst, e->num_dst, f_dst, layer->weight_dst, hc,
+                            v2 ? layer->bias_dst : NULL, st->xd);
+    else if (st->input_dst != NULL)
+        gat__linear_forward(ctx, in_dst, e->num_dst, f_dst, layer->weight, hc,
+                            v2 ? layer->bias_src : NULL, st->xd);
+    if (!v2) {
+        node_scores(ctx, st->xs, e->num_src, layer->att_src, c->heads, c->channels, st->ss);
+        node_scores(ctx, st->xd, e->num_dst, layer->att_dst, c->heads, c->channels, st->sd);
+    }
+}
+
+/* GATConv's edge term folded through att_edge: M [H, D] with
+ * M[h, d] = sum_c att_edge[h, c] W_edge[h*C + c, d]. */
+static void edge_projection(const gat__layer *layer, float *m)
+{
+    const gat_layer_config *c = &layer->config;
+    const int64_t dim = c->edge_dim;
+    for (int64_t h = 0; h < c->heads; h++)
+        for (int64_t d = 0; d < dim; d++) {
+            float s = 0.0f;
+            for (int64_t k = 0; k < c->channels; k++)
+                s += layer->att_edge[h * c->channels + k] *
+                     layer->weight_edge[(h * c->channels + k) * dim + d];
+            m[h * dim + d] = s;
+        }
+}
+
+typedef struct row_args {
+    gat__family_pass pass;
+    const float *bias;
+    float *out;
+    const uint8_t *keep;
+    float keep_scale;
+    bool training;
+    gat_activation act;
+} row_args;
+
+/* Row i: logits into buf [degree, H] (zc, z scratch after it), softmax,
+ * aggregation into out's row. */
+static void forward_row(const row_args *r, int64_t i, float *buf)
+{
+    const gat__family_pass *a = &r->pass;
+    const gat__family_edges *e = a->e;
+    const int64_t heads = a->heads, ch = a->channels, hc = a->hc;
+    const int64_t first = e->row_ptr[i], degree = e->row_ptr[i + 1] - first;
+    const int64_t width = a->c->concat ? hc : ch;
+    float *logit = buf, *z = buf + e->max_degree * heads, *zc = z + heads, *agg = zc + hc;
+    float *shift = a->st->shift + i * heads, *inv = a->st->inv_sum + i * heads;
+    for (int64_t h = 0; h < heads; h++)
+        shift[h] = -INFINITY;
+    for (int64_t k = 0; k < degree; k++) {
+        float *lk = logit + k * heads;
+        gat__family_logits(a, first + k, i, e->src[first + k], lk, z, zc);
+        for (int64_t h = 0; h < heads; h++)
+            shift[h] = lk[h] > shift[h] ? lk[h] : shift[h];
+    }
+    for (int64_t h = 0; h < heads; h++) {
+        float sum = 0.0f;
+        for (int64_t k = 0; k < degree; k++)
+            sum += gat__exp_nonpositive_fma(logit[k * heads + h] - shift[h]);
+        if (degree == 0)
+            shift[h] = 0.0f;
+        inv[h] = degree > 0 ? 1.0f / sum : 0.0f;
+    }
+    memset(agg, 0, (size_t)hc * sizeof *agg);
+    const int64_t bytes = gat__mask_bytes(heads);
+    for (int64_t k = 0; k < degree; k++) {
+        const float *v = a->st->xs + (int64_t)e->src[first + k] * hc;
+        for (int64_t h = 0; h < heads; h++) {
+            float alpha = gat__family_alpha(logit[k * heads + h], shift[h], inv[h]);
+            if (r->keep != NULL)
+                alpha *= (float)((r->keep[(first + k) * bytes + h / 8] >> (h % 8)) & 1) *
+                         r->keep_scale;
+            for (int64_t c = 0; c < ch; c++)
+                agg[h * ch + c] += alpha * v[h * ch + c];
+        }
+    }
+    float *o = r->out + i * width; /* holds the residual term already (or zeros) */
+    for (int64_t w = 0; w < width; w++) {
+        float y;
+        if (a->c->concat) {
+            y = agg[w];
+        } else {
+            y = 0.0f;
+            for (int64_t h = 0; h < heads; h++)
+                y += agg[h * ch + w];
+            y /= (float)heads;
+        }
+        y += o[w];
+        if (r->bias != NULL)
+            y += r->bias[w];
+        o[w] = gat__activate(y, r->act);
+    }
+}
+
+/* Floats of a thread's row buffer for layer config c. */
+static int64_t row_floats(const gat_layer_config *c, int64_t max_degree)
+{
+    const int64_t hc = c->heads * c->channels;
+    return max_degree * c->heads + c->heads + 3 * hc + 2 * c->heads + 16;
+}
+
+static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool training)
+{
+    gat__family *fam = t->family;
+    const gat_model *m = t->model;
+    const gat__layer *layer = &m->layers[l];
+    const gat_layer_config *c = &layer->config;
+    gat__family_layer *st = &fam->layers[l];
+    const gat__family_edges *e = st->edges;
+    const int64_t hc = c->heads * c->channels, width = gat__layer_out_width(c);
+    const bool hidden = l + 1 < m->num_layers;
+
+    /* Input dropout (on x_src; a bipartite layer's x_dst is read as given). */
+    const gat__dropout drop_in = gat__dropout_make(t->options.seed, t->steps, l, GAT__DROP_INPUT,
+                                                   training ? (float)t->options.dropout : 0.0f);
+    const float *in = st->input;
+    st->used_dropped = gat__dropout_active(&drop_in);
+    if (st->used_dropped) {
+        gat__dropout_forward_rows(ctx, &drop_in, NULL, st->input, st->dropped, st->input_keep,
+                                  e->num_src, c->in_features);
+        in = st->dropped;
+    }
+    const float *in_dst = st->input_dst != NULL ? st->input_dst : in;
+    project(ctx, layer, st, in, in_dst);
+    if (layer->weight_res != NULL)
+        gat__linear_forward(ctx, in_dst, e->num_dst, gat_layer_dst_features(c),
+                            layer->weight_res, width, NULL, st->output);
+    else
+        memset(st->output, 0, (size_t)(e->num_dst * width) * sizeof *st->output);
+    if (c->edge_dim > 0) {
+        if (c->add_self_loops)
+            gat__fill_forward(ctx, e, c, fam->edge_attr, st->loop_attr);
+        if (c->type == GAT_LAYER_GAT)
+            edge_projection(layer, st->edge_proj);
+    }
+    const gat__dropout drop_att =
+        gat__dropout_make(t->options.seed, t->steps, l, GAT__DROP_ATTENTION,
+                          training ? (float)t->options.attention_dropout : 0.0f);
+    st->used_attention_keep = gat__dropout_active(&drop_att);
+    if (st->used_attention_keep)
+        gat__dropout_mask_slots(&drop_att, 0, e->num_slots, c->heads, st->attention_keep);
+
+    row_args r = {.pass = gat__family_pass_make(layer, st, fam->edge_attr),
+                  .bias = layer->bias,
+                  .out = st->output,
+                  .keep = st->used_attention_keep ? st->attention_keep : NULL,
+                  .keep_scale = drop_att.scale,
+                  .training = training,
+                  .act = hidden ? m->activation : GAT_ACT_NONE};
+    const int64_t per_thread = row_floats(c, e->max_degree);
+    const int64_t work = (e->num_slots * (c->edge_dim + 4) + e->num_dst) * hc;
+    const int threads = gat__team(ctx, work);
+    gat_status status = gat__family_row_buffers(ctx, fam, per_thread, threads);
+    if (status != GAT_OK)
+        return status;
+    float *scratch = fam->row_scratch;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 64)
+#endif
+    for (int64_t i = 0; i < e->num_dst; i++)
+        forward_row(&r, i, scratch + gat__thread_id() * per_thread);
+    return GAT_OK;
+}
+
+gat_status gat__family_forward(gat_context *ctx, gat_trainer *t, bool training)
+{
+    t->have_forward = false;
+    t->forward_spent = false;
+    for (int l = 0; l < t->model->num_layers; l++) {
+        gat_status status = layer_forward(ctx, t, l, training);
+        if (status != GAT_OK)
+            return status;
+    }
+    t->have_forward = training;
+    return GAT_OK;
+}

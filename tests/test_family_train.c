@@ -1,0 +1,467 @@
+/*
+ * Training of the GAT family (GATv2, edge features with every fill_value,
+ * residual connections, bipartite inputs, shared weights): the forward
+ * output, every parameter gradient, d x, d x_dst and d edge_attr, and one
+ * Adam step against PyTorch autograd (tools/make_family_train_reference.py,
+ * tests/data/family), the same bits at 1, 2 and 4 threads, and the
+ * trainer's errors for the new inputs.
+ */
+#include "support.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAMILY_DIR GAT_TEST_DATA "/family"
+
+/* Tolerance "1e-4 relative", per tensor: |got - want| <= 1e-4 (|want| +
+ * max|want|) + 1e-7. The reference is float64 autograd on the same
+ * float32 inputs; the library computes in float32, each value a sum of at
+ * most ~40 products (F_in, degrees, H*C) through up to three layers, so
+ * ~1e-6 relative error of the terms; sums that cancel (the softmax
+ * backward subtracts the row's weighted mean) keep that error on the
+ * tensor's scale rather than the value's, hence the part tied to max|want|.
+ * A wrong term is off by O(1) of the scale. The floor covers exact zeros. */
+#define FAM_RTOL 1e-4
+#define FAM_FLOOR 1e-7
+
+static gat_context *make_ctx(int threads)
+{
+    gat_context *ctx = test_context(threads, NULL);
+    test_parallel_always(ctx);
+    return ctx;
+}
+
+static const char *path_in(const char *name, const char *file)
+{
+    static char buf[4][1024];
+    static int next;
+    char *p = buf[next++ % 4];
+    int len = snprintf(p, sizeof buf[0], "%s/%s/%s", FAMILY_DIR, name, file);
+    cr_assert(len > 0 && (size_t)len < sizeof buf[0]);
+    return p;
+}
+
+static gat_array *npy(gat_context *ctx, const char *name, const char *file)
+{
+    gat_array *a = NULL;
+    cr_assert_eq(gat_npy_read(ctx, path_in(name, file), GAT_FLOAT32, &a), GAT_OK, "%s",
+                 gat_context_message(ctx));
+    return a;
+}
+
+static gat_model *model_file(gat_context *ctx, const char *name, const char *file)
+{
+    gat_model *m = NULL;
+    cr_assert_eq(gat_model_load(ctx, &m, path_in(name, file)), GAT_OK, "%s",
+                 gat_context_message(ctx));
+    return m;
+}
+
+static double compare(const char *what, const float *got, const float *want, int64_t n)
+{
+    double scale = 0.0, worst = 0.0;
+    for (int64_t k = 0; k < n; k++)
+        scale = fmax(scale, fabs((double)want[k]));
+    for (int64_t k = 0; k < n; k++) {
+        const double tol = FAM_RTOL * (fabs((double)want[k]) + scale) + FAM_FLOOR;
+        const double err = fabs((double)got[k] - (double)want[k]);
+        worst = fmax(worst, err / tol);
+        cr_assert(err <= tol, "%s[%lld]: got %.9g, PyTorch %.9g (|diff| %.3g, allowed %.3g)",
+                  what, (long long)k, got[k], want[k], err, tol);
+    }
+    return worst;
+}
+
+/* The tensors of gat_layer_params in order, with their names and sizes. */
+#define NUM_TENSORS 11
+static const char *const tensor_names[NUM_TENSORS] = {
+    "weight", "att_src", "att_dst", "bias", "att", "weight_dst",
+    "bias_src", "bias_dst", "weight_edge", "att_edge", "weight_res"};
+
+static void tensors_of(const gat_layer_params *p, float *out[NUM_TENSORS])
+{
+    float *v[NUM_TENSORS] = {p->weight,   p->att_src,  p->att_dst,     p->bias,
+                             p->att,      p->weight_dst, p->bias_src,  p->bias_dst,
+                             p->weight_edge, p->att_edge, p->weight_res};
+    memcpy(out, v, sizeof v);
+}
+
+static int64_t tensor_size(const gat_layer_config *c, int k)
+{
+    const int64_t hc = c->heads * c->channels, w = c->concat ? hc : c->channels;
+    const int64_t f_dst = gat_layer_dst_features(c);
+    const int64_t sizes[NUM_TENSORS] = {hc * c->in_features, hc, hc, w, hc, hc * f_dst,
+                                        hc, hc, hc * c->edge_dim, hc, w * f_dst};
+    return sizes[k];
+}
+
+typedef struct fam_case {
+    char name[64];
+    int64_t nodes, nodes_dst, edge_dim;
+    bool bipartite;
+    double lr, wd;
+    gat_array *x, *x_dst, *edge_attr, *r;
+    int64_t *src, *dst, num_edges;
+    gat_graph *graph;
+    gat_model *model;
+} fam_case;
+
+static void case_load(gat_context *ctx, const char *name, fam_case *fc)
+{
+    memset(fc, 0, sizeof *fc);
+    snprintf(fc->name, sizeof fc->name, "%s", name);
+    FILE *fh = fopen(path_in(name, "case.txt"), "r");
+    cr_assert_not_null(fh, "%s: no case.txt", name);
+    char key[64];
+    double value;
+    while (fscanf(fh, "%63s %lf", key, &value) == 2) {
+        if (strcmp(key, "nodes") == 0)
+            fc->nodes = (int64_t)value;
+        else if (strcmp(key, "nodes_dst") == 0)
+            fc->nodes_dst = (int64_t)value;
+        else if (strcmp(key, "bipartite") == 0)
+            fc->bipartite = value != 0;
+        else if (strcmp(key, "edge_dim") == 0)
+            fc->edge_dim = (int64_t)value;
+        else if (strcmp(key, "lr") == 0)
+            fc->lr = value;
+        else if (strcmp(key, "weight_decay") == 0)
+            fc->wd = value;
+    }
+    fclose(fh);
+    int64_t max_id;
+    cr_assert_eq(gat_edgelist_read(ctx, path_in(name, "edges.txt"), -1, &fc->src, &fc->dst,
+                                   &fc->num_edges, &max_id),
+                 GAT_OK, "%s", gat_context_message(ctx));
+    cr_assert_eq(gat_graph_create_bipartite(ctx, &fc->graph, fc->nodes, fc->nodes_dst,
+                                            fc->num_edges, fc->src, fc->dst),
+                 GAT_OK, "%s", gat_context_message(ctx));
+    fc->x = npy(ctx, name, fc->bipartite ? "x_src.npy" : "x.npy");
+    if (fc->bipartite)
+        fc->x_dst = npy(ctx, name, "x_dst.npy");
+    if (fc->edge_dim > 0)
+        fc->edge_attr = npy(ctx, name, "edge_attr.npy");
+    fc->r = npy(ctx, name, "r.npy");
+    fc->model = model_file(ctx, name, "model.safetensors");
+}
+
+static void case_free(gat_context *ctx, fam_case *fc)
+{
+    gat_array_destroy(&fc->x);
+    gat_array_destroy(&fc->x_dst);
+    gat_array_destroy(&fc->edge_attr);
+    gat_array_destroy(&fc->r);
+    gat_free(ctx, fc->src);
+    gat_free(ctx, fc->dst);
+    gat_graph_destroy(&fc->graph);
+    gat_model_destroy(&fc->model);
+}
+
+static void case_inputs(const fam_case *fc, gat_inputs *in)
+{
+    gat_inputs_init(in, fc->x->data, fc->x->shape[0], fc->x->shape[1]);
+    if (fc->x_dst != NULL) {
+        in->x_dst = fc->x_dst->data;
+        in->num_dst_nodes = fc->x_dst->shape[0];
+        in->dst_features = fc->x_dst->shape[1];
+    }
+    if (fc->edge_attr != NULL) {
+        in->edge_attr = fc->edge_attr->data;
+        in->num_edges = fc->edge_attr->shape[0];
+        in->edge_dim = fc->edge_attr->shape[1];
+    }
+}
+
+static int read_case_names(char names[][64], int max)
+{
+    FILE *fh = fopen(FAMILY_DIR "/cases.txt", "r");
+    cr_assert_not_null(fh, "cannot open %s/cases.txt", FAMILY_DIR);
+    int n = 0;
+    char line[128];
+    while (n < max && fgets(line, sizeof line, fh) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] != '\0')
+            snprintf(names[n++], 64, "%.63s", line);
+    }
+    fclose(fh);
+    return n;
+}
+
+static void run_reference(const char *name)
+{
+    gat_context *ctx = make_ctx(2);
+    fam_case fc;
+    case_load(ctx, name, &fc);
+    gat_model *want_grad = model_file(ctx, name, "grads.safetensors");
+    gat_model *want_after = model_file(ctx, name, "adam1.safetensors");
+    gat_model *before = model_file(ctx, name, "model.safetensors");
+    gat_array *want_out = npy(ctx, name, "out.npy");
+    gat_array *want_dx = npy(ctx, name, fc.bipartite ? "dx_src.npy" : "dx.npy");
+    gat_array *want_dxd = fc.bipartite ? npy(ctx, name, "dx_dst.npy") : NULL;
+    gat_array *want_dattr = fc.edge_dim > 0 ? npy(ctx, name, "d_edge_attr.npy") : NULL;
+
+    gat_trainer_options o;
+    gat_trainer_options_init(&o);
+    o.learning_rate = fc.lr;
+    o.weight_decay = fc.wd;
+    gat_inputs in;
+    case_inputs(&fc, &in);
+    gat_trainer *t = NULL;
+    cr_assert_eq(gat_trainer_create_inputs(ctx, &t, fc.model, fc.graph, &in, &o), GAT_OK,
+                 "%s: %s", name, gat_context_message(ctx));
+    const int64_t out_n = want_out->shape[0] * want_out->shape[1];
+    float *out = malloc((size_t)out_n * sizeof *out);
+    float *dx = malloc((size_t)(fc.x->shape[0] * fc.x->shape[1]) * sizeof *dx);
+    float *dxd = fc.x_dst ? malloc((size_t)(fc.x_dst->shape[0] * fc.x_dst->shape[1]) * sizeof *dxd)
+                          : NULL;
+    float *dattr = fc.edge_attr ? malloc((size_t)(fc.num_edges * fc.edge_dim) * sizeof *dattr)
+                                : NULL;
+    char what[160];
+    cr_assert_eq(gat_trainer_forward(ctx, t, true, out), GAT_OK, "%s", gat_context_message(ctx));
+    snprintf(what, sizeof what, "%s: out", name);
+    double worst = compare(what, out, want_out->data, out_n);
+    const gat_input_gradients ig = {.d_x = dx, .d_x_dst = dxd, .d_edge_attr = dattr};
+    cr_assert_eq(gat_trainer_backward_inputs(ctx, t, fc.r->data, &ig), GAT_OK, "%s: %s", name,
+                 gat_context_message(ctx));
+    snprintf(what, sizeof what, "%s: d x", name);
+    worst = fmax(worst, compare(what, dx, want_dx->data, want_dx->shape[0] * want_dx->shape[1]));
+    if (dxd != NULL) {
+        snprintf(what, sizeof what, "%s: d x_dst", name);
+        worst = fmax(worst, compare(what, dxd, want_dxd->data,
+                                    want_dxd->shape[0] * want_dxd->shape[1]));
+    }
+    if (dattr != NULL) {
+        snprintf(what, sizeof what, "%s: d edge_attr", name);
+        worst = fmax(worst, compare(what, dattr, want_dattr->data, fc.num_edges * fc.edge_dim));
+    }
+    for (int l = 0; l < gat_model_num_layers(fc.model); l++) {
+        gat_layer_config c;
+        gat_layer_params got, want;
+        gat_model_layer_config(fc.model, l, &c);
+        cr_assert_eq(gat_trainer_gradients(t, l, &got), GAT_OK);
+        gat_model_layer_params(want_grad, l, &want);
+        float *g[NUM_TENSORS], *w[NUM_TENSORS];
+        tensors_of(&got, g);
+        tensors_of(&want, w);
+        for (int k = 0; k < NUM_TENSORS; k++) {
+            cr_assert_eq(g[k] == NULL, w[k] == NULL, "%s: layer %d %s: present %d, PyTorch %d",
+                         name, l, tensor_names[k], g[k] != NULL, w[k] != NULL);
+            if (g[k] == NULL)
+                continue;
+            snprintf(what, sizeof what, "%s: layer %d d %s", name, l, tensor_names[k]);
+            worst = fmax(worst, compare(what, g[k], w[k], tensor_size(&c, k)));
+        }
+    }
+    cr_log_info("%s: worst |diff| / tolerance %.3f", name, worst);
+
+    /* One Adam step (see test_train.c: where the gradient with weight decay
+     * is below 1e-4 a float32 error may flip Adam's first step, which is
+     * lr * sign(g); only that bound is checked there). */
+    cr_assert_eq(gat_trainer_update(ctx, t), GAT_OK);
+    int64_t checked = 0, total = 0;
+    for (int l = 0; l < gat_model_num_layers(fc.model); l++) {
+        gat_layer_config c;
+        gat_layer_params p, p0, pw, pg;
+        gat_model_layer_config(fc.model, l, &c);
+        gat_model_layer_params(fc.model, l, &p);
+        gat_model_layer_params(before, l, &p0);
+        gat_model_layer_params(want_after, l, &pw);
+        gat_model_layer_params(want_grad, l, &pg);
+        float *got[NUM_TENSORS], *start[NUM_TENSORS], *want[NUM_TENSORS], *grad[NUM_TENSORS];
+        tensors_of(&p, got);
+        tensors_of(&p0, start);
+        tensors_of(&pw, want);
+        tensors_of(&pg, grad);
+        for (int k = 0; k < NUM_TENSORS; k++) {
+            if (got[k] == NULL)
+                continue;
+            for (int64_t e = 0; e < tensor_size(&c, k); e++) {
+                const double gt = (double)grad[k][e] + fc.wd * (double)start[k][e];
+                const double err = fabs((double)got[k][e] - (double)want[k][e]);
+                total++;
+                if (fabs(gt) >= 1e-4) {
+                    checked++;
+                    cr_assert(err <= 1e-6 * fabs((double)want[k][e]) + 1e-4 * fc.lr,
+                              "%s: layer %d %s[%lld] after Adam: %.9g, PyTorch %.9g", name, l,
+                              tensor_names[k], (long long)e, got[k][e], want[k][e]);
+                } else {
+                    cr_assert(err <= 2 * fc.lr + 1e-6);
+                }
+            }
+        }
+    }
+    cr_assert(checked >= total * 8 / 10, "%s: only %lld of %lld parameters well conditioned",
+              name, (long long)checked, (long long)total);
+
+    free(out), free(dx), free(dxd), free(dattr);
+    gat_trainer_destroy(&t);
+    gat_model_destroy(&want_grad);
+    gat_model_destroy(&want_after);
+    gat_model_destroy(&before);
+    gat_array_destroy(&want_out);
+    gat_array_destroy(&want_dx);
+    gat_array_destroy(&want_dxd);
+    gat_array_destroy(&want_dattr);
+    case_free(ctx, &fc);
+    gat_context_destroy(&ctx);
+}
+
+Test(family_train, pytorch_reference)
+{
+    char names[32][64];
+    const int n = read_case_names(names, 32);
+    cr_assert(n >= 10, "expected the reference cases in %s", FAMILY_DIR);
+    for (int k = 0; k < n; k++)
+        run_reference(names[k]);
+}
+
+/* One training step (forward, backward with every input gradient, update)
+ * of a case at `threads`, with dropout on: what it computes, flattened. */
+typedef struct step_bits {
+    float *values;
+    int64_t count;
+} step_bits;
+
+static void append(step_bits *b, const float *v, int64_t n)
+{
+    b->values = realloc(b->values, (size_t)(b->count + n) * sizeof *b->values);
+    memcpy(b->values + b->count, v, (size_t)n * sizeof *v);
+    b->count += n;
+}
+
+static step_bits one_step(const char *name, int threads)
+{
+    gat_context *ctx = make_ctx(threads);
+    fam_case fc;
+    case_load(ctx, name, &fc);
+    gat_trainer_options o;
+    gat_trainer_options_init(&o);
+    o.dropout = 0.3;
+    o.attention_dropout = 0.3;
+    o.seed = 5;
+    gat_inputs in;
+    case_inputs(&fc, &in);
+    gat_trainer *t = NULL;
+    cr_assert_eq(gat_trainer_create_inputs(ctx, &t, fc.model, fc.graph, &in, &o), GAT_OK, "%s",
+                 gat_context_message(ctx));
+    step_bits b = {NULL, 0};
+    const int64_t out_n = fc.r->shape[0] * fc.r->shape[1];
+    float *out = malloc((size_t)out_n * sizeof *out);
+    const int64_t nx = fc.x->shape[0] * fc.x->shape[1];
+    float *dx = malloc((size_t)nx * sizeof *dx);
+    const int64_t nxd = fc.x_dst ? fc.x_dst->shape[0] * fc.x_dst->shape[1] : 0;
+    float *dxd = nxd ? malloc((size_t)nxd * sizeof *dxd) : NULL;
+    const int64_t na = fc.edge_dim * fc.num_edges;
+    float *da = na ? malloc((size_t)na * sizeof *da) : NULL;
+    cr_assert_eq(gat_trainer_forward(ctx, t, true, out), GAT_OK);
+    const gat_input_gradients ig = {.d_x = dx, .d_x_dst = dxd, .d_edge_attr = da};
+    cr_assert_eq(gat_trainer_backward_inputs(ctx, t, fc.r->data, &ig), GAT_OK, "%s",
+                 gat_context_message(ctx));
+    append(&b, out, out_n);
+    append(&b, dx, nx);
+    if (dxd)
+        append(&b, dxd, nxd);
+    if (da)
+        append(&b, da, na);
+    cr_assert_eq(gat_trainer_update(ctx, t), GAT_OK);
+    for (int l = 0; l < gat_model_num_layers(fc.model); l++) {
+        gat_layer_config c;
+        gat_layer_params p;
+        gat_model_layer_config(fc.model, l, &c);
+        gat_model_layer_params(fc.model, l, &p);
+        float *v[NUM_TENSORS];
+        tensors_of(&p, v);
+        for (int k = 0; k < NUM_TENSORS; k++)
+            if (v[k] != NULL)
+                append(&b, v[k], tensor_size(&c, k));
+    }
+    free(out), free(dx), free(dxd), free(da);
+    gat_trainer_destroy(&t);
+    case_free(ctx, &fc);
+    gat_context_destroy(&ctx);
+    return b;
+}
+
+Test(family_train, same_bits_at_1_2_4_threads)
+{
+    char names[32][64];
+    const int n = read_case_names(names, 32);
+    for (int k = 0; k < n; k++) {
+        step_bits one = one_step(names[k], 1);
+        const int counts[] = {2, 4};
+        for (int c = 0; c < 2; c++) {
+            step_bits other = one_step(names[k], counts[c]);
+            cr_assert_eq(one.count, other.count);
+            cr_assert(memcmp(one.values, other.values, (size_t)one.count * sizeof(float)) == 0,
+                      "%s: %d threads differ from 1", names[k], counts[c]);
+            free(other.values);
+        }
+        free(one.values);
+    }
+}
+
+Test(family_train, input_errors)
+{
+    gat_context *ctx = make_ctx(1);
+    fam_case fc;
+    case_load(ctx, "bip_gat", &fc); /* bipartite, edge features, residual */
+    gat_inputs in;
+    gat_trainer *t = NULL;
+    case_inputs(&fc, &in);
+    in.x_dst = NULL;
+    cr_assert_eq(gat_trainer_create_inputs(ctx, &t, fc.model, fc.graph, &in, NULL),
+                 GAT_ERR_INVALID);
+    cr_assert(strstr(gat_context_message(ctx), "x_dst is required") != NULL, "%s",
+              gat_context_message(ctx));
+    case_inputs(&fc, &in);
+    in.edge_attr = NULL;
+    cr_assert_eq(gat_trainer_create_inputs(ctx, &t, fc.model, fc.graph, &in, NULL),
+                 GAT_ERR_INVALID);
+    cr_assert(strstr(gat_context_message(ctx), "edge_attr is required") != NULL, "%s",
+              gat_context_message(ctx));
+    case_inputs(&fc, &in);
+    in.num_edges--;
+    cr_assert_eq(gat_trainer_create_inputs(ctx, &t, fc.model, fc.graph, &in, NULL),
+                 GAT_ERR_INVALID);
+    cr_assert(strstr(gat_context_message(ctx), "edge_attr has") != NULL, "%s",
+              gat_context_message(ctx));
+    case_inputs(&fc, &in);
+    in.dst_features++;
+    cr_assert_eq(gat_trainer_create_inputs(ctx, &t, fc.model, fc.graph, &in, NULL),
+                 GAT_ERR_INVALID);
+    cr_assert(strstr(gat_context_message(ctx), "x_dst has") != NULL, "%s",
+              gat_context_message(ctx));
+    /* NaN in the edge attributes. */
+    case_inputs(&fc, &in);
+    float *attr = fc.edge_attr->data;
+    const float keep = attr[3];
+    attr[3] = NAN;
+    cr_assert_eq(gat_trainer_create_inputs(ctx, &t, fc.model, fc.graph, &in, NULL),
+                 GAT_ERR_NONFINITE);
+    attr[3] = keep;
+    /* The authors' projected-feature dropout is GATConv's only. */
+    gat_trainer_options o;
+    gat_trainer_options_init(&o);
+    o.projected_dropout = 0.5;
+    cr_assert_eq(gat_trainer_create_inputs(ctx, &t, fc.model, fc.graph, &in, &o),
+                 GAT_ERR_UNSUPPORTED);
+    /* A trainer made without edge attributes cannot give their gradient. */
+    case_free(ctx, &fc);
+    case_load(ctx, "v2_basic", &fc);
+    case_inputs(&fc, &in);
+    cr_assert_eq(gat_trainer_create_inputs(ctx, &t, fc.model, fc.graph, &in, NULL), GAT_OK);
+    float *out = malloc((size_t)(fc.r->shape[0] * fc.r->shape[1]) * sizeof *out);
+    float d = 0;
+    cr_assert_eq(gat_trainer_forward(ctx, t, true, out), GAT_OK);
+    const gat_input_gradients ig = {.d_edge_attr = &d};
+    cr_assert_eq(gat_trainer_backward_inputs(ctx, t, fc.r->data, &ig), GAT_ERR_INVALID);
+    cr_assert(strstr(gat_context_message(ctx), "without edge_attr") != NULL, "%s",
+              gat_context_message(ctx));
+    free(out);
+    gat_trainer_destroy(&t);
+    case_free(ctx, &fc);
+    gat_context_destroy(&ctx);
+}
