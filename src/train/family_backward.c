@@ -20,7 +20,7 @@
  * Each pass writes only rows it owns and sums over rows in block order:
  * the same bits at any thread count.
  */
-#include "family.h"
+#include "train_family.h"
 #include "parallel.h"
 #include "trainer.h"
 

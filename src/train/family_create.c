@@ -1,9 +1,9 @@
 /*
- * The GAT family trainer's state (family.h): the edge views of each
+ * The GAT family trainer's state (train_family.h): the edge views of each
  * self-loop policy, each layer's saved activations, and the backward's
  * scratch, all allocated once when the trainer is made.
  */
-#include "family.h"
+#include "train_family.h"
 #include "trainer.h"
 
 #include <string.h>

@@ -8,7 +8,7 @@
  * nothing special here: rows are destinations, the by-source view has
  * N_src lists.
  */
-#include "family.h"
+#include "train_family.h"
 #include "parallel.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * The GAT family's training forward (see family.h): per layer the input
+ * The GAT family's training forward (see train_family.h): per layer the input
  * dropout, the projections (lin / lin_src / lin_dst, or lin_l / lin_r with
  * their biases), the residual term, the self-loops' attributes, then one
  * pass over the destination rows: each row's logits into a per-thread
@@ -8,7 +8,7 @@
  * bias and the activation between layers.
  */
 #include "edge_pass.h"
-#include "family.h"
+#include "train_family.h"
 #include "parallel.h"
 #include "trainer.h"
 

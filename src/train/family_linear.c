@@ -7,7 +7,7 @@
  * chunk order (no atomics, no dependence on the thread count); y and dx
  * need no reduction.
  */
-#include "family.h"
+#include "train_family.h"
 #include "parallel.h"
 #include "sgemm.h"
 

@@ -3,7 +3,7 @@
 #ifndef GAT_TRAINER_H
 #define GAT_TRAINER_H
 
-#include "family.h"
+#include "train_family.h"
 #include "train_kernels.h"
 
 /* What a training forward keeps of one layer for the backward. */
@@ -82,7 +82,7 @@ struct gat_trainer {
     gat__edge_views views[2];    /* by add_self_loops: [0] false, [1] true */
     gat__layer_state *layers;    /* [L]; NULL with family */
     /* The state of a model with a layer that is not plain GATConv, or of
-     * a bipartite input (family.h); NULL otherwise. */
+     * a bipartite input (train_family.h); NULL otherwise. */
     gat__family *family;
     /* [num_params], layer by layer, each layer's tensors in the order of
      * gat__tensor_kind (weight, att_src, att_dst, bias for plain layers) */

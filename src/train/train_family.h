@@ -18,8 +18,8 @@
  * of GAT_REDUCE_BLOCK rows added in block order; sources gathered over the
  * by-source view in ascending slot order); no atomics.
  */
-#ifndef GAT_FAMILY_H
-#define GAT_FAMILY_H
+#ifndef GAT_TRAIN_FAMILY_H
+#define GAT_TRAIN_FAMILY_H
 
 #include "fast_exp.h"
 #include "model.h"
