@@ -3,7 +3,7 @@
  * residual connections, bipartite inputs, shared weights): the forward
  * output, every parameter gradient, d x, d x_dst and d edge_attr, and one
  * Adam step against PyTorch autograd (tools/make_family_train_reference.py,
- * tests/data/family), the same bits at 1, 2 and 4 threads, and the
+ * tests/data/family_train), the same bits at 1, 2 and 4 threads, and the
  * trainer's errors for the new inputs.
  */
 #include "support.h"
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FAMILY_DIR GAT_TEST_DATA "/family"
+#define FAMILY_DIR GAT_TEST_DATA "/family_train"
 
 /* Tolerance "1e-4 relative", per tensor: |got - want| <= 1e-4 (|want| +
  * max|want|) + 1e-7. The reference is float64 autograd on the same

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Generate libgat's training references for the GAT family (tests/data/family).
+"""Generate libgat's training references for the GAT family (tests/data/family_train).
 
 Run from anywhere, with Debian's Python (it has torch and numpy):
 
-    /usr/bin/python3 tools/make_family_train_reference.py            # writes tests/data/family
+    /usr/bin/python3 tools/make_family_train_reference.py            # writes tests/data/family_train
     /usr/bin/python3 tools/make_family_train_reference.py --out DIR  # writes elsewhere
 
 PyTorch Geometric is not a dependency: the layers below transcribe, in plain
@@ -41,7 +41,7 @@ any of the new options agrees with tools/make_pyg_reference.py's GATConv to
 of a tiny graph (so the scatter max/min/prod backward used is what
 finite differences say).
 
-Each case directory tests/data/family/<case>/ holds
+Each case directory tests/data/family_train/<case>/ holds
   case.txt           "key value" lines: layers, nodes (N_src), nodes_dst
                      (N_dst; equal to nodes for an ordinary graph), bipartite
                      (0/1), edge_dim (0 without), lr, weight_decay
@@ -63,7 +63,7 @@ Each case directory tests/data/family/<case>/ holds
   d_edge_attr.npy    float32 [E, D]: dL / d edge_attr, in edges.txt order
                      (input self-loops get 0 when loops are added: they are removed)
   adam1.safetensors  the parameters after one Adam step
-and tests/data/family/cases.txt lists the case names, one per line.
+and tests/data/family_train/cases.txt lists the case names, one per line.
 
 The output is deterministic: a re-run writes the same bytes.
 """
@@ -498,7 +498,7 @@ def self_check_gradcheck():
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=os.path.join(here, "..", "tests", "data", "family"))
+    parser.add_argument("--out", default=os.path.join(here, "..", "tests", "data", "family_train"))
     args = parser.parse_args()
     out_dir = os.path.normpath(args.out)
     self_check_plain()

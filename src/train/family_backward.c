@@ -41,7 +41,7 @@ static layer_grads grads_of(gat_trainer *t, int l)
 }
 
 typedef struct back_args {
-    gat__family_pass pass;
+    gat__trainfam_pass pass;
     const gat__layer *layer;
     const float *g;           /* [N_dst, W] */
     const uint8_t *keep;
@@ -88,9 +88,9 @@ static GAT_ALWAYS_INLINE float keep_factor(const back_args *b, int64_t p, int64_
 /* Pass A over row i; part the block's partial; buf the thread's row buffer. */
 static void backward_row(const back_args *b, int64_t i, float *part, float *buf)
 {
-    const gat__family_pass *a = &b->pass;
-    const gat__family_edges *e = a->e;
-    const gat__family_layer *st = a->st;
+    const gat__trainfam_pass *a = &b->pass;
+    const gat__trainfam_edges *e = a->e;
+    const gat__trainfam_layer *st = a->st;
     const int64_t heads = a->heads, ch = a->channels, hc = a->hc, dim = a->dim;
     const int64_t first = e->row_ptr[i], degree = e->row_ptr[i + 1] - first;
     const int64_t bytes = gat__mask_bytes(heads);
@@ -107,9 +107,9 @@ static void backward_row(const back_args *b, int64_t i, float *part, float *buf)
     for (int64_t k = 0; k < degree; k++) {
         const int64_t p = first + k, j = e->src[p];
         const float *v = st->xs + j * hc;
-        gat__family_logits(a, p, i, j, logit, z_row + k * heads, zc);
+        gat__trainfam_logits(a, p, i, j, logit, z_row + k * heads, zc);
         for (int64_t h = 0; h < heads; h++) {
-            const float alpha = gat__family_alpha(logit[h], shift[h], inv[h]);
+            const float alpha = gat__trainfam_alpha(logit[h], shift[h], inv[h]);
             const float kf = keep_factor(b, p, h, bytes);
             float s = 0.0f;
             for (int64_t c = 0; c < ch; c++)
@@ -139,14 +139,14 @@ static void backward_row(const back_args *b, int64_t i, float *part, float *buf)
                 alpha = 0.0f; /* set below from the logits */
             } else {
                 const float z = z_row[k * heads + h];
-                alpha = gat__family_alpha(gat__leaky(z, a->slope), shift[h], inv[h]);
+                alpha = gat__trainfam_alpha(gat__leaky(z, a->slope), shift[h], inv[h]);
             }
             de[h] = alpha;
         }
         if (a->v2) {
-            gat__family_logits(a, p, i, j, logit, NULL, zc);
+            gat__trainfam_logits(a, p, i, j, logit, NULL, zc);
             for (int64_t h = 0; h < heads; h++)
-                de[h] = gat__family_alpha(logit[h], shift[h], inv[h]);
+                de[h] = gat__trainfam_alpha(logit[h], shift[h], inv[h]);
         }
         for (int64_t h = 0; h < heads; h++)
             de[h] = de[h] * (d_alpha[k * heads + h] - dot[h]);
@@ -201,15 +201,15 @@ static void backward_row(const back_args *b, int64_t i, float *part, float *buf)
             }
     }
     if (b->d_edge_attr != NULL && a->with_edges)
-        gat__fill_backward_row(e, b->c, a->edge_attr, st->loop_attr, i, d_loop, b->d_edge_attr);
+        gat__trainfam_fill_backward_row(e, b->c, a->edge_attr, st->loop_attr, i, d_loop, b->d_edge_attr);
 }
 
 /* Pass B over source j: d xs of row j; part the block's d att_src partial. */
 static void gather_row(const back_args *b, int64_t j, float *part, float *buf)
 {
-    const gat__family_pass *a = &b->pass;
-    const gat__family_edges *e = a->e;
-    const gat__family_layer *st = a->st;
+    const gat__trainfam_pass *a = &b->pass;
+    const gat__trainfam_edges *e = a->e;
+    const gat__trainfam_layer *st = a->st;
     const int64_t heads = a->heads, ch = a->channels, hc = a->hc;
     float *gy = buf, *zc = gy + hc, *ds = zc + hc;
     float *d_xs = b->d_xs + j * hc;
@@ -228,7 +228,7 @@ static void gather_row(const back_args *b, int64_t j, float *part, float *buf)
                 ds[h] += b->de[p * heads + h];
             continue;
         }
-        gat__family_v2_z(a, p, i, j, zc);
+        gat__trainfam_v2_z(a, p, i, j, zc);
         for (int64_t h = 0; h < heads; h++) {
             const float de = b->de[p * heads + h];
             for (int64_t c = 0; c < ch; c++) {
@@ -271,11 +271,11 @@ static int64_t back_row_floats(const gat_layer_config *c, int64_t max_degree)
 static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const float *g,
                                  float *d_in, float *d_in_dst, float *d_edge_attr)
 {
-    gat__family *fam = t->family;
+    gat__trainfam *fam = t->family;
     const gat__layer *layer = &t->model->layers[l];
     const gat_layer_config *c = &layer->config;
-    gat__family_layer *st = &fam->layers[l];
-    const gat__family_edges *e = st->edges;
+    gat__trainfam_layer *st = &fam->layers[l];
+    const gat__trainfam_edges *e = st->edges;
     const int64_t hc = c->heads * c->channels, width = gat__layer_out_width(c);
     const int64_t f = c->in_features, f_dst = gat_layer_dst_features(c);
     const bool v2 = c->type == GAT_LAYER_GATV2;
@@ -299,7 +299,7 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
     const gat__dropout drop_att = gat__dropout_make(t->options.seed, t->steps, l,
                                                     GAT__DROP_ATTENTION,
                                                     (float)t->options.attention_dropout);
-    back_args b = {.pass = gat__family_pass_make(layer, st, fam->edge_attr),
+    back_args b = {.pass = gat__trainfam_pass_make(layer, st, fam->edge_attr),
                    .layer = layer,
                    .g = g,
                    .keep = st->used_attention_keep ? st->attention_keep : NULL,
@@ -316,7 +316,7 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
     const int64_t per_thread = back_row_floats(c, e->max_degree);
     const int64_t work = (e->num_slots * (c->edge_dim + 6) + e->num_dst) * hc;
     const int threads = gat__team(ctx, work);
-    gat_status status = gat__family_row_buffers(ctx, fam, per_thread, threads);
+    gat_status status = gat__trainfam_row_buffers(ctx, fam, per_thread, threads);
     if (status != GAT_OK)
         return status;
     float *scratch = fam->row_scratch;
@@ -391,10 +391,10 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
     return GAT_OK;
 }
 
-gat_status gat__family_backward(gat_context *ctx, gat_trainer *t, const float *d_logits,
+gat_status gat__trainfam_backward(gat_context *ctx, gat_trainer *t, const float *d_logits,
                                 float *d_x, float *d_x_dst, float *d_edge_attr)
 {
-    gat__family *fam = t->family;
+    gat__trainfam *fam = t->family;
     const gat_model *m = t->model;
     if (d_edge_attr != NULL)
         memset(d_edge_attr, 0,
@@ -402,7 +402,7 @@ gat_status gat__family_backward(gat_context *ctx, gat_trainer *t, const float *d
     const float *g = d_logits;
     for (int l = m->num_layers - 1; l >= 0; l--) {
         const gat_layer_config *c = &m->layers[l].config;
-        gat__family_layer *st = &fam->layers[l];
+        gat__trainfam_layer *st = &fam->layers[l];
         float *d_in, *d_in_dst;
         if (l > 0) {
             d_in = t->d_hidden[(m->num_layers - 1 - l) % 2];

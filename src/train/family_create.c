@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-bool gat__family_needed(const gat_model *model)
+bool gat__trainfam_needed(const gat_model *model)
 {
     for (int l = 0; l < model->num_layers; l++)
         if (!gat__layer_is_plain(&model->layers[l].config))
@@ -16,16 +16,16 @@ bool gat__family_needed(const gat_model *model)
     return false;
 }
 
-void gat__family_free(const gat_allocator *a, gat__family **family, int layers)
+void gat__trainfam_free(const gat_allocator *a, gat__trainfam **family, int layers)
 {
-    gat__family *f = *family;
+    gat__trainfam *f = *family;
     if (f == NULL)
         return;
-    gat__family_edges_free(a, &f->edges[0]);
-    gat__family_edges_free(a, &f->edges[1]);
+    gat__trainfam_edges_free(a, &f->edges[0]);
+    gat__trainfam_edges_free(a, &f->edges[1]);
     if (f->layers != NULL) {
         for (int l = 0; l < layers; l++) {
-            gat__family_layer *st = &f->layers[l];
+            gat__trainfam_layer *st = &f->layers[l];
             GAT_FREE(a, st->dropped);
             GAT_FREE(a, st->input_keep);
             if (st->xd != st->xs)
@@ -56,7 +56,7 @@ void gat__family_free(const gat_allocator *a, gat__family **family, int layers)
     *family = NULL;
 }
 
-gat_status gat__family_row_buffers(gat_context *ctx, gat__family *fam, int64_t per_thread,
+gat_status gat__trainfam_row_buffers(gat_context *ctx, gat__trainfam *fam, int64_t per_thread,
                               int threads)
 {
     if (per_thread * threads <= fam->row_floats * fam->scratch_threads)
@@ -82,12 +82,12 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
             goto fail;                                                                  \
     } while (0)
 
-gat_status gat__family_create(gat_context *ctx, gat_trainer *t, const gat_inputs *inputs)
+gat_status gat__trainfam_create(gat_context *ctx, gat_trainer *t, const gat_inputs *inputs)
 {
     const gat_model *m = t->model;
     const int layers = m->num_layers;
     gat_status status;
-    gat__family *f = gat__calloc_array(ctx, 1, sizeof *f, "trainer state", &status);
+    gat__trainfam *f = gat__calloc_array(ctx, 1, sizeof *f, "trainer state", &status);
     if (f == NULL)
         return status;
     t->family = f;
@@ -103,10 +103,10 @@ gat_status gat__family_create(gat_context *ctx, gat_trainer *t, const gat_inputs
     for (int l = 0; l < layers; l++) {
         const gat__layer *layer = &m->layers[l];
         const gat_layer_config *c = &layer->config;
-        gat__family_layer *st = &f->layers[l];
-        gat__family_edges *e = &f->edges[c->add_self_loops ? 1 : 0];
+        gat__trainfam_layer *st = &f->layers[l];
+        gat__trainfam_edges *e = &f->edges[c->add_self_loops ? 1 : 0];
         if (!e->built &&
-            (status = gat__family_edges_build(ctx, t->graph, c->add_self_loops, e)) != GAT_OK)
+            (status = gat__trainfam_edges_build(ctx, t->graph, c->add_self_loops, e)) != GAT_OK)
             goto fail;
         st->edges = e;
         const int64_t n_src = e->num_src, n_dst = e->num_dst, slots = e->num_slots;
@@ -172,6 +172,6 @@ gat_status gat__family_create(gat_context *ctx, gat_trainer *t, const gat_inputs
     ALLOC(f->partials, max64(max_partials, 1), "gradient partial sums");
     return GAT_OK;
 fail:
-    gat__family_free(&ctx->allocator, &t->family, layers);
+    gat__trainfam_free(&ctx->allocator, &t->family, layers);
     return status;
 }

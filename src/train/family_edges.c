@@ -14,7 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-void gat__family_edges_free(const gat_allocator *allocator, gat__family_edges *e)
+void gat__trainfam_edges_free(const gat_allocator *allocator, gat__trainfam_edges *e)
 {
     GAT_FREE(allocator, e->row_ptr);
     GAT_FREE(allocator, e->src);
@@ -25,8 +25,8 @@ void gat__family_edges_free(const gat_allocator *allocator, gat__family_edges *e
     e->built = false;
 }
 
-gat_status gat__family_edges_build(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
-                                   gat__family_edges *e)
+gat_status gat__trainfam_edges_build(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
+                                   gat__trainfam_edges *e)
 {
     memset(e, 0, sizeof *e);
     const int64_t n_dst = gat_graph_num_nodes(graph), n_src = gat_graph_num_src_nodes(graph);
@@ -86,7 +86,7 @@ gat_status gat__family_edges_build(gat_context *ctx, const gat_graph *graph, boo
 fail:
     gat__free_raw(&ctx->allocator, src);
     gat__free_raw(&ctx->allocator, dst);
-    gat__family_edges_free(&ctx->allocator, e);
+    gat__trainfam_edges_free(&ctx->allocator, e);
     return status;
 }
 
@@ -100,7 +100,7 @@ fail:
         __VA_ARGS__                                                             \
     }
 
-void gat__fill_forward(gat_context *ctx, const gat__family_edges *e, const gat_layer_config *c,
+void gat__trainfam_fill_forward(gat_context *ctx, const gat__trainfam_edges *e, const gat_layer_config *c,
                        const float *edge_attr, float *loop_attr)
 {
     const int64_t dim = c->edge_dim, loops = e->num_loops;
@@ -130,7 +130,7 @@ void gat__fill_forward(gat_context *ctx, const gat__family_edges *e, const gat_l
     }
 }
 
-void gat__fill_backward_row(const gat__family_edges *e, const gat_layer_config *c,
+void gat__trainfam_fill_backward_row(const gat__trainfam_edges *e, const gat_layer_config *c,
                             const float *edge_attr, const float *loop_attr, int64_t i,
                             const float *d_loop, float *d_edge_attr)
 {

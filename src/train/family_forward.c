@@ -14,11 +14,11 @@
 
 #include <string.h>
 
-gat__family_pass gat__family_pass_make(const gat__layer *layer, const gat__family_layer *st,
+gat__trainfam_pass gat__trainfam_pass_make(const gat__layer *layer, const gat__trainfam_layer *st,
                                        const float *edge_attr)
 {
     const gat_layer_config *c = &layer->config;
-    gat__family_pass a;
+    gat__trainfam_pass a;
     memset(&a, 0, sizeof a);
     a.c = c;
     a.st = st;
@@ -55,11 +55,11 @@ static void node_scores(gat_context *ctx, const float *x, int64_t rows, const fl
 
 /* The layer's projections: xs, and xd when the destination side has rows
  * of its own (else xd aliases xs), and GATConv's node scores. */
-static void project(gat_context *ctx, const gat__layer *layer, gat__family_layer *st,
+static void project(gat_context *ctx, const gat__layer *layer, gat__trainfam_layer *st,
                     const float *in, const float *in_dst)
 {
     const gat_layer_config *c = &layer->config;
-    const gat__family_edges *e = st->edges;
+    const gat__trainfam_edges *e = st->edges;
     const int64_t hc = c->heads * c->channels, f_dst = gat_layer_dst_features(c);
     const bool v2 = c->type == GAT_LAYER_GATV2;
     gat__linear_forward(ctx, in, e->num_src, c->in_features, layer->weight, hc,
@@ -93,7 +93,7 @@ static void edge_projection(const gat__layer *layer, float *m)
 }
 
 typedef struct row_args {
-    gat__family_pass pass;
+    gat__trainfam_pass pass;
     const float *bias;
     float *out;
     const uint8_t *keep;
@@ -106,8 +106,8 @@ typedef struct row_args {
  * aggregation into out's row. */
 static void forward_row(const row_args *r, int64_t i, float *buf)
 {
-    const gat__family_pass *a = &r->pass;
-    const gat__family_edges *e = a->e;
+    const gat__trainfam_pass *a = &r->pass;
+    const gat__trainfam_edges *e = a->e;
     const int64_t heads = a->heads, ch = a->channels, hc = a->hc;
     const int64_t first = e->row_ptr[i], degree = e->row_ptr[i + 1] - first;
     const int64_t width = a->c->concat ? hc : ch;
@@ -117,7 +117,7 @@ static void forward_row(const row_args *r, int64_t i, float *buf)
         shift[h] = -INFINITY;
     for (int64_t k = 0; k < degree; k++) {
         float *lk = logit + k * heads;
-        gat__family_logits(a, first + k, i, e->src[first + k], lk, z, zc);
+        gat__trainfam_logits(a, first + k, i, e->src[first + k], lk, z, zc);
         for (int64_t h = 0; h < heads; h++)
             shift[h] = lk[h] > shift[h] ? lk[h] : shift[h];
     }
@@ -134,7 +134,7 @@ static void forward_row(const row_args *r, int64_t i, float *buf)
     for (int64_t k = 0; k < degree; k++) {
         const float *v = a->st->xs + (int64_t)e->src[first + k] * hc;
         for (int64_t h = 0; h < heads; h++) {
-            float alpha = gat__family_alpha(logit[k * heads + h], shift[h], inv[h]);
+            float alpha = gat__trainfam_alpha(logit[k * heads + h], shift[h], inv[h]);
             if (r->keep != NULL)
                 alpha *= (float)((r->keep[(first + k) * bytes + h / 8] >> (h % 8)) & 1) *
                          r->keep_scale;
@@ -169,12 +169,12 @@ static int64_t row_floats(const gat_layer_config *c, int64_t max_degree)
 
 static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool training)
 {
-    gat__family *fam = t->family;
+    gat__trainfam *fam = t->family;
     const gat_model *m = t->model;
     const gat__layer *layer = &m->layers[l];
     const gat_layer_config *c = &layer->config;
-    gat__family_layer *st = &fam->layers[l];
-    const gat__family_edges *e = st->edges;
+    gat__trainfam_layer *st = &fam->layers[l];
+    const gat__trainfam_edges *e = st->edges;
     const int64_t hc = c->heads * c->channels, width = gat__layer_out_width(c);
     const bool hidden = l + 1 < m->num_layers;
 
@@ -197,7 +197,7 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
         memset(st->output, 0, (size_t)(e->num_dst * width) * sizeof *st->output);
     if (c->edge_dim > 0) {
         if (c->add_self_loops)
-            gat__fill_forward(ctx, e, c, fam->edge_attr, st->loop_attr);
+            gat__trainfam_fill_forward(ctx, e, c, fam->edge_attr, st->loop_attr);
         if (c->type == GAT_LAYER_GAT)
             edge_projection(layer, st->edge_proj);
     }
@@ -208,7 +208,7 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
     if (st->used_attention_keep)
         gat__dropout_mask_slots(&drop_att, 0, e->num_slots, c->heads, st->attention_keep);
 
-    row_args r = {.pass = gat__family_pass_make(layer, st, fam->edge_attr),
+    row_args r = {.pass = gat__trainfam_pass_make(layer, st, fam->edge_attr),
                   .bias = layer->bias,
                   .out = st->output,
                   .keep = st->used_attention_keep ? st->attention_keep : NULL,
@@ -218,7 +218,7 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
     const int64_t per_thread = row_floats(c, e->max_degree);
     const int64_t work = (e->num_slots * (c->edge_dim + 4) + e->num_dst) * hc;
     const int threads = gat__team(ctx, work);
-    gat_status status = gat__family_row_buffers(ctx, fam, per_thread, threads);
+    gat_status status = gat__trainfam_row_buffers(ctx, fam, per_thread, threads);
     if (status != GAT_OK)
         return status;
     float *scratch = fam->row_scratch;
@@ -230,7 +230,7 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
     return GAT_OK;
 }
 
-gat_status gat__family_forward(gat_context *ctx, gat_trainer *t, bool training)
+gat_status gat__trainfam_forward(gat_context *ctx, gat_trainer *t, bool training)
 {
     t->have_forward = false;
     t->forward_spent = false;

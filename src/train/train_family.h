@@ -27,7 +27,7 @@
 
 /* The attention edges of one self-loop policy, built from the public
  * gat_graph_edges / gat_graph_edge_positions (bipartite graphs included). */
-typedef struct gat__family_edges {
+typedef struct gat__trainfam_edges {
     bool built;
     int64_t num_src, num_dst, num_slots;
     int64_t num_loops;  /* added self-loops: min(N_src, N_dst) or 0 */
@@ -38,16 +38,16 @@ typedef struct gat__family_edges {
     int64_t *src_ptr;   /* [N_src + 1] by source: slots of source j at [src_ptr[j], src_ptr[j+1]) */
     int64_t *by_src;    /* [E'] the slots, ascending within a source */
     int32_t *by_src_dst; /* [E'] the destination row of each of those slots */
-} gat__family_edges;
+} gat__trainfam_edges;
 
 /* What a training forward keeps of one layer. */
-typedef struct gat__family_layer {
+typedef struct gat__trainfam_layer {
     const float *input;     /* [N_src, F] x or the previous layer's activated output */
     const float *input_dst; /* [N_dst, F_dst] layer 0's x_dst, or NULL (input serves both) */
     float *dropped;         /* [N_src, F] input after dropout */
     uint8_t *input_keep;
     bool used_dropped;
-    const gat__family_edges *edges;
+    const gat__trainfam_edges *edges;
     /* GATConv: xs = x . W^T (lin / lin_src), xd = x_dst . W_dst^T when the
      * destination side has its own rows (else xd == xs), ss / sd the node
      * scores. GATv2: xs = xl, xd = xr (== xs with shared weights on one
@@ -60,15 +60,15 @@ typedef struct gat__family_layer {
     uint8_t *attention_keep; /* [E', mask bytes] */
     bool used_attention_keep;
     float *output;          /* [N_dst, W] activated for hidden layers */
-} gat__family_layer;
+} gat__trainfam_layer;
 
-typedef struct gat__family {
+typedef struct gat__trainfam {
     const float *x_dst;     /* borrowed, [N_dst, F_dst] or NULL */
     const float *edge_attr; /* borrowed, [E, D] in input order, or NULL */
     int64_t edge_dim;       /* D of the input (0 without) */
     int64_t num_input_edges;
-    gat__family_edges edges[2]; /* by add_self_loops */
-    gat__family_layer *layers;  /* [L] */
+    gat__trainfam_edges edges[2]; /* by add_self_loops */
+    gat__trainfam_layer *layers;  /* [L] */
     /* Backward scratch, sized for the largest layer. */
     float *d_xs, *d_xd;         /* [N, max H*C] */
     float *d_sd;                /* [N_dst, max H] */
@@ -80,34 +80,34 @@ typedef struct gat__family {
     float *row_scratch;         /* per thread: [threads][row_floats] */
     int64_t row_floats;
     int scratch_threads;
-} gat__family;
+} gat__trainfam;
 
 struct gat_trainer;
 
 /* Whether a model needs the family path (any layer not plain). */
-bool gat__family_needed(const struct gat_model *model);
-gat_status gat__family_create(gat_context *ctx, struct gat_trainer *t, const gat_inputs *inputs);
-void gat__family_free(const gat_allocator *allocator, gat__family **family, int layers);
+bool gat__trainfam_needed(const struct gat_model *model);
+gat_status gat__trainfam_create(gat_context *ctx, struct gat_trainer *t, const gat_inputs *inputs);
+void gat__trainfam_free(const gat_allocator *allocator, gat__trainfam **family, int layers);
 
 /* Grows the per-thread row buffers to threads x per_thread floats. */
-gat_status gat__family_row_buffers(gat_context *ctx, gat__family *fam, int64_t per_thread,
+gat_status gat__trainfam_row_buffers(gat_context *ctx, gat__trainfam *fam, int64_t per_thread,
                                    int threads);
 
 /* The training forward of every layer into t->logits (training: dropout
  * on, state kept). */
-gat_status gat__family_forward(gat_context *ctx, struct gat_trainer *t, bool training);
+gat_status gat__trainfam_forward(gat_context *ctx, struct gat_trainer *t, bool training);
 /* Backward of sum(logits * d_logits) into the parameters' gradients;
  * d_x, d_x_dst, d_edge_attr optional outputs (input order for the last). */
-gat_status gat__family_backward(gat_context *ctx, struct gat_trainer *t, const float *d_logits,
+gat_status gat__trainfam_backward(gat_context *ctx, struct gat_trainer *t, const float *d_logits,
                                 float *d_x, float *d_x_dst, float *d_edge_attr);
 
 /* ---- edges (family_edges.c) ----------------------------------------------- */
 
-gat_status gat__family_edges_build(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
-                                   gat__family_edges *e);
-void gat__family_edges_free(const gat_allocator *allocator, gat__family_edges *e);
+gat_status gat__trainfam_edges_build(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
+                                   gat__trainfam_edges *e);
+void gat__trainfam_edges_free(const gat_allocator *allocator, gat__trainfam_edges *e);
 /* The attribute row [D] of slot p: the input's, or the added loop's. */
-static inline const float *gat__slot_attr(const gat__family_edges *e, const float *edge_attr,
+static inline const float *gat__slot_attr(const gat__trainfam_edges *e, const float *edge_attr,
                                           const float *loop_attr, int64_t dim, int64_t p,
                                           int64_t row)
 {
@@ -115,12 +115,12 @@ static inline const float *gat__slot_attr(const gat__family_edges *e, const floa
     return pos >= 0 ? edge_attr + pos * dim : loop_attr + row * dim;
 }
 /* loop_attr [num_loops, D]: PyG's fill_value over each row's input edges. */
-void gat__fill_forward(gat_context *ctx, const gat__family_edges *e, const gat_layer_config *c,
+void gat__trainfam_fill_forward(gat_context *ctx, const gat__trainfam_edges *e, const gat_layer_config *c,
                        const float *edge_attr, float *loop_attr);
 /* Row i's share of the fill's backward: d_loop [D] (the gradient of row
  * i's loop attribute) added to d_edge_attr (input order) of the row's
  * input edges. */
-void gat__fill_backward_row(const gat__family_edges *e, const gat_layer_config *c,
+void gat__trainfam_fill_backward_row(const gat__trainfam_edges *e, const gat_layer_config *c,
                             const float *edge_attr, const float *loop_attr, int64_t i,
                             const float *d_loop, float *d_edge_attr);
 
@@ -145,26 +145,26 @@ void gat__column_sums(gat_context *ctx, const float *v, int64_t n, int64_t width
 
 /* ---- one layer's edge terms, shared by the forward and the backward ------- */
 
-typedef struct gat__family_pass {
+typedef struct gat__trainfam_pass {
     const gat_layer_config *c;
-    const gat__family_layer *st;
-    const gat__family_edges *e;
+    const gat__trainfam_layer *st;
+    const gat__trainfam_edges *e;
     const float *att;         /* GATv2's att [H, C] */
     const float *weight_edge; /* [H*C, D] or NULL */
     const float *edge_attr;   /* [E, D] input order, or NULL */
     int64_t heads, channels, hc, dim;
     float slope;
     bool v2, with_edges;
-} gat__family_pass;
+} gat__trainfam_pass;
 
-gat__family_pass gat__family_pass_make(const gat__layer *layer, const gat__family_layer *st,
+gat__trainfam_pass gat__trainfam_pass_make(const gat__layer *layer, const gat__trainfam_layer *st,
                                        const float *edge_attr);
 
 static GAT_ALWAYS_INLINE float gat__leaky(float z, float slope) { return z > 0.0f ? z : z * slope; }
 
 /* GATv2's pre-activation of slot p (row i, source j): z [H*C] = xl_j +
  * xr_i (+ W_edge . attr). */
-static GAT_ALWAYS_INLINE void gat__family_v2_z(const gat__family_pass *a, int64_t p, int64_t i,
+static GAT_ALWAYS_INLINE void gat__trainfam_v2_z(const gat__trainfam_pass *a, int64_t p, int64_t i,
                                                int64_t j, float *restrict z)
 {
     const float *restrict xl = a->st->xs + j * a->hc, *restrict xr = a->st->xd + i * a->hc;
@@ -187,13 +187,13 @@ static GAT_ALWAYS_INLINE void gat__family_v2_z(const gat__family_pass *a, int64_
 
 /* The logits e [H] of slot p (row i, source j); z [H] receives GATConv's
  * LeakyReLU input, zc [H*C] GATv2's. */
-static GAT_ALWAYS_INLINE void gat__family_logits(const gat__family_pass *a, int64_t p, int64_t i,
+static GAT_ALWAYS_INLINE void gat__trainfam_logits(const gat__trainfam_pass *a, int64_t p, int64_t i,
                                                  int64_t j, float *restrict e, float *restrict z,
                                                  float *restrict zc)
 {
     const int64_t heads = a->heads, ch = a->channels;
     if (a->v2) {
-        gat__family_v2_z(a, p, i, j, zc);
+        gat__trainfam_v2_z(a, p, i, j, zc);
         for (int64_t h = 0; h < heads; h++) {
             float s = 0.0f;
             for (int64_t c = 0; c < ch; c++)
@@ -221,7 +221,7 @@ static GAT_ALWAYS_INLINE void gat__family_logits(const gat__family_pass *a, int6
 }
 
 /* The coefficient of a logit with its row's shift and 1 / sum. */
-static GAT_ALWAYS_INLINE float gat__family_alpha(float e, float shift, float inv_sum)
+static GAT_ALWAYS_INLINE float gat__trainfam_alpha(float e, float shift, float inv_sum)
 {
     return gat__exp_nonpositive_fma(e - shift) * inv_sum;
 }

@@ -81,7 +81,7 @@ static gat_status compact_scratch(gat_context *ctx, gat_trainer *t, const gat__r
 gat_status gat__trainer_forward(gat_context *ctx, gat_trainer *t, bool training)
 {
     if (t->family != NULL)
-        return gat__family_forward(ctx, t, training);
+        return gat__trainfam_forward(ctx, t, training);
     const gat_model *m = t->model;
     const int64_t n = t->num_nodes;
     gat_status status = GAT_OK;
@@ -143,7 +143,7 @@ gat_status gat__trainer_backward(gat_context *ctx, gat_trainer *t, const float *
                                  float *d_x)
 {
     if (t->family != NULL)
-        return gat__family_backward(ctx, t, d_logits, d_x, NULL, NULL);
+        return gat__trainfam_backward(ctx, t, d_logits, d_x, NULL, NULL);
     const gat_model *m = t->model;
     const int64_t n = t->num_nodes;
     const float *d_out = d_logits;

@@ -71,7 +71,7 @@ void gat_trainer_destroy(gat_trainer **trainer)
     gat__sparse_input_free(a, &t->sparse_x);
     gat__edge_views_free(a, &t->views[0]);
     gat__edge_views_free(a, &t->views[1]);
-    gat__family_free(a, &t->family, t->model != NULL ? t->model->num_layers : 0);
+    gat__trainfam_free(a, &t->family, t->model != NULL ? t->model->num_layers : 0);
     if (t->layers != NULL) {
         for (int l = 0; l < t->model->num_layers; l++) {
             gat__layer_state *st = &t->layers[l];
@@ -233,7 +233,7 @@ gat_status gat_trainer_create_inputs(gat_context *ctx, gat_trainer **trainer, ga
         return status;
     const float *x = inputs->x;
     const int64_t num_nodes = inputs->num_nodes, in_features = inputs->in_features;
-    const bool family = gat__family_needed(model) || inputs->x_dst != NULL;
+    const bool family = gat__trainfam_needed(model) || inputs->x_dst != NULL;
     gat_trainer_options defaults;
     gat_trainer_options_init(&defaults);
     const gat_trainer_options *o = options != NULL ? options : &defaults;
@@ -285,7 +285,7 @@ gat_status gat_trainer_create_inputs(gat_context *ctx, gat_trainer **trainer, ga
         const gat_layer_config *c = &layer->config;
         const int64_t hc = c->heads * c->channels, width = gat__layer_out_width(c);
         num_params += gat__layer_param_count(layer);
-        if (family) { /* the rest is in gat__family_create */
+        if (family) { /* the rest is in gat__trainfam_create */
             if (l + 1 < layers)
                 max_hidden = width > max_hidden ? width : max_hidden;
             else
@@ -387,7 +387,7 @@ gat_status gat_trainer_create_inputs(gat_context *ctx, gat_trainer **trainer, ga
         at += p->count;
     }
     t->num_params = num_params;
-    if (family && (status = gat__family_create(ctx, t, inputs)) != GAT_OK)
+    if (family && (status = gat__trainfam_create(ctx, t, inputs)) != GAT_OK)
         goto fail;
     *trainer = t;
     return GAT_OK;
@@ -447,7 +447,7 @@ gat_status gat_trainer_backward_inputs(gat_context *ctx, gat_trainer *t, const f
                          "trainer backward: d_edge_attr asked for, but the trainer was made "
                          "without edge_attr");
     if (t->family != NULL)
-        return gat__family_backward(ctx, t, d_out, g->d_x, g->d_x_dst, g->d_edge_attr);
+        return gat__trainfam_backward(ctx, t, d_out, g->d_x, g->d_x_dst, g->d_edge_attr);
     return gat__trainer_backward(ctx, t, d_out, g->d_x);
 }
 

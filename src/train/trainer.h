@@ -83,7 +83,7 @@ struct gat_trainer {
     gat__layer_state *layers;    /* [L]; NULL with family */
     /* The state of a model with a layer that is not plain GATConv, or of
      * a bipartite input (train_family.h); NULL otherwise. */
-    gat__family *family;
+    gat__trainfam *family;
     /* [num_params], layer by layer, each layer's tensors in the order of
      * gat__tensor_kind (weight, att_src, att_dst, bias for plain layers) */
     gat__param *params;
