@@ -5,6 +5,7 @@
  */
 #include "bench_report.h"
 #include "bench_probe.h"
+#include "bench_dist.h"
 #include "bench_train.h"
 #include "cli_common.h"
 
@@ -42,6 +43,8 @@ typedef struct bench_options {
     bool check, topology_only, probe;
     const char *mode;
     gat_ordering ordering; /* --reorder */
+    int partitions[MAX_THREAD_COUNTS]; /* --partitions */
+    int num_partitions;
 } bench_options;
 
 static void usage(FILE *out)
@@ -89,21 +92,30 @@ static void usage(FILE *out)
             "                       E.npy are checked before the runs and written as\n"
             "                       gat-infer's outputs (temporary file, synced, renamed;\n"
             "                       devices and FIFOs in place, every write checked)\n"
+            "  --partitions P[,P...]  print, for each P, the partition a distributed run at P\n"
+            "                       ranks makes of the graph (rows, edges, halo rows, bytes\n"
+            "                       exchanged per layer, memory per rank) instead of timing;\n"
+            "                       no MPI needed (docs/distributed.md)\n"
             "  --mode infer|train   what to time: the forward pass (default), or a\n"
             "                       training step as the PyTorch peer's (forward, loss\n"
             "                       sum(out * R), backward, SGD update) with attention\n"
             "                       dropout 0 and 0.6; JSON key train_step_ms_median\n"
-            "  --help, --version\n");
+            "  --help, --version\n"
+            "Under mpirun (a build with -Dmpi=enabled) gat-bench times gat_dist_infer over\n"
+            "--graph FILE.gcsr and --features X.npy (--weights or the generated model) and\n"
+            "prints the per-rank report: rows, edges, halo rows, bytes sent and received\n"
+            "per layer, time computing, communicating and waiting, peak memory, imbalance.\n");
 }
 
 /* "1,2,4": counts separated by single commas; an empty count ("1,,2",
- * "1,", ",1") is refused, not skipped. */
-static int parse_thread_list(const char *text, int *out)
+ * "1,", ",1") is refused, not skipped. max 0: thread counts
+ * (cli_parse_threads), else whole numbers in [1, max]. */
+static int parse_count_list(const char *option, const char *text, int max, int *out)
 {
     int count = 0;
     char buf[256];
     if (strlen(text) >= sizeof buf)
-        cli_usage_error(program, "--threads list too long");
+        cli_usage_error(program, "%s list too long", option);
     strcpy(buf, text);
     char *tok = buf;
     for (;;) {
@@ -111,10 +123,11 @@ static int parse_thread_list(const char *text, int *out)
         if (comma != NULL)
             *comma = '\0';
         if (tok[0] == '\0')
-            cli_usage_error(program, "--threads '%s': an empty count (expected T[,T...])", text);
+            cli_usage_error(program, "%s '%s': an empty count (expected N[,N...])", option, text);
         if (count == MAX_THREAD_COUNTS)
-            cli_usage_error(program, "--threads takes at most %d counts", MAX_THREAD_COUNTS);
-        out[count++] = cli_parse_threads(program, "--threads", tok);
+            cli_usage_error(program, "%s takes at most %d counts", option, MAX_THREAD_COUNTS);
+        out[count++] = max == 0 ? cli_parse_threads(program, option, tok)
+                                : (int)cli_parse_int(program, option, tok, 1, max);
         if (comma == NULL)
             break;
         tok = comma + 1;
@@ -144,7 +157,7 @@ static bench_options parse_options(int argc, char **argv)
     enum { O_GEN = 256, O_NODES, O_EDGES, O_SEED, O_GRAPH, O_DATASET, O_FEATURES, O_IN, O_HEADS,
            O_CHANNELS, O_CONCAT, O_MEAN, O_LAYERS, O_THREADS, O_PIN, O_REPS, O_WARMUP, O_CHECK,
            O_NOPROBE, O_TOPOLOGY, O_JSON, O_MODE, O_HELP, O_VERSION, O_EXPORT, O_REORDER, O_GEMM,
-           O_WEIGHTS };
+           O_WEIGHTS, O_PARTITIONS };
     static const struct option options[] = {
         {"gen", required_argument, NULL, O_GEN},
         {"nodes", required_argument, NULL, O_NODES},
@@ -172,6 +185,7 @@ static bench_options parse_options(int argc, char **argv)
         {"export-edges", required_argument, NULL, O_EXPORT},
         {"reorder", required_argument, NULL, O_REORDER},
         {"mode", required_argument, NULL, O_MODE},
+        {"partitions", required_argument, NULL, O_PARTITIONS},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0}};
@@ -203,7 +217,10 @@ static bench_options parse_options(int argc, char **argv)
         case O_CONCAT: o.concat = true; break;
         case O_MEAN: o.concat = false; break;
         case O_LAYERS: o.layers = (int)cli_parse_int(program, "--layers", optarg, 1, 64); break;
-        case O_THREADS: o.num_thread_counts = parse_thread_list(optarg, o.thread_counts); break;
+        case O_THREADS: o.num_thread_counts = parse_count_list("--threads", optarg, 0, o.thread_counts); break;
+        case O_PARTITIONS:
+            o.num_partitions = parse_count_list("--partitions", optarg, 1 << 20, o.partitions);
+            break;
         case O_PIN: {
             static const char *const names[] = {"none", "compact", "scatter"};
             static const int values[] = {GAT_PIN_NONE, GAT_PIN_COMPACT, GAT_PIN_SCATTER};
@@ -558,7 +575,22 @@ int main(int argc, char **argv)
         o.thread_counts[o.num_thread_counts++] = 0; /* resolved by the context */
 
     bench_machine machine = {0, 0, 0, ""};
-    if (!o.topology_only) {
+    /* Under mpirun every rank reads its own rows (bench_dist.c): no probe. */
+    const bool distributed = gat_dist_launched();
+    if (distributed) {
+        if (!gat_have_mpi())
+            cli_fail(program, "started by an MPI launcher, but this libgat was built without "
+                              "MPI (meson setup -Dmpi=enabled)");
+        if (o.graph_path == NULL || o.features_path == NULL || o.num_partitions > 0 ||
+            strcmp(o.mode, "infer") != 0 || o.ordering != GAT_ORDER_NONE || o.check ||
+            o.json_path != NULL || o.export_edges_path != NULL)
+            cli_usage_error(program, "under mpirun gat-bench times gat_dist_infer: it needs "
+                                     "--graph FILE.gcsr and --features X.npy, and takes no "
+                                     "--partitions, --mode train, --reorder, --check, --json "
+                                     "or --export-edges");
+        o.probe = false;
+    }
+    if (!o.topology_only && !distributed) {
         int probe_threads = o.thread_counts[o.num_thread_counts - 1];
         if (probe_threads == 0) {
             /* OpenMP's default, under the library's thread policy (an
@@ -588,7 +620,8 @@ int main(int argc, char **argv)
     /* From the probe child unless asked for alone: loading hwloc here would
      * add its plugins to the peak memory measured. */
     const char *topology = o.topology_only ? gat_context_topology(ctx) : machine.topology;
-    printf("topology: %s\n", topology);
+    if (!distributed)
+        printf("topology: %s\n", topology);
     if (o.topology_only) {
         printf("binding: %s\n", gat_context_pin_report(ctx));
         gat_context_destroy(&ctx);
@@ -616,11 +649,17 @@ int main(int argc, char **argv)
     gat_output *edges_out = o.export_edges_path != NULL
                                 ? cli_open_output(program, ctx, o.export_edges_path, inputs, 3)
                                 : NULL;
-    if (features_path != NULL)
+    if (features_path != NULL && !distributed)
         cli_check(program, ctx, gat_npy_read(ctx, features_path, GAT_FLOAT32, &features));
     graph_source source;
-    gat_graph *g = load_graph(ctx, &o, features != NULL ? features->shape[0] : -1,
-                              features != NULL ? features_path : NULL, &source);
+    /* A rank holds only its rows: the tiny stand-in graph below is not run. */
+    const int64_t stand_in[1] = {0};
+    gat_graph *g = NULL;
+    if (distributed)
+        cli_check(program, ctx, gat_graph_create(ctx, &g, 1, 0, stand_in, stand_in));
+    else
+        g = load_graph(ctx, &o, features != NULL ? features->shape[0] : -1,
+                       features != NULL ? features_path : NULL, &source);
     const int64_t n = gat_graph_num_nodes(g);
     gat_model *model = NULL;
     if (o.weights_path != NULL)
@@ -676,9 +715,17 @@ int main(int argc, char **argv)
         cli_check(program, ctx, gat_model_init_glorot(ctx, model, o.seed));
         free(configs);
     }
+    int rc;
+    float *out = NULL;
+    if (o.num_partitions > 0 || distributed) {
+        rc = distributed ? bench_distributed(ctx, model, o.graph_path, features_path, o.reps,
+                                             o.warmup)
+                         : bench_partitions(ctx, model, g, o.partitions, o.num_partitions);
+        goto done;
+    }
     const int64_t width = gat_model_out_features(model);
     /* 64-byte aligned, as gat.h advises, for the edge pass's streaming stores. */
-    float *out = aligned_alloc(64, ((size_t)(n * width > 0 ? n * width : 1) * sizeof(float) + 63) /
+    out = aligned_alloc(64, ((size_t)(n * width > 0 ? n * width : 1) * sizeof(float) + 63) /
                                        64 * 64);
     if (out == NULL)
         cli_fail(program, "out of memory for the output");
@@ -706,10 +753,11 @@ int main(int argc, char **argv)
     const bench_run run = {&o,       &machine, ctx, model, g, x, f, out, attended, max_degree,
                            source.description, ordering_names[o.ordering], reorder_ms,
                            json_out};
-    const int rc = strcmp(o.mode, "train") == 0
-                       ? bench_train(ctx, model, g, x, f, o.thread_counts, o.num_thread_counts,
-                                     o.reps, o.warmup, o.seed, json_out)
-                       : bench_infer(&run);
+    rc = strcmp(o.mode, "train") == 0
+             ? bench_train(ctx, model, g, x, f, o.thread_counts, o.num_thread_counts, o.reps,
+                           o.warmup, o.seed, json_out)
+             : bench_infer(&run);
+done:
     free(out);
     if (features == NULL)
         free(x);

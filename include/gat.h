@@ -971,7 +971,7 @@ typedef struct gat_dist_infer_options {
     const char *graph;     /* .gcsr graph file (text edge lists: gat-convert them first) */
     const char *features;  /* .npy [N, F_in], float32 or float64; N rows (>= the graph's
                             * nodes: nodes beyond the graph's are isolated) */
-    const char *out;       /* .npy output [N, out_features] */
+    const char *out;       /* .npy output [N, out_features]; NULL writes nothing (timing) */
     const char *attention; /* NULL, or .npy output [E', H] of the last layer */
     bool preprocess;       /* apply the model's recorded preprocessing; default true */
     bool allow_nonfinite;  /* write outputs holding NaN or infinity; default false */

@@ -79,6 +79,12 @@ mpi 2 "$tools/gat-infer" --quiet --report --graph g.gcsr --features x.npy \
 [[ $(grep -c '^ *[01] ' report.txt) == 2 ]] && grep -q '^imbalance' report.txt ||
     fail "--report: $(cat report.txt)"
 checks=$((checks + 1))
+# gat-bench under mpirun: the timing line and the per-rank report.
+mpi 3 "$build/benchmarks/gat-bench" --graph g.gcsr --features x.npy --weights m1.safetensors \
+    --reps 2 --warmup 0 --threads 1 >bench.txt 2>&1 || fail "gat-bench: $(cat bench.txt)"
+grep -q '^distributed: 3 ranks' bench.txt && [[ $(grep -c '^ *[012] ' bench.txt) == 3 ]] &&
+    grep -q '^imbalance' bench.txt || fail "gat-bench: $(cat bench.txt)"
+checks=$((checks + 1))
 
 # Failures: the existing output stays as it was, no temporary file remains.
 echo old >old.npy

@@ -471,6 +471,27 @@ Test(cli, bench_thread_lists_are_strict, .init = make_tmpdir, .fini = remove_tmp
                  0);
 }
 
+/* gat-bench --partitions: the partition table without MPI (issue 17); the
+ * list is as strict as --threads'. */
+Test(cli, bench_partitions_print_one_line_per_count, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    const char *bench = tool("gat-bench");
+    expect_usage_error(run(bench, "--partitions 2,,3"), "empty count");
+    expect_usage_error(run(bench, "--partitions 0"), "--partitions");
+    char cmd[1024], text[4096] = "";
+    snprintf(cmd, sizeof cmd, "'%s' --nodes 500 --edges 3000 --partitions 1,3,700 2>/dev/null",
+             bench);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    cr_assert_eq(pclose(f), 0);
+    text[len] = '\0';
+    cr_expect(strstr(text, "\n     1 ") != NULL && strstr(text, "\n     3 ") != NULL &&
+                  strstr(text, "\n   700 ") != NULL,
+              "%s", text);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Outputs and inputs of the tools (issue 13): devices stay devices, write  */
 /* errors are reported, several outputs appear all or none, gat-convert     */

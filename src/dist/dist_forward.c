@@ -455,9 +455,11 @@ static gat_status open_outputs(gat_context *ctx, run *r, const gat_dist_infer_op
 static gat_status check_args(gat_context *ctx, const gat_model *model,
                              const gat_dist_infer_options *o)
 {
-    if (model == NULL || o == NULL || o->graph == NULL || o->features == NULL || o->out == NULL)
+    if (model == NULL || o == NULL || o->graph == NULL || o->features == NULL ||
+        (o->out == NULL && o->attention != NULL))
         return gat__fail(ctx, GAT_ERR_INVALID,
-                         "gat_dist_infer: model, options, graph, features and out are required");
+                         "gat_dist_infer: model, options, graph and features are required, "
+                         "and out with attention");
     for (int l = 0; l < model->num_layers; l++)
         if (!gat__layer_is_plain(&model->layers[l].config))
             return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
@@ -491,7 +493,7 @@ gat_status gat_dist_infer(gat_context *ctx, const gat_model *model,
     MPI_Comm_size(r.comm, &r.ranks);
     gat_status status = gat__dist_agree(ctx, r.comm, check_args(ctx, model, options));
     bool opened = false;
-    if (status == GAT_OK) {
+    if (status == GAT_OK && options->out != NULL) {
         status = open_outputs(ctx, &r, options, outs);
         opened = true;
     }
@@ -524,7 +526,7 @@ gat_status gat_dist_infer(gat_context *ctx, const gat_model *model,
     if (status == GAT_OK)
         status = run_layers(ctx, &r, model, options->attention != NULL);
     const double compute_done = seconds_now();
-    if (status == GAT_OK)
+    if (status == GAT_OK && options->out != NULL)
         status = write_outputs(ctx, &r, model, options, outs);
     if (opened)
         status = gat__dist_outputs_finish(ctx, r.comm, outs, options->attention != NULL ? 2 : 1,
