@@ -2,11 +2,11 @@
  * Projection: the dense GEMM x . W^T through OpenBLAS, block by block, and
  * the per-node attention scores while each block is still in cache.
  */
+#include "edge_rows.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "parallel.h"
 #include "sgemm.h"
-#include "simd.h"
 
 static void node_scores(const float *restrict projected, int64_t rows, int64_t heads,
                         int64_t channels, const float *restrict att, float *restrict score)
@@ -22,49 +22,17 @@ static void node_scores(const float *restrict projected, int64_t rows, int64_t h
     }
 }
 
-/* The AVX-512 kernel where the vocabulary's back end is AVX-512, as in
- * attention.c, whose edge kernel must compute the scores the same way this
- * file stores them. */
-#if GAT_V_LANES != 16
-#define GAT_HAVE_AVX512_NODE_SCORES 0
-#else
-#include "node_scores_avx512.h"
-#endif
-#include "node_scores_vec.h"
-
-/* The register kernel for node scores, as attention.c picks its kernel. */
-#if GAT_HAVE_AVX512_NODE_SCORES
-#define REGISTER_SCORES_SHAPE gat__avx512_scores_shape
-#define REGISTER_SCORES node_scores_avx512
-#elif GAT_HAVE_VEC_KERNELS
-#define REGISTER_SCORES_SHAPE gat__vec_shape
-#define REGISTER_SCORES node_scores_vec
-#endif
-
-/* score_src and score_dst of a block, in registers where the shape allows
- * (the kernel attention.c uses for the shape, whose in-pass scores must
- * have these bits). */
+/* score_src and score_dst of a block: in registers for the shapes the
+ * register edge kernel takes, whose in-pass scores must have these bits. */
 static void block_scores(const float *projected, int64_t rows, const gat_layer_config *c,
                          const float *att_src, const float *att_dst, float *score_src,
                          float *score_dst)
 {
-#ifdef REGISTER_SCORES
-    const int64_t h = c->heads, ch = c->channels;
-    if (REGISTER_SCORES_SHAPE(h, ch)) {
-#define SCORES(H, C)                                                                          \
-    REGISTER_SCORES(projected, rows, (H), (C), att_src, att_dst, score_src, score_dst)
-        if (h == 8 && ch == 8)
-            SCORES(8, 8);
-        else if (ch == 8)
-            SCORES(h, 8);
-        else if (ch == 16)
-            SCORES(h, 16);
-        else
-            SCORES(h, ch);
-#undef SCORES
+    if (gat__edge_register_shape(c->heads, c->channels)) {
+        gat__edge_node_scores(projected, rows, c->heads, c->channels, att_src, att_dst, score_src,
+                              score_dst);
         return;
     }
-#endif
     node_scores(projected, rows, c->heads, c->channels, att_src, score_src);
     node_scores(projected, rows, c->heads, c->channels, att_dst, score_dst);
 }

@@ -22,6 +22,20 @@
  * A head register lines up with the registers of a channel-major row (at
  * 16 lanes it holds the 8 heads twice), so it multiplies them directly.
  *
+ * and, for rows of any head count (up to 16; the inference edge kernel),
+ * per-head vectors holding head h in lane h % W of register h / W:
+ *   gat_v_load_first/store_first  the first n lanes (zeros after)
+ *   gat_v_lane           head h's value in every lane
+ *   gat_v_fold_groups    sums of lane groups by halving: v[0..count) hold
+ *                        groups of `width` lanes (width = W, or 8 at 16
+ *                        lanes), each one head's terms t[0..width), heads
+ *                        in order; every group becomes one lane holding
+ *                        fold(t) (t[c] + t[c + width / 2] for each c,
+ *                        until one is left), so a sum's bits do not depend
+ *                        on W; returns the registers the heads now fill
+ *   gat_v_stream, gat_v_stream_fence  stores past the caches (plain ones
+ *                        where the back end has none)
+ *
  * Every operation is lane by lane what the plain loops compute, so a
  * kernel written over the vocabulary gives their bits in any back end.
  * The back end follows the compiler's predefined macros:
@@ -55,6 +69,21 @@
 #define GAT_V_ROW8 (64 / GAT_V_LANES)
 
 #define GAT_V_FUSED GAT_FMA_FUSED
+
+/* See above; each back end's gat__fold_level does one level over a pair
+ * of registers (an odd one out pairs with zeros, whose sums no head
+ * reads). */
+static inline int gat_v_fold_groups(gat_v *v, int count, int width)
+{
+    for (; width > 1; width /= 2) {
+        const int pairs = (count + 1) / 2;
+        for (int p = 0; p < pairs; p++)
+            v[p] = gat__fold_level(v[2 * p], 2 * p + 1 < count ? v[2 * p + 1] : gat_v_zero(),
+                                   width);
+        count = pairs;
+    }
+    return count;
+}
 
 static inline gat_v gat_v_leaky_relu(gat_v z, gat_v slope)
 {

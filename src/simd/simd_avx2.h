@@ -71,10 +71,10 @@ static inline gat_vm gat_v_head_bits8(unsigned bits, int hr)
     return _mm256_castsi256_ps(_mm256_cmpeq_epi32(set, lane_bit));
 }
 
-/* Register u of a head-major row (head u): h's lane u everywhere. */
+/* Register u of a head-major row (head u): head u's lane everywhere. */
 static inline gat_v gat_v_spread_heads8(const gat_v *h, int u)
 {
-    return _mm256_permutevar8x32_ps(h[0], _mm256_set1_epi32(u));
+    return _mm256_permutevar8x32_ps(h[u / 8], _mm256_set1_epi32(u % 8));
 }
 
 /* Channel c of a channel-major row: its register c. */
@@ -102,6 +102,61 @@ static inline void gat_v_transpose8(const gat_v *in, gat_v *out)
     for (int k = 0; k < 4; k++) {
         out[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
         out[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
+    }
+}
+
+/* ---- rows of any head count (see simd.h): head h in lane h % 8 of
+ * register h / 8 ---- */
+
+static inline __m256i gat__first_lanes(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* p [n] in lanes 0 .. n - 1 (1 <= n <= 8), zeros after; reads nothing
+ * past p + n (a masked load does not fault on the lanes it leaves). */
+static inline gat_v gat_v_load_first(const float *p, int n)
+{
+    if (n >= 8)
+        return _mm256_loadu_ps(p);
+    return _mm256_maskload_ps(p, gat__first_lanes(n));
+}
+
+static inline void gat_v_store_first(float *p, gat_v v, int n)
+{
+    if (n >= 8)
+        _mm256_storeu_ps(p, v);
+    else
+        _mm256_maskstore_ps(p, gat__first_lanes(n), v);
+}
+
+/* Head h's value of the per-head vector p in every lane. */
+static inline gat_v gat_v_lane(const gat_v *p, int h)
+{
+    return _mm256_permutevar8x32_ps(p[h / 8], _mm256_set1_epi32(h % 8));
+}
+
+/* A store past the caches (p 32-byte aligned), and the fence that orders
+ * such stores before what follows. */
+static inline void gat_v_stream(float *p, gat_v v) { _mm256_stream_ps(p, v); }
+static inline void gat_v_stream_fence(void) { _mm_sfence(); }
+
+/* One level of gat_v_fold_groups (simd.h), which starts at width 8 (a
+ * group a register): the levels add 128-bit halves (vperm2f128), then
+ * pairs of floats, then floats (shufps within 128-bit blocks). That
+ * leaves the even heads of eight in the low block and the odd ones in the
+ * high block, which the last level puts in order with one permute. */
+static inline gat_v gat__fold_level(gat_v a, gat_v b, int width)
+{
+    switch (width) {
+    case 8:
+        return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+    case 4:
+        return _mm256_add_ps(_mm256_shuffle_ps(a, b, 0x44), _mm256_shuffle_ps(a, b, 0xee));
+    default:
+        return _mm256_permutevar8x32_ps(
+            _mm256_add_ps(_mm256_shuffle_ps(a, b, 0x88), _mm256_shuffle_ps(a, b, 0xdd)),
+            _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     }
 }
 

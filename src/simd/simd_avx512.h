@@ -110,4 +110,56 @@ static inline void gat_v_transpose8(const gat_v *in, gat_v *out)
     out[3] = _mm512_permutex2var_ps(a1, h1, b1);
 }
 
+/* ---- rows of any head count (see simd.h): head h in lane h % 16 ---- */
+
+/* p [n] in lanes 0 .. n - 1 (1 <= n <= 16), zeros after; reads nothing
+ * past p + n. */
+static inline gat_v gat_v_load_first(const float *p, int n)
+{
+    return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+}
+
+static inline void gat_v_store_first(float *p, gat_v v, int n)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), v);
+}
+
+/* Head h's value of the per-head vector p in every lane. */
+static inline gat_v gat_v_lane(const gat_v *p, int h)
+{
+    return _mm512_permutexvar_ps(_mm512_set1_epi32(h), p[0]);
+}
+
+/* A store past the caches (p 64-byte aligned), and the fence that orders
+ * such stores before what follows. */
+static inline void gat_v_stream(float *p, gat_v v) { _mm512_stream_ps(p, v); }
+static inline void gat_v_stream_fence(void) { _mm_sfence(); }
+
+/* One level of gat_v_fold_groups (simd.h): lanes of groups of `width`
+ * (16, 8, 4 or 2) of a, then of b, as halves x and y (permutex2var), so
+ * x + y sums each group's halves, a's groups first. */
+static inline gat_v gat__fold_level(gat_v a, gat_v b, int width)
+{
+    __m512i x, y;
+    switch (width) {
+    case 16:
+        x = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+        y = _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+        break;
+    case 8:
+        x = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+        y = _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+        break;
+    case 4:
+        x = _mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+        y = _mm512_setr_epi32(2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+        break;
+    default:
+        x = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        y = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        break;
+    }
+    return _mm512_add_ps(_mm512_permutex2var_ps(a, x, b), _mm512_permutex2var_ps(a, y, b));
+}
+
 #endif

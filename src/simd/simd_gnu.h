@@ -137,4 +137,47 @@ static inline void gat_v_transpose8(const gat_v *in, gat_v *out)
     memcpy(out, b, sizeof b);
 }
 
+/* ---- rows of any head count (see simd.h): head h in lane h % W of
+ * register h / W ---- */
+
+/* p [n] in lanes 0 .. n - 1 (1 <= n <= W), zeros after; reads nothing
+ * past p + n. */
+static inline gat_v gat_v_load_first(const float *p, int n)
+{
+    if (n >= GAT_V_LANES)
+        return gat_v_load(p);
+    gat_v v = gat_v_zero();
+    memcpy(&v, p, (size_t)n * sizeof(float));
+    return v;
+}
+
+static inline void gat_v_store_first(float *p, gat_v v, int n)
+{
+    memcpy(p, &v, (size_t)(n < GAT_V_LANES ? n : GAT_V_LANES) * sizeof(float));
+}
+
+/* Head h's value of the per-head vector p in every lane. */
+static inline gat_v gat_v_lane(const gat_v *p, int h)
+{
+    return gat_v_splat(p[h / GAT_V_LANES][h % GAT_V_LANES]);
+}
+
+/* Plain stores: the extensions have no portable streaming store. */
+static inline void gat_v_stream(float *p, gat_v v) { gat_v_store(p, v); }
+static inline void gat_v_stream_fence(void) {}
+
+/* One level of gat_v_fold_groups (simd.h); width is W at the first (a
+ * group a register). Adds the halves of every group of a pair of
+ * registers, a's groups first, so the heads stay in order. */
+static inline gat_v gat__fold_level(gat_v a, gat_v b, int width)
+{
+    const int half = width / 2, groups = GAT_V_LANES / width;
+    gat_v r;
+    for (int l = 0; l < GAT_V_LANES; l++) {
+        const int group = l / half, from = (group % groups) * width + l % half;
+        r[l] = group >= groups ? b[from] + b[from + half] : a[from] + a[from + half];
+    }
+    return r;
+}
+
 #endif

@@ -55,4 +55,19 @@ static inline void gat_v_transpose8(const gat_v *in, gat_v *out)
             out[c * 8 + r] = in[r * 8 + c];
 }
 
+/* ---- rows of any head count (see simd.h): register h is head h ---- */
+
+static inline gat_v gat_v_load_first(const float *p, int n) { (void)n; return p[0]; }
+static inline void gat_v_store_first(float *p, gat_v v, int n) { (void)n; p[0] = v; }
+static inline gat_v gat_v_lane(const gat_v *p, int h) { return p[h]; }
+static inline void gat_v_stream(float *p, gat_v v) { *p = v; }
+static inline void gat_v_stream_fence(void) {}
+/* Never called: groups of one lane have nothing to fold. */
+static inline gat_v gat__fold_level(gat_v a, gat_v b, int width)
+{
+    (void)b;
+    (void)width;
+    return a;
+}
+
 #endif

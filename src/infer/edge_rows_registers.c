@@ -1,0 +1,402 @@
+/*
+ * The inference edge pass in registers (edge_rows.h), written once over
+ * the vector vocabulary (simd.h): AVX-512, AVX2 + FMA and GNU C vectors
+ * (SSE2, NEON) run this source. It takes H <= 16 heads with C = 8
+ * channels and H even, or C a multiple of 16, H * C <= 256: rows of whole
+ * registers at 4, 8 and 16 lanes. The plain loops (edge_rows.c) serve
+ * every other shape, and the scalar back end.
+ *
+ * Why not the compiler: on the (8, 8) row loop gcc 12 spread the running
+ * sums over permutes and stack spills and ran the exp polynomial with
+ * unfused multiply-adds, ~100 cycles an edge with every operand in cache.
+ * Here an edge is one score vector (ceil(H / W) registers), one
+ * polynomial over all heads, one broadcast of each head's weight over its
+ * channels (one permute per register of two heads at C = 8, W = 16) and
+ * one fused multiply-add per source-row register.
+ *
+ * The node scores: without score arrays (gat_layer_scores_in_edge_pass)
+ * each is computed here from the projected row it belongs to (the source
+ * rows are read anyway, and the destination row is one more), which saves
+ * the [N, H] score arrays and the separate cache line per edge they cost.
+ * The projection stores the same function's values when the arrays are
+ * asked for (gat__edge_node_scores), so both ways give the same bits. A
+ * score sums its products by halving (gat_v_fold_groups): products in
+ * groups of 16 lanes (C = 8: 8), multiply-added over the channels' 16-lane
+ * blocks, then each group's halves added until one lane is left. The sum
+ * is the same at every register width.
+ *
+ * Same arithmetic in the same order for a row whichever thread runs it, so
+ * results keep their bits at any thread count.
+ */
+#include "edge_rows.h"
+#include "fast_exp.h"
+#include "internal.h"
+#include "simd.h"
+
+#include <math.h>
+
+#if GAT_V_LANES >= 4
+
+enum {
+    W = GAT_V_LANES,
+    SV = (16 + W - 1) / W, /* registers of a per-head vector of 16 heads */
+    MAX_ACC = 256 / W,     /* registers of a row of H * C <= 256 */
+};
+
+/* Edges whose source scores a row keeps between its two sweeps when
+ * computing them in the pass (16 KiB of stack); longer rows compute the
+ * rest twice, with the same bits. */
+#define ROW_SCORE_CACHE 256
+
+/* Outputs smaller than this are stored normally: they fit in the L2
+ * caches, where the caller (or the next layer) reads them back. */
+#define STREAM_MIN_BYTES ((int64_t)4 << 20)
+
+bool gat__edge_register_shape(int64_t heads, int64_t channels)
+{
+    if (heads < 1 || heads > 16 || channels < 1 || heads * channels > 256)
+        return false;
+    return (channels == 8 && heads % 2 == 0) || channels % 16 == 0;
+}
+
+/* The score vector of one row (out[b] lane l: head b * W + l's sum over c
+ * of row[h, c] * att[h, c]; lanes past the last head 0). Each head's
+ * products fill a group of 16 lanes (8 at C = 8), in Q = group / W
+ * registers where W is narrower; these are first added by halves, which
+ * is the first levels of the fold, then gat_v_fold_groups does the rest. */
+static GAT_ALWAYS_INLINE void row_scores(const float *restrict row, const float *restrict att,
+                                         const int64_t heads, const int64_t channels, gat_v *out)
+{
+    gat_v v[16];
+    v[0] = gat_v_zero(); /* heads >= 1 is the caller's, unseen by the compiler */
+    int count, width;
+    if (channels == 8 && W == 16) { /* two heads a register */
+        for (int64_t r = 0; r < heads / 2; r++)
+            v[r] = gat_v_load(row + 16 * r) * gat_v_load(att + 16 * r);
+        count = (int)(heads / 2);
+        width = 8;
+    } else {
+        const int group = channels == 8 ? 8 : 16, q_count = group / W;
+        for (int64_t h = 0; h < heads; h++) {
+            const float *restrict r = row + h * channels, *restrict t = att + h * channels;
+            gat_v q[4];
+            for (int q_at = 0; q_at < q_count; q_at++) {
+                q[q_at] = gat_v_load(r + W * q_at) * gat_v_load(t + W * q_at);
+                for (int64_t b = 1; b < channels / 16; b++)
+                    q[q_at] = gat_v_fma(gat_v_load(r + 16 * b + W * q_at),
+                                        gat_v_load(t + 16 * b + W * q_at), q[q_at]);
+            }
+            for (int n = q_count / 2; n >= 1; n /= 2)
+                for (int q_at = 0; q_at < n; q_at++)
+                    q[q_at] = q[q_at] + q[q_at + n];
+            v[h] = q[0];
+        }
+        count = (int)heads;
+        width = W;
+    }
+    gat_v_fold_groups(v, count, width);
+    for (int64_t b = 0; b < (heads + W - 1) / W; b++)
+        out[b] = v[b];
+}
+
+/* e < 0 ? e * slope : e, LeakyReLU as the plain loops' (the same value for
+ * every e, NaN included). */
+static GAT_ALWAYS_INLINE gat_v leaky_relu(gat_v e, gat_v slope)
+{
+    return gat_v_select(gat_v_lt(e, gat_v_zero()), e * slope, e);
+}
+
+/* Head h's value of the per-head vector p spread over the lanes of
+ * register v of a head-major row. */
+static GAT_ALWAYS_INLINE gat_v head_weights(const gat_v *p, int64_t v, const int64_t channels)
+{
+    if (channels == 8)
+        return gat_v_spread_heads8(p, (int)v);
+    return gat_v_lane(p, (int)(v * W / channels));
+}
+
+/* acc += each head's weight in p times source row x. At C >= W a loop
+ * over heads, then their registers: no division per register, which with
+ * channels read at run time (C = 48, ...) cost a divide per register per
+ * edge. */
+static GAT_ALWAYS_INLINE void accumulate(gat_v *acc, const gat_v *p, const float *restrict x,
+                                         const int64_t heads, const int64_t channels)
+{
+    if (channels < W) {
+        for (int64_t v = 0; v < heads * channels / W; v++)
+            acc[v] = gat_v_fma(head_weights(p, v, channels), gat_v_load(x + W * v), acc[v]);
+        return;
+    }
+    const int64_t per_head = channels / W;
+    for (int64_t h = 0; h < heads; h++) {
+        const gat_v w = gat_v_lane(p, (int)h);
+        for (int64_t r = 0; r < per_head; r++)
+            acc[h * per_head + r] =
+                gat_v_fma(w, gat_v_load(x + W * (h * per_head + r)), acc[h * per_head + r]);
+    }
+}
+
+/* The first heads lanes of the per-head vector at p (heads <= 16). */
+static GAT_ALWAYS_INLINE void load_heads(const float *restrict p, const int64_t heads, gat_v *v)
+{
+    for (int64_t b = 0; b * W < heads; b++)
+        v[b] = gat_v_load_first(p + b * W, (int)(heads - b * W));
+}
+
+static GAT_ALWAYS_INLINE void store_heads(float *restrict p, const gat_v *v, const int64_t heads)
+{
+    for (int64_t b = 0; b * W < heads; b++)
+        gat_v_store_first(p + b * W, v[b], (int)(heads - b * W));
+}
+
+/* Rows [first, last) with heads and channels constant at the call site;
+ * in_pass (constant too): no score arrays, the scores computed here. */
+static GAT_ALWAYS_INLINE void rows(const gat__edge_pass *a, const gat__row_state *s, int64_t first,
+                                   int64_t last, const int64_t heads, const int64_t channels,
+                                   const bool in_pass)
+{
+    const int64_t registers = heads * channels / W;
+    const int64_t vectors = (heads + W - 1) / W;
+    const gat_graph *g = a->graph;
+    const bool add_loops = a->config->add_self_loops;
+    const gat_v slope = gat_v_splat(a->config->negative_slope), zero = gat_v_zero();
+    const int64_t *restrict row_ptr = g->row_ptr;
+    const int32_t *restrict col = g->col;
+    const float *restrict score_src = a->score_src;
+    const float *restrict projected = a->projected;
+    const int64_t hc = heads * channels;
+    const int64_t prefetch_end = row_ptr[last];
+    /* Concatenated output rows finish in registers; they go out with
+     * streaming stores when they can (aligned, nothing else per row to
+     * write, an output beyond the caches): written once and not read in
+     * this pass, they then skip the read-for-ownership of every line and
+     * do not evict the source rows. Measured at R-MAT 100k, 2 threads,
+     * AVX-512: edge phase 12.0 -> 9.6 ms; at 1M: 185 -> 165 ms. */
+    const bool in_registers = a->config->concat && a->attention == NULL;
+    const bool stream = in_registers && ((uintptr_t)a->out % 64) == 0 &&
+                        g->num_nodes * hc * (int64_t)sizeof(float) >= STREAM_MIN_BYTES;
+    gat_v cache[in_pass ? ROW_SCORE_CACHE * SV : 1];
+
+    for (int64_t i = first; i < last; i++) {
+        const int64_t begin = row_ptr[i], end = row_ptr[i + 1];
+        /* s_dst[i], s_src[i], the row's max of e (zeros: the compiler cannot
+         * see that a run-time head count is at least 1) */
+        gat_v dst[SV] = {{0}}, own[SV] = {{0}}, max[SV] = {{0}};
+        if (in_pass) {
+            row_scores(projected + i * hc, a->att_dst, heads, channels, dst);
+            row_scores(projected + i * hc, a->att_src, heads, channels, own);
+        } else {
+            load_heads(a->score_dst + i * heads, heads, dst);
+            load_heads(score_src + i * heads, heads, own);
+        }
+        /* The row maximum of e from the sources' scores alone, as the
+         * plain loops' row_max: gat_v_max keeps max when either is NaN, as
+         * its comparison does. An input self-loop only raises it to
+         * s_src[i], which the re-added loop brings anyway. */
+        for (int64_t b = 0; b < vectors; b++)
+            max[b] = add_loops ? own[b] : gat_v_splat(-INFINITY);
+        for (int64_t k = begin; k < end; k++) {
+            const int64_t j = col[k];
+            gat_v src[SV] = {{0}};
+            if (in_pass) {
+                if (k + GAT_EDGE_PREFETCH_DISTANCE < prefetch_end)
+                    gat__prefetch_source(
+                        projected + (int64_t)col[k + GAT_EDGE_PREFETCH_DISTANCE] * hc, hc, NULL);
+                row_scores(projected + j * hc, a->att_src, heads, channels, src);
+                if (k - begin < ROW_SCORE_CACHE)
+                    for (int64_t b = 0; b < vectors; b++)
+                        cache[SV * (k - begin) + b] = src[b];
+            } else {
+                load_heads(score_src + j * heads, heads, src);
+            }
+            for (int64_t b = 0; b < vectors; b++)
+                max[b] = gat_v_max(src[b], max[b]);
+        }
+        for (int64_t b = 0; b < vectors; b++)
+            max[b] = leaky_relu(max[b] + dst[b], slope);
+
+        gat_v sum[SV] = {{0}}, acc[MAX_ACC];
+        for (int64_t b = 0; b < vectors; b++)
+            sum[b] = zero;
+        for (int64_t v = 0; v < registers; v++)
+            acc[v] = zero;
+        for (int64_t k = begin; k <= end; k++) {
+            int64_t j;
+            gat_v src[SV] = {{0}};
+            if (k == end) { /* the re-added self-loop comes last */
+                if (!add_loops)
+                    break;
+                j = i;
+                for (int64_t b = 0; b < vectors; b++)
+                    src[b] = own[b];
+            } else {
+                j = col[k];
+                if (add_loops && j == i)
+                    continue;
+                if (!in_pass) {
+                    if (k + GAT_EDGE_PREFETCH_DISTANCE < prefetch_end) {
+                        const int64_t ahead = col[k + GAT_EDGE_PREFETCH_DISTANCE];
+                        gat__prefetch_source(projected + ahead * hc, hc,
+                                             score_src + ahead * heads);
+                    }
+                    load_heads(score_src + j * heads, heads, src);
+                } else if (k - begin < ROW_SCORE_CACHE) {
+                    for (int64_t b = 0; b < vectors; b++)
+                        src[b] = cache[SV * (k - begin) + b];
+                } else {
+                    row_scores(projected + j * hc, a->att_src, heads, channels, src);
+                }
+            }
+            /* Lanes past the last head hold weights of nothing, which
+             * nothing reads. */
+            gat_v p[SV] = {{0}};
+            for (int64_t b = 0; b < vectors; b++) {
+                const gat_v e = leaky_relu(src[b] + dst[b], slope);
+                p[b] = gat_v_exp_nonpositive(e - max[b]);
+                sum[b] = sum[b] + p[b];
+            }
+            accumulate(acc, p, projected + j * hc, heads, channels);
+        }
+        if (in_registers) {
+            /* gat__edge_finish_row's arithmetic (1/sum, 0 for an empty
+             * row; times acc; plus bias, unfused), so the bits are the
+             * same. */
+            gat_v inv[SV] = {{0}};
+            for (int64_t b = 0; b < vectors; b++)
+                inv[b] = gat_v_select(gat_v_gt(sum[b], zero), gat_v_splat(1.0f) / sum[b], zero);
+            float *out_row = a->out + i * hc;
+            for (int64_t v = 0; v < registers; v++) {
+                gat_v o = acc[v] * head_weights(inv, v, channels);
+                if (a->bias != NULL)
+                    o = o + gat_v_load(a->bias + W * v);
+                if (stream)
+                    gat_v_stream(out_row + W * v, o);
+                else
+                    gat_v_store(out_row + W * v, o);
+            }
+            continue;
+        }
+        store_heads(s->max, max, heads);
+        store_heads(s->sum, sum, heads);
+        for (int64_t v = 0; v < registers; v++)
+            gat_v_store(s->acc + W * v, acc[v]);
+        gat__edge_finish_row(a, s, i);
+    }
+    if (stream) /* streaming stores are weakly ordered: done before the barrier */
+        gat_v_stream_fence();
+}
+
+/* The kernel instantiated for one shape: heads and channels constants, or
+ * h and c read at run time. */
+#define ROWS(NAME, H, C)                                                                      \
+    static void NAME(const gat__edge_pass *a, const gat__row_state *s, int64_t first,        \
+                     int64_t last)                                                            \
+    {                                                                                         \
+        const int64_t h = a->config->heads, c = a->config->channels;                          \
+        (void)h;                                                                              \
+        (void)c;                                                                              \
+        if (a->score_src == NULL)                                                             \
+            rows(a, s, first, last, (H), (C), true);                                          \
+        else                                                                                  \
+            rows(a, s, first, last, (H), (C), false);                                         \
+    }
+
+/* The shapes instantiated with constant heads and channels. */
+#define FIXED_SHAPES(X)                                                                       \
+    X(8, 8)                                                                                   \
+    X(8, 16)                                                                                  \
+    X(4, 16)                                                                                  \
+    X(1, 16)                                                                                  \
+    X(4, 32)                                                                                  \
+    X(2, 32)                                                                                  \
+    X(1, 32)                                                                                  \
+    X(1, 64)
+#define FIXED(H, C) ROWS(rows_##H##_##C, H, C)
+FIXED_SHAPES(FIXED)
+#undef FIXED
+ROWS(rows_h_8, h, 8)
+ROWS(rows_h_16, h, 16)
+ROWS(rows_h_c, h, c)
+#undef ROWS
+
+void gat__edge_rows_registers(const gat__edge_pass *a, const gat__row_state *s, int64_t first,
+                              int64_t last)
+{
+    const int64_t h = a->config->heads, c = a->config->channels;
+#define SHAPE(H, C)                                                                           \
+    if (h == (H) && c == (C)) {                                                               \
+        rows_##H##_##C(a, s, first, last);                                                    \
+        return;                                                                               \
+    }
+    FIXED_SHAPES(SHAPE)
+#undef SHAPE
+    switch (c) {
+    case 8: rows_h_8(a, s, first, last); return;
+    case 16: rows_h_16(a, s, first, last); return;
+    default: rows_h_c(a, s, first, last); return;
+    }
+}
+
+/* Scores of `rows` rows, heads and channels constant at the call site. */
+static GAT_ALWAYS_INLINE void node_scores(const float *restrict projected, int64_t rows,
+                                          const int64_t heads, const int64_t channels,
+                                          const float *restrict att_src,
+                                          const float *restrict att_dst, float *restrict score_src,
+                                          float *restrict score_dst)
+{
+    for (int64_t n = 0; n < rows; n++) {
+        const float *restrict row = projected + n * heads * channels;
+        gat_v v[SV];
+        row_scores(row, att_src, heads, channels, v);
+        store_heads(score_src + n * heads, v, heads);
+        row_scores(row, att_dst, heads, channels, v);
+        store_heads(score_dst + n * heads, v, heads);
+    }
+}
+
+void gat__edge_node_scores(const float *projected, int64_t rows, int64_t heads, int64_t channels,
+                           const float *att_src, const float *att_dst, float *score_src,
+                           float *score_dst)
+{
+#define SCORES(H, C) node_scores(projected, rows, (H), (C), att_src, att_dst, score_src, score_dst)
+    if (heads == 8 && channels == 8)
+        SCORES(8, 8);
+    else if (channels == 8)
+        SCORES(heads, 8);
+    else if (channels == 16)
+        SCORES(heads, 16);
+    else
+        SCORES(heads, channels);
+#undef SCORES
+}
+
+#else /* one lane: the plain loops serve */
+
+bool gat__edge_register_shape(int64_t heads, int64_t channels)
+{
+    (void)heads;
+    (void)channels;
+    return false;
+}
+
+void gat__edge_rows_registers(const gat__edge_pass *a, const gat__row_state *s, int64_t first,
+                              int64_t last)
+{
+    gat__edge_rows_plain(a, s, first, last);
+}
+
+void gat__edge_node_scores(const float *projected, int64_t rows, int64_t heads, int64_t channels,
+                           const float *att_src, const float *att_dst, float *score_src,
+                           float *score_dst)
+{
+    (void)projected;
+    (void)rows;
+    (void)heads;
+    (void)channels;
+    (void)att_src;
+    (void)att_dst;
+    (void)score_src;
+    (void)score_dst;
+}
+
+#endif
