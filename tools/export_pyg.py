@@ -1,14 +1,19 @@
 #!/usr/bin/python3
-"""Export a stack of PyTorch Geometric GATConv layers to libgat's safetensors.
+"""Export a stack of PyTorch Geometric GATConv / GATv2Conv layers to libgat's safetensors.
 
-The file holds, for layer i = 0, 1, ...:
-    layers.{i}.lin.weight  F32 [heads*channels, in_features]
-    layers.{i}.att_src     F32 [1, heads, channels]
-    layers.{i}.att_dst     F32 [1, heads, channels]
-    layers.{i}.bias        F32 [heads*channels] (concat) or [channels]; optional
-and string metadata layers.{i}.concat, layers.{i}.negative_slope,
-layers.{i}.add_self_loops and activation (applied between layers).
-gat_model_load() in libgat reads it.
+The file holds, for layer i = 0, 1, ..., PyG's own parameter names under
+"layers.{i}." (docs/formats.md):
+    GATConv    lin.weight (or lin_src.weight + lin_dst.weight for a tuple
+               in_channels), att_src, att_dst [1, H, C], with edge_dim
+               lin_edge.weight [H*C, D] and att_edge [1, H, C]
+    GATv2Conv  lin_l.weight, lin_l.bias, lin_r.weight, lin_r.bias (absent
+               with share_weights), att [1, H, C], with edge_dim
+               lin_edge.weight [H*C, D]
+    both       res.weight [W, F_dst] (residual=True), bias [W]
+and string metadata layers.{i}.type ("gatv2"; "gat" is the default),
+layers.{i}.concat, layers.{i}.negative_slope, layers.{i}.add_self_loops,
+layers.{i}.fill_value (with edge features), layers.{i}.share_weights (GATv2)
+and activation (applied between layers). gat_model_load() in libgat reads it.
 
 Only json, struct and torch are used: neither the safetensors package nor
 torch_geometric is needed to export (a whole pickled PyG model does need
@@ -18,13 +23,15 @@ Usage:
     export_pyg.py MODEL.pt OUT.safetensors [--prefix conv1. --prefix conv2.]
                   [--activation elu] [--concat true,false]
                   [--negative-slope 0.2,0.2] [--add-self-loops true,true]
+                  [--fill-value mean,max]
     export_pyg.py --to-pyg MODEL.safetensors OUT.pt [--prefix conv1 ...]
     export_pyg.py --selftest
 
 A module carries its own options (concat, heads, negative_slope,
-add_self_loops, bias); a state_dict does not, so pass them per layer where
-PyG's defaults do not hold. What cannot be exported exactly (edge features,
-residual connections, bipartite weights, a state_dict whose concat cannot be
+add_self_loops, fill_value, share_weights, bias); a state_dict does not, so
+pass them per layer where PyG's defaults do not hold (share_weights is seen
+from lin_r equal to lin_l). What cannot be exported exactly (a bias inside
+lin/lin_edge/res, a tensor fill_value, a state_dict whose concat cannot be
 told from its shapes) is refused with a one-line error, exit 1.
 Installed by `meson install` as gat-export-pyg.
 """
@@ -40,18 +47,22 @@ import tempfile
 import torch
 
 ACTIVATIONS = ("elu", "relu", "none")
-# Parameters PyG's GATConv may carry that libgat cannot run: refusing them
-# beats silently computing something else.
+# Parameters a layer may carry that libgat cannot run: refusing them beats
+# silently computing something else.
 _UNSUPPORTED = {
-    "lin.bias": "a bias inside the linear projection",
-    "lin_src.bias": "a bias inside the linear projection",
-    "att_edge": "edge features (edge_dim)",
-    "lin_edge.weight": "edge features (edge_dim)",
-    "lin_edge.bias": "edge features (edge_dim)",
-    "res.weight": "a residual connection",
-    "res.bias": "a residual connection",
+    "lin.bias": "a bias inside GATConv's linear projection",
+    "lin_src.bias": "a bias inside GATConv's linear projection",
+    "lin_dst.bias": "a bias inside GATConv's linear projection",
+    "lin_edge.bias": "a bias inside lin_edge",
+    "res.bias": "a bias inside the residual projection",
 }
-_KNOWN = ("lin.weight", "lin_src.weight", "lin_dst.weight", "att_src", "att_dst", "bias")
+_KNOWN = {
+    "gat": ("lin.weight", "lin_src.weight", "lin_dst.weight", "att_src", "att_dst",
+            "lin_edge.weight", "att_edge", "res.weight", "bias"),
+    "gatv2": ("lin_l.weight", "lin_l.bias", "lin_r.weight", "lin_r.bias", "att",
+              "lin_edge.weight", "res.weight", "bias"),
+}
+_FILLS = ("mean", "add", "max", "min", "mul")
 
 
 def _f32(tensor):
@@ -78,35 +89,127 @@ def _bool_text(value):
     return "true" if value else "false"
 
 
-def _layer_tensors(index, weight, att_src, att_dst, bias, concat):
-    """Checks one layer's shapes and returns its (name, tensor) pairs."""
-    name = "layers.%d" % index
-    if att_src.dim() == 2:
-        att_src = att_src.unsqueeze(0)
-    if att_dst.dim() == 2:
-        att_dst = att_dst.unsqueeze(0)
-    if att_src.dim() != 3 or att_src.shape[0] != 1:
-        raise ValueError("%s.att_src: shape %s, expected [1, heads, channels]"
-                         % (name, list(att_src.shape)))
-    heads, channels = int(att_src.shape[1]), int(att_src.shape[2])
-    if list(att_dst.shape) != [1, heads, channels]:
-        raise ValueError("%s.att_dst: shape %s, expected %s"
-                         % (name, list(att_dst.shape), [1, heads, channels]))
-    if weight.dim() != 2 or weight.shape[0] != heads * channels:
-        raise ValueError("%s.lin.weight: shape %s, expected [%d, in_features]"
-                         % (name, list(weight.shape), heads * channels))
-    tensors = [(name + ".lin.weight", weight), (name + ".att_src", att_src),
-               (name + ".att_dst", att_dst)]
-    if bias is not None:
-        width = heads * channels if concat else channels
-        if list(bias.shape) != [width]:
-            raise ValueError("%s.bias: shape %s, expected [%d] (concat=%s)"
-                             % (name, list(bias.shape), width, concat))
-        tensors.append((name + ".bias", bias))
+def _layer_type(own):
+    return "gatv2" if any(k in own for k in ("att", "lin_l.weight", "lin_r.weight")) else "gat"
+
+
+def _as_att(where, name, tensor, shape=None):
+    if tensor.dim() == 2:
+        tensor = tensor.unsqueeze(0)
+    if tensor.dim() != 3 or tensor.shape[0] != 1 or (shape and list(tensor.shape) != shape):
+        raise ValueError("%s.%s: shape %s, expected %s" % (
+            where, name, list(tensor.shape), shape or "[1, heads, channels]"))
+    return tensor
+
+
+def _fill_text(where, fill):
+    if isinstance(fill, str):
+        if fill not in _FILLS:
+            raise ValueError("%s: fill_value %r: expected one of %s or a number"
+                             % (where, fill, ", ".join(_FILLS)))
+        return fill
+    if isinstance(fill, torch.Tensor):
+        if fill.numel() != 1:
+            raise ValueError("%s: a tensor fill_value is not supported" % where)
+        fill = float(fill)
+    if not math.isfinite(float(fill)):
+        raise ValueError("%s: fill_value %r is not finite" % (where, fill))
+    return _format_float(fill)
+
+
+def _layer_tensors(index, own, config, where):
+    """One layer's parameters own ({PyG name: tensor}) checked against each
+    other: (the (name, tensor) pairs to write, output width, metadata)."""
+    for key in own:
+        if key in _UNSUPPORTED:
+            raise ValueError("%s.%s: %s is not supported" % (where, key, _UNSUPPORTED[key]))
+    kind = config.get("type") or _layer_type(own)
+    if kind not in _KNOWN:
+        raise ValueError("%s: type %r: expected gat or gatv2" % (where, kind))
+    for key in own:
+        if key not in _KNOWN[kind]:
+            raise ValueError("%s.%s: unknown %s parameter" % (
+                where, key, "GATConv" if kind == "gat" else "GATv2Conv"))
+    own = dict(own)
+    share = False
+    if kind == "gat":
+        if "lin.weight" in own and "lin_src.weight" in own:
+            raise ValueError("%s: both lin.weight and lin_src.weight" % where)
+        # PyG 2.3-2.4 register one Linear as lin_src and lin_dst: two equal copies.
+        if "lin_src.weight" in own and "lin_dst.weight" in own and \
+                torch.equal(own["lin_src.weight"], own["lin_dst.weight"]):
+            own["lin.weight"] = own.pop("lin_src.weight")
+            del own["lin_dst.weight"]
+        if "lin_src.weight" in own and "lin_dst.weight" not in own:
+            own["lin.weight"] = own.pop("lin_src.weight")
+        weight = own.get("lin.weight", own.get("lin_src.weight"))
+        if weight is None:
+            raise ValueError("%s: no lin.weight or lin_src.weight" % where)
+        for key in ("att_src", "att_dst"):
+            if key not in own:
+                raise ValueError("%s: no %s" % (where, key))
+        att = own["att_src"] = _as_att(where, "att_src", own["att_src"])
+        dst = own.get("lin_dst.weight")
+    else:
+        weight = own.get("lin_l.weight")
+        if weight is None or "att" not in own:
+            raise ValueError("%s: a GATv2 layer needs lin_l.weight and att" % where)
+        att = own["att"] = _as_att(where, "att", own["att"])
+        # share_weights: PyG's state_dict lists the one Linear twice.
+        if "lin_r.weight" in own and torch.equal(own["lin_r.weight"], weight) and \
+                ("lin_r.bias" in own) == ("lin_l.bias" in own) and \
+                ("lin_r.bias" not in own or torch.equal(own["lin_r.bias"], own["lin_l.bias"])):
+            del own["lin_r.weight"]
+            own.pop("lin_r.bias", None)
+        share = "lin_r.weight" not in own
+        dst = own.get("lin_r.weight")
+    heads, channels = int(att.shape[1]), int(att.shape[2])
+    hc = heads * channels
+    bias = own.get("bias")
+    concat = config.get("concat")
+    if concat is None:
+        res = own.get("res.weight")
+        if res is not None and res.dim() == 2 and res.shape[0] in (hc, channels) and \
+                hc != channels:
+            concat = res.shape[0] == hc
+        else:
+            concat = _concat_from_shapes(where, att, bias)
+    width = hc if concat else channels
+    if weight.dim() != 2 or weight.shape[0] != hc:
+        raise ValueError("%s: projection weight shape %s, expected [%d, in_features]"
+                         % (where, list(weight.shape), hc))
+    f_dst = int(dst.shape[1]) if dst is not None and dst.dim() == 2 else int(weight.shape[1])
+    want = {"lin_dst.weight": [hc, f_dst], "lin_r.weight": [hc, f_dst], "lin_l.bias": [hc],
+            "lin_r.bias": [hc], "bias": [width], "res.weight": [width, f_dst]}
+    if kind == "gat":
+        own["att_dst"] = _as_att(where, "att_dst", own["att_dst"], [1, heads, channels])
+        if ("lin_edge.weight" in own) != ("att_edge" in own):
+            raise ValueError("%s: GATConv's edge features need both lin_edge.weight and "
+                             "att_edge" % where)
+        if "att_edge" in own:
+            own["att_edge"] = _as_att(where, "att_edge", own["att_edge"], [1, heads, channels])
+    edge = own.get("lin_edge.weight")
+    if edge is not None and (edge.dim() != 2 or edge.shape[0] != hc):
+        raise ValueError("%s.lin_edge.weight: shape %s, expected [%d, edge_dim]"
+                         % (where, list(edge.shape), hc))
+    for key, shape in want.items():
+        if key in own and list(own[key].shape) != shape:
+            raise ValueError("%s.%s: shape %s, expected %s (concat=%s)"
+                             % (where, key, list(own[key].shape), shape, concat))
+    name = "layers.%d." % index
+    tensors = [(name + key, own[key]) for key in _KNOWN[kind] if key in own]
     for tensor_name, tensor in tensors:
         if not torch.isfinite(_f32(tensor)).all():
             raise ValueError("%s: NaN or infinity" % tensor_name)
-    return tensors, heads * channels if concat else channels
+    meta = {name + "concat": _bool_text(concat),
+            name + "negative_slope": _format_float(config.get("negative_slope", 0.2)),
+            name + "add_self_loops": _bool_text(config.get("add_self_loops", True))}
+    if kind == "gatv2":
+        meta[name + "type"] = "gatv2"
+        meta[name + "share_weights"] = _bool_text(share)
+    if edge is not None:
+        meta[name + "fill_value"] = _fill_text(where, config.get("fill_value", "mean"))
+    return tensors, width, int(weight.shape[1]), meta
 
 
 def write_safetensors(path, tensors, metadata):
@@ -163,67 +266,59 @@ def read_safetensors(path):
     return tensors, metadata
 
 
-def _conv_weight(conv, where):
-    lin = getattr(conv, "lin", None)
-    if lin is None:
-        lin = getattr(conv, "lin_src", None)
-        lin_dst = getattr(conv, "lin_dst", None)
-        if lin_dst is not None and lin_dst is not lin:
-            raise ValueError("%s: separate lin_src and lin_dst (bipartite GATConv) are not "
-                             "supported" % where)
-    if lin is None or getattr(lin, "weight", None) is None:
-        raise ValueError("%s: no lin.weight or lin_src.weight: not a GATConv" % where)
-    if getattr(lin, "bias", None) is not None:
-        raise ValueError("%s: a bias inside the linear projection is not supported" % where)
-    return lin.weight
+def _is_conv(module):
+    return isinstance(getattr(module, "att_src", None), torch.Tensor) or (
+        isinstance(getattr(module, "att", None), torch.Tensor) and
+        getattr(module, "lin_l", None) is not None)
 
 
-def export_gat_stack(convs, path, activation="elu"):
-    """Exports GATConv-like modules (attributes lin or lin_src, att_src,
-    att_dst, bias, concat, negative_slope, add_self_loops), layer i being
-    convs[i], to a safetensors file at path."""
+def _write_layers(layers, path, activation):
+    """layers: (where, own, config) per layer; checks the widths chain."""
     if activation not in ACTIVATIONS:
         raise ValueError("activation %r: expected one of %s" % (activation, ACTIVATIONS))
     tensors = []
     metadata = {"activation": activation, "format": "pt"}
     width = None
-    for i, conv in enumerate(convs):
-        where = "layer %d (%s)" % (i, type(conv).__name__)
-        if getattr(conv, "att_src", None) is None or getattr(conv, "att_dst", None) is None:
-            raise ValueError("%s: no att_src/att_dst: not a GATConv" % where)
-        if getattr(conv, "lin_edge", None) is not None or getattr(conv, "att_edge", None) \
-                is not None:
-            raise ValueError("%s: edge features (edge_dim) are not supported" % where)
-        if getattr(conv, "res", None) is not None:
-            raise ValueError("%s: residual connections are not supported" % where)
-        if getattr(conv, "edge_dim", None) is not None:
-            raise ValueError("%s: edge features (edge_dim) are not supported" % where)
-        if getattr(conv, "residual", False):
-            raise ValueError("%s: residual connections are not supported" % where)
-        if not hasattr(conv, "concat"):
-            raise ValueError("%s: no 'concat' attribute: cannot tell concatenated from "
-                             "averaged heads" % where)
-        concat = bool(conv.concat)
-        weight = _conv_weight(conv, where)
-        heads = getattr(conv, "heads", None)
-        if heads is not None and int(heads) != int(conv.att_src.shape[-2]):
-            raise ValueError("%s: heads = %d but att_src has shape %s"
-                             % (where, int(heads), list(conv.att_src.shape)))
-        layer, out_width = _layer_tensors(i, weight, conv.att_src, conv.att_dst,
-                                          getattr(conv, "bias", None), concat)
-        if width is not None and weight.shape[1] != width:
+    for i, (where, own, config) in enumerate(layers):
+        layer, out_width, in_width, meta = _layer_tensors(i, own, config, where)
+        if width is not None and in_width != width:
             raise ValueError("%s: in_features %d but the previous layer outputs %d"
-                             % (where, weight.shape[1], width))
+                             % (where, in_width, width))
         width = out_width
         tensors += layer
-        metadata["layers.%d.concat" % i] = _bool_text(concat)
-        metadata["layers.%d.negative_slope" % i] = _format_float(
-            getattr(conv, "negative_slope", 0.2))
-        metadata["layers.%d.add_self_loops" % i] = _bool_text(
-            getattr(conv, "add_self_loops", True))
+        metadata.update(meta)
     if not tensors:
         raise ValueError("no layers to export")
     write_safetensors(path, tensors, metadata)
+
+
+def export_gat_stack(convs, path, activation="elu"):
+    """Exports GATConv / GATv2Conv-like modules (their parameters under
+    PyG's names and the attributes concat, negative_slope, add_self_loops,
+    fill_value), layer i being convs[i], to a safetensors file at path."""
+    layers = []
+    for i, conv in enumerate(convs):
+        where = "layer %d (%s)" % (i, type(conv).__name__)
+        if not _is_conv(conv):
+            raise ValueError("%s: no att_src/att_dst or lin_l/att: not a GATConv or GATv2Conv"
+                             % where)
+        if not hasattr(conv, "concat"):
+            raise ValueError("%s: no 'concat' attribute: cannot tell concatenated from "
+                             "averaged heads" % where)
+        # named_parameters lists a shared Linear once (lin_r is lin_l).
+        own = {name: p for name, p in conv.named_parameters() if p is not None}
+        heads = getattr(conv, "heads", None)
+        att = own.get("att_src", own.get("att"))
+        if heads is not None and att is not None and int(heads) != int(att.shape[-2]):
+            raise ValueError("%s: heads = %d but the attention vector has shape %s"
+                             % (where, int(heads), list(att.shape)))
+        config = {"concat": bool(conv.concat),
+                  "negative_slope": getattr(conv, "negative_slope", 0.2),
+                  "add_self_loops": getattr(conv, "add_self_loops", True),
+                  "fill_value": getattr(conv, "fill_value", "mean"),
+                  "type": "gatv2" if "att" in own else "gat"}
+        layers.append((where, own, config))
+    _write_layers(layers, path, activation)
 
 
 def _concat_from_shapes(prefix, att_src, bias):
@@ -243,78 +338,50 @@ def _concat_from_shapes(prefix, att_src, bias):
 
 
 def find_prefixes(state_dict):
-    """Prefixes of GATConv layers in state_dict order ("conv1.", ...): every
-    key ending in "att_src" marks one."""
-    return [key[:-len("att_src")] for key in state_dict
-            if key.endswith("att_src") and (key == "att_src" or key.endswith(".att_src"))]
+    """Prefixes of GATConv / GATv2Conv layers in state_dict order ("conv1.",
+    ...): every key ending in "att_src" (GATConv) or "att" beside a
+    "lin_l.weight" (GATv2Conv) marks one."""
+    out = []
+    for key in state_dict:
+        for tail in ("att_src", "att"):
+            if key == tail or key.endswith("." + tail):
+                prefix = key[:-len(tail)]
+                if tail == "att_src" or prefix + "lin_l.weight" in state_dict:
+                    out.append(prefix)
+    return out
 
 
 def export_state_dict(state_dict, layer_prefixes, configs, path, activation="elu"):
-    """Exports the GATConv layers found under layer_prefixes (e.g. "conv1.",
+    """Exports the layers found under layer_prefixes (e.g. "conv1.",
     "conv2.") of a raw state_dict; prefix k becomes layers.k. configs[k] is a
-    dict with optional concat, negative_slope, add_self_loops (a state_dict
-    does not record them: PyG's defaults apply, and concat is inferred from
-    the bias shape when that is unambiguous). Keys outside the prefixes are
-    ignored."""
-    if activation not in ACTIVATIONS:
-        raise ValueError("activation %r: expected one of %s" % (activation, ACTIVATIONS))
+    dict with optional concat, negative_slope, add_self_loops, fill_value
+    (a state_dict does not record them: PyG's defaults apply, and concat is
+    inferred from the shapes when that is unambiguous). Keys outside the
+    prefixes are ignored."""
     if configs is None:
         configs = [{} for _ in layer_prefixes]
     if len(configs) != len(layer_prefixes):
         raise ValueError("%d configs for %d layer prefixes" % (len(configs), len(layer_prefixes)))
-    tensors = []
-    metadata = {"activation": activation, "format": "pt"}
-    width = None
-    for i, (prefix, config) in enumerate(zip(layer_prefixes, configs)):
+    layers = []
+    for prefix, config in zip(layer_prefixes, configs):
         own = {key[len(prefix):]: value for key, value in state_dict.items()
                if key.startswith(prefix)}
         if not own:
             raise ValueError("prefix %r: no such keys in the state_dict" % prefix)
-        for key in own:
-            if key in _UNSUPPORTED:
-                raise ValueError("%s%s: %s is not supported" % (prefix, key, _UNSUPPORTED[key]))
-            if key not in _KNOWN:
-                raise ValueError("%s%s: unknown GATConv parameter" % (prefix, key))
-        if "lin.weight" in own and "lin_src.weight" in own:
-            raise ValueError("%s: both lin.weight and lin_src.weight" % prefix)
-        weight = own.get("lin.weight", own.get("lin_src.weight"))
-        if weight is None:
-            raise ValueError("%s: no lin.weight or lin_src.weight" % prefix)
-        if "lin_dst.weight" in own and not torch.equal(own["lin_dst.weight"], weight):
-            raise ValueError("%s: lin_dst.weight differs from lin_src.weight (bipartite "
-                             "GATConv) : not supported" % prefix)
-        for key in ("att_src", "att_dst"):
-            if key not in own:
-                raise ValueError("%s: no %s" % (prefix, key))
-        bias = own.get("bias")
-        concat = config.get("concat")
-        if concat is None:
-            concat = _concat_from_shapes(prefix, own["att_src"], bias)
-        layer, out_width = _layer_tensors(i, weight, own["att_src"], own["att_dst"], bias,
-                                          bool(concat))
-        if width is not None and weight.shape[1] != width:
-            raise ValueError("%s: in_features %d but the previous layer outputs %d"
-                             % (prefix, weight.shape[1], width))
-        width = out_width
-        tensors += layer
-        metadata["layers.%d.concat" % i] = _bool_text(concat)
-        metadata["layers.%d.negative_slope" % i] = _format_float(
-            config.get("negative_slope", 0.2))
-        metadata["layers.%d.add_self_loops" % i] = _bool_text(
-            config.get("add_self_loops", True))
-    if not tensors:
-        raise ValueError("no layers to export")
-    write_safetensors(path, tensors, metadata)
+        layers.append((prefix[:-1] if prefix.endswith(".") else prefix, own, config))
+    _write_layers(layers, path, activation)
 
 
-def import_state_dict(path, prefixes=None):
+def import_state_dict(path, prefixes=None, classes=None):
     """The import direction: reads a libgat model file and returns
-    (state_dict, configs, activation). The state_dict holds PyG GATConv
-    names under prefixes[i] (default "conv1.", "conv2.", ...); configs[i]
-    holds the GATConv constructor arguments that rebuild layer i
-    (in_channels, out_channels, heads, concat, negative_slope,
-    add_self_loops, bias), so that GATConv(**configs[i]) loads the layer's
-    keys with load_state_dict."""
+    (state_dict, configs, activation). The state_dict holds PyG's names
+    under prefixes[i] (default "conv1.", "conv2.", ...); configs[i] holds
+    the constructor arguments that rebuild it (in_channels, an int or PyG's
+    tuple, out_channels, heads, concat, negative_slope, add_self_loops,
+    bias; edge_dim and fill_value with edge features, residual when set,
+    share_weights for GATv2Conv), so that cls(**configs[i]) loads the
+    layer's keys with load_state_dict. classes, if a list, receives each
+    layer's class name ("GATConv" or "GATv2Conv")."""
     tensors, metadata = read_safetensors(path)
     count = 0
     while any(name.startswith("layers.%d." % count) for name in tensors):
@@ -333,29 +400,58 @@ def import_state_dict(path, prefixes=None):
     state_dict, configs = {}, []
     for i, prefix in enumerate(prefixes):
         name = "layers.%d." % i
-        weight = tensors.get(name + "lin.weight", tensors.get(name + "lin_src.weight"))
-        if weight is None or name + "att_src" not in tensors or name + "att_dst" not in tensors:
-            raise ValueError("%s: layer %d lacks lin.weight, att_src or att_dst" % (path, i))
-        att_src, att_dst = tensors[name + "att_src"], tensors[name + "att_dst"]
-        heads, channels = int(att_src.shape[-2]), int(att_src.shape[-1])
-        concat = _text_bool(path, metadata, name + "concat", True)
-        bias = tensors.get(name + "bias")
-        state_dict[prefix + "lin.weight"] = weight
-        state_dict[prefix + "att_src"] = att_src.reshape(1, heads, channels)
-        state_dict[prefix + "att_dst"] = att_dst.reshape(1, heads, channels)
-        if bias is not None:
-            state_dict[prefix + "bias"] = bias
-        known.update(name + k for k in ("lin.weight", "lin_src.weight", "att_src", "att_dst",
-                                        "bias"))
-        configs.append({
-            "in_channels": int(weight.shape[1]), "out_channels": channels, "heads": heads,
-            "concat": concat,
-            "negative_slope": float(metadata.get(name + "negative_slope", "0.2")),
-            "add_self_loops": _text_bool(path, metadata, name + "add_self_loops", True),
-            "bias": bias is not None})
+        own = {k[len(name):]: v for k, v in tensors.items() if k.startswith(name)}
+        known.update(name + k for k in own)
+        kind = metadata.get(name + "type") or _layer_type(own)
+        kind = {"gatconv": "gat", "gatv2conv": "gatv2"}.get(kind, kind)
+        if kind not in _KNOWN:
+            raise ValueError("%s: layer %d: type %r" % (path, i, kind))
+        unknown = sorted(set(own) - set(_KNOWN[kind]))
+        if unknown:
+            raise ValueError("%s: tensor %s%s is not part of a %s layer"
+                             % (path, name, unknown[0], kind))
+        att = own.get("att_src" if kind == "gat" else "att")
+        weight = own.get("lin.weight", own.get("lin_src.weight", own.get("lin_l.weight")))
+        if weight is None or att is None:
+            raise ValueError("%s: layer %d lacks its projection weight or attention vector"
+                             % (path, i))
+        heads, channels = int(att.shape[-2]), int(att.shape[-1])
+        if kind == "gat" and "lin_src.weight" in own and "lin_dst.weight" not in own:
+            own["lin.weight"] = own.pop("lin_src.weight")
+        dst = own.get("lin_dst.weight", own.get("lin_r.weight"))
+        tuple_in = dst is not None and (kind == "gat" or dst.shape[1] != weight.shape[1])
+        share = kind == "gatv2" and "lin_r.weight" not in own
+        if share:  # PyG's state_dict lists the shared Linear under both names
+            own["lin_r.weight"] = own["lin_l.weight"]
+            if "lin_l.bias" in own:
+                own["lin_r.bias"] = own["lin_l.bias"]
+        for key, value in own.items():
+            if key in ("att_src", "att_dst", "att_edge", "att"):
+                value = value.reshape(1, heads, channels)
+            state_dict[prefix + key] = value
+        fill = metadata.get(name + "fill_value", "mean")
+        if fill not in _FILLS:
+            fill = float(fill)
+        args = {"in_channels": (int(weight.shape[1]), int(dst.shape[1])) if tuple_in
+                else int(weight.shape[1]),
+                "out_channels": channels, "heads": heads,
+                "concat": _text_bool(path, metadata, name + "concat", True),
+                "negative_slope": float(metadata.get(name + "negative_slope", "0.2")),
+                "add_self_loops": _text_bool(path, metadata, name + "add_self_loops", True),
+                "bias": "bias" in own}
+        if "lin_edge.weight" in own:
+            args["edge_dim"] = int(own["lin_edge.weight"].shape[1])
+            args["fill_value"] = fill
+        if "res.weight" in own:
+            args["residual"] = True
+        if kind == "gatv2":
+            args["share_weights"] = share
+        configs.append(args)
+        if classes is not None:
+            classes.append("GATConv" if kind == "gat" else "GATv2Conv")
     unknown = sorted(set(tensors) - known)
     if unknown:
-        raise ValueError("%s: tensor %s is not part of a GATConv stack" % (path, unknown[0]))
+        raise ValueError("%s: tensor %s is not part of a GAT stack" % (path, unknown[0]))
     return state_dict, configs, activation
 
 
@@ -431,15 +527,16 @@ def _unwrap_state_dict(obj):
 def _to_pyg(args):
     if not os.path.isfile(args.model):
         raise SystemExit("%s: no such file" % args.model)
-    state_dict, configs, activation = import_state_dict(args.model, args.prefix)
+    classes = []
+    state_dict, configs, activation = import_state_dict(args.model, args.prefix, classes)
     torch.save(state_dict, args.out)
     prefixes = [_normal_prefix(p) for p in args.prefix] if args.prefix else \
         ["conv%d." % (i + 1) for i in range(len(configs))]
-    for prefix, c in zip(prefixes, configs):
-        print("%s GATConv(%d, %d, heads=%d, concat=%s, negative_slope=%s, add_self_loops=%s, "
-              "bias=%s)" % (prefix[:-1], c["in_channels"], c["out_channels"], c["heads"],
-                            c["concat"], _format_float(c["negative_slope"]),
-                            c["add_self_loops"], c["bias"]))
+    for prefix, cls, c in zip(prefixes, classes, configs):
+        args = ", ".join("%s=%r" % (k, v) for k, v in c.items()
+                         if k not in ("in_channels", "out_channels"))
+        print("%s %s(%r, %d, %s)" % (prefix[:-1], cls, c["in_channels"], c["out_channels"],
+                                     args))
     print("activation between layers: %s" % activation)
     return 0
 
@@ -455,6 +552,8 @@ def main(argv=None):
     parser.add_argument("--concat", help="per layer, comma-separated true/false")
     parser.add_argument("--negative-slope", help="per layer, comma-separated")
     parser.add_argument("--add-self-loops", help="per layer, comma-separated true/false")
+    parser.add_argument("--fill-value", help="per layer with edge features, comma-separated: "
+                                             "mean, add, max, min, mul or a number")
     parser.add_argument("--allow-pickle", action="store_true",
                         help="load a whole pickled module (runs code from the file)")
     parser.add_argument("--to-pyg", action="store_true",
@@ -471,11 +570,11 @@ def main(argv=None):
         return _to_pyg(args)
 
     obj = _unwrap_state_dict(_load(args.model, args.allow_pickle))
-    flags = (args.concat, args.negative_slope, args.add_self_loops)
+    flags = (args.concat, args.negative_slope, args.add_self_loops, args.fill_value)
     if isinstance(obj, torch.nn.Module):
         if any(flag is not None for flag in flags):
-            raise SystemExit("--concat, --negative-slope and --add-self-loops apply to "
-                             "state_dicts only: a module carries its own")
+            raise SystemExit("--concat, --negative-slope, --add-self-loops and --fill-value "
+                             "apply to state_dicts only: a module carries its own")
         modules = dict(obj.named_modules())
         if args.prefix:
             names = [p[:-1] if p.endswith(".") else p for p in args.prefix]
@@ -484,7 +583,7 @@ def main(argv=None):
                 raise SystemExit("no submodule named %s" % ", ".join(missing))
             convs = [modules[n] for n in names]
         else:
-            names = [n for n, m in modules.items() if getattr(m, "att_src", None) is not None]
+            names = [n for n, m in modules.items() if _is_conv(m)]
             convs = [modules[n] for n in names]
         if not convs:
             raise SystemExit("%s: no GATConv layers found" % args.model)
@@ -497,11 +596,15 @@ def main(argv=None):
                          % (args.model, type(obj).__name__))
     prefixes = [_normal_prefix(p) for p in args.prefix] if args.prefix else find_prefixes(obj)
     if not prefixes:
-        raise SystemExit("%s: no GATConv layers found (no key ends in att_src)" % args.model)
+        raise SystemExit("%s: no GATConv or GATv2Conv layers found (no key ends in att_src, "
+                         "or in att beside lin_l.weight)" % args.model)
     n = len(prefixes)
     concat = _parse_list(args.concat, bool, n, "--concat")
     slope = _parse_list(args.negative_slope, float, n, "--negative-slope")
     loops = _parse_list(args.add_self_loops, bool, n, "--add-self-loops")
+    fills = args.fill_value.split(",") if args.fill_value else [None] * n
+    if len(fills) != n:
+        raise SystemExit("--fill-value: %d values for %d layers" % (len(fills), n))
     configs = []
     for i in range(n):
         config = {}
@@ -511,6 +614,10 @@ def main(argv=None):
             config["negative_slope"] = slope[i]
         if loops[i] is not None:
             config["add_self_loops"] = loops[i]
+        if fills[i] is not None:
+            fill = fills[i].strip()
+            config["fill_value"] = fill if fill in _FILLS else \
+                _parse_list(fill, float, 1, "--fill-value")[0]
         configs.append(config)
     print("layers: %s" % ", ".join("%d=%s" % (i, p) for i, p in enumerate(prefixes)),
           file=sys.stderr)
@@ -621,10 +728,11 @@ def selftest():
         bad["conv1.lin.bias"] = torch.zeros(12)
         raises("lin.bias refused",
                lambda: export_state_dict(bad, ["conv1."], None, path2))
-        bad = dict(state)
-        bad["conv2.lin_dst.weight"] = torch.zeros_like(state["conv2.lin_dst.weight"])
-        raises("bipartite refused",
-               lambda: export_state_dict(bad, ["conv2."], [{"concat": False}], path2))
+        tuple_in = dict(state)
+        tuple_in["conv2.lin_dst.weight"] = torch.zeros_like(state["conv2.lin_dst.weight"])
+        export_state_dict(tuple_in, ["conv2."], [{"concat": False}], path2)
+        check("separate lin_src and lin_dst kept",
+              "layers.0.lin_dst.weight" in read_safetensors(path2)[0])
         raises("width chain checked",
                lambda: export_gat_stack([conv2, conv1], path2))
         conv_nan = _FakeGATConv(2, 2)

@@ -284,7 +284,7 @@ def write_safetensors(path, case):
             offset += len(data)
         meta["layers.%d.type" % i] = layer["type"]
         meta["layers.%d.concat" % i] = "true" if layer["concat"] else "false"
-        meta["layers.%d.negative_slope" % i] = repr(float(np.float32(layer["negative_slope"])))
+        meta["layers.%d.negative_slope" % i] = repr(float(layer["negative_slope"]))
         meta["layers.%d.add_self_loops" % i] = "true" if layer["add_self_loops"] else "false"
         if layer["edge_dim"]:
             fill = layer["fill_value"]
