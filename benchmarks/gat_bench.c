@@ -671,9 +671,13 @@ int main(int argc, char **argv)
         cli_fail(program, "%s: the model expects %lld input features but %s has %lld columns",
                  o.weights_path, (long long)gat_model_in_features(model), features_path,
                  (long long)f);
-    float *x = features != NULL ? features->data : random_features(n, f, o.seed, gat_context_threads(ctx));
+    /* No features for a partition table, nor for a rank (it reads its own). */
+    float *x = features != NULL                      ? features->data
+               : o.num_partitions > 0 || distributed ? NULL
+                                                     : random_features(n, f, o.seed,
+                                                                       gat_context_threads(ctx));
     /* What training did to the features the model was trained on. */
-    if (model != NULL && gat_model_preprocessing(model) != GAT_PREPROCESS_NONE) {
+    if (x != NULL && model != NULL && gat_model_preprocessing(model) != GAT_PREPROCESS_NONE) {
         cli_check(program, ctx, gat_model_preprocess(ctx, model, x, n, f));
         printf("features: preprocessed as the model records (normalize_rows)\n");
     }
@@ -685,15 +689,17 @@ int main(int argc, char **argv)
     double reorder_ms = 0.0;
     if (o.ordering != GAT_ORDER_NONE) {
         int64_t *new_id = malloc((size_t)(n > 0 ? n : 1) * sizeof *new_id);
-        float *moved = malloc((size_t)(n * f > 0 ? n * f : 1) * sizeof *moved);
+        float *moved = malloc((size_t)(n * f > 0 && x != NULL ? n * f : 1) * sizeof *moved);
         if (new_id == NULL || moved == NULL)
             cli_fail(program, "out of memory for --reorder");
         gat_graph *reordered = NULL;
         double t0 = cli_now();
         cli_check(program, ctx, gat_graph_reorder(ctx, g, o.ordering, &reordered, new_id));
         reorder_ms = 1e3 * (cli_now() - t0);
-        cli_check(program, ctx, gat_permute_rows(ctx, x, n, f, new_id, false, moved));
-        memcpy(x, moved, (size_t)(n * f) * sizeof *x);
+        if (x != NULL) {
+            cli_check(program, ctx, gat_permute_rows(ctx, x, n, f, new_id, false, moved));
+            memcpy(x, moved, (size_t)(n * f) * sizeof *x);
+        }
         printf("reorder: %s in %.1f ms\n", ordering_names[o.ordering], reorder_ms);
         gat_graph_destroy(&g);
         g = reordered;
