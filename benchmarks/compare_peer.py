@@ -4,8 +4,8 @@ graph, in one run, with medians and peak memory of both.
 
     /usr/bin/python3 benchmarks/compare_peer.py [--gen rmat] [--nodes 100000]
         [--edges 1000000] [--threads 2] [--reps 10] [--mode infer|train]
-        [--reorder none|degree|rcm] [--bench build/benchmarks/gat-bench]
-        [--json out.json]
+        [--reorder none|degree|rcm] [--layer-type gat|gatv2] [--edge-dim D]
+        [--bench build/benchmarks/gat-bench] [--json out.json]
 
 Needs Debian's python3-torch and python3-numpy (and, for the peer's best
 setup, libopenblas0-openmp and libjemalloc2: `apt-get install python3-torch
@@ -61,7 +61,6 @@ def peer_layer(x, weight, att_src, att_dst, bias, src, dst, negative_slope=0.2):
     """One GATConv layer, heads concatenated, as PyG computes it, over the
     edges src -> dst as given (self-loops already in them). Also used by
     benchmarks/python_side_by_side.py."""
-    import torch
     import torch.nn.functional as F
 
     n = x.shape[0]
@@ -70,6 +69,16 @@ def peer_layer(x, weight, att_src, att_dst, bias, src, dst, negative_slope=0.2):
     a_s = (h * att_src).sum(-1)
     a_d = (h * att_dst).sum(-1)
     e = F.leaky_relu(a_s.index_select(0, src) + a_d.index_select(0, dst), negative_slope)
+    out = peer_softmax_aggregate(e, h, src, dst, n)
+    return out.reshape(n, heads * ch) + bias
+
+
+def peer_softmax_aggregate(e, h, src, dst, n):
+    """PyG's softmax over each destination's edges and the weighted sum of
+    the sources' rows h [N, H, C] (the E x H x C message tensor included)."""
+    import torch
+
+    heads, ch = h.shape[1], h.shape[2]
     idx = dst.view(-1, 1).expand(-1, heads)
     m = torch.zeros(n, heads).scatter_reduce_(0, idx, e.detach(), reduce='amax',
                                               include_self=False)
@@ -77,8 +86,42 @@ def peer_layer(x, weight, att_src, att_dst, bias, src, dst, negative_slope=0.2):
     s = torch.zeros(n, heads).scatter_add_(0, idx, ex) + 1e-16
     alpha = ex / s.index_select(0, dst)
     msg = h.index_select(0, src) * alpha.unsqueeze(-1)
-    out = torch.zeros(n, heads, ch).index_add_(0, dst, msg)
-    return out.reshape(n, heads * ch) + bias
+    return torch.zeros(n, heads, ch).index_add_(0, dst, msg)
+
+
+def peer_gatv2_layer(x, p, src, dst, edge_attr=None, negative_slope=0.2):
+    """One GATv2Conv layer, heads concatenated, as PyG computes it: the
+    E x H x C sum xl[j] + xr[i] (+ lin_edge(attr)), LeakyReLU, dot with att."""
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+    heads, ch = p['att'].shape[1], p['att'].shape[2]
+    xl = F.linear(x, p['wl'], p['bl']).view(n, heads, ch)
+    xr = F.linear(x, p['wr'], p['br']).view(n, heads, ch)
+    z = xl.index_select(0, src) + xr.index_select(0, dst)
+    if edge_attr is not None:
+        z = z + F.linear(edge_attr, p['we']).view(-1, heads, ch)
+    e = (F.leaky_relu(z, negative_slope) * p['att']).sum(-1)
+    out = peer_softmax_aggregate(e, xl, src, dst, n)
+    return out.reshape(n, heads * ch) + p['bias']
+
+
+def peer_gat_edge_layer(x, p, src, dst, edge_attr, negative_slope=0.2):
+    """One GATConv layer with edge features, heads concatenated: PyG's
+    computation, with lin_edge and att_edge folded into one [H, D] matrix
+    first (the cheapest way to the same edge scores)."""
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+    heads, ch = p['att_src'].shape[1], p['att_src'].shape[2]
+    h = F.linear(x, p['w']).view(n, heads, ch)
+    a_s = (h * p['att_src']).sum(-1)
+    a_d = (h * p['att_dst']).sum(-1)
+    fold = (p['we'].view(heads, ch, -1) * p['att_edge'].view(heads, ch, 1)).sum(1)
+    e = a_s.index_select(0, src) + a_d.index_select(0, dst) + F.linear(edge_attr, fold)
+    e = F.leaky_relu(e, negative_slope)
+    out = peer_softmax_aggregate(e, h, src, dst, n)
+    return out.reshape(n, heads * ch) + p['bias']
 
 
 def peer_child(args):
@@ -97,7 +140,28 @@ def peer_child(args):
     att_dst = torch.nn.Parameter(torch.randn(1, heads, ch, generator=g) * 0.3)
     bias = torch.nn.Parameter(torch.zeros(heads * ch))
 
+    params = [weight, att_src, att_dst, bias]
+    edge_attr = None
+    if args.edge_dim > 0:
+        edge_attr = torch.rand(src.shape[0], args.edge_dim, generator=g) * 2 - 1
+    fam = {}
+    if args.layer_type == 'gatv2' or args.edge_dim > 0:
+        hc = heads * ch
+
+        def param(*shape):
+            return torch.nn.Parameter(torch.randn(*shape, generator=g) * 0.3)
+
+        fam = dict(wl=weight, bl=param(hc), wr=param(hc, f), br=param(hc),
+                   att=att_src, w=weight, att_src=att_src, att_dst=att_dst,
+                   att_edge=param(1, heads, ch), we=param(hc, max(args.edge_dim, 1)),
+                   bias=bias)
+        params = list({id(v): v for v in fam.values()}.values())
+
     def forward():
+        if args.layer_type == 'gatv2':
+            return peer_gatv2_layer(x, fam, src, dst, edge_attr)
+        if args.edge_dim > 0:
+            return peer_gat_edge_layer(x, fam, src, dst, edge_attr)
         return peer_layer(x, weight, att_src, att_dst, bias, src, dst)
 
     times = []
@@ -110,7 +174,7 @@ def peer_child(args):
                     times.append(1e3 * (time.perf_counter() - t0))
     else:
         R = torch.randn(n, heads * ch, generator=g)
-        opt = torch.optim.SGD([weight, att_src, att_dst, bias], lr=0.01)
+        opt = torch.optim.SGD(params, lr=0.01)
         for k in range(args.warmup + args.reps):
             t0 = time.perf_counter()
             opt.zero_grad()
@@ -148,7 +212,8 @@ def run_bench(args, extra, json_path):
            '--heads', str(args.heads), '--channels', str(args.channels),
            '--threads', str(args.threads), '--reps', str(args.reps), '--warmup',
            str(args.warmup), '--mode', args.mode, '--reorder', args.reorder,
-           '--json', json_path] + extra
+           '--json', json_path, '--layer-type', args.layer_type] + \
+        (['--edge-dim', str(args.edge_dim)] if args.edge_dim > 0 else []) + extra
     print('$ ' + ' '.join(cmd), flush=True)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
@@ -183,6 +248,10 @@ def main():
     ap.add_argument('--mode', default='infer', choices=['infer', 'train'])
     ap.add_argument('--reorder', default='none', choices=['none', 'degree', 'rcm'],
                     help="gat-bench's relabelling; the peer gets the relabelled graph")
+    ap.add_argument('--layer-type', default='gat', choices=['gat', 'gatv2'],
+                    help='GATConv or GATv2Conv, on both sides')
+    ap.add_argument('--edge-dim', type=int, default=0,
+                    help='edge features of this width (random attributes) on both sides')
     ap.add_argument('--bench', default=os.path.join(ROOT, 'build', 'benchmarks', 'gat-bench'))
     ap.add_argument('--json', default=None, help='write the comparison here')
     ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
@@ -205,7 +274,8 @@ def main():
                '--nodes', str(first['nodes']), '--in', str(args.in_features), '--heads',
                str(args.heads), '--channels', str(args.channels), '--threads',
                str(args.threads), '--reps', str(args.reps), '--warmup', str(args.warmup),
-               '--mode', args.mode]
+               '--mode', args.mode, '--layer-type', args.layer_type, '--edge-dim',
+               str(args.edge_dim)]
         print('$ ' + ' '.join(cmd) + '   # PyTorch peer, OpenBLAS + jemalloc', flush=True)
         p = subprocess.run(cmd, env=peer_env(), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
@@ -224,7 +294,9 @@ def main():
     print()
     print(f"graph: {args.gen} {first['nodes']} nodes, {first['edges']} edges with self-loops"
           f"{'' if args.reorder == 'none' else ', relabelled by ' + args.reorder + ' (both sides)'}; "
-          f"{args.in_features} -> {args.heads} x {args.channels}; {args.threads} thread(s); "
+          f"{args.in_features} -> {args.heads} x {args.channels} "
+          f"{'GATv2Conv' if args.layer_type == 'gatv2' else 'GATConv'}"
+          f"{f', edge_dim {args.edge_dim}' if args.edge_dim else ''}; {args.threads} thread(s); "
           f"{args.mode}")
     print(f"{'':10} {'median ms':>12} {'peak MiB':>10}")
     print(f"{'libgat':10} {ours:12.2f} {ours_rss / 2**20:10.1f}")

@@ -35,6 +35,8 @@ typedef struct bench_options {
     int64_t in_features, heads, channels;
     bool concat;
     int layers;
+    gat_layer_type layer_type; /* --layer-type */
+    int64_t edge_dim;          /* --edge-dim: random edge attributes of this width */
     int thread_counts[MAX_THREAD_COUNTS];
     int num_thread_counts;
     gat_pin pin;
@@ -75,6 +77,10 @@ static void usage(FILE *out)
             "  --channels C         channels per head (default 8)\n"
             "  --concat | --mean    concatenate (default) or average the heads\n"
             "  --layers L           stack L such layers, ELU between (default 1)\n"
+            "  --layer-type gat|gatv2  GATConv (default) or GATv2Conv layers\n"
+            "  --edge-dim D         layers with edge features of width D, run on random\n"
+            "                       edge attributes in [-1, 1) (the roofline counts their\n"
+            "                       E x D x 4 bytes per layer)\n"
             "Run:\n"
             "  --threads T[,T...]   thread counts to sweep (default: all cores)\n"
             "  --pin none|compact|scatter   hwloc thread binding (default none)\n"
@@ -157,7 +163,7 @@ static bench_options parse_options(int argc, char **argv)
     enum { O_GEN = 256, O_NODES, O_EDGES, O_SEED, O_GRAPH, O_DATASET, O_FEATURES, O_IN, O_HEADS,
            O_CHANNELS, O_CONCAT, O_MEAN, O_LAYERS, O_THREADS, O_PIN, O_REPS, O_WARMUP, O_CHECK,
            O_NOPROBE, O_TOPOLOGY, O_JSON, O_MODE, O_HELP, O_VERSION, O_EXPORT, O_REORDER, O_GEMM,
-           O_WEIGHTS, O_PARTITIONS };
+           O_WEIGHTS, O_PARTITIONS, O_LAYER_TYPE, O_EDGE_DIM };
     static const struct option options[] = {
         {"gen", required_argument, NULL, O_GEN},
         {"nodes", required_argument, NULL, O_NODES},
@@ -173,6 +179,8 @@ static bench_options parse_options(int argc, char **argv)
         {"concat", no_argument, NULL, O_CONCAT},
         {"mean", no_argument, NULL, O_MEAN},
         {"layers", required_argument, NULL, O_LAYERS},
+        {"layer-type", required_argument, NULL, O_LAYER_TYPE},
+        {"edge-dim", required_argument, NULL, O_EDGE_DIM},
         {"threads", required_argument, NULL, O_THREADS},
         {"pin", required_argument, NULL, O_PIN},
         {"gemm", required_argument, NULL, O_GEMM},
@@ -193,7 +201,7 @@ static bench_options parse_options(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         o.shape_given |= opt == O_IN || opt == O_HEADS || opt == O_CHANNELS || opt == O_CONCAT ||
-                         opt == O_MEAN || opt == O_LAYERS;
+                         opt == O_MEAN || opt == O_LAYERS || opt == O_LAYER_TYPE;
         switch (opt) {
         case O_GEN:
             if (strcmp(optarg, "rmat") != 0 && strcmp(optarg, "uniform") != 0)
@@ -217,6 +225,8 @@ static bench_options parse_options(int argc, char **argv)
         case O_CONCAT: o.concat = true; break;
         case O_MEAN: o.concat = false; break;
         case O_LAYERS: o.layers = (int)cli_parse_int(program, "--layers", optarg, 1, 64); break;
+        case O_LAYER_TYPE: o.layer_type = cli_parse_layer_type(program, "--layer-type", optarg); break;
+        case O_EDGE_DIM: o.edge_dim = cli_parse_int(program, "--edge-dim", optarg, 1, 4096); break;
         case O_THREADS: o.num_thread_counts = parse_count_list("--threads", optarg, 0, o.thread_counts); break;
         case O_PARTITIONS:
             o.num_partitions = parse_count_list("--partitions", optarg, 1 << 20, o.partitions);
@@ -268,7 +278,7 @@ static bench_options parse_options(int argc, char **argv)
         cli_usage_error(program, "--graph and --dataset are exclusive");
     if (o.weights_path != NULL && o.shape_given)
         cli_usage_error(program, "--weights fixes the model: --in, --heads, --channels, "
-                                 "--concat, --mean and --layers do not apply");
+                                 "--concat, --mean, --layers and --layer-type do not apply");
     return o;
 }
 
@@ -350,6 +360,25 @@ static layer_costs model_costs(const gat_model *m, const gat_graph *g)
                      f = (double)c.in_features,
                      width = (double)(c.concat ? c.heads * c.channels : c.channels);
         const double e = (double)gat_graph_num_attention_edges(g, c.add_self_loops);
+        /* Edge features: each edge's D attributes (and, unless the input
+         * was in CSR order, its 4-byte position) read once per layer; the
+         * loops' attributes made from them. */
+        const double d = (double)c.edge_dim;
+        if (d > 0) {
+            total.edge_bytes += e * (4.0 * d + 4.0) + n * 4.0 * d;
+            total.edge_flops += e * 2.0 * d * (c.type == GAT_LAYER_GATV2 ? hc : h);
+        }
+        if (c.residual || c.dst_features > 0 || c.type == GAT_LAYER_GATV2) {
+            /* The family's path (src/infer/family_forward.c): projections of
+             * both sides, stored scores (GATConv) or the destination's row
+             * read per row (GATv2). */
+            const double sides = c.type == GAT_LAYER_GATV2 && !c.share_weights ? 2.0 : 1.0;
+            total.projection_flops += 2.0 * n * f * hc * sides;
+            total.projection_bytes += 4.0 * (n * f + sides * (hc * f + n * hc));
+            total.edge_flops += e * (c.type == GAT_LAYER_GATV2 ? 6.0 * hc : 2.0 * hc + 6.0 * h);
+            total.edge_bytes += e * (4.0 + 4.0 * hc) + n * (8.0 + 4.0 * hc + 4.0 * width);
+            continue;
+        }
         if (gat_layer_scores_in_edge_pass(&c)) {
             /* Scores made in the edge pass from the rows it reads: no
              * score arrays to write or gather, the row i read once more. */
@@ -376,7 +405,7 @@ typedef struct run_result {
 } run_result;
 
 static run_result run_threads(gat_context *ctx, gat_model *model, const gat_graph *g,
-                              const float *x, int64_t f, float *out, int threads,
+                              const gat_inputs *in, float *out, int threads,
                               const bench_options *o)
 {
     run_result r = {.threads = threads};
@@ -385,13 +414,11 @@ static run_result run_threads(gat_context *ctx, gat_model *model, const gat_grap
     r.projection_ms = calloc((size_t)o->reps, sizeof(double));
     r.edges_ms = calloc((size_t)o->reps, sizeof(double));
     r.total_ms = calloc((size_t)o->reps, sizeof(double));
-    const int64_t n = gat_graph_num_nodes(g);
     printf("threads %d (%s)\n", threads, r.pin_report);
     for (int t = 0; t < o->warmup + o->reps; t++) {
         gat_forward_times times = {0, 0, 0};
         double t0 = cli_now();
-        cli_check(program, ctx,
-                  gat_model_forward_timed(ctx, model, g, x, n, f, out, NULL, &times));
+        cli_check(program, ctx, gat_model_forward_inputs(ctx, model, g, in, out, NULL, &times));
         double total = cli_now() - t0;
         if (t < o->warmup) {
             /* The first forward on a graph also makes the context's workspace. */
@@ -413,14 +440,14 @@ static run_result run_threads(gat_context *ctx, gat_model *model, const gat_grap
 }
 
 static int check_against_reference(gat_context *ctx, gat_model *model, const gat_graph *g,
-                                   const float *x, const float *out, json_t *root)
+                                   const gat_inputs *in, const float *out, json_t *root)
 {
     const int64_t n = gat_graph_num_nodes(g), width = gat_model_out_features(model);
     float *want = malloc((size_t)(n * width > 0 ? n * width : 1) * sizeof(float));
     if (want == NULL)
         cli_fail(program, "--check: out of memory");
     fprintf(stderr, "%s: --check: running the float64 reference twin\n", program);
-    cli_check(program, ctx, gat_model_forward_reference(ctx, model, g, x, n, gat_model_in_features(model), want, NULL));
+    cli_check(program, ctx, gat_model_forward_reference_inputs(ctx, model, g, in, want, NULL));
     double max_abs = 0.0, worst = 0.0;
     int64_t worst_at = -1;
     for (int64_t k = 0; k < n * width; k++)
@@ -454,6 +481,7 @@ typedef struct bench_run {
     const gat_graph *g;
     const float *x;
     int64_t f;
+    gat_inputs inputs; /* x, and the edge attributes with --edge-dim */
     float *out;
     int64_t attended, max_degree;
     const char *graph_description, *ordering_name;
@@ -470,7 +498,6 @@ static int bench_infer(const bench_run *b)
     gat_context *ctx = b->ctx;
     gat_model *model = b->model;
     const gat_graph *g = b->g;
-    const float *x = b->x;
     const int64_t f = b->f, attended = b->attended, n = gat_graph_num_nodes(g);
     float *out = b->out;
     layer_costs costs = model_costs(model, g);
@@ -478,7 +505,7 @@ static int bench_infer(const bench_run *b)
     json_t *runs = json_array();
     run_result last = {0};
     for (int k = 0; k < o->num_thread_counts; k++) {
-        run_result r = run_threads(ctx, model, g, x, f, out, o->thread_counts[k], o);
+        run_result r = run_threads(ctx, model, g, &b->inputs, out, o->thread_counts[k], o);
         double edges_per_s =
             (double)attended * gat_model_num_layers(model) / (r.total_median / 1e3);
         double gflops = (costs.projection_flops + costs.edge_flops) / (r.total_median / 1e3) / 1e9;
@@ -522,7 +549,7 @@ static int bench_infer(const bench_run *b)
 
     int ok = 1;
     if (o->check)
-        ok = check_against_reference(ctx, model, g, x, out, root);
+        ok = check_against_reference(ctx, model, g, &b->inputs, out, root);
     int64_t rss = bench_peak_rss_bytes();
     printf("peak memory: %.1f MiB\n", (double)rss / (1 << 20));
 
@@ -715,6 +742,8 @@ int main(int argc, char **argv)
         for (int l = 0; l < o.layers; l++) {
             gat_layer_config_init(&configs[l], in, o.heads, o.channels);
             configs[l].concat = o.concat;
+            configs[l].type = o.layer_type;
+            configs[l].edge_dim = o.edge_dim;
             in = o.concat ? o.heads * o.channels : o.channels;
         }
         cli_check(program, ctx, gat_model_create(ctx, &model, o.layers, configs, GAT_ACT_ELU));
@@ -722,7 +751,7 @@ int main(int argc, char **argv)
         free(configs);
     }
     int rc;
-    float *out = NULL;
+    float *out = NULL, *edge_attr = NULL;
     if (o.num_partitions > 0 || distributed) {
         rc = distributed ? bench_distributed(ctx, model, o.graph_path, features_path, o.reps,
                                              o.warmup)
@@ -756,15 +785,34 @@ int main(int argc, char **argv)
                 o.export_edges_path);
     }
 
-    const bench_run run = {&o,       &machine, ctx, model, g, x, f, out, attended, max_degree,
-                           source.description, ordering_names[o.ordering], reorder_ms,
-                           json_out};
+    gat_inputs forward_inputs;
+    gat_inputs_init(&forward_inputs, x, n, f);
+    int64_t edge_dim = 0;
+    for (int l = 0; l < gat_model_num_layers(model); l++) {
+        gat_layer_config c;
+        gat_model_layer_config(model, l, &c);
+        edge_dim = c.edge_dim > edge_dim ? c.edge_dim : edge_dim;
+    }
+    if (o.edge_dim > 0 && edge_dim != o.edge_dim)
+        cli_fail(program, "--edge-dim %lld, but the model's layers have edge_dim %lld",
+                 (long long)o.edge_dim, (long long)edge_dim);
+    if (edge_dim > 0) {
+        forward_inputs.num_edges = gat_graph_num_edges(g);
+        forward_inputs.edge_dim = edge_dim;
+        edge_attr = random_features(forward_inputs.num_edges, edge_dim, o.seed + 1,
+                                    gat_context_threads(ctx));
+        forward_inputs.edge_attr = edge_attr;
+    }
+    const bench_run run = {&o,       &machine, ctx, model, g, x, f, forward_inputs, out, attended,
+                           max_degree, source.description, ordering_names[o.ordering],
+                           reorder_ms, json_out};
     rc = strcmp(o.mode, "train") == 0
              ? bench_train(ctx, model, g, x, f, o.thread_counts, o.num_thread_counts, o.reps,
                            o.warmup, o.seed, json_out)
              : bench_infer(&run);
 done:
     free(out);
+    free(edge_attr);
     if (features == NULL)
         free(x);
     gat_array_destroy(&features);

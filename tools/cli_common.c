@@ -362,3 +362,10 @@ void cli_print_dist_report(FILE *out, const gat_dist_report *all, int ranks)
             imbalance(all, ranks, work_of), imbalance(all, ranks, halo_of),
             imbalance(all, ranks, compute_of));
 }
+
+gat_layer_type cli_parse_layer_type(const char *program, const char *option, const char *text)
+{
+    static const char *const names[] = {"gat", "gatv2"};
+    static const int values[] = {GAT_LAYER_GAT, GAT_LAYER_GATV2};
+    return (gat_layer_type)cli_parse_choice(program, option, text, names, values, 2);
+}

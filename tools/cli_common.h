@@ -43,6 +43,9 @@ int64_t cli_parse_int(const char *program, const char *option, const char *text,
  * "--pin expects none, compact or scatter, got 'x'". */
 int cli_parse_choice(const char *program, const char *option, const char *text,
                      const char *const *names, const int *values, int count);
+
+/* --layer-type: "gat" (GAT_LAYER_GAT) or "gatv2"; a usage error otherwise. */
+gat_layer_type cli_parse_layer_type(const char *program, const char *option, const char *text);
 double cli_parse_double(const char *program, const char *option, const char *text);
 /* A thread count in [1, gat_max_threads()], or a usage error naming the
  * option and the count: "--threads 4096: more than 8, ...". */

@@ -185,13 +185,7 @@ static init_options parse_options(int argc, char **argv)
         case O_NO_LOOPS: o.self_loops = false; break;
         case O_NO_BIAS: o.bias = false; break;
         case O_SEED: o.seed = (uint64_t)cli_parse_int(program, "--seed", optarg, 0, INT64_MAX); break;
-        case O_TYPE: {
-            static const char *const names[] = {"gat", "gatv2"};
-            static const int values[] = {GAT_LAYER_GAT, GAT_LAYER_GATV2};
-            o.type = (gat_layer_type)cli_parse_choice(program, "--layer-type", optarg, names,
-                                                      values, 2);
-            break;
-        }
+        case O_TYPE: o.type = cli_parse_layer_type(program, "--layer-type", optarg); break;
         case O_EDGE_DIM: o.edge_dim = cli_parse_int(program, "--edge-dim", optarg, 1, 1 << 24); break;
         case O_FILL: {
             static const char *const names[] = {"mean", "add", "max", "min", "mul"};

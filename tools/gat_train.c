@@ -219,13 +219,7 @@ static train_options parse_options(int argc, char **argv)
             o.out_heads = cli_parse_int(program, "--out-heads", optarg, 1, 4096);
             set[SET_OUT_HEADS] = true;
             break;
-        case O_LAYER_TYPE: {
-            static const char *const names[] = {"gat", "gatv2"};
-            static const int values[] = {GAT_LAYER_GAT, GAT_LAYER_GATV2};
-            o.layer_type = (gat_layer_type)cli_parse_choice(program, "--layer-type", optarg,
-                                                            names, values, 2);
-            break;
-        }
+        case O_LAYER_TYPE: o.layer_type = cli_parse_layer_type(program, "--layer-type", optarg); break;
         case O_SHARE_WEIGHTS: o.share_weights = true; break;
         case O_RESIDUAL: o.residual = true; break;
         case O_EDGE_ATTR: o.edge_attr = optarg; break;

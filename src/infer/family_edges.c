@@ -32,28 +32,36 @@ static void edge_logits(const gat__family_edges_args *a, int64_t j, int64_t i,
                   d = c->edge_dim;
     const float slope = c->negative_slope;
     if (c->type == GAT_LAYER_GAT) {
-        for (int64_t h = 0; h < heads; h++) {
-            float v = a->s_src[j * heads + h] + a->s_dst[i * heads + h];
-            if (attr != NULL) {
-                float t = 0.0f;
-                for (int64_t f = 0; f < d; f++)
-                    t += attr[f] * a->m_edge[h * d + f];
-                v += t;
-            }
-            e[h] = leaky(v, slope);
+        /* The edge term attr . M^T, feature by feature over the heads
+         * (edge_t is M^T [D, H]: contiguous in h, so the loop vectorizes). */
+        for (int64_t h = 0; h < heads; h++)
+            e[h] = a->s_src[j * heads + h] + a->s_dst[i * heads + h];
+        if (attr != NULL) {
+            float *restrict t = z;
+            for (int64_t h = 0; h < heads; h++)
+                t[h] = 0.0f;
+            for (int64_t f = 0; f < d; f++)
+                for (int64_t h = 0; h < heads; h++)
+                    t[h] += attr[f] * a->edge_t[f * heads + h];
+            for (int64_t h = 0; h < heads; h++)
+                e[h] += t[h];
         }
+        for (int64_t h = 0; h < heads; h++)
+            e[h] = leaky(e[h], slope);
         return;
     }
-    const float *xl = a->h_src + j * hc, *xr = a->h_dst + i * hc;
+    const float *restrict xl = a->h_src + j * hc, *restrict xr = a->h_dst + i * hc;
+    float *restrict zz = z;
     for (int64_t o = 0; o < hc; o++)
-        z[o] = xl[o] + xr[o];
+        zz[o] = xl[o] + xr[o];
+    /* attr . W_edge^T in registers: edge_t is W_edge^T [D, H*C], so each
+     * feature adds one contiguous row. */
     if (attr != NULL)
-        for (int64_t o = 0; o < hc; o++) {
-            const float *w = layer->weight_edge + o * d;
-            float t = 0.0f;
-            for (int64_t f = 0; f < d; f++)
-                t += attr[f] * w[f];
-            z[o] += t;
+        for (int64_t f = 0; f < d; f++) {
+            const float *restrict w = a->edge_t + f * hc;
+            const float v = attr[f];
+            for (int64_t o = 0; o < hc; o++)
+                zz[o] += v * w[o];
         }
     for (int64_t h = 0; h < heads; h++) {
         float v = 0.0f;
@@ -86,6 +94,18 @@ static int64_t row_edges(const gat__family_edges_args *a, int64_t i, int64_t *j,
     return count;
 }
 
+/* Edges ahead whose source rows are prefetched: the pass is bound by the
+ * latency of gathering one random source row (H*C floats) per edge. */
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 4
+#endif
+
+static inline void prefetch_row(const float *row, int64_t floats)
+{
+    for (int64_t o = 0; o < floats; o += 16)
+        __builtin_prefetch(row + o);
+}
+
 static void edge_row(const gat__family_edges_args *a, int64_t i, const row_scratch *s)
 {
     const gat__layer *layer = a->layer;
@@ -94,8 +114,18 @@ static void edge_row(const gat__family_edges_args *a, int64_t i, const row_scrat
     const int64_t heads = c->heads, channels = c->channels, hc = heads * channels,
                   width = gat__layer_out_width(c);
     const int64_t count = row_edges(a, i, s->j, s->attr);
-    for (int64_t k = 0; k < count; k++)
+    for (int64_t k = 0; k < count && k < PREFETCH_AHEAD; k++)
+        prefetch_row(a->h_src + s->j[k] * hc, hc);
+    for (int64_t k = 0; k < count; k++) {
+        if (k + PREFETCH_AHEAD < count)
+            prefetch_row(a->h_src + s->j[k + PREFETCH_AHEAD] * hc, hc);
         edge_logits(a, s->j[k], i, s->attr[k], s->z, s->logit + k * heads);
+    }
+    /* The next row's first sources, while this one finishes. */
+    if (i + 1 < g->num_nodes)
+        for (int64_t k = g->row_ptr[i + 1]; k < g->row_ptr[i + 2] &&
+                                             k < g->row_ptr[i + 1] + PREFETCH_AHEAD; k++)
+            prefetch_row(a->h_src + (int64_t)g->col[k] * hc, hc);
     memset(s->acc, 0, (size_t)hc * sizeof(float));
     if (count > 0) {
         /* max, exp and sum per head; the logits become alpha in place. */

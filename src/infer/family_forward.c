@@ -7,9 +7,10 @@
  *                 blocked GEMM of projection.c (a linear map is the
  *                 projection of a one-head layer);
  *   node terms    GATConv's scores s_src, s_dst [N, H]; with edge features
- *                 its lin_edge and att_edge folded into M [H, D] once, so an
- *                 edge's term costs D x H multiply-adds; the self-loops'
- *                 attributes (fill_value) [min(N_src, N_dst), D];
+ *                 its lin_edge and att_edge folded into one [D, H] matrix,
+ *                 so an edge's term costs D x H multiply-adds (GATv2Conv's
+ *                 needs W_edge, D x H*C per edge, transposed for contiguous
+ *                 rows); the self-loops' attributes [min(N_src, N_dst), D];
  *   edge pass     per destination row (family_edges.c), parallel over row
  *                 chunks, no atomics, a fixed order inside a row: the same
  *                 bits at any thread count. Nothing of size E x H x C.
@@ -94,11 +95,20 @@ static gat_status loop_attributes(gat_context *ctx, const gat__layer *layer, con
     return GAT_OK;
 }
 
-/* GATConv's edge term folded: M [H, D] = sum_c att_edge[h, c] W_edge[h*C + c, :]. */
-static void fold_edge_term(const gat__layer *layer, float *m)
+/* The edge term's matrix, transposed so that an edge adds contiguous rows:
+ * GATConv folds lin_edge and att_edge, edge_t [D, H] with
+ * edge_t[f, h] = sum_c att_edge[h, c] W_edge[h*C + c, f]; GATv2Conv
+ * keeps W_edge^T [D, H*C]. */
+static void edge_term_matrix(const gat__layer *layer, float *edge_t)
 {
     const gat_layer_config *c = &layer->config;
-    const int64_t d = c->edge_dim;
+    const int64_t d = c->edge_dim, hc = c->heads * c->channels;
+    if (c->type == GAT_LAYER_GATV2) {
+        for (int64_t o = 0; o < hc; o++)
+            for (int64_t f = 0; f < d; f++)
+                edge_t[f * hc + o] = layer->weight_edge[o * d + f];
+        return;
+    }
     for (int64_t hh = 0; hh < c->heads; hh++)
         for (int64_t f = 0; f < d; f++) {
             float acc = 0.0f;
@@ -106,19 +116,19 @@ static void fold_edge_term(const gat__layer *layer, float *m)
                 const int64_t o = hh * c->channels + ch;
                 acc += layer->att_edge[o] * layer->weight_edge[o * d + f];
             }
-            m[hh * d + f] = acc;
+            edge_t[f * c->heads + hh] = acc;
         }
 }
 
 /* The buffers of one call, sized for the widest layer. */
 typedef struct family_buffers {
-    float *h_src, *h_dst, *s_src, *s_dst, *res, *loop_attr, *m_edge, *between[2];
+    float *h_src, *h_dst, *s_src, *s_dst, *res, *loop_attr, *edge_t, *between[2];
 } family_buffers;
 
 static void free_buffers(gat_context *ctx, family_buffers *b)
 {
     float **all[] = {&b->h_src, &b->h_dst,     &b->s_src,  &b->s_dst,      &b->res,
-                     &b->loop_attr, &b->m_edge, &b->between[0], &b->between[1]};
+                     &b->loop_attr, &b->edge_t, &b->between[0], &b->between[1]};
     for (size_t k = 0; k < sizeof all / sizeof *all; k++)
         GAT_FREE(&ctx->allocator, *all[k]);
 }
@@ -150,7 +160,7 @@ static gat_status alloc_buffers(gat_context *ctx, const gat_model *m, const gat_
         (b->res = gat__alloc_array(ctx, n * width, sizeof(float), "residual", &status)) == NULL ||
         (b->loop_attr = gat__alloc_array(ctx, gat__graph_added_loops(g) * d, sizeof(float),
                                          "self-loop attributes", &status)) == NULL ||
-        (b->m_edge = gat__alloc_array(ctx, heads * d, sizeof(float), "edge term",
+        (b->edge_t = gat__alloc_array(ctx, hc * d, sizeof(float), "edge term",
                                       &status)) == NULL)
         goto fail;
     for (int k = 0; k < 2 && k + 1 < m->num_layers; k++)
@@ -195,15 +205,15 @@ static gat_status family_layer(gat_context *ctx, const gat__layer *layer, const 
     if (!v2) {
         head_scores(ctx, b->h_src, n_src, c->heads, c->channels, layer->att_src, b->s_src);
         head_scores(ctx, h_dst, n, c->heads, c->channels, layer->att_dst, b->s_dst);
-        if (c->edge_dim > 0)
-            fold_edge_term(layer, b->m_edge);
     }
+    if (c->edge_dim > 0)
+        edge_term_matrix(layer, b->edge_t);
     const double t1 = times != NULL ? seconds_now() : 0.0;
     gat__family_edges_args a = {
         .layer = layer, .graph = g, .h_src = b->h_src, .h_dst = h_dst, .s_src = b->s_src,
         .s_dst = b->s_dst, .res = layer->weight_res != NULL ? b->res : NULL,
         .edge_attr = c->edge_dim > 0 ? edge_attr : NULL, .loop_attr = b->loop_attr,
-        .m_edge = b->m_edge, .out = out, .attention = attention, .loops_before = loops_before};
+        .edge_t = b->edge_t, .out = out, .attention = attention, .loops_before = loops_before};
     status = gat__family_edges(ctx, &a);
     if (times != NULL) {
         times->projection += t1 - t0;
