@@ -37,9 +37,9 @@ typedef struct phase_times {
     double *step, *forward, *backward, *update;
 } phase_times;
 
-int bench_train(gat_context *ctx, gat_model *model, const gat_graph *g, const float *x,
-                int64_t f, const int *thread_counts, int num_thread_counts, int reps,
-                int warmup, uint64_t seed, gat_output *json_out)
+int bench_train(gat_context *ctx, gat_model *model, const gat_graph *g,
+                const gat_inputs *inputs, const int *thread_counts, int num_thread_counts,
+                int reps, int warmup, uint64_t seed, gat_output *json_out)
 {
     const int64_t n = gat_graph_num_nodes(g), width = gat_model_out_features(model);
     const double dropouts[2] = {0.0, 0.6};
@@ -63,7 +63,7 @@ int bench_train(gat_context *ctx, gat_model *model, const gat_graph *g, const fl
         o.attention_dropout = dropouts[d];
         o.seed = seed;
         gat_trainer *t = NULL;
-        cli_check(program, ctx, gat_trainer_create(ctx, &t, model, g, x, n, f, &o));
+        cli_check(program, ctx, gat_trainer_create_inputs(ctx, &t, model, g, inputs, &o));
         for (int tc = 0; tc < num_thread_counts; tc++) {
             cli_check(program, ctx, gat_context_set_threads(ctx, thread_counts[tc]));
             printf("train step, attention dropout %.1f, threads %d (%s input)\n", dropouts[d],

@@ -807,8 +807,8 @@ int main(int argc, char **argv)
                            max_degree, source.description, ordering_names[o.ordering],
                            reorder_ms, json_out};
     rc = strcmp(o.mode, "train") == 0
-             ? bench_train(ctx, model, g, x, f, o.thread_counts, o.num_thread_counts, o.reps,
-                           o.warmup, o.seed, json_out)
+             ? bench_train(ctx, model, g, &forward_inputs, o.thread_counts, o.num_thread_counts,
+                           o.reps, o.warmup, o.seed, json_out)
              : bench_infer(&run);
 done:
     free(out);

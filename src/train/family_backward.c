@@ -46,12 +46,12 @@ typedef struct back_args {
     const float *g;           /* [N_dst, W] */
     const uint8_t *keep;
     float keep_scale;
-    float *alpha_keep, *de;   /* [E', H] */
     float *d_xs, *d_xd;       /* [N_src, H*C], [N_dst, H*C] */
     float *d_sd;              /* [N_dst, H] */
     float *d_edge_attr;       /* [E, D] or NULL */
     float *partials;          /* [blocks, part] */
     int64_t part;             /* floats per block partial */
+    bool prefetch;            /* see gat__worth_prefetching */
     const gat_layer_config *c;
 } back_args;
 
@@ -63,19 +63,18 @@ static int64_t partial_floats(const gat_layer_config *c)
     return hc + (c->type == GAT_LAYER_GATV2 ? hc : c->heads) * c->edge_dim;
 }
 
-/* gy [H*C]: the gradient of row i's aggregation per head. */
-static GAT_ALWAYS_INLINE void row_gradient(const back_args *b, int64_t i, float *gy)
+/* Row i's aggregation gradient per head [H*C]: g's row itself when the
+ * heads are concatenated, else g / H per head, written into buf. */
+static GAT_ALWAYS_INLINE const float *row_gradient(const back_args *b, int64_t i, float *buf,
+                                                   const int64_t heads, const int64_t ch)
 {
-    const gat_layer_config *c = b->c;
-    const int64_t hc = c->heads * c->channels;
-    if (c->concat) {
-        memcpy(gy, b->g + i * hc, (size_t)hc * sizeof *gy);
-        return;
-    }
-    const float *g = b->g + i * c->channels;
-    for (int64_t h = 0; h < c->heads; h++)
-        for (int64_t k = 0; k < c->channels; k++)
-            gy[h * c->channels + k] = g[k] / (float)c->heads;
+    if (b->c->concat)
+        return b->g + i * heads * ch;
+    const float *g = b->g + i * ch;
+    for (int64_t h = 0; h < heads; h++)
+        for (int64_t k = 0; k < ch; k++)
+            buf[h * ch + k] = g[k] / (float)heads;
+    return buf;
 }
 
 static GAT_ALWAYS_INLINE float keep_factor(const back_args *b, int64_t p, int64_t h, int64_t bytes)
@@ -85,75 +84,86 @@ static GAT_ALWAYS_INLINE float keep_factor(const back_args *b, int64_t p, int64_
     return (float)((b->keep[p * bytes + h / 8] >> (h % 8)) & 1) * b->keep_scale;
 }
 
-/* Pass A over row i; part the block's partial; buf the thread's row buffer. */
-static void backward_row(const back_args *b, int64_t i, float *part, float *buf)
+/* What both passes compute for slot p (row i, source j) with the row's
+ * aggregation gradient gy: the logits (z [H] GATConv's LeakyReLU input, zc
+ * [2 H*C] GATv2's, second half scratch), alpha [H], the attention
+ * dropout's factors kf [H] and d alpha [H] (through them); prod [H*C] and
+ * logit [H] are scratch. The same operations in both passes, so the same
+ * bits. */
+static GAT_ALWAYS_INLINE void edge_terms(const back_args *b, int64_t p, int64_t i, int64_t j,
+                                         const float *restrict gy, const float *restrict stats,
+                                         float *restrict z, float *restrict zc,
+                                         float *restrict alpha, float *restrict kf,
+                                         float *restrict d_alpha, float *restrict prod,
+                                         float *restrict logit, const int64_t heads,
+                                         const int64_t ch)
+{
+    const gat__trainfam_pass *a = &b->pass;
+    const int64_t hc = heads * ch, bytes = gat__mask_bytes(heads);
+    const float *restrict v = a->st->xs + j * hc;
+    gat__trainfam_logits(a, p, i, j, logit, z, zc, heads, ch);
+    for (int64_t o = 0; o < hc; o++)
+        prod[o] = gy[o] * v[o];
+    for (int64_t h = 0; h < heads; h++) {
+        alpha[h] = gat__trainfam_alpha(logit[h], stats[h], stats[heads + h]);
+        kf[h] = keep_factor(b, p, h, bytes);
+        float sum = 0.0f;
+        for (int64_t c = 0; c < ch; c++)
+            sum += prod[h * ch + c];
+        d_alpha[h] = sum * kf[h];
+    }
+}
+
+/* Pass A over row i; part the block's partial; buf the thread's row
+ * buffer (per edge of the row: z [H], alpha [H], d alpha [H] and GATv2's
+ * z [H*C]; then the row's vectors). */
+static GAT_ALWAYS_INLINE void backward_row(const back_args *b, int64_t i, float *part,
+                                           float *buf, const int64_t heads, const int64_t ch)
 {
     const gat__trainfam_pass *a = &b->pass;
     const gat__trainfam_edges *e = a->e;
     const gat__trainfam_layer *st = a->st;
-    const int64_t heads = a->heads, ch = a->channels, hc = a->hc, dim = a->dim;
+    const int64_t hc = heads * ch, dim = a->dim, md = e->max_degree;
     const int64_t first = e->row_ptr[i], degree = e->row_ptr[i + 1] - first;
-    const int64_t bytes = gat__mask_bytes(heads);
-    float *z_row = buf;                          /* [degree, H] GATConv's z */
-    float *d_alpha = z_row + e->max_degree * heads; /* [degree, H] */
-    float *gy = d_alpha + e->max_degree * heads, *zc = gy + hc, *dzc = zc + hc;
-    float *logit = dzc + hc, *dot = logit + heads, *de = dot + heads;
-    float *d_loop = de + heads; /* [D] the gradient of the row's loop attribute */
-    float *d_xd = b->d_xd + i * hc, *d_sd = b->d_sd + i * heads;
-    const float *shift = st->shift + i * heads, *inv = st->inv_sum + i * heads;
-    float *p_att = part, *p_edge = part + hc;
-    row_gradient(b, i, gy);
-    memset(dot, 0, (size_t)heads * sizeof *dot);
+    float *z_row = buf, *alpha_row = z_row + md * heads, *d_alpha = alpha_row + md * heads;
+    float *zc_row = d_alpha + md * heads; /* [degree, H*C] GATv2 only, + H*C scratch */
+    float *gy_buf = zc_row + (a->v2 ? (md + 1) * hc : 0), *dzc = gy_buf + hc, *logit = dzc + hc;
+    float *de_h = logit + heads, *d_loop = de_h + heads; /* d_loop [D] */
+    float *restrict d_xd = b->d_xd + i * hc, *restrict d_sd = b->d_sd + i * heads;
+    float *stats = st->stats + i * 3 * heads, *dot = stats + 2 * heads;
+    float *restrict p_att = part, *restrict p_edge = part + hc;
+    const float *restrict gy = row_gradient(b, i, gy_buf, heads, ch);
+    for (int64_t h = 0; h < heads; h++)
+        dot[h] = 0.0f;
     for (int64_t k = 0; k < degree; k++) {
         const int64_t p = first + k, j = e->src[p];
-        const float *v = st->xs + j * hc;
-        gat__trainfam_logits(a, p, i, j, logit, z_row + k * heads, zc);
-        for (int64_t h = 0; h < heads; h++) {
-            const float alpha = gat__trainfam_alpha(logit[h], shift[h], inv[h]);
-            const float kf = keep_factor(b, p, h, bytes);
-            float s = 0.0f;
-            for (int64_t c = 0; c < ch; c++)
-                s += gy[h * ch + c] * v[h * ch + c];
-            const float da = s * kf;
-            b->alpha_keep[p * heads + h] = alpha * kf;
-            d_alpha[k * heads + h] = da;
-            dot[h] += alpha * da;
-        }
+        if (b->prefetch && p + GAT_TRAIN_PREFETCH < e->num_slots)
+            gat__prefetch_floats(st->xs + (int64_t)e->src[p + GAT_TRAIN_PREFETCH] * hc, hc);
+        float *alpha = alpha_row + k * heads, *da = d_alpha + k * heads;
+        edge_terms(b, p, i, j, gy, stats, z_row + k * heads, zc_row + k * hc, alpha, logit, da,
+                   dzc, de_h, heads, ch);
+        for (int64_t h = 0; h < heads; h++)
+            dot[h] += alpha[h] * da[h];
     }
-    memset(d_xd, 0, (size_t)hc * sizeof *d_xd);
-    memset(d_sd, 0, (size_t)heads * sizeof *d_sd);
+    for (int64_t o = 0; o < hc; o++)
+        d_xd[o] = 0.0f;
+    for (int64_t h = 0; h < heads; h++)
+        d_sd[h] = 0.0f;
     if (b->d_edge_attr != NULL)
-        memset(d_loop, 0, (size_t)dim * sizeof *d_loop);
+        for (int64_t d = 0; d < dim; d++)
+            d_loop[d] = 0.0f;
     for (int64_t k = 0; k < degree; k++) {
-        const int64_t p = first + k, j = e->src[p];
+        const int64_t p = first + k;
         const float *attr = a->with_edges
                                 ? gat__slot_attr(e, a->edge_attr, st->loop_attr, dim, p, i)
                                 : NULL;
         float *d_attr = NULL;
         if (b->d_edge_attr != NULL && a->with_edges)
             d_attr = e->pos[p] >= 0 ? b->d_edge_attr + e->pos[p] * dim : d_loop;
-        for (int64_t h = 0; h < heads; h++) {
-            /* alpha again (not alpha * keep): the softmax's own backward */
-            float alpha;
-            if (a->v2) {
-                alpha = 0.0f; /* set below from the logits */
-            } else {
-                const float z = z_row[k * heads + h];
-                alpha = gat__trainfam_alpha(gat__leaky(z, a->slope), shift[h], inv[h]);
-            }
-            de[h] = alpha;
-        }
-        if (a->v2) {
-            gat__trainfam_logits(a, p, i, j, logit, NULL, zc);
-            for (int64_t h = 0; h < heads; h++)
-                de[h] = gat__trainfam_alpha(logit[h], shift[h], inv[h]);
-        }
-        for (int64_t h = 0; h < heads; h++)
-            de[h] = de[h] * (d_alpha[k * heads + h] - dot[h]);
         if (!a->v2) {
             for (int64_t h = 0; h < heads; h++) {
-                const float dz = z_row[k * heads + h] > 0.0f ? de[h] : de[h] * a->slope;
-                b->de[p * heads + h] = dz;
+                const float de = alpha_row[k * heads + h] * (d_alpha[k * heads + h] - dot[h]);
+                const float dz = z_row[k * heads + h] > 0.0f ? de : de * a->slope;
                 d_sd[h] += dz;
                 if (a->with_edges) {
                     for (int64_t d = 0; d < dim; d++)
@@ -165,21 +175,25 @@ static void backward_row(const back_args *b, int64_t i, float *part, float *buf)
             }
             continue;
         }
-        for (int64_t h = 0; h < heads; h++) {
-            b->de[p * heads + h] = de[h];
-            for (int64_t c = 0; c < ch; c++) {
-                const int64_t o = h * ch + c;
-                const float zv = zc[o];
-                p_att[o] += de[h] * gat__leaky(zv, a->slope);
-                const float d = de[h] * a->att[o];
-                dzc[o] = zv > 0.0f ? d : d * a->slope;
-                d_xd[o] += dzc[o];
+        const float *restrict zc = zc_row + k * hc;
+        for (int64_t h = 0; h < heads; h++)
+            de_h[h] = alpha_row[k * heads + h] * (d_alpha[k * heads + h] - dot[h]);
+        {
+            const float *restrict att = a->att, *restrict dh = de_h;
+            float *restrict dz = dzc;
+            const float slope = a->slope;
+            for (int64_t o = 0; o < hc; o++) {
+                const float zv = zc[o], de = dh[o / ch];
+                p_att[o] += de * gat__leaky(zv, slope);
+                const float d = de * att[o];
+                dz[o] = zv > 0.0f ? d : d * slope;
+                d_xd[o] += dz[o];
             }
         }
         if (a->with_edges) {
-            const float *w = a->weight_edge;
-            for (int64_t o = 0; o < hc; o++)
-                for (int64_t d = 0; d < dim; d++)
+            const float *restrict w = a->weight_edge;
+            for (int64_t d = 0; d < dim; d++)
+                for (int64_t o = 0; o < hc; o++)
                     p_edge[o * dim + d] += dzc[o] * attr[d];
             if (d_attr != NULL)
                 for (int64_t d = 0; d < dim; d++) {
@@ -201,40 +215,62 @@ static void backward_row(const back_args *b, int64_t i, float *part, float *buf)
             }
     }
     if (b->d_edge_attr != NULL && a->with_edges)
-        gat__trainfam_fill_backward_row(e, b->c, a->edge_attr, st->loop_attr, i, d_loop, b->d_edge_attr);
+        gat__trainfam_fill_backward_row(e, b->c, a->edge_attr, st->loop_attr, i, d_loop,
+                                        b->d_edge_attr);
 }
 
-/* Pass B over source j: d xs of row j; part the block's d att_src partial. */
-static void gather_row(const back_args *b, int64_t j, float *part, float *buf)
+/* Pass B over source j: d xs of row j; part the block's d att_src
+ * partial. Each edge's coefficient and gradient again, from the row's
+ * statistics (nothing was kept per edge). */
+static GAT_ALWAYS_INLINE void gather_row(const back_args *b, int64_t j, float *part, float *buf,
+                                         const int64_t heads, const int64_t ch)
 {
     const gat__trainfam_pass *a = &b->pass;
     const gat__trainfam_edges *e = a->e;
     const gat__trainfam_layer *st = a->st;
-    const int64_t heads = a->heads, ch = a->channels, hc = a->hc;
-    float *gy = buf, *zc = gy + hc, *ds = zc + hc;
-    float *d_xs = b->d_xs + j * hc;
-    memset(d_xs, 0, (size_t)hc * sizeof *d_xs);
-    memset(ds, 0, (size_t)heads * sizeof *ds);
+    const int64_t hc = heads * ch;
+    float *gy_buf = buf, *zc = gy_buf + hc, *prod = zc + 2 * hc, *ds = prod + hc;
+    float *z = ds + heads, *alpha = z + heads, *kf = alpha + heads, *da = kf + heads;
+    float *de = da + heads, *logit = de + heads;
+    /* Summed here, stored at the end: the target may be xs_j itself. */
+    float *restrict d_xs = logit + heads;
+    for (int64_t o = 0; o < hc; o++)
+        d_xs[o] = 0.0f;
+    for (int64_t h = 0; h < heads; h++)
+        ds[h] = 0.0f;
+    const int64_t g_width = b->c->concat ? hc : ch;
     for (int64_t q = e->src_ptr[j]; q < e->src_ptr[j + 1]; q++) {
         const int64_t p = e->by_src[q], i = e->by_src_dst[q];
-        row_gradient(b, i, gy);
-        for (int64_t h = 0; h < heads; h++) {
-            const float ak = b->alpha_keep[p * heads + h];
-            for (int64_t c = 0; c < ch; c++)
-                d_xs[h * ch + c] += ak * gy[h * ch + c];
+        if (b->prefetch && q + GAT_TRAIN_PREFETCH < e->num_slots) {
+            /* The rows of a coming edge's destination: random reads. */
+            const int64_t ip = e->by_src_dst[q + GAT_TRAIN_PREFETCH];
+            gat__prefetch_floats(b->g + ip * g_width, g_width);
+            gat__prefetch_floats(st->stats + ip * 3 * heads, 3 * heads);
+            if (a->v2)
+                gat__prefetch_floats(st->xd + ip * hc, hc);
+            else
+                gat__prefetch_floats(st->sd + ip * heads, heads);
         }
+        const float *restrict gy = row_gradient(b, i, gy_buf, heads, ch);
+        const float *stats = st->stats + i * 3 * heads;
+        edge_terms(b, p, i, j, gy, stats, z, zc, alpha, kf, da, prod, logit, heads, ch);
+        for (int64_t h = 0; h < heads; h++) {
+            de[h] = alpha[h] * (da[h] - stats[2 * heads + h]);
+            kf[h] *= alpha[h];
+        }
+        for (int64_t o = 0; o < hc; o++)
+            d_xs[o] += kf[o / ch] * gy[o];
         if (!a->v2) {
             for (int64_t h = 0; h < heads; h++)
-                ds[h] += b->de[p * heads + h];
+                ds[h] += z[h] > 0.0f ? de[h] : de[h] * a->slope;
             continue;
         }
-        gat__trainfam_v2_z(a, p, i, j, zc);
-        for (int64_t h = 0; h < heads; h++) {
-            const float de = b->de[p * heads + h];
-            for (int64_t c = 0; c < ch; c++) {
-                const int64_t o = h * ch + c;
-                const float d = de * a->att[o];
-                d_xs[o] += zc[o] > 0.0f ? d : d * a->slope;
+        {
+            const float *restrict dh = de, *restrict att = a->att;
+            const float slope = a->slope;
+            for (int64_t o = 0; o < hc; o++) {
+                const float d = dh[o / ch] * att[o];
+                d_xs[o] += zc[o] > 0.0f ? d : d * slope;
             }
         }
     }
@@ -247,6 +283,25 @@ static void gather_row(const back_args *b, int64_t j, float *part, float *buf)
                 part[o] += ds[h] * xs[o];
             }
     }
+    memcpy(b->d_xs + j * hc, d_xs, (size_t)hc * sizeof *d_xs);
+}
+
+/* Pass A over rows [first, last) or pass B over sources [first, last),
+ * the shape constant where train_shapes.h lists it. */
+static void backward_rows(const back_args *b, int64_t first, int64_t last, float *part,
+                          float *buf, bool gather)
+{
+#define FIXED_(H, C)                                                                   \
+    for (int64_t i = first; i < last; i++) {                                           \
+        if (gather)                                                                    \
+            gather_row(b, i, part, buf, H, C);                                         \
+        else                                                                           \
+            backward_row(b, i, part, buf, H, C);                                       \
+    }
+#define GENERIC_() FIXED_(b->pass.heads, b->pass.channels)
+    GAT__TRAIN_SHAPES(b->pass.heads, b->pass.channels, FIXED_, GENERIC_);
+#undef FIXED_
+#undef GENERIC_
 }
 
 /* out [width] += the blocks' partials [blocks, stride] in block order. */
@@ -265,7 +320,8 @@ static void add_partials(const float *partials, int64_t blocks, int64_t stride, 
 static int64_t back_row_floats(const gat_layer_config *c, int64_t max_degree)
 {
     const int64_t hc = c->heads * c->channels;
-    return 2 * max_degree * c->heads + 3 * hc + 3 * c->heads + c->edge_dim + 16;
+    return 3 * max_degree * c->heads + (c->type == GAT_LAYER_GATV2 ? (max_degree + 1) * hc : 0) +
+           5 * hc + 8 * c->heads + c->edge_dim + 16;
 }
 
 static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const float *g,
@@ -299,19 +355,26 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
     const gat__dropout drop_att = gat__dropout_make(t->options.seed, t->steps, l,
                                                     GAT__DROP_ATTENTION,
                                                     (float)t->options.attention_dropout);
+    /* Pass B reads only its own source row of xs (and other rows of xd),
+     * so d xs can take xs's place, unless GATv2 reads xs as xd (one input,
+     * shared weights): no [N, H*C] buffer more. The forward is then spent. */
+    float *d_xs = v2 && st->xd == st->xs ? fam->d_xs : st->xs;
+    /* d xd goes where the model's output was (at least [N_dst, H*C], see
+     * gat_trainer_create): the loss has read it, its gradient is apart. */
+    float *d_xd = t->logits;
+    t->forward_spent = true;
     back_args b = {.pass = gat__trainfam_pass_make(layer, st, fam->edge_attr),
                    .layer = layer,
                    .g = g,
                    .keep = st->used_attention_keep ? st->attention_keep : NULL,
                    .keep_scale = drop_att.scale,
-                   .alpha_keep = fam->edge_a,
-                   .de = fam->edge_b,
-                   .d_xs = fam->d_xs,
-                   .d_xd = fam->d_xd,
+                   .d_xs = d_xs,
+                   .d_xd = d_xd,
                    .d_sd = fam->d_sd,
                    .d_edge_attr = c->edge_dim > 0 ? d_edge_attr : NULL,
                    .partials = fam->partials,
                    .part = partial_floats(c),
+                   .prefetch = gat__worth_prefetching(e->num_src, hc),
                    .c = c};
     const int64_t per_thread = back_row_floats(c, e->max_degree);
     const int64_t work = (e->num_slots * (c->edge_dim + 6) + e->num_dst) * hc;
@@ -330,9 +393,8 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
         const int64_t end = (blk + 1) * GAT_REDUCE_BLOCK < e->num_dst
                                 ? (blk + 1) * GAT_REDUCE_BLOCK
                                 : e->num_dst;
-        for (int64_t i = blk * GAT_REDUCE_BLOCK; i < end; i++)
-            backward_row(&b, i, fam->partials + blk * b.part,
-                         scratch + gat__thread_id() * per_thread);
+        backward_rows(&b, blk * GAT_REDUCE_BLOCK, end, fam->partials + blk * b.part,
+                      scratch + gat__thread_id() * per_thread, false);
     }
     float *d_att = v2 ? gr.att : gr.att_dst;
     add_partials(fam->partials, row_blocks, b.part, 0, hc, d_att);
@@ -366,8 +428,8 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
         const int64_t end = (blk + 1) * GAT_REDUCE_BLOCK < e->num_src
                                 ? (blk + 1) * GAT_REDUCE_BLOCK
                                 : e->num_src;
-        for (int64_t j = blk * GAT_REDUCE_BLOCK; j < end; j++)
-            gather_row(&b, j, fam->partials + blk * hc, scratch + gat__thread_id() * per_thread);
+        backward_rows(&b, blk * GAT_REDUCE_BLOCK, end, fam->partials + blk * hc,
+                      scratch + gat__thread_id() * per_thread, true);
     }
     if (!v2)
         add_partials(fam->partials, src_blocks, hc, 0, hc, gr.att_src);
@@ -377,12 +439,12 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
     const bool alias = st->xd == st->xs;
     if (alias)
         for (int64_t k = 0; k < e->num_src * hc; k++)
-            fam->d_xs[k] += fam->d_xd[k];
-    gat__linear_backward(ctx, in, fam->d_xs, e->num_src, f, hc, layer->weight, gr.weight,
+            d_xs[k] += d_xd[k];
+    gat__linear_backward(ctx, in, d_xs, e->num_src, f, hc, layer->weight, gr.weight,
                          v2 ? gr.bias_src : NULL, d_in, true, fam->tmp_in, fam->partials);
     if (!alias) {
         const bool own = layer->weight_dst != NULL;
-        gat__linear_backward(ctx, in_dst, fam->d_xd, e->num_dst, f_dst, hc,
+        gat__linear_backward(ctx, in_dst, d_xd, e->num_dst, f_dst, hc,
                              own ? layer->weight_dst : layer->weight,
                              own ? gr.weight_dst : gr.weight,
                              v2 ? (own ? gr.bias_dst : gr.bias_src) : NULL, d_in_dst, true,
@@ -396,6 +458,14 @@ gat_status gat__trainfam_backward(gat_context *ctx, gat_trainer *t, const float 
 {
     gat__trainfam *fam = t->family;
     const gat_model *m = t->model;
+    if (t->forward_spent) {
+        /* A second backward of the same forward: the first wrote gradients
+         * over the projected rows. The forward is redone (the same step,
+         * so the same masks and bits). */
+        gat_status status = gat__trainfam_forward(ctx, t, true);
+        if (status != GAT_OK)
+            return status;
+    }
     if (d_edge_attr != NULL)
         memset(d_edge_attr, 0,
                (size_t)(fam->num_input_edges * fam->edge_dim) * sizeof *d_edge_attr);

@@ -35,8 +35,7 @@ void gat__trainfam_free(const gat_allocator *a, gat__trainfam **family, int laye
             GAT_FREE(a, st->sd);
             GAT_FREE(a, st->loop_attr);
             GAT_FREE(a, st->edge_proj);
-            GAT_FREE(a, st->shift);
-            GAT_FREE(a, st->inv_sum);
+            GAT_FREE(a, st->stats);
             GAT_FREE(a, st->attention_keep);
             if (l + 1 < layers)
                 GAT_FREE(a, st->output);
@@ -44,10 +43,7 @@ void gat__trainfam_free(const gat_allocator *a, gat__trainfam **family, int laye
         GAT_FREE(a, f->layers);
     }
     GAT_FREE(a, f->d_xs);
-    GAT_FREE(a, f->d_xd);
     GAT_FREE(a, f->d_sd);
-    GAT_FREE(a, f->edge_a);
-    GAT_FREE(a, f->edge_b);
     GAT_FREE(a, f->tmp_in);
     GAT_FREE(a, f->edge_u);
     GAT_FREE(a, f->partials);
@@ -98,7 +94,7 @@ gat_status gat__trainfam_create(gat_context *ctx, gat_trainer *t, const gat_inpu
     if ((f->layers = gat__calloc_array(ctx, layers, sizeof *f->layers, "trainer layers",
                                        &status)) == NULL)
         goto fail;
-    int64_t max_src_hc = 0, max_dst_hc = 0, max_dst_h = 0, max_edge_h = 0, max_in = 0;
+    int64_t max_src_hc = 0, max_dst_h = 0, max_in = 0;
     int64_t max_partials = 0, max_u = 0;
     for (int l = 0; l < layers; l++) {
         const gat__layer *layer = &m->layers[l];
@@ -106,7 +102,8 @@ gat_status gat__trainfam_create(gat_context *ctx, gat_trainer *t, const gat_inpu
         gat__trainfam_layer *st = &f->layers[l];
         gat__trainfam_edges *e = &f->edges[c->add_self_loops ? 1 : 0];
         if (!e->built &&
-            (status = gat__trainfam_edges_build(ctx, t->graph, c->add_self_loops, e)) != GAT_OK)
+            (status = gat__trainfam_edges_build(ctx, t->graph, c->add_self_loops,
+                                                f->edge_attr != NULL, e)) != GAT_OK)
             goto fail;
         st->edges = e;
         const int64_t n_src = e->num_src, n_dst = e->num_dst, slots = e->num_slots;
@@ -135,11 +132,10 @@ gat_status gat__trainfam_create(gat_context *ctx, gat_trainer *t, const gat_inpu
         }
         if (c->edge_dim > 0) {
             ALLOC(st->loop_attr, max64(e->num_loops, 1) * c->edge_dim, "self-loop attributes");
-            if (c->type == GAT_LAYER_GAT)
-                ALLOC(st->edge_proj, c->heads * c->edge_dim, "edge attention projection");
+            ALLOC(st->edge_proj, (c->type == GAT_LAYER_GAT ? c->heads : hc) * c->edge_dim,
+                  "edge projection");
         }
-        ALLOC(st->shift, n_dst * c->heads, "softmax shifts");
-        ALLOC(st->inv_sum, n_dst * c->heads, "softmax sums");
+        ALLOC(st->stats, n_dst * 3 * c->heads, "softmax statistics");
         if (t->options.attention_dropout > 0.0)
             ALLOC(st->attention_keep, max64(slots, 1) * gat__mask_bytes(c->heads),
                   "attention dropout mask");
@@ -148,9 +144,7 @@ gat_status gat__trainfam_create(gat_context *ctx, gat_trainer *t, const gat_inpu
         else
             st->output = t->logits;
         max_src_hc = max64(max_src_hc, n_src * hc);
-        max_dst_hc = max64(max_dst_hc, n_dst * hc);
         max_dst_h = max64(max_dst_h, n_dst * c->heads);
-        max_edge_h = max64(max_edge_h, slots * c->heads);
         max_in = max64(max_in, max64(n_src * f_in, n_dst * f_dst));
         max_u = max64(max_u, c->heads * c->edge_dim);
         const int64_t row_blocks = (n_dst + GAT_REDUCE_BLOCK - 1) / GAT_REDUCE_BLOCK;
@@ -163,10 +157,7 @@ gat_status gat__trainfam_create(gat_context *ctx, gat_trainer *t, const gat_inpu
         max_partials = max64(max_partials, gat__linear_backward_scratch(n_dst, f_dst, width));
     }
     ALLOC(f->d_xs, max64(max_src_hc, 1), "projected-feature gradient");
-    ALLOC(f->d_xd, max64(max_dst_hc, 1), "projected-feature gradient");
     ALLOC(f->d_sd, max64(max_dst_h, 1), "score gradient");
-    ALLOC(f->edge_a, max64(max_edge_h, 1), "attention coefficients");
-    ALLOC(f->edge_b, max64(max_edge_h, 1), "attention gradients");
     ALLOC(f->tmp_in, max64(max_in, 1), "input gradient");
     ALLOC(f->edge_u, max64(max_u, 1), "edge-term sums");
     ALLOC(f->partials, max64(max_partials, 1), "gradient partial sums");

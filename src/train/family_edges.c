@@ -26,7 +26,7 @@ void gat__trainfam_edges_free(const gat_allocator *allocator, gat__trainfam_edge
 }
 
 gat_status gat__trainfam_edges_build(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
-                                   gat__trainfam_edges *e)
+                                     bool positions, gat__trainfam_edges *e)
 {
     memset(e, 0, sizeof *e);
     const int64_t n_dst = gat_graph_num_nodes(graph), n_src = gat_graph_num_src_nodes(graph);
@@ -44,13 +44,15 @@ gat_status gat__trainfam_edges_build(gat_context *ctx, const gat_graph *graph, b
     ALLOC_E(dst, slots, false, "attention edge targets");
     ALLOC_E(e->row_ptr, n_dst + 1, true, "attention edge offsets");
     ALLOC_E(e->src, slots, false, "attention edge sources");
-    ALLOC_E(e->pos, slots, false, "attention edge positions");
+    if (positions)
+        ALLOC_E(e->pos, slots, false, "attention edge positions");
     ALLOC_E(e->src_ptr, n_src + 1, true, "transposed edge offsets");
     ALLOC_E(e->by_src, slots, false, "transposed edge slots");
     ALLOC_E(e->by_src_dst, slots, false, "transposed edge targets");
 #undef ALLOC_E
     if ((status = gat_graph_edges(ctx, graph, add_self_loops, src, dst)) != GAT_OK ||
-        (status = gat_graph_edge_positions(ctx, graph, add_self_loops, e->pos)) != GAT_OK)
+        (positions &&
+         (status = gat_graph_edge_positions(ctx, graph, add_self_loops, e->pos)) != GAT_OK))
         goto fail;
     /* Library order is destination-major: rows are runs of equal dst. */
     for (int64_t p = 0; p < slots; p++) {

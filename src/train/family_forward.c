@@ -25,6 +25,7 @@ gat__trainfam_pass gat__trainfam_pass_make(const gat__layer *layer, const gat__t
     a.e = st->edges;
     a.att = layer->att;
     a.weight_edge = layer->weight_edge;
+    a.weight_edge_t = c->type == GAT_LAYER_GATV2 ? st->edge_proj : NULL;
     a.edge_attr = edge_attr;
     a.heads = c->heads;
     a.channels = c->channels;
@@ -77,11 +78,17 @@ static void project(gat_context *ctx, const gat__layer *layer, gat__trainfam_lay
 }
 
 /* GATConv's edge term folded through att_edge: M [H, D] with
- * M[h, d] = sum_c att_edge[h, c] W_edge[h*C + c, d]. */
+ * M[h, d] = sum_c att_edge[h, c] W_edge[h*C + c, d]; GATv2's W_edge^T. */
 static void edge_projection(const gat__layer *layer, float *m)
 {
     const gat_layer_config *c = &layer->config;
-    const int64_t dim = c->edge_dim;
+    const int64_t dim = c->edge_dim, hc = c->heads * c->channels;
+    if (c->type == GAT_LAYER_GATV2) {
+        for (int64_t o = 0; o < hc; o++)
+            for (int64_t d = 0; d < dim; d++)
+                m[d * hc + o] = layer->weight_edge[o * dim + d];
+        return;
+    }
     for (int64_t h = 0; h < c->heads; h++)
         for (int64_t d = 0; d < dim; d++) {
             float s = 0.0f;
@@ -98,49 +105,59 @@ typedef struct row_args {
     float *out;
     const uint8_t *keep;
     float keep_scale;
-    bool training;
+    bool training, prefetch;
     gat_activation act;
 } row_args;
 
 /* Row i: logits into buf [degree, H] (zc, z scratch after it), softmax,
  * aggregation into out's row. */
-static void forward_row(const row_args *r, int64_t i, float *buf)
+static GAT_ALWAYS_INLINE void forward_row(const row_args *r, int64_t i, float *buf,
+                                          const int64_t heads, const int64_t ch)
 {
     const gat__trainfam_pass *a = &r->pass;
     const gat__trainfam_edges *e = a->e;
-    const int64_t heads = a->heads, ch = a->channels, hc = a->hc;
+    const int64_t hc = heads * ch;
     const int64_t first = e->row_ptr[i], degree = e->row_ptr[i + 1] - first;
     const int64_t width = a->c->concat ? hc : ch;
-    float *logit = buf, *z = buf + e->max_degree * heads, *zc = z + heads, *agg = zc + hc;
-    float *shift = a->st->shift + i * heads, *inv = a->st->inv_sum + i * heads;
+    float *logit = buf, *z = buf + e->max_degree * heads, *zc = z + heads, *agg = zc + 2 * hc;
+    float *shift = a->st->stats + i * 3 * heads, *inv = shift + heads;
     for (int64_t h = 0; h < heads; h++)
         shift[h] = -INFINITY;
     for (int64_t k = 0; k < degree; k++) {
         float *lk = logit + k * heads;
-        gat__trainfam_logits(a, first + k, i, e->src[first + k], lk, z, zc);
+        if (r->prefetch && first + k + GAT_TRAIN_PREFETCH < e->num_slots)
+            gat__prefetch_floats(a->st->xs + (int64_t)e->src[first + k + GAT_TRAIN_PREFETCH] * hc,
+                                 hc);
+        gat__trainfam_logits(a, first + k, i, e->src[first + k], lk, z, zc, heads, ch);
         for (int64_t h = 0; h < heads; h++)
             shift[h] = lk[h] > shift[h] ? lk[h] : shift[h];
     }
+    for (int64_t h = 0; h < heads; h++)
+        inv[h] = 0.0f;
+    for (int64_t k = 0; k < degree; k++)
+        for (int64_t h = 0; h < heads; h++)
+            inv[h] += gat__exp_nonpositive_fma(logit[k * heads + h] - shift[h]);
     for (int64_t h = 0; h < heads; h++) {
-        float sum = 0.0f;
-        for (int64_t k = 0; k < degree; k++)
-            sum += gat__exp_nonpositive_fma(logit[k * heads + h] - shift[h]);
         if (degree == 0)
             shift[h] = 0.0f;
-        inv[h] = degree > 0 ? 1.0f / sum : 0.0f;
+        inv[h] = degree > 0 ? 1.0f / inv[h] : 0.0f;
     }
-    memset(agg, 0, (size_t)hc * sizeof *agg);
+    for (int64_t o = 0; o < hc; o++)
+        agg[o] = 0.0f;
     const int64_t bytes = gat__mask_bytes(heads);
     for (int64_t k = 0; k < degree; k++) {
-        const float *v = a->st->xs + (int64_t)e->src[first + k] * hc;
+        const float *restrict v = a->st->xs + (int64_t)e->src[first + k] * hc;
         for (int64_t h = 0; h < heads; h++) {
             float alpha = gat__trainfam_alpha(logit[k * heads + h], shift[h], inv[h]);
             if (r->keep != NULL)
                 alpha *= (float)((r->keep[(first + k) * bytes + h / 8] >> (h % 8)) & 1) *
                          r->keep_scale;
-            for (int64_t c = 0; c < ch; c++)
-                agg[h * ch + c] += alpha * v[h * ch + c];
+            logit[k * heads + h] = alpha;
         }
+        const float *restrict al = logit + k * heads;
+        float *restrict ag = agg;
+        for (int64_t o = 0; o < hc; o++)
+            ag[o] += al[o / ch] * v[o];
     }
     float *o = r->out + i * width; /* holds the residual term already (or zeros) */
     for (int64_t w = 0; w < width; w++) {
@@ -160,11 +177,25 @@ static void forward_row(const row_args *r, int64_t i, float *buf)
     }
 }
 
+/* Rows [first, last), the shape constant where train_shapes.h lists it. */
+static void forward_rows(const row_args *r, int64_t first, int64_t last, float *buf)
+{
+#define FIXED_(H, C)                                                                   \
+    for (int64_t i = first; i < last; i++)                                             \
+        forward_row(r, i, buf, H, C)
+#define GENERIC_()                                                                     \
+    for (int64_t i = first; i < last; i++)                                             \
+        forward_row(r, i, buf, r->pass.heads, r->pass.channels)
+    GAT__TRAIN_SHAPES(r->pass.heads, r->pass.channels, FIXED_, GENERIC_);
+#undef FIXED_
+#undef GENERIC_
+}
+
 /* Floats of a thread's row buffer for layer config c. */
 static int64_t row_floats(const gat_layer_config *c, int64_t max_degree)
 {
     const int64_t hc = c->heads * c->channels;
-    return max_degree * c->heads + c->heads + 3 * hc + 2 * c->heads + 16;
+    return max_degree * c->heads + c->heads + 4 * hc + 2 * c->heads + 16;
 }
 
 static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool training)
@@ -198,8 +229,7 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
     if (c->edge_dim > 0) {
         if (c->add_self_loops)
             gat__trainfam_fill_forward(ctx, e, c, fam->edge_attr, st->loop_attr);
-        if (c->type == GAT_LAYER_GAT)
-            edge_projection(layer, st->edge_proj);
+        edge_projection(layer, st->edge_proj);
     }
     const gat__dropout drop_att =
         gat__dropout_make(t->options.seed, t->steps, l, GAT__DROP_ATTENTION,
@@ -214,6 +244,7 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
                   .keep = st->used_attention_keep ? st->attention_keep : NULL,
                   .keep_scale = drop_att.scale,
                   .training = training,
+                  .prefetch = gat__worth_prefetching(e->num_src, hc),
                   .act = hidden ? m->activation : GAT_ACT_NONE};
     const int64_t per_thread = row_floats(c, e->max_degree);
     const int64_t work = (e->num_slots * (c->edge_dim + 4) + e->num_dst) * hc;
@@ -222,11 +253,15 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
     if (status != GAT_OK)
         return status;
     float *scratch = fam->row_scratch;
+    const int64_t blocks = (e->num_dst + GAT_REDUCE_BLOCK - 1) / GAT_REDUCE_BLOCK;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 64)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
 #endif
-    for (int64_t i = 0; i < e->num_dst; i++)
-        forward_row(&r, i, scratch + gat__thread_id() * per_thread);
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t end = (b + 1) * GAT_REDUCE_BLOCK < e->num_dst ? (b + 1) * GAT_REDUCE_BLOCK
+                                                                   : e->num_dst;
+        forward_rows(&r, b * GAT_REDUCE_BLOCK, end, scratch + gat__thread_id() * per_thread);
+    }
     return GAT_OK;
 }
 

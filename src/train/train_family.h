@@ -12,8 +12,9 @@
  * D edge features, W the output width.
  *
  * Nothing of size E' x H x C is stored: the GATv2 terms of an edge are
- * recomputed from the node rows (and its attributes) whenever needed. Per
- * edge the backward keeps two [E', H] arrays between its passes.
+ * recomputed from the node rows (and its attributes) whenever needed, and
+ * nothing is kept per edge: pass B recomputes each coefficient and its
+ * gradient from per-row statistics.
  * Determinism: every sum over nodes or edges runs in a fixed order (blocks
  * of GAT_REDUCE_BLOCK rows added in block order; sources gathered over the
  * by-source view in ascending slot order); no atomics.
@@ -24,6 +25,7 @@
 #include "fast_exp.h"
 #include "model.h"
 #include "train_kernels.h"
+#include "train_shapes.h"
 
 /* The attention edges of one self-loop policy, built from the public
  * gat_graph_edges / gat_graph_edge_positions (bipartite graphs included). */
@@ -34,7 +36,8 @@ typedef struct gat__trainfam_edges {
     int64_t max_degree; /* most slots of a row */
     int64_t *row_ptr;   /* [N_dst + 1] slots of row i */
     int32_t *src;       /* [E'] source of each slot */
-    int64_t *pos;       /* [E'] input position of each slot's edge, -1 for an added loop */
+    int64_t *pos;       /* [E'] input position of each slot's edge, -1 for an added loop
+                         * (only with edge features: NULL otherwise) */
     int64_t *src_ptr;   /* [N_src + 1] by source: slots of source j at [src_ptr[j], src_ptr[j+1]) */
     int64_t *by_src;    /* [E'] the slots, ascending within a source */
     int32_t *by_src_dst; /* [E'] the destination row of each of those slots */
@@ -55,8 +58,14 @@ typedef struct gat__trainfam_layer {
     float *xs, *xd;
     float *ss, *sd;         /* [N_src, H], [N_dst, H] */
     float *loop_attr;       /* [num_loops, D] the added loops' attributes */
-    float *edge_proj;       /* GATConv with edge features: M [H, D] (docs/training.md) */
-    float *shift, *inv_sum; /* [N_dst, H] the softmax's max and 1 / sum per row */
+    /* With edge features: GATConv's M [H, D] (docs/training.md), GATv2's
+     * W_edge^T [D, H*C] (contiguous in the per-edge loop). */
+    float *edge_proj;
+    /* [N_dst, 3, H] per row: the softmax's shift (max) and 1 / sum (the
+     * forward's), and the backward's sum_k alpha_k d alpha_k: what pass B
+     * recomputes an edge's coefficient and its gradient from, in one
+     * place (a source's edges reach rows all over). */
+    float *stats;
     uint8_t *attention_keep; /* [E', mask bytes] */
     bool used_attention_keep;
     float *output;          /* [N_dst, W] activated for hidden layers */
@@ -70,9 +79,8 @@ typedef struct gat__trainfam {
     gat__trainfam_edges edges[2]; /* by add_self_loops */
     gat__trainfam_layer *layers;  /* [L] */
     /* Backward scratch, sized for the largest layer. */
-    float *d_xs, *d_xd;         /* [N, max H*C] */
+    float *d_xs;                /* [N, max H*C] (GATv2 with one input and weight only) */
     float *d_sd;                /* [N_dst, max H] */
-    float *edge_a, *edge_b;     /* [max E', max H]: alpha * keep, and de (or dz) per slot */
     float *d_in, *d_in_dst, *tmp_in; /* [N, max F] */
     float *edge_u;              /* [max H, D] GATConv's edge-term sums */
     float *partials;            /* block partials of the sums over rows */
@@ -103,8 +111,9 @@ gat_status gat__trainfam_backward(gat_context *ctx, struct gat_trainer *t, const
 
 /* ---- edges (family_edges.c) ----------------------------------------------- */
 
+/* positions: fill pos (only edge features need it; NULL otherwise). */
 gat_status gat__trainfam_edges_build(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
-                                   gat__trainfam_edges *e);
+                                     bool positions, gat__trainfam_edges *e);
 void gat__trainfam_edges_free(const gat_allocator *allocator, gat__trainfam_edges *e);
 /* The attribute row [D] of slot p: the input's, or the added loop's. */
 static inline const float *gat__slot_attr(const gat__trainfam_edges *e, const float *edge_attr,
@@ -150,7 +159,8 @@ typedef struct gat__trainfam_pass {
     const gat__trainfam_layer *st;
     const gat__trainfam_edges *e;
     const float *att;         /* GATv2's att [H, C] */
-    const float *weight_edge; /* [H*C, D] or NULL */
+    const float *weight_edge;   /* [H*C, D] or NULL */
+    const float *weight_edge_t; /* [D, H*C] its transpose (GATv2), or NULL */
     const float *edge_attr;   /* [E, D] input order, or NULL */
     int64_t heads, channels, hc, dim;
     float slope;
@@ -163,41 +173,49 @@ gat__trainfam_pass gat__trainfam_pass_make(const gat__layer *layer, const gat__t
 static GAT_ALWAYS_INLINE float gat__leaky(float z, float slope) { return z > 0.0f ? z : z * slope; }
 
 /* GATv2's pre-activation of slot p (row i, source j): z [H*C] = xl_j +
- * xr_i (+ W_edge . attr). */
-static GAT_ALWAYS_INLINE void gat__trainfam_v2_z(const gat__trainfam_pass *a, int64_t p, int64_t i,
-                                               int64_t j, float *restrict z)
+ * xr_i (+ W_edge . attr). heads and channels are the layer's, passed as
+ * constants by the fixed-shape instantiations (train_shapes.h). */
+static GAT_ALWAYS_INLINE void gat__trainfam_v2_z(const gat__trainfam_pass *a, int64_t p,
+                                                 int64_t i, int64_t j, float *restrict z,
+                                                 const int64_t hc)
 {
-    const float *restrict xl = a->st->xs + j * a->hc, *restrict xr = a->st->xd + i * a->hc;
-    const int64_t hc = a->hc;
+    const float *restrict xl = a->st->xs + j * hc, *restrict xr = a->st->xd + i * hc;
     for (int64_t o = 0; o < hc; o++)
         z[o] = xl[o] + xr[o];
     if (a->with_edges) {
         const float *restrict attr =
             gat__slot_attr(a->e, a->edge_attr, a->st->loop_attr, a->dim, p, i);
-        const float *restrict w = a->weight_edge;
-        const int64_t dim = a->dim;
-        for (int64_t o = 0; o < hc; o++) {
-            float s = 0.0f;
-            for (int64_t d = 0; d < dim; d++)
-                s += w[o * dim + d] * attr[d];
-            z[o] += s;
+        const float *restrict w = a->weight_edge_t; /* [D, H*C] */
+        for (int64_t d = 0; d < a->dim; d++) {
+            const float v = attr[d];
+            for (int64_t o = 0; o < hc; o++)
+                z[o] += w[d * hc + o] * v;
         }
     }
 }
 
 /* The logits e [H] of slot p (row i, source j); z [H] receives GATConv's
- * LeakyReLU input, zc [H*C] GATv2's. */
-static GAT_ALWAYS_INLINE void gat__trainfam_logits(const gat__trainfam_pass *a, int64_t p, int64_t i,
-                                                 int64_t j, float *restrict e, float *restrict z,
-                                                 float *restrict zc)
+ * LeakyReLU input, zc [H*C] GATv2's (zc has 2 H*C floats: the second half
+ * is scratch). */
+static GAT_ALWAYS_INLINE void gat__trainfam_logits(const gat__trainfam_pass *a, int64_t p,
+                                                   int64_t i, int64_t j, float *restrict e,
+                                                   float *restrict z, float *restrict zc,
+                                                   const int64_t heads, const int64_t ch)
 {
-    const int64_t heads = a->heads, ch = a->channels;
     if (a->v2) {
-        gat__trainfam_v2_z(a, p, i, j, zc);
+        const int64_t hc = heads * ch;
+        gat__trainfam_v2_z(a, p, i, j, zc, hc);
+        /* att . LeakyReLU(z) per head: the products in one vector loop
+         * (into zc + hc, scratch), then each head's sum in channel order. */
+        const float *restrict att = a->att;
+        float *restrict prod = zc + hc;
+        const float slope = a->slope;
+        for (int64_t o = 0; o < hc; o++)
+            prod[o] = att[o] * gat__leaky(zc[o], slope);
         for (int64_t h = 0; h < heads; h++) {
             float s = 0.0f;
             for (int64_t c = 0; c < ch; c++)
-                s += a->att[h * ch + c] * gat__leaky(zc[h * ch + c], a->slope);
+                s += prod[h * ch + c];
             e[h] = s;
         }
         return;
