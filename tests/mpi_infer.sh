@@ -95,11 +95,13 @@ failing() { # WHAT EXPECTED-MESSAGE COMMAND...
     "$@" >out.txt 2>err.txt || rc=$?
     ((rc != 0 && rc != 124)) || fail "$what: exit $rc (124: timed out)"
     grep -q -- "$expect" err.txt || fail "$what: no '$expect' in: $(cat err.txt)"
+    ! grep -q 'of [0-9]*: rank' err.txt || fail "$what: a rank named twice: $(cat err.txt)"
     [[ $(cat old.npy) == old ]] || fail "$what: the old output was changed"
     [[ -z $(ls | grep '\.tmp\.') ]] || fail "$what: temporary files left: $(ls)"
     checks=$((checks + 1))
 }
-failing "NaN in rank 3's rows" "rank 3 of 4: bad.npy: non-finite value (nan) at row 1500, column 3" \
+failing "NaN in rank 3's rows" \
+    "gat-infer: rank 3 of 4: bad.npy: non-finite value (nan) at row 1500, column 3" \
     mpi 4 "$tools/gat-infer" --quiet --graph g.gcsr --features bad.npy --weights m1.safetensors \
     --out old.npy
 failing "fewer feature rows than nodes" "the graph has 1900 nodes, more than the 3 rows" \
@@ -108,6 +110,9 @@ failing "fewer feature rows than nodes" "the graph has 1900 nodes, more than the
 failing "a text edge list" "not a .gcsr graph" \
     mpi 2 "$tools/gat-infer" --quiet --graph g.txt --features x.npy --weights m1.safetensors \
     --out old.npy
+failing "an output folder that does not exist" "gat-infer: rank 0 of 2: .*nodir" \
+    mpi 2 "$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --weights m1.safetensors \
+    --out old.npy --attention nodir/a.npy
 # Rank 1 dies (SIGABRT) while the others start: mpirun ends the job.
 failing "a rank that dies" "the job has been aborted" \
     mpi 3 sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then kill -ABRT $$; fi; exec "$0" "$@"' \

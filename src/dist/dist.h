@@ -36,8 +36,9 @@ gat_status gat__dist_output_write(gat_context *ctx, MPI_Comm comm, gat__dist_out
                                   int64_t rows, int64_t cols, const float *data, int64_t at,
                                   int64_t count);
 /* Collective: closes every rank's descriptor; commits all outputs (rank 0,
- * all or none) if every rank's status is GAT_OK, else discards them. Frees
- * them. Returns the agreed status. */
+ * all or none) if status (the same on every rank: agreed) is GAT_OK and
+ * every part is synced, else discards them. Frees them. Returns the agreed
+ * status. */
 gat_status gat__dist_outputs_finish(gat_context *ctx, MPI_Comm comm, gat__dist_output *outs,
                                     int count, gat_status status);
 

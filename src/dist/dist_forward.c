@@ -142,7 +142,11 @@ static gat_status exchange_lists(gat_context *ctx, run *r)
     int *counts = gat__alloc_array(ctx, 4 * (int64_t)p, sizeof *counts, "halo counts",
                                    &status);
     int64_t *asked = NULL;
-    if (status == GAT_OK) {
+    /* Every rank enters the collectives below, or none does. */
+    status = gat__dist_agree(ctx, r->comm, status);
+    if (status != GAT_OK)
+        goto done;
+    {
         for (int q = 0; q < p; q++)
             want[q] = h->recv_start[q + 1] - h->recv_start[q];
         int code = MPI_Alltoall(want, 1, MPI_INT64_T, want + p, 1, MPI_INT64_T, r->comm);
@@ -177,6 +181,7 @@ static gat_status exchange_lists(gat_context *ctx, run *r)
             status = gat__halo_set_sends(ctx, h, send_start, asked);
         status = gat__dist_agree(ctx, r->comm, status);
     }
+done:
     gat__free_raw(&ctx->allocator, want);
     gat__free_raw(&ctx->allocator, counts);
     gat__free_raw(&ctx->allocator, asked);
@@ -248,6 +253,24 @@ static gat_status allocate(gat_context *ctx, run *r, const gat_model *model, boo
     return gat__dist_agree(ctx, r->comm, status);
 }
 
+/* Whether every message of a layer fits an int count (checked by every
+ * rank, and agreed on, before any is posted: a rank that gave up after
+ * posting some would leave its partners waiting). */
+static gat_status check_counts(gat_context *ctx, const run *r, int64_t floats)
+{
+    const gat__halo *h = &r->halo;
+    gat_status status = GAT_OK;
+    for (int q = 0; q < r->ranks && status == GAT_OK; q++) {
+        int n;
+        status = int_count(ctx, (h->recv_start[q + 1] - h->recv_start[q]) * floats,
+                           "halo floats", &n);
+        if (status == GAT_OK)
+            status = int_count(ctx, (h->send_start[q + 1] - h->send_start[q]) * floats,
+                               "halo floats", &n);
+    }
+    return status;
+}
+
 /* Posts the halo exchange of one layer: receives straight into the halo
  * rows of projected (and score_src), sends from a packed buffer. */
 static gat_status post_exchange(gat_context *ctx, run *r, int64_t hc, int64_t heads,
@@ -272,12 +295,7 @@ static gat_status post_exchange(gat_context *ctx, run *r, int64_t hc, int64_t he
         const int64_t recv_first = h->recv_start[q], send_first = h->send_start[q];
         const int64_t recv = h->recv_start[q + 1] - recv_first;
         const int64_t send = h->send_start[q + 1] - send_first;
-        int recv_n = 0, send_n = 0, code = MPI_SUCCESS;
-        gat_status status = int_count(ctx, recv * floats, "halo floats", &recv_n);
-        if (status == GAT_OK)
-            status = int_count(ctx, send * floats, "halo floats", &send_n);
-        if (status != GAT_OK)
-            return status;
+        int code = MPI_SUCCESS;
         if (recv > 0) {
             code = MPI_Irecv(r->projected + (h->rows + recv_first) * hc, (int)(recv * hc),
                              MPI_FLOAT, q, 0, r->comm, &r->requests[(*posted)++]);
@@ -317,6 +335,8 @@ static gat_status run_layers(gat_context *ctx, run *r, const gat_model *model, b
         status = gat__project_forward(ctx, layer, input, h->rows, r->projected, score_src,
                                       score_dst);
         /* Before any rank waits for a partner's rows. */
+        if (status == GAT_OK)
+            status = check_counts(ctx, r, hc + (scores ? c->heads : 0));
         status = gat__dist_agree(ctx, r->comm, status);
         if (status != GAT_OK)
             break;
@@ -413,14 +433,16 @@ static gat_status write_outputs(gat_context *ctx, run *r, const gat_model *model
                                "in %lld rows; nothing written",
                                (long long)totals[0], (long long)totals[1]);
     }
+    /* Up to here every rank has the same status; the writes' may differ. */
+    gat_status written = GAT_OK;
     if (status == GAT_OK)
-        status = gat__dist_output_write(ctx, r->comm, &outs[0], r->num_nodes, width, out,
-                                        h->first * width, h->rows * width);
-    if (status == GAT_OK && att != NULL)
-        status = gat__dist_output_write(ctx, r->comm, &outs[1], totals[2], heads, att,
-                                        before * heads, local_edges * heads);
+        written = gat__dist_output_write(ctx, r->comm, &outs[0], r->num_nodes, width, out,
+                                         h->first * width, h->rows * width);
+    if (written == GAT_OK && status == GAT_OK && att != NULL)
+        written = gat__dist_output_write(ctx, r->comm, &outs[1], totals[2], heads, att,
+                                         before * heads, local_edges * heads);
     gat__free_raw(&ctx->allocator, att);
-    return status;
+    return status != GAT_OK ? status : gat__dist_agree(ctx, r->comm, written);
 }
 
 static void free_run(gat_context *ctx, run *r)
@@ -441,13 +463,15 @@ static gat_status open_outputs(gat_context *ctx, run *r, const gat_dist_infer_op
 {
     const char *const inputs[2] = {o->graph, o->features};
     gat_status status = gat__dist_output_open(ctx, r->comm, &outs[0], o->out, inputs, 2);
-    if (status == GAT_OK && o->attention != NULL) {
+    if (status == GAT_OK && o->attention != NULL)
         status = gat__dist_output_open(ctx, r->comm, &outs[1], o->attention, inputs, 2);
-        if (status == GAT_OK && r->rank == 0) {
+    if (status == GAT_OK && o->attention != NULL) { /* both open: agreed */
+        gat_status distinct = GAT_OK;
+        if (r->rank == 0) {
             gat_output *pair[2] = {outs[0].out, outs[1].out};
-            status = gat_output_check_distinct(ctx, pair, 2);
+            distinct = gat_output_check_distinct(ctx, pair, 2);
         }
-        status = gat__dist_agree(ctx, r->comm, status);
+        status = gat__dist_agree(ctx, r->comm, distinct);
     }
     return status;
 }

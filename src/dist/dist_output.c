@@ -110,18 +110,22 @@ gat_status gat__dist_outputs_finish(gat_context *ctx, MPI_Comm comm, gat__dist_o
     MPI_Comm_rank(comm, &rank);
     /* Every rank's data on disk before rank 0 renames (rank 0's own fd is
      * synced by the commit). */
+    gat_status synced = GAT_OK;
     for (int k = 0; k < count; k++) {
         if (rank != 0 && outs[k].fd >= 0) {
             int err = status == GAT_OK && fsync(outs[k].fd) != 0 ? errno : 0;
             if (close(outs[k].fd) != 0 && err == 0)
                 err = errno;
-            if (err != 0 && status == GAT_OK)
-                status = gat__fail(ctx, GAT_ERR_IO, "%s: cannot sync rank %d's part: %s",
+            if (err != 0 && status == GAT_OK && synced == GAT_OK)
+                synced = gat__fail(ctx, GAT_ERR_IO, "%s: cannot sync rank %d's part: %s",
                                    outs[k].path, rank, strerror(err));
         }
         outs[k].fd = -1;
     }
-    status = gat__dist_agree(ctx, comm, status);
+    /* An incoming failure was agreed on already (agreeing again would name
+     * rank 0 in front of the failing rank's message). */
+    if (status == GAT_OK)
+        status = gat__dist_agree(ctx, comm, synced);
     gat_status committed = GAT_OK;
     if (rank == 0) {
         gat_output *list[8];
