@@ -14,7 +14,7 @@
 
 bool gat_layer_scores_in_edge_pass(const gat_layer_config *config)
 {
-    return gat__edge_register_shape(config->heads, config->channels);
+    return gat__edge_scores_in_pass(config->heads, config->channels);
 }
 
 gat_status gat__attention_forward(gat_context *ctx, const gat__layer *layer,
@@ -58,7 +58,7 @@ gat_status gat__attention_forward_rows(gat_context *ctx, const gat__layer *layer
                                  .loops_before = loops_before,
                                  .config = c};
     const int64_t chunks = (int64_t)threads * GAT_CHUNKS_PER_THREAD;
-    const bool registers = gat_layer_scores_in_edge_pass(c);
+    const bool registers = gat__edge_register_shape(c->heads, c->channels);
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)

@@ -87,6 +87,11 @@ void gat__edge_finish_row(const gat__edge_pass *a, const gat__row_state *s, int6
  * false in builds whose vocabulary has one lane (the plain loops serve). */
 bool gat__edge_register_shape(int64_t heads, int64_t channels);
 
+/* Whether the register kernel computes the node scores itself for the
+ * shape (gat_layer_scores_in_edge_pass), rather than reading score
+ * arrays the projection stores; the same bits either way. */
+bool gat__edge_scores_in_pass(int64_t heads, int64_t channels);
+
 /* Rows [first, last) by the register kernel, for a shape it takes; with
  * or without score arrays. s as for gat__edge_rows_plain. */
 void gat__edge_rows_registers(const gat__edge_pass *a, const gat__row_state *s, int64_t first,
