@@ -20,12 +20,14 @@ gat_status gat__forward_check_inputs(gat_context *ctx, const gat_model *model,
 bool gat__model_is_plain(const gat_model *model, const gat_inputs *inputs);
 
 /* The self-loop attribute of node i [D] (i < gat__graph_added_loops) under
- * a fill rule, over the attributes edge_attr [E, D] (input order) of the
- * edges into i that are not self-loops, accumulated in double in CSR
- * order (PyG's scatter reduces over the same edges; its order does not
- * change max/min, and mean/add/mul only in the last bits). */
-void gat__loop_attribute(const gat_graph *graph, const float *edge_attr, int64_t edge_dim,
-                         gat_fill fill, float fill_constant, int64_t node, double *out);
+ * a fill rule, over the attributes edge_attr [E, D] of the edges into i
+ * that are not self-loops (in input order, or in CSR order when
+ * csr_order), accumulated in double in CSR order (PyG's scatter reduces
+ * over the same edges; its order does not change max/min, and mean/add/mul
+ * only in the last bits). */
+void gat__loop_attribute(const gat_graph *graph, const float *edge_attr, bool csr_order,
+                         int64_t edge_dim, gat_fill fill, float fill_constant, int64_t node,
+                         double *out);
 
 /* The forward of models with any layer kind (family_forward.c). */
 gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const gat_graph *graph,
@@ -39,7 +41,7 @@ gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const g
  *   alpha = softmax over the row, out[i] = concat or mean_h (sum_j alpha h_src[j])
  *           + res[i] + bias.
  * h_src [N_src, H*C], h_dst [N, H*C] (GATv2), s_src [N_src, H], s_dst [N, H]
- * (GATConv), res [N, W] or NULL, edge_attr [E, D] input order or NULL,
+ * (GATConv), res [N, W] or NULL, edge_attr [E, D] in CSR order or NULL,
  * loop_attr [loops, D] (the added loops' attributes), edge_t: GATConv's
  * folded edge term transposed [D, H], GATv2's W_edge^T [D, H*C]; out
  * [N, W], attention [E', H] or NULL (loops_before as in

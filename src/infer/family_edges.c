@@ -85,7 +85,7 @@ static int64_t row_edges(const gat__family_edges_args *a, int64_t i, int64_t *j,
             continue;
         j[count] = g->col[k];
         attr[count++] =
-            a->edge_attr != NULL ? a->edge_attr + gat__graph_edge_position(g, k) * d : NULL;
+            a->edge_attr != NULL ? a->edge_attr + k * d : NULL;
     }
     if (add && i < gat__graph_added_loops(g)) {
         j[count] = i;
@@ -114,18 +114,27 @@ static void edge_row(const gat__family_edges_args *a, int64_t i, const row_scrat
     const int64_t heads = c->heads, channels = c->channels, hc = heads * channels,
                   width = gat__layer_out_width(c);
     const int64_t count = row_edges(a, i, s->j, s->attr);
-    for (int64_t k = 0; k < count && k < PREFETCH_AHEAD; k++)
+    /* The attributes are in CSR order (family_forward.c), read in turn. */
+    /* GATv2's logits read the source rows (the aggregation then finds them
+     * cached); GATConv's read only the sources' scores, and its
+     * aggregation fetches the rows ahead itself. */
+    const bool rows_in_logits = c->type == GAT_LAYER_GATV2;
+    for (int64_t k = 0; rows_in_logits && k < count && k < PREFETCH_AHEAD; k++)
         prefetch_row(a->h_src + s->j[k] * hc, hc);
     for (int64_t k = 0; k < count; k++) {
-        if (k + PREFETCH_AHEAD < count)
+        if (rows_in_logits && k + PREFETCH_AHEAD < count)
             prefetch_row(a->h_src + s->j[k + PREFETCH_AHEAD] * hc, hc);
         edge_logits(a, s->j[k], i, s->attr[k], s->z, s->logit + k * heads);
     }
     /* The next row's first sources, while this one finishes. */
     if (i + 1 < g->num_nodes)
         for (int64_t k = g->row_ptr[i + 1]; k < g->row_ptr[i + 2] &&
-                                             k < g->row_ptr[i + 1] + PREFETCH_AHEAD; k++)
-            prefetch_row(a->h_src + (int64_t)g->col[k] * hc, hc);
+                                             k < g->row_ptr[i + 1] + PREFETCH_AHEAD; k++) {
+            if (rows_in_logits)
+                prefetch_row(a->h_src + (int64_t)g->col[k] * hc, hc);
+            else
+                __builtin_prefetch(a->s_src + (int64_t)g->col[k] * heads);
+        }
     memset(s->acc, 0, (size_t)hc * sizeof(float));
     if (count > 0) {
         /* max, exp and sum per head; the logits become alpha in place. */
@@ -141,7 +150,11 @@ static void edge_row(const gat__family_edges_args *a, int64_t i, const row_scrat
             for (int64_t k = 0; k < count; k++)
                 s->logit[k * heads + h] /= sum;
         }
+        for (int64_t k = 0; !rows_in_logits && k < count && k < PREFETCH_AHEAD; k++)
+            prefetch_row(a->h_src + s->j[k] * hc, hc);
         for (int64_t k = 0; k < count; k++) {
+            if (!rows_in_logits && k + PREFETCH_AHEAD < count)
+                prefetch_row(a->h_src + s->j[k + PREFETCH_AHEAD] * hc, hc);
             const float *alpha = s->logit + k * heads, *xj = a->h_src + s->j[k] * hc;
             for (int64_t h = 0; h < heads; h++)
                 for (int64_t ch = 0; ch < channels; ch++)

@@ -86,12 +86,39 @@ static gat_status loop_attributes(gat_context *ctx, const gat__layer *layer, con
 #pragma omp for schedule(static)
 #endif
         for (int64_t i = 0; i < loops; i++) {
-            gat__loop_attribute(g, edge_attr, d, c->fill_value, c->fill_constant, i, mine);
+            gat__loop_attribute(g, edge_attr, true, d, c->fill_value, c->fill_constant, i, mine);
             for (int64_t f = 0; f < d; f++)
                 loop_attr[i * d + f] = (float)mine[f];
         }
     }
     gat__free_raw(&ctx->allocator, scratch);
+    return GAT_OK;
+}
+
+/* The edge attributes [E, D] from input order into CSR order, once per
+ * forward (every layer then reads them in turn instead of one random row
+ * per edge): out[k] = in[position(k)], parallel over row chunks. */
+static gat_status attributes_in_csr_order(gat_context *ctx, const gat_graph *g, const float *in,
+                                          int64_t d, float **out)
+{
+    gat_status status;
+    *out = gat__alloc_array(ctx, g->num_edges * d, sizeof(float), "edge attributes in CSR order",
+                            &status);
+    if (*out == NULL)
+        return status;
+    float *attr = *out;
+    const int team = gat__team(ctx, g->num_edges * d);
+    const int64_t chunks = (int64_t)team * GAT_CHUNKS_PER_THREAD;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(team) schedule(static, GAT_CHUNKS_PER_THREAD)
+#endif
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        const int64_t first = g->row_ptr[gat__graph_chunk_start(g, chunk, chunks)];
+        const int64_t last = g->row_ptr[gat__graph_chunk_start(g, chunk + 1, chunks)];
+        for (int64_t k = first; k < last; k++)
+            memcpy(attr + k * d, in + gat__graph_edge_position(g, k) * d,
+                   (size_t)d * sizeof(float));
+    }
     return GAT_OK;
 }
 
@@ -232,16 +259,26 @@ gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const g
         return status;
     const gat__layer *last = &model->layers[model->num_layers - 1];
     int64_t *loops_before = NULL;
+    float *attr_csr = NULL;
     if (attention != NULL && last->config.add_self_loops &&
         (status = gat__graph_loop_prefix(ctx, graph, &loops_before)) != GAT_OK)
         goto done;
+    /* Attributes already in CSR order (an input sorted by destination)
+     * are used as given. */
+    const float *edge_attr = inputs->edge_attr;
+    if (edge_attr != NULL && graph->position != NULL) {
+        if ((status = attributes_in_csr_order(ctx, graph, edge_attr, inputs->edge_dim,
+                                              &attr_csr)) != GAT_OK)
+            goto done;
+        edge_attr = attr_csr;
+    }
     const float *x = inputs->x;
     const float *x_dst = inputs->x_dst != NULL ? inputs->x_dst : inputs->x;
     for (int l = 0; l < model->num_layers; l++) {
         const gat__layer *layer = &model->layers[l];
         const bool is_last = l + 1 == model->num_layers;
         float *output = is_last ? out : b.between[l % 2];
-        status = family_layer(ctx, layer, graph, x, x_dst, inputs->edge_attr, &b, output,
+        status = family_layer(ctx, layer, graph, x, x_dst, edge_attr, &b, output,
                               is_last ? attention : NULL, loops_before, times);
         if (status != GAT_OK)
             break;
@@ -255,6 +292,7 @@ gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const g
         x = x_dst = output;
     }
 done:
+    gat__free_raw(&ctx->allocator, attr_csr);
     gat__free_raw(&ctx->allocator, loops_before);
     free_buffers(ctx, &b);
     return status;

@@ -105,8 +105,8 @@ gat_status gat__forward_check_inputs(gat_context *ctx, const gat_model *model,
     return check_edge_inputs(ctx, model, graph, in);
 }
 
-void gat__loop_attribute(const gat_graph *g, const float *edge_attr, int64_t d, gat_fill fill,
-                         float fill_constant, int64_t i, double *out)
+void gat__loop_attribute(const gat_graph *g, const float *edge_attr, bool csr_order, int64_t d,
+                         gat_fill fill, float fill_constant, int64_t i, double *out)
 {
     const double start = fill == GAT_FILL_MUL ? 1.0 : 0.0;
     for (int64_t f = 0; f < d; f++)
@@ -117,7 +117,7 @@ void gat__loop_attribute(const gat_graph *g, const float *edge_attr, int64_t d, 
     for (int64_t k = g->row_ptr[i]; k < g->row_ptr[i + 1]; k++) {
         if (g->col[k] == i)
             continue;
-        const float *a = edge_attr + gat__graph_edge_position(g, k) * d;
+        const float *a = edge_attr + (csr_order ? k : gat__graph_edge_position(g, k)) * d;
         for (int64_t f = 0; f < d; f++) {
             const double v = a[f];
             switch (fill) {

@@ -50,7 +50,7 @@ static void edge_features(const gat__layer *layer, const gat_graph *g, const flo
         for (int64_t f = 0; f < d; f++)
             attr[f] = edge_attr[pos * d + f];
     else
-        gat__loop_attribute(g, edge_attr, d, c->fill_value, c->fill_constant, dst, attr);
+        gat__loop_attribute(g, edge_attr, false, d, c->fill_value, c->fill_constant, dst, attr);
     linear(attr, 1, d, layer->weight_edge, NULL, hc, we);
 }
 
