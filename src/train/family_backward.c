@@ -182,12 +182,19 @@ static GAT_ALWAYS_INLINE void backward_row(const back_args *b, int64_t i, float 
             const float *restrict att = a->att, *restrict dh = de_h;
             float *restrict dz = dzc;
             const float slope = a->slope;
-            for (int64_t o = 0; o < hc; o++) {
-                const float zv = zc[o], de = dh[o / ch];
-                p_att[o] += de * gat__leaky(zv, slope);
-                const float d = de * att[o];
-                dz[o] = zv > 0.0f ? d : d * slope;
-                d_xd[o] += dz[o];
+            /* LeakyReLU and its slope as a factor (1 or slope: the same
+             * products as the branches), so the loop has no branch on the
+             * random signs and vectorizes. */
+            for (int64_t h = 0; h < heads; h++) {
+                const float de = dh[h];
+                for (int64_t c = 0; c < ch; c++) {
+                    const int64_t o = h * ch + c;
+                    const float zv = zc[o];
+                    const float lr = zv > 0.0f ? 1.0f : slope;
+                    p_att[o] += de * (zv * lr);
+                    dz[o] = (de * att[o]) * lr;
+                    d_xd[o] += dz[o];
+                }
             }
         }
         if (a->with_edges) {
@@ -258,8 +265,11 @@ static GAT_ALWAYS_INLINE void gather_row(const back_args *b, int64_t j, float *p
             de[h] = alpha[h] * (da[h] - stats[2 * heads + h]);
             kf[h] *= alpha[h];
         }
-        for (int64_t o = 0; o < hc; o++)
-            d_xs[o] += kf[o / ch] * gy[o];
+        for (int64_t h = 0; h < heads; h++) {
+            const float w = kf[h];
+            for (int64_t c = 0; c < ch; c++)
+                d_xs[h * ch + c] += w * gy[h * ch + c];
+        }
         if (!a->v2) {
             for (int64_t h = 0; h < heads; h++)
                 ds[h] += z[h] > 0.0f ? de[h] : de[h] * a->slope;
@@ -268,9 +278,13 @@ static GAT_ALWAYS_INLINE void gather_row(const back_args *b, int64_t j, float *p
         {
             const float *restrict dh = de, *restrict att = a->att;
             const float slope = a->slope;
-            for (int64_t o = 0; o < hc; o++) {
-                const float d = dh[o / ch] * att[o];
-                d_xs[o] += zc[o] > 0.0f ? d : d * slope;
+            for (int64_t h = 0; h < heads; h++) {
+                const float de = dh[h];
+                for (int64_t c = 0; c < ch; c++) {
+                    const int64_t o = h * ch + c;
+                    const float lr = zc[o] > 0.0f ? 1.0f : slope;
+                    d_xs[o] += (de * att[o]) * lr;
+                }
             }
         }
     }

@@ -156,8 +156,11 @@ static GAT_ALWAYS_INLINE void forward_row(const row_args *r, int64_t i, float *b
         }
         const float *restrict al = logit + k * heads;
         float *restrict ag = agg;
-        for (int64_t o = 0; o < hc; o++)
-            ag[o] += al[o / ch] * v[o];
+        for (int64_t h = 0; h < heads; h++) {
+            const float w = al[h];
+            for (int64_t c = 0; c < ch; c++)
+                ag[h * ch + c] += w * v[h * ch + c];
+        }
     }
     float *o = r->out + i * width; /* holds the residual term already (or zeros) */
     for (int64_t w = 0; w < width; w++) {

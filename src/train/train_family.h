@@ -170,7 +170,12 @@ typedef struct gat__trainfam_pass {
 gat__trainfam_pass gat__trainfam_pass_make(const gat__layer *layer, const gat__trainfam_layer *st,
                                        const float *edge_attr);
 
-static GAT_ALWAYS_INLINE float gat__leaky(float z, float slope) { return z > 0.0f ? z : z * slope; }
+/* LeakyReLU as z times a factor (1 or slope): the same value as the
+ * branches, and a select the vector loops keep branch-free. */
+static GAT_ALWAYS_INLINE float gat__leaky(float z, float slope)
+{
+    return z * (z > 0.0f ? 1.0f : slope);
+}
 
 /* GATv2's pre-activation of slot p (row i, source j): z [H*C] = xl_j +
  * xr_i (+ W_edge . attr). heads and channels are the layer's, passed as
