@@ -283,6 +283,55 @@ Test(cli, train_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,
                  0);
 }
 
+/* The GAT family's flags: every layer kind trains from the command line,
+ * and wrong combinations fail with one line. */
+Test(cli, train_family_flags, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    test_deadline(60);
+    const char *train = tool("gat-train");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir '%s/ds'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+    copy_file(TRAIN_CASE "/edges.txt", "ds/edges.txt");
+    copy_file(TRAIN_CASE "/x.npy", "ds/features.npy");
+    copy_file(TRAIN_CASE "/labels.npy", "ds/labels.npy");
+    copy_file(TRAIN_CASE "/train.npy", "ds/train.npy");
+    copy_file(TRAIN_CASE "/train.npy", "ds/val.npy");
+    copy_file(TRAIN_CASE "/train.npy", "ds/test.npy");
+    /* Edge attributes [E, 2] in the edge list's order, and one row short. */
+    gat_context *ctx = test_context(1, NULL);
+    int64_t *src, *dst, edges, max_id;
+    cr_assert_eq(gat_edgelist_read(ctx, TRAIN_CASE "/edges.txt", -1, &src, &dst, &edges, &max_id),
+                 GAT_OK);
+    float *attr = calloc((size_t)(2 * edges), sizeof *attr);
+    test_fill_uniform(attr, 2 * edges, -1.0f, 1.0f, 7);
+    const int64_t shape[2] = {edges, 2}, short_shape[2] = {edges - 1, 2};
+    cr_assert_eq(gat_npy_write_f32(ctx, test_path(tmpdir, "ea.npy"), attr, 2, shape), GAT_OK);
+    cr_assert_eq(gat_npy_write_f32(ctx, test_path(tmpdir, "short.npy"), attr, 2, short_shape),
+                 GAT_OK);
+    free(attr);
+    gat_free(ctx, src);
+    gat_free(ctx, dst);
+    gat_context_destroy(&ctx);
+    cr_assert_eq(run(train, "--data ds --progress none --epochs 2 --layer-type gatv2 "
+                            "--share-weights --residual --edge-attr ea.npy --fill-value max")
+                     .exit_code,
+                 0);
+    cr_assert_eq(run(train, "--data ds --progress none --epochs 2 --edge-attr ea.npy "
+                            "--fill-value 0.5 --save m.safetensors")
+                     .exit_code,
+                 0);
+    expect_one_line_error(run(train, "--data ds --progress none --edge-attr short.npy"),
+                          "short.npy has");
+    expect_one_line_error(run(train, "--data ds --progress none --layer-type gatv2 "
+                                     "--projected-dropout 0.5"),
+                          "projected-feature dropout");
+    cr_assert_eq(run(train, "--data ds --share-weights").exit_code, 2);
+    cr_assert_eq(run(train, "--data ds --fill-value max").exit_code, 2);
+    cr_assert_eq(run(train, "--data ds --edge-attr ea.npy --fill-value often").exit_code, 2);
+    cr_assert_eq(run(train, "--data ds --layer-type gatv3").exit_code, 2);
+}
+
 Test(cli, bench_errors_fail_with_one_line_and_no_output, .init = make_tmpdir,
      .fini = remove_tmpdir)
 {
