@@ -35,13 +35,13 @@ gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const g
                                gat_forward_times *times);
 
 /* One layer's edge pass over every destination row i (family_edges.c):
- *   GATConv   e[h] = LeakyReLU(s_src[j, h] + s_dst[i, h] + (attr_e . edge_t)[h])
+ *   GATConv   e[h] = LeakyReLU(h_src[j, h, :] . att_src[h, :] + s_dst[i, h]
+ *                              + (attr_e . edge_t)[h])
  *   GATv2Conv e[h] = sum_c att[h, c] LeakyReLU(h_src[j, h, c] + h_dst[i, h, c]
  *                                              + (attr_e . edge_t)[h, c])
  *   alpha = softmax over the row, out[i] = concat or mean_h (sum_j alpha h_src[j])
  *           + res[i] + bias.
- * h_src [N_src, H*C], h_dst [N, H*C] (GATv2), s_src [N_src, H], s_dst [N, H]
- * (GATConv), res [N, W] or NULL, edge_attr [E, D] in CSR order or NULL,
+ * h_src [N_src, H*C], h_dst [N, H*C] (GATv2), s_dst [N, H] (GATConv), res [N, W] or NULL, edge_attr [E, D] in CSR order or NULL,
  * loop_attr [loops, D] (the added loops' attributes), edge_t: GATConv's
  * folded edge term transposed [D, H], GATv2's W_edge^T [D, H*C]; out
  * [N, W], attention [E', H] or NULL (loops_before as in
@@ -49,7 +49,7 @@ gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const g
 typedef struct gat__family_edges_args {
     const gat__layer *layer;
     const gat_graph *graph;
-    const float *h_src, *h_dst, *s_src, *s_dst, *res, *edge_attr, *loop_attr, *edge_t;
+    const float *h_src, *h_dst, *s_dst, *res, *edge_attr, *loop_attr, *edge_t;
     float *out, *attention;
     const int64_t *loops_before;
 } gat__family_edges_args;

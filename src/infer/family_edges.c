@@ -32,10 +32,17 @@ static void edge_logits(const gat__family_edges_args *a, int64_t j, int64_t i,
                   d = c->edge_dim;
     const float slope = c->negative_slope;
     if (c->type == GAT_LAYER_GAT) {
+        /* The source's score from its row, which the aggregation reads
+         * next anyway (one random row per edge, not a row and a score). */
+        const float *restrict xj = a->h_src + j * hc;
+        for (int64_t h = 0; h < heads; h++) {
+            float v = 0.0f;
+            for (int64_t ch = 0; ch < channels; ch++)
+                v += xj[h * channels + ch] * layer->att_src[h * channels + ch];
+            e[h] = v + a->s_dst[i * heads + h];
+        }
         /* The edge term attr . M^T, feature by feature over the heads
          * (edge_t is M^T [D, H]: contiguous in h, so the loop vectorizes). */
-        for (int64_t h = 0; h < heads; h++)
-            e[h] = a->s_src[j * heads + h] + a->s_dst[i * heads + h];
         if (attr != NULL) {
             float *restrict t = z;
             for (int64_t h = 0; h < heads; h++)
@@ -115,14 +122,12 @@ static void edge_row(const gat__family_edges_args *a, int64_t i, const row_scrat
                   width = gat__layer_out_width(c);
     const int64_t count = row_edges(a, i, s->j, s->attr);
     /* The attributes are in CSR order (family_forward.c), read in turn. */
-    /* GATv2's logits read the source rows (the aggregation then finds them
-     * cached); GATConv's read only the sources' scores, and its
-     * aggregation fetches the rows ahead itself. */
-    const bool rows_in_logits = c->type == GAT_LAYER_GATV2;
-    for (int64_t k = 0; rows_in_logits && k < count && k < PREFETCH_AHEAD; k++)
+    /* The logits read the source rows (the aggregation then finds them
+     * cached), fetched a few edges ahead. */
+    for (int64_t k = 0; k < count && k < PREFETCH_AHEAD; k++)
         prefetch_row(a->h_src + s->j[k] * hc, hc);
     for (int64_t k = 0; k < count; k++) {
-        if (rows_in_logits && k + PREFETCH_AHEAD < count)
+        if (k + PREFETCH_AHEAD < count)
             prefetch_row(a->h_src + s->j[k + PREFETCH_AHEAD] * hc, hc);
         edge_logits(a, s->j[k], i, s->attr[k], s->z, s->logit + k * heads);
     }
@@ -130,10 +135,7 @@ static void edge_row(const gat__family_edges_args *a, int64_t i, const row_scrat
     if (i + 1 < g->num_nodes)
         for (int64_t k = g->row_ptr[i + 1]; k < g->row_ptr[i + 2] &&
                                              k < g->row_ptr[i + 1] + PREFETCH_AHEAD; k++) {
-            if (rows_in_logits)
-                prefetch_row(a->h_src + (int64_t)g->col[k] * hc, hc);
-            else
-                __builtin_prefetch(a->s_src + (int64_t)g->col[k] * heads);
+            prefetch_row(a->h_src + (int64_t)g->col[k] * hc, hc);
         }
     memset(s->acc, 0, (size_t)hc * sizeof(float));
     if (count > 0) {
@@ -150,11 +152,7 @@ static void edge_row(const gat__family_edges_args *a, int64_t i, const row_scrat
             for (int64_t k = 0; k < count; k++)
                 s->logit[k * heads + h] /= sum;
         }
-        for (int64_t k = 0; !rows_in_logits && k < count && k < PREFETCH_AHEAD; k++)
-            prefetch_row(a->h_src + s->j[k] * hc, hc);
         for (int64_t k = 0; k < count; k++) {
-            if (!rows_in_logits && k + PREFETCH_AHEAD < count)
-                prefetch_row(a->h_src + s->j[k + PREFETCH_AHEAD] * hc, hc);
             const float *alpha = s->logit + k * heads, *xj = a->h_src + s->j[k] * hc;
             for (int64_t h = 0; h < heads; h++)
                 for (int64_t ch = 0; ch < channels; ch++)

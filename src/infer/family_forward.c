@@ -6,7 +6,9 @@
  *                 when it differs from h_src, res = x_dst W_res^T: the
  *                 blocked GEMM of projection.c (a linear map is the
  *                 projection of a one-head layer);
- *   node terms    GATConv's scores s_src, s_dst [N, H]; with edge features
+ *   node terms    GATConv's destination scores s_dst [N, H] (a source's
+ *                 score is made in the edge pass from the row it reads);
+ *                 with edge features
  *                 its lin_edge and att_edge folded into one [D, H] matrix,
  *                 so an edge's term costs D x H multiply-adds (GATv2Conv's
  *                 needs W_edge, D x H*C per edge, transposed for contiguous
@@ -149,12 +151,12 @@ static void edge_term_matrix(const gat__layer *layer, float *edge_t)
 
 /* The buffers of one call, sized for the widest layer. */
 typedef struct family_buffers {
-    float *h_src, *h_dst, *s_src, *s_dst, *res, *loop_attr, *edge_t, *between[2];
+    float *h_src, *h_dst, *s_dst, *res, *loop_attr, *edge_t, *between[2];
 } family_buffers;
 
 static void free_buffers(gat_context *ctx, family_buffers *b)
 {
-    float **all[] = {&b->h_src, &b->h_dst,     &b->s_src,  &b->s_dst,      &b->res,
+    float **all[] = {&b->h_src, &b->h_dst,     &b->s_dst,      &b->res,
                      &b->loop_attr, &b->edge_t, &b->between[0], &b->between[1]};
     for (size_t k = 0; k < sizeof all / sizeof *all; k++)
         GAT_FREE(&ctx->allocator, *all[k]);
@@ -179,8 +181,6 @@ static gat_status alloc_buffers(gat_context *ctx, const gat_model *m, const gat_
     if ((b->h_src = gat__alloc_array(ctx, n_src * hc, sizeof(float), "source features",
                                      &status)) == NULL ||
         (b->h_dst = gat__alloc_array(ctx, n * hc, sizeof(float), "destination features",
-                                     &status)) == NULL ||
-        (b->s_src = gat__alloc_array(ctx, n_src * heads, sizeof(float), "source scores",
                                      &status)) == NULL ||
         (b->s_dst = gat__alloc_array(ctx, n * heads, sizeof(float), "destination scores",
                                      &status)) == NULL ||
@@ -230,14 +230,13 @@ static gat_status family_layer(gat_context *ctx, const gat__layer *layer, const 
         return status;
     const float *h_dst = own_dst ? b->h_dst : b->h_src;
     if (!v2) {
-        head_scores(ctx, b->h_src, n_src, c->heads, c->channels, layer->att_src, b->s_src);
         head_scores(ctx, h_dst, n, c->heads, c->channels, layer->att_dst, b->s_dst);
     }
     if (c->edge_dim > 0)
         edge_term_matrix(layer, b->edge_t);
     const double t1 = times != NULL ? seconds_now() : 0.0;
     gat__family_edges_args a = {
-        .layer = layer, .graph = g, .h_src = b->h_src, .h_dst = h_dst, .s_src = b->s_src,
+        .layer = layer, .graph = g, .h_src = b->h_src, .h_dst = h_dst,
         .s_dst = b->s_dst, .res = layer->weight_res != NULL ? b->res : NULL,
         .edge_attr = c->edge_dim > 0 ? edge_attr : NULL, .loop_attr = b->loop_attr,
         .edge_t = b->edge_t, .out = out, .attention = attention, .loops_before = loops_before};
