@@ -185,18 +185,28 @@ static void tile_narrow_partial(const float *restrict x, int64_t k, const float 
  * threads: projection 83-85 -> 72-73 ms. */
 #define PREFETCH_SLABS 2
 
-static inline void prefetch_slab(const float *x, int64_t rows, int64_t k, int64_t r0)
+/* Part `part` of `parts` of the slab's cache lines: spread over the
+ * slab's column tiles, as one burst of a whole slab's lines (64 at 8 rows
+ * of 128 floats) filled the load miss queue and stalled on the prefetch
+ * itself, which took 15-25% of the kernel's CPU time (perf cpu-clock
+ * samples on the prefetch loop, R-MAT 131k, 128 -> 64). */
+static inline void prefetch_slab(const float *x, int64_t rows, int64_t k, int64_t r0, int64_t part,
+                                 int64_t parts)
 {
 #if defined(__GNUC__)
     if (r0 >= rows)
         return;
     /* Every cache line the slab touches, whatever x's alignment. */
     const float *slab = x + r0 * k;
+    const uintptr_t first = (uintptr_t)slab & ~(uintptr_t)63;
     const uintptr_t end = (uintptr_t)(slab + (rows - r0 < TILE_ROWS ? rows - r0 : TILE_ROWS) * k);
-    for (uintptr_t line = (uintptr_t)slab & ~(uintptr_t)63; line < end; line += 64)
+    const uintptr_t lines = (end - first + 63) / 64;
+    const uintptr_t from = first + 64 * (lines * (uintptr_t)part / (uintptr_t)parts);
+    const uintptr_t to = first + 64 * (lines * (uintptr_t)(part + 1) / (uintptr_t)parts);
+    for (uintptr_t line = from; line < to; line += 64)
         __builtin_prefetch((const void *)line, 0, 2);
 #else
-    (void)x, (void)rows, (void)k, (void)r0;
+    (void)x, (void)rows, (void)k, (void)r0, (void)part, (void)parts;
 #endif
 }
 
@@ -220,9 +230,10 @@ void gat__gemm_builtin(const float *x, int64_t rows, int64_t k, const float *wt,
      * tile, while the packed W^T stays in L1/L2 throughout. */
     for (int64_t r0 = 0; r0 < rows; r0 += TILE_ROWS) {
         const int tile_rows = rows - r0 < TILE_ROWS ? (int)(rows - r0) : TILE_ROWS;
-        prefetch_slab(x, rows, k, r0 + PREFETCH_SLABS * TILE_ROWS);
         for (int64_t c0 = 0; c0 < n; c0 += TILE_COLS) {
             const int cols = n - c0 < TILE_COLS ? (int)(n - c0) : TILE_COLS;
+            prefetch_slab(x, rows, k, r0 + PREFETCH_SLABS * TILE_ROWS, c0 / TILE_COLS,
+                          (n + TILE_COLS - 1) / TILE_COLS);
             if (tile_rows == TILE_ROWS && cols == TILE_COLS)
                 tile_full(x + r0 * k, k, wt + c0, ldw, out + r0 * n + c0, n, stream);
             else if (cols == TILE_COLS)
