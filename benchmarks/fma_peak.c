@@ -21,47 +21,32 @@ static double cpu_seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* GFLOP/s of one thread at 256 bits. */
-static double peak256(void)
-{
-    __m256 a[12];
-    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++)
-        a[i] = _mm256_set1_ps((float)i);
-    const double t0 = cpu_seconds();
-    for (long k = 0; k < STEPS; k++)
-#pragma GCC unroll 12 /* else gcc 12 keeps a[] on the stack */
-        for (int i = 0; i < 12; i++)
-            a[i] = _mm256_fmadd_ps(a[i], m, c);
-    const double t = cpu_seconds() - t0;
-    float sum = 0.0f; /* the results are used, so the loop stays */
-    for (int i = 0; i < 12; i++)
-        sum += a[i][0];
-    if (sum == 1e30f)
-        printf("!");
-    return 2.0 * 8 * 12 * STEPS / t * 1e-9;
-}
+/* NAME(): GFLOP/s of one thread with registers of type T (LANES floats). */
+#define PEAK(NAME, T, SET1, FMADD, LANES)                                                     \
+    static double NAME(void)                                                                  \
+    {                                                                                         \
+        T a[12];                                                                              \
+        const T m = SET1(0.999999f), c = SET1(1e-7f);                                         \
+        for (int i = 0; i < 12; i++)                                                          \
+            a[i] = SET1((float)i);                                                            \
+        const double t0 = cpu_seconds();                                                      \
+        for (long k = 0; k < STEPS; k++)                                                      \
+            UNROLL12 /* else gcc 12 keeps a[] on the stack */                                 \
+            for (int i = 0; i < 12; i++)                                                      \
+                a[i] = FMADD(a[i], m, c);                                                     \
+        const double t = cpu_seconds() - t0;                                                  \
+        float sum = 0.0f; /* the results are used, so the loop stays */                       \
+        for (int i = 0; i < 12; i++)                                                          \
+            sum += a[i][0];                                                                   \
+        if (sum == 1e30f)                                                                     \
+            printf("!");                                                                      \
+        return 2.0 * (LANES) * 12 * STEPS / t * 1e-9;                                         \
+    }
+#define UNROLL12 _Pragma("GCC unroll 12")
 
+PEAK(peak256, __m256, _mm256_set1_ps, _mm256_fmadd_ps, 8)
 #ifdef __AVX512F__
-static double peak512(void)
-{
-    __m512 a[12];
-    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++)
-        a[i] = _mm512_set1_ps((float)i);
-    const double t0 = cpu_seconds();
-    for (long k = 0; k < STEPS; k++)
-#pragma GCC unroll 12 /* else gcc 12 keeps a[] on the stack */
-        for (int i = 0; i < 12; i++)
-            a[i] = _mm512_fmadd_ps(a[i], m, c);
-    const double t = cpu_seconds() - t0;
-    float sum = 0.0f; /* the results are used, so the loop stays */
-    for (int i = 0; i < 12; i++)
-        sum += a[i][0];
-    if (sum == 1e30f)
-        printf("!");
-    return 2.0 * 16 * 12 * STEPS / t * 1e-9;
-}
+PEAK(peak512, __m512, _mm512_set1_ps, _mm512_fmadd_ps, 16)
 #endif
 
 int main(void)
