@@ -933,3 +933,62 @@ Test(safetensors, null_arguments)
     cr_assert_eq(gat_model_load(NULL, &model, "x"), GAT_ERR_INVALID);
     cr_assert_eq(gat_model_save(ctx, NULL, "x"), GAT_ERR_INVALID);
 }
+
+/* A GATv2 layer: F_in 3, 2 heads of 2 channels; lin_l, att, lin_r, their
+ * biases and the bias, 40 floats. */
+#define V2_L "\"layers.0.lin_l.weight\":{\"dtype\":\"F32\",\"shape\":[4,3],\"data_offsets\":[0,48]}"
+#define V2_ATT "\"layers.0.att\":{\"dtype\":\"F32\",\"shape\":[1,2,2],\"data_offsets\":[48,64]}"
+#define V2_R "\"layers.0.lin_r.weight\":{\"dtype\":\"F32\",\"shape\":[4,3],\"data_offsets\":[64,112]}"
+#define V2_LB "\"layers.0.lin_l.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[112,128]}"
+#define V2_RB "\"layers.0.lin_r.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[128,144]}"
+#define V2_B "\"layers.0.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[144,160]}"
+
+Test(safetensors, gatv2_layers_and_their_errors)
+{
+    gat_model *model = expect_load(write_case(
+        "v2.safetensors", "{" V2_L "," V2_ATT "," V2_R "," V2_LB "," V2_RB "," V2_B "}", 16));
+    gat_layer_config c;
+    gat_layer_params p;
+    gat_model_layer_config(model, 0, &c);
+    gat_model_layer_params(model, 0, &p);
+    cr_assert(c.type == GAT_LAYER_GATV2 && !c.share_weights && c.bias && c.in_features == 3);
+    cr_assert(p.att && p.weight_dst && p.bias_src && p.bias_dst && !p.att_src);
+    cr_assert_eq(p.bias_dst[0], base_data[32]);
+    gat_model_destroy(&model);
+    /* share_weights: no lin_r. */
+    model = expect_load(write_case("v2s.safetensors", "{" V2_L "," V2_ATT "}", 0));
+    gat_model_layer_config(model, 0, &c);
+    cr_assert(c.share_weights && !c.bias);
+    gat_model_destroy(&model);
+
+    expect_fail(write_case("v2nob.safetensors",
+                           "{" V2_L "," V2_ATT "," V2_R "," V2_LB "," V2_RB "}", 12),
+                GAT_ERR_FORMAT, "\"layers.0.lin_l.bias\": not a tensor of this layer");
+    expect_fail(write_case("v2rb.safetensors", "{" V2_L "," V2_ATT "," V2_R "," V2_LB "," V2_B
+                                               "}", 16),
+                GAT_ERR_FORMAT, "missing tensor \"layers.0.lin_r.bias\"");
+    expect_fail(write_case("v2share.safetensors",
+                           "{" V2_L "," V2_ATT "," V2_R ",\"__metadata__\":{"
+                           "\"layers.0.share_weights\":\"true\"}}", 4),
+                GAT_ERR_FORMAT, "\"layers.0.share_weights\" = \"true\" but lin_r.weight");
+    expect_fail(write_case("v2rshape.safetensors",
+                           "{" V2_L "," V2_ATT ",\"layers.0.lin_r.weight\":{\"dtype\":\"F32\","
+                           "\"shape\":[3,3],\"data_offsets\":[64,100]}}", 1),
+                GAT_ERR_FORMAT, "\"layers.0.lin_r.weight\": shape [3, 3]: expected [4, 3]");
+    expect_fail(write_case("v2res.safetensors",
+                           "{" V2_L "," V2_ATT ",\"layers.0.res.weight\":{\"dtype\":\"F32\","
+                           "\"shape\":[2,3],\"data_offsets\":[64,88]}}", 0),
+                GAT_ERR_FORMAT, "\"layers.0.res.weight\": shape [2, 3]: expected [4, 3]");
+    expect_fail(write_case("v2fill.safetensors",
+                           "{" V2_L "," V2_ATT ",\"__metadata__\":{"
+                           "\"layers.0.fill_value\":\"nan\"}}", 0),
+                GAT_ERR_FORMAT, "\"layers.0.fill_value\" = \"nan\"");
+    expect_fail(write_case("v2type.safetensors",
+                           "{" V2_L "," V2_ATT ",\"__metadata__\":{\"layers.0.type\":\"gat\"}}",
+                           0),
+                GAT_ERR_FORMAT, "missing tensor \"layers.0.lin.weight\"");
+    expect_fail(write_case("v2edge.safetensors",
+                           "{" V2_L "," V2_ATT ",\"layers.0.att_edge\":{\"dtype\":\"F32\","
+                           "\"shape\":[1,2,2],\"data_offsets\":[64,80]}}", 0),
+                GAT_ERR_FORMAT, "\"layers.0.att_edge\": not a tensor of this layer");
+}
