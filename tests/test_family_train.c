@@ -318,6 +318,105 @@ Test(family_train, pytorch_reference)
         run_reference(names[k]);
 }
 
+/* Finite differences through the library's float64 reference twin
+ * (gat_model_forward_reference_inputs, written apart from the trainer):
+ * L = sum(out * R), each probed entry moved by +-h, (L+ - L-) / 2h against
+ * the trainer's gradient, for every tensor of every case above (so every
+ * layer kind and option) and for x and the edge attributes. The twin
+ * rounds its output to float32: L carries ~1e-7 relative noise per term,
+ * ~1e-6 over these cases' outputs, ~5e-4 after dividing by 2h with h =
+ * 1e-3, against gradients of O(0.1-1); the truncation error (h^2 times the
+ * third derivative / 6) is far below. Tolerance 1e-2 (|fd| + max|gradient|
+ * of the tensor) + 1e-4: loose, but a wrong or missing term is off by
+ * O(1). A probe near a LeakyReLU kink
+ * straddles it; a tensor tolerates one such miss. */
+static double twin_loss(gat_context *ctx, const fam_case *fc, const gat_inputs *in, float *out)
+{
+    cr_assert_eq(gat_model_forward_reference_inputs(ctx, fc->model, fc->graph, in, out, NULL),
+                 GAT_OK, "%s", gat_context_message(ctx));
+    const float *r = fc->r->data;
+    double loss = 0.0;
+    for (int64_t k = 0; k < fc->r->shape[0] * fc->r->shape[1]; k++)
+        loss += (double)out[k] * (double)r[k];
+    return loss;
+}
+
+static void fd_probe(gat_context *ctx, const fam_case *fc, const gat_inputs *in, float *out,
+                     float *v, int64_t n, const float *grad, const char *what)
+{
+    const float h = 1e-3f;
+    double scale = 0.0;
+    for (int64_t k = 0; k < n; k++)
+        scale = fmax(scale, fabs((double)grad[k]));
+    int misses = 0;
+    const int64_t stride = n > 12 ? n / 12 : 1;
+    for (int64_t k = 0; k < n; k += stride) {
+        const float keep = v[k];
+        v[k] = keep + h;
+        const double step_up = (double)v[k] - (double)keep;
+        const double up = twin_loss(ctx, fc, in, out);
+        v[k] = keep - h;
+        const double step_down = (double)keep - (double)v[k];
+        const double down = twin_loss(ctx, fc, in, out);
+        v[k] = keep;
+        const double fd = (up - down) / (step_up + step_down);
+        const double tol = 1e-2 * (fabs(fd) + scale) + 1e-4;
+        if (fabs(fd - (double)grad[k]) > tol)
+            misses++;
+        cr_assert(misses <= 1, "%s: %s[%lld]: trainer %.7g, finite difference %.7g", fc->name,
+                  what, (long long)k, grad[k], fd);
+    }
+}
+
+Test(family_train, finite_differences_through_the_float64_twin)
+{
+    char names[32][64];
+    const int count = read_case_names(names, 32);
+    for (int c = 0; c < count; c++) {
+        gat_context *ctx = make_ctx(1);
+        fam_case fc;
+        case_load(ctx, names[c], &fc);
+        gat_inputs in;
+        case_inputs(&fc, &in);
+        gat_trainer *t = NULL;
+        cr_assert_eq(gat_trainer_create_inputs(ctx, &t, fc.model, fc.graph, &in, NULL), GAT_OK);
+        const int64_t out_n = fc.r->shape[0] * fc.r->shape[1];
+        float *out = malloc((size_t)out_n * sizeof *out);
+        float *dx = malloc((size_t)(fc.x->shape[0] * fc.x->shape[1]) * sizeof *dx);
+        const int64_t nxd = fc.x_dst ? fc.x_dst->shape[0] * fc.x_dst->shape[1] : 0;
+        float *dxd = nxd ? malloc((size_t)nxd * sizeof *dxd) : NULL;
+        float *da = fc.edge_attr ? malloc((size_t)(fc.num_edges * fc.edge_dim) * sizeof *da)
+                                 : NULL;
+        cr_assert_eq(gat_trainer_forward(ctx, t, true, out), GAT_OK);
+        const gat_input_gradients ig = {.d_x = dx, .d_x_dst = dxd, .d_edge_attr = da};
+        cr_assert_eq(gat_trainer_backward_inputs(ctx, t, fc.r->data, &ig), GAT_OK);
+        for (int l = 0; l < gat_model_num_layers(fc.model); l++) {
+            gat_layer_config cfg;
+            gat_layer_params p, g;
+            gat_model_layer_config(fc.model, l, &cfg);
+            gat_model_layer_params(fc.model, l, &p);
+            gat_trainer_gradients(t, l, &g);
+            float *pv[NUM_TENSORS], *gv[NUM_TENSORS];
+            tensors_of(&p, pv);
+            tensors_of(&g, gv);
+            for (int k = 0; k < NUM_TENSORS; k++)
+                if (pv[k] != NULL)
+                    fd_probe(ctx, &fc, &in, out, pv[k], tensor_size(&cfg, k), gv[k],
+                             tensor_names[k]);
+        }
+        fd_probe(ctx, &fc, &in, out, fc.x->data, fc.x->shape[0] * fc.x->shape[1], dx, "x");
+        if (dxd != NULL)
+            fd_probe(ctx, &fc, &in, out, fc.x_dst->data, nxd, dxd, "x_dst");
+        if (da != NULL)
+            fd_probe(ctx, &fc, &in, out, fc.edge_attr->data, fc.num_edges * fc.edge_dim, da,
+                     "edge_attr");
+        free(out), free(dx), free(dxd), free(da);
+        gat_trainer_destroy(&t);
+        case_free(ctx, &fc);
+        gat_context_destroy(&ctx);
+    }
+}
+
 /* One training step (forward, backward with every input gradient, update)
  * of a case at `threads`, with dropout on: what it computes, flattened. */
 typedef struct step_bits {
