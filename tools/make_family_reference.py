@@ -4,27 +4,10 @@
     /usr/bin/python3 tools/make_family_reference.py            # writes tests/data/family
     /usr/bin/python3 tools/make_family_reference.py --out DIR  # writes elsewhere
 
-PyTorch Geometric cannot be installed here, so this script transcribes the
-forward passes of torch_geometric.nn.GATConv and GATv2Conv (PyG 2.6/2.7) in
-plain torch, float64, step by step:
-
-  GATConv    h_src = x_src lin_src^T (lin when shared), h_dst = x_dst lin_dst^T;
-             a_src = (h_src * att_src).sum(-1), a_dst likewise;
-             e = a_src[j] + a_dst[i] (+ (lin_edge(attr_e) * att_edge).sum(-1));
-             e = leaky_relu(e); message h_src[j]
-  GATv2Conv  xl = lin_l(x_src) (with bias), xr = lin_r(x_dst) (lin_l when
-             share_weights); e = (leaky_relu(xl[j] + xr[i] (+ lin_edge(attr_e)))
-             * att).sum(-1); message xl[j]
-  both       add_self_loops: remove_self_loops (with their attributes), then
-             one loop per node i < min(N_src, N_dst) appended, its attribute
-             from fill_value as torch_geometric.utils.add_self_loops computes
-             it (scatter over the destinations of the remaining edges: mean
-             (count clamped to 1), add, max / min (0 without edges), mul (1
-             without edges), or a constant);
-             softmax per destination (max subtracted, sum + 1e-16);
-             out = scatter-add of alpha * message; concat or mean of heads;
-             + res(x_dst) (residual); + bias. Layers are joined by the
-             activation (ELU, ReLU or none).
+PyTorch Geometric cannot be installed here: the forward passes are
+tools/pyg_gat.py's plain-torch transcription of torch_geometric.nn.GATConv
+and GATv2Conv (PyG 2.6/2.7), in float64 (edge features with every
+fill_value, residual, bipartite inputs, share_weights).
 
 Each case directory tests/data/family/<case>/ holds
   edges.txt          "src dst" per line in input order
@@ -40,131 +23,26 @@ Each case directory tests/data/family/<case>/ holds
 and cases.txt lists them. Deterministic: a re-run writes the same bytes.
 """
 
-import argparse
-import json
 import os
-import shutil
-import struct
 import sys
-import warnings
 
 import numpy as np
 import torch
 
-torch.set_num_threads(1)
-warnings.filterwarnings("ignore", message="scatter_reduce.*beta")
-F = torch.nn.functional
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pyg_gat  # noqa: E402  (the GAT family in plain torch, writers, graphs)
 
-
-def remove_and_add_loops(src, dst, attr, num_loops, fill):
-    """PyG's remove_self_loops + add_self_loops(fill_value=fill, num_nodes=num_loops)."""
-    keep = src != dst
-    src, dst = src[keep], dst[keep]
-    if attr is not None:
-        attr = attr[keep]
-    loops = torch.arange(num_loops, dtype=torch.int64)
-    if attr is not None:
-        d = attr.shape[1]
-        idx = dst.view(-1, 1).expand(-1, d)
-        if isinstance(fill, str):
-            assert bool((dst < num_loops).all()), "PyG's scatter needs dst < num_nodes"
-            if fill in ("mean", "add"):
-                loop_attr = torch.zeros(num_loops, d, dtype=attr.dtype).scatter_add(0, idx, attr)
-                if fill == "mean":
-                    count = torch.zeros(num_loops, dtype=attr.dtype).scatter_add(
-                        0, dst, torch.ones(dst.shape[0], dtype=attr.dtype)).clamp(min=1)
-                    loop_attr = loop_attr / count.view(-1, 1)
-            elif fill in ("max", "min"):
-                loop_attr = torch.zeros(num_loops, d, dtype=attr.dtype).scatter_reduce(
-                    0, idx, attr, reduce="a" + fill, include_self=False)
-            else:
-                assert fill == "mul"
-                loop_attr = torch.ones(num_loops, d, dtype=attr.dtype).scatter_reduce(
-                    0, idx, attr, reduce="prod", include_self=True)
-        else:
-            loop_attr = torch.full((num_loops, d), float(fill), dtype=attr.dtype)
-        attr = torch.cat([attr, loop_attr], 0)
-    return torch.cat([src, loops]), torch.cat([dst, loops]), attr
-
-
-def softmax(e, index, n):
-    heads = e.shape[1]
-    idx = index.view(-1, 1).expand(-1, heads)
-    e_max = torch.full((n, heads), float("-inf"), dtype=e.dtype).scatter_reduce(
-        0, idx, e, reduce="amax", include_self=True)
-    out = (e - e_max.index_select(0, index)).exp()
-    s = torch.zeros((n, heads), dtype=e.dtype).scatter_add(0, idx, out) + 1e-16
-    return out / s.index_select(0, index)
-
-
-def linear(x, w, b=None):
-    out = x @ w.t()
-    return out + b if b is not None else out
-
-
-def conv(layer, x_src, x_dst, src, dst, attr):
-    """One layer; returns (out [N_dst, W], alpha [E', H], src', dst')."""
-    p, h, c = layer["params"], layer["heads"], layer["channels"]
-    n_src, n_dst = x_src.shape[0], x_dst.shape[0]
-    if layer["add_self_loops"]:
-        src, dst, attr = remove_and_add_loops(src, dst, attr, min(n_src, n_dst),
-                                              layer["fill_value"])
-    if layer["edge_dim"] == 0:
-        attr = None
-    if layer["type"] == "gat":
-        w_src = p.get("lin.weight", p.get("lin_src.weight"))
-        w_dst = p.get("lin_dst.weight", w_src)
-        hs = linear(x_src, w_src).view(-1, h, c)
-        hd = linear(x_dst, w_dst).view(-1, h, c)
-        e = (hs * p["att_src"]).sum(-1)[src] + (hd * p["att_dst"]).sum(-1)[dst]
-        if attr is not None:
-            ea = linear(attr, p["lin_edge.weight"]).view(-1, h, c)
-            e = e + (ea * p["att_edge"]).sum(-1)
-        e = F.leaky_relu(e, layer["negative_slope"])
-        msg = hs
-    else:
-        xl = linear(x_src, p["lin_l.weight"], p.get("lin_l.bias")).view(-1, h, c)
-        if layer["share_weights"]:
-            xr = linear(x_dst, p["lin_l.weight"], p.get("lin_l.bias")).view(-1, h, c)
-        else:
-            xr = linear(x_dst, p["lin_r.weight"], p.get("lin_r.bias")).view(-1, h, c)
-        z = xl[src] + xr[dst]
-        if attr is not None:
-            z = z + linear(attr, p["lin_edge.weight"]).view(-1, h, c)
-        e = (F.leaky_relu(z, layer["negative_slope"]) * p["att"]).sum(-1)
-        msg = xl
-    alpha = softmax(e, dst, n_dst)
-    out = torch.zeros((n_dst, h, c), dtype=x_src.dtype).index_add(
-        0, dst, alpha.unsqueeze(-1) * msg[src])
-    out = out.reshape(n_dst, h * c) if layer["concat"] else out.mean(dim=1)
-    if "res.weight" in p:
-        out = out + linear(x_dst, p["res.weight"])
-    if "bias" in p:
-        out = out + p["bias"]
-    return out, alpha, src, dst
-
-
-def activate(x, activation):
-    if activation == "elu":
-        return F.elu(x)
-    if activation == "relu":
-        return torch.relu(x)
-    return x
+f32 = pyg_gat.f32
 
 
 def forward(case):
-    x = torch.from_numpy(case["x"]).double()
-    x_dst = torch.from_numpy(case["x_dst"]).double() if case.get("x_dst") is not None else x
-    attr = case.get("edge_attr")
-    attr = torch.from_numpy(attr).double() if attr is not None else None
-    src = torch.from_numpy(case["src"])
-    dst = torch.from_numpy(case["dst"])
-    for k, layer in enumerate(case["layers"]):
-        if k > 0:
-            x = activate(x, case["activation"])
-            x_dst = x
-        x, alpha, s, d = conv(layer, x, x_dst, src, dst, attr)
-    return x, alpha, s.numpy(), d.numpy()
+    def t(a):
+        return None if a is None else torch.from_numpy(a).double()
+    params = [{k: t(v) for k, v in layer["params"].items()} for layer in case["layers"]]
+    out, alpha, s, d = pyg_gat.forward(case["layers"], params, t(case["x"]), t(case["x_dst"]),
+                                       case["src"], case["dst"], t(case["edge_attr"]),
+                                       case["activation"])
+    return out, alpha, s.numpy(), d.numpy()
 
 
 # ---------------------------------------------------------------------------
@@ -172,71 +50,20 @@ def forward(case):
 # ---------------------------------------------------------------------------
 
 
-def f32(a):
-    return np.ascontiguousarray(np.asarray(a, dtype=np.float32))
-
-
-def glorot(rng, shape, scale=1.0):
-    lim = np.sqrt(6.0 / (shape[-2] + shape[-1]))
-    return torch.from_numpy(f32(scale * rng.uniform(-lim, lim, shape))).double()
-
-
 def make_layer(rng, kind, f_in, heads, channels, concat=True, bias=True, slope=0.2,
                loops=True, edge_dim=0, fill="mean", residual=False, f_dst=None,
                share=False, att_scale=1.0, shared_lin=True):
     """float32-valued parameters (random non-zero biases so they are tested)."""
-    hc = heads * channels
-    width = hc if concat else channels
     f_dst = f_in if f_dst is None else f_dst
-    p = {}
-    if kind == "gat":
-        if f_dst != f_in or not shared_lin:
-            p["lin_src.weight"] = glorot(rng, (hc, f_in))
-            p["lin_dst.weight"] = glorot(rng, (hc, f_dst))
-        else:
-            p["lin.weight"] = glorot(rng, (hc, f_in))
-        p["att_src"] = glorot(rng, (1, heads, channels), att_scale)
-        p["att_dst"] = glorot(rng, (1, heads, channels), att_scale)
-        if edge_dim:
-            p["lin_edge.weight"] = glorot(rng, (hc, edge_dim))
-            p["att_edge"] = glorot(rng, (1, heads, channels), att_scale)
-    else:
-        p["lin_l.weight"] = glorot(rng, (hc, f_in))
-        if bias:
-            p["lin_l.bias"] = glorot(rng, (1, hc)).view(-1)
-        if not share:
-            p["lin_r.weight"] = glorot(rng, (hc, f_dst))
-            if bias:
-                p["lin_r.bias"] = glorot(rng, (1, hc)).view(-1)
-        p["att"] = glorot(rng, (1, heads, channels), att_scale)
-        if edge_dim:
-            p["lin_edge.weight"] = glorot(rng, (hc, edge_dim))
-    if residual:
-        p["res.weight"] = glorot(rng, (width, f_dst))
-    if bias:
-        p["bias"] = glorot(rng, (1, width)).view(-1)
-    return {"type": kind, "heads": heads, "channels": channels, "concat": concat,
-            "negative_slope": slope, "add_self_loops": loops, "edge_dim": edge_dim,
-            "fill_value": fill, "share_weights": share, "params": p, "width": width}
-
-
-def random_edges(rng, n_src, n_dst, num_edges, isolated=2, num_loops=3, num_dups=4):
-    """Edges with isolated destinations, input self-loops (one node twice)
-    and duplicates scattered through the list."""
-    receivers = rng.permutation(n_dst)[isolated:]
-    edges = []
-    while len(edges) < num_edges:
-        s, t = int(rng.integers(0, n_src)), int(rng.choice(receivers))
-        if s != t:
-            edges.append((s, t))
-    loop_nodes = [int(v) for v in receivers if v < n_src][:max(num_loops - 1, 0)]
-    for k, v in enumerate(loop_nodes + loop_nodes[:1]):
-        edges.insert(int(rng.integers(0, len(edges) + 1)), (v, v))
-    for _ in range(num_dups):
-        e = edges[int(rng.integers(0, len(edges)))]
-        edges.insert(int(rng.integers(0, len(edges) + 1)), e)
-    return (np.array([e[0] for e in edges], dtype=np.int64),
-            np.array([e[1] for e in edges], dtype=np.int64))
+    layer = {"type": kind, "heads": heads, "channels": channels, "concat": concat,
+             "negative_slope": slope, "add_self_loops": loops, "edge_dim": edge_dim,
+             "fill_value": fill, "share_weights": share, "bias": bias, "residual": residual,
+             "separate": f_dst != f_in or not shared_lin, "att_scale": att_scale}
+    # glorot over an attention vector's last two sizes, biases glorot too
+    layer["params"], layer["width"] = pyg_gat.make_params(
+        rng, layer, f_in, f_dst, att_fans=lambda h, c: (h, c),
+        bias_init=lambda rng, n: pyg_gat.glorot(rng, (n,), 1, n))
+    return layer
 
 
 def make_case(seed, layers_spec, n=16, n_dst=None, f=5, f_dst=None, edge_dim=0, edges=40,
@@ -244,7 +71,7 @@ def make_case(seed, layers_spec, n=16, n_dst=None, f=5, f_dst=None, edge_dim=0, 
     rng = np.random.default_rng(seed)
     bipartite = n_dst is not None
     n_dst = n if n_dst is None else n_dst
-    src, dst = random_edges(rng, n, n_dst, edges)
+    src, dst = pyg_gat.receiver_graph(rng, n, n_dst, edges)
     case = {"src": src, "dst": dst, "activation": activation, "layers": [],
             "x": f32(x_scale * rng.uniform(-1, 1, (n, f))), "x_dst": None, "edge_attr": None}
     if bipartite:
@@ -268,62 +95,23 @@ def make_case(seed, layers_spec, n=16, n_dst=None, f=5, f_dst=None, edge_dim=0, 
 # ---------------------------------------------------------------------------
 
 
-def write_npy(path, a):
-    np.save(path, a, allow_pickle=False)
-
-
-def write_safetensors(path, case):
-    tensors, meta, offset, blobs = {}, {}, 0, []
-    for i, layer in enumerate(case["layers"]):
-        for name, value in layer["params"].items():
-            data = f32(value.numpy()).tobytes()
-            tensors["layers.%d.%s" % (i, name)] = {
-                "dtype": "F32", "shape": list(value.shape),
-                "data_offsets": [offset, offset + len(data)]}
-            blobs.append(data)
-            offset += len(data)
-        meta["layers.%d.type" % i] = layer["type"]
-        meta["layers.%d.concat" % i] = "true" if layer["concat"] else "false"
-        meta["layers.%d.negative_slope" % i] = repr(float(layer["negative_slope"]))
-        meta["layers.%d.add_self_loops" % i] = "true" if layer["add_self_loops"] else "false"
-        if layer["edge_dim"]:
-            fill = layer["fill_value"]
-            meta["layers.%d.fill_value" % i] = fill if isinstance(fill, str) else repr(float(fill))
-        if layer["type"] == "gatv2":
-            meta["layers.%d.share_weights" % i] = "true" if layer["share_weights"] else "false"
-    meta["activation"] = case["activation"]
-    meta["format"] = "pt"
-    tensors["__metadata__"] = meta
-    header = json.dumps(tensors, sort_keys=True, separators=(",", ":")).encode()
-    header += b" " * (-len(header) % 8)
-    with open(path, "wb") as fh:
-        fh.write(struct.pack("<Q", len(header)))
-        fh.write(header)
-        for blob in blobs:
-            fh.write(blob)
-
-
-def library_order(s, d):
-    """Indices of PyG's edge list in libgat's order: by destination, stable
-    (input order within a row; PyG appends the loops, so they come last)."""
-    return np.argsort(d, kind="stable")
-
-
 def write_case(root, name, case):
     path = os.path.join(root, name)
     os.makedirs(path)
-    with open(os.path.join(path, "edges.txt"), "w") as fh:
-        for s, t in zip(case["src"], case["dst"]):
-            fh.write("%d %d\n" % (s, t))
-    write_npy(os.path.join(path, "x.npy"), case["x"])
+    pyg_gat.write_edges(os.path.join(path, "edges.txt"), case["src"], case["dst"])
+    np.save(os.path.join(path, "x.npy"), case["x"])
     if case["x_dst"] is not None:
-        write_npy(os.path.join(path, "x_dst.npy"), case["x_dst"])
+        np.save(os.path.join(path, "x_dst.npy"), case["x_dst"])
     if case["edge_attr"] is not None:
-        write_npy(os.path.join(path, "edge_attr.npy"), case["edge_attr"])
-    write_safetensors(os.path.join(path, "model.safetensors"), case)
+        np.save(os.path.join(path, "edge_attr.npy"), case["edge_attr"])
+    layers = case["layers"]
+    pyg_gat.write_safetensors(
+        os.path.join(path, "model.safetensors"),
+        pyg_gat.layer_tensors([layer["params"] for layer in layers], sort_names=False),
+        pyg_gat.family_metadata(layers, case["activation"], mark_residual=False))
     out, alpha, s, d = forward(case)
-    write_npy(os.path.join(path, "out.npy"), f32(out.numpy()))
-    write_npy(os.path.join(path, "attention.npy"), f32(alpha.numpy()[library_order(s, d)]))
+    np.save(os.path.join(path, "out.npy"), f32(out.numpy()))
+    np.save(os.path.join(path, "attention.npy"), f32(alpha.numpy()[pyg_gat.library_order(d)]))
     return out
 
 
@@ -367,21 +155,13 @@ def cases():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                      "..", "tests", "data", "family"))
-    args = parser.parse_args()
-    root = os.path.abspath(args.out)
-    if os.path.isdir(root):
-        shutil.rmtree(root)
-    os.makedirs(root)
+    root = pyg_gat.fresh_dir(pyg_gat.out_dir_argument(__doc__, "family"))
     names = []
     for name, case in cases():
         out = write_case(root, name, case)
         names.append(name)
         print("%-24s out %s, max |out| %.3g" % (name, list(out.shape), float(out.abs().max())))
-    with open(os.path.join(root, "cases.txt"), "w") as fh:
-        fh.write("\n".join(names) + "\n")
+    pyg_gat.write_case_list(root, names)
     return 0
 
 

@@ -6,9 +6,9 @@ Run from anywhere, with Debian's Python (it has torch and numpy):
     /usr/bin/python3 tools/make_pyg_reference.py            # writes tests/data/pyg
     /usr/bin/python3 tools/make_pyg_reference.py --out DIR  # writes elsewhere
 
-PyTorch Geometric itself is not a dependency: this script re-implements the
-forward pass of torch_geometric.nn.GATConv (v2.x) in plain torch, following
-its semantics step by step:
+PyTorch Geometric itself is not a dependency: the forward pass is
+tools/pyg_gat.py's plain-torch transcription of torch_geometric.nn.GATConv
+(v2.x), here without edge features, following its semantics step by step:
 
   * x' = lin(x) (lin.weight [H*C, F_in], no bias), viewed [N, H, C];
   * alpha_src = (x' * att_src).sum(-1), alpha_dst likewise ([N, H]);
@@ -47,87 +47,41 @@ and tests/data/pyg/cases.txt lists the case names, one per line.
 The output is deterministic: a re-run writes the same bytes.
 """
 
-import argparse
-import json
 import os
-import shutil
-import struct
 import sys
-import warnings
 
 import numpy as np
 import torch
 
-torch.set_num_threads(1)
-# Tensor.scatter_reduce is "beta" in torch 1.13; its amax is what we need.
-warnings.filterwarnings("ignore", message="scatter_reduce.*beta")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pyg_gat  # noqa: E402  (the GAT family in plain torch, writers, graphs)
+
+f32 = pyg_gat.f32
 
 # ---------------------------------------------------------------------------
 # Reference GATConv (PyG semantics, sparse, float64)
 # ---------------------------------------------------------------------------
 
 
+def gat_params(layer):
+    """A layer's parameters under PyG's names (the tensors themselves)."""
+    return {"lin.weight": layer["weight"], "att_src": layer["att_src"],
+            "att_dst": layer["att_dst"], "bias": layer["bias"]}
+
+
 def pyg_edge_index(src, dst, num_nodes, add_self_loops):
-    """The edge list GATConv's propagate sees, in PyG's order."""
-    src = np.asarray(src, dtype=np.int64)
-    dst = np.asarray(dst, dtype=np.int64)
-    if add_self_loops:
-        keep = src != dst
-        loops = np.arange(num_nodes, dtype=np.int64)
-        src = np.concatenate([src[keep], loops])
-        dst = np.concatenate([dst[keep], loops])
-    return src, dst
+    """The edge list GATConv's propagate sees, in PyG's order (numpy)."""
+    s, d, _ = pyg_gat.propagate_edges({"add_self_loops": add_self_loops}, src, dst, None,
+                                      num_nodes, num_nodes)
+    return s.numpy(), d.numpy()
 
 
-def pyg_softmax(e, index, num_nodes):
-    """torch_geometric.utils.softmax(e, index, num_nodes=N) along dim 0."""
-    heads = e.shape[1]
-    idx = index.view(-1, 1).expand(-1, heads)
-    # scatter max; rows without edges are never gathered, their value is moot
-    e_max = torch.full((num_nodes, heads), float("-inf"), dtype=e.dtype)
-    e_max = e_max.scatter_reduce(0, idx, e.detach(), reduce="amax", include_self=True)
-    out = (e - e_max.index_select(0, index)).exp()
-    out_sum = torch.zeros((num_nodes, heads), dtype=e.dtype).scatter_add(0, idx, out) + 1e-16
-    return out / out_sum.index_select(0, index)
-
-
-def gatconv_sparse(x, layer, src, dst):
-    """One GATConv forward. Returns (out [N, out], alpha [E', H], src', dst')."""
-    n = x.shape[0]
-    h, c = layer["heads"], layer["channels"]
-    xp = (x @ layer["weight"].t()).view(n, h, c)
-    a_src = (xp * layer["att_src"].view(1, h, c)).sum(-1)
-    a_dst = (xp * layer["att_dst"].view(1, h, c)).sum(-1)
-    s, d = pyg_edge_index(src, dst, n, layer["add_self_loops"])
-    s_t = torch.from_numpy(s)
-    d_t = torch.from_numpy(d)
-    e = a_src.index_select(0, s_t) + a_dst.index_select(0, d_t)
-    e = torch.nn.functional.leaky_relu(e, layer["negative_slope"])
-    alpha = pyg_softmax(e, d_t, n)
-    msg = alpha.unsqueeze(-1) * xp.index_select(0, s_t)  # [E', H, C]
-    out = torch.zeros((n, h, c), dtype=x.dtype).index_add(0, d_t, msg)
-    out = out.reshape(n, h * c) if layer["concat"] else out.mean(dim=1)
-    if layer["bias"] is not None:
-        out = out + layer["bias"]
-    return out, alpha, s, d
-
-
-def activate(x, activation):
-    if activation == "elu":
-        return torch.nn.functional.elu(x)
-    if activation == "relu":
-        return torch.relu(x)
-    assert activation == "none"
-    return x
-
-
-def forward_sparse(x, layers, activation, src, dst):
-    alpha = s = d = None
-    for k, layer in enumerate(layers):
-        if k > 0:
-            x = activate(x, activation)
-        x, alpha, s, d = gatconv_sparse(x, layer, src, dst)
-    return x, alpha, s, d
+def forward_sparse(x, layers, activation, src, dst, value_factors=None):
+    """The stack's (out [N, out], last alpha [E', H], src', dst' (numpy));
+    value_factors as pyg_gat.forward's."""
+    out, alpha, s, d = pyg_gat.forward(layers, [gat_params(layer) for layer in layers], x,
+                                       None, src, dst, None, activation, value_factors)
+    return out, alpha, s.numpy(), d.numpy()
 
 
 # ---------------------------------------------------------------------------
@@ -176,7 +130,7 @@ def forward_dense(x, layers, activation, src, dst):
     alpha = None
     for k, layer in enumerate(layers):
         if k > 0:
-            x = activate(x, activation)
+            x = pyg_gat.activate(x, activation)
         x, alpha = gatconv_dense(x, layer, src, dst)
     return x.numpy(), alpha
 
@@ -184,38 +138,6 @@ def forward_dense(x, layers, activation, src, dst):
 # ---------------------------------------------------------------------------
 # Case generation
 # ---------------------------------------------------------------------------
-
-
-def random_multigraph(rng, n, num_edges, no_in, no_edges, num_loops, num_dups):
-    """Random src -> dst edges over n nodes.
-
-    no_in nodes receive no edge (they may send), no_edges nodes touch no edge
-    at all; num_loops input self-loops (one node gets two) and num_dups
-    repeats of existing edges are scattered through the list."""
-    perm = rng.permutation(n)
-    isolated = perm[:no_edges]
-    sink_free = perm[no_edges:no_edges + no_in]
-    senders = np.setdiff1d(np.arange(n), isolated)
-    receivers = np.setdiff1d(senders, sink_free)
-    edges = []
-    while len(edges) < num_edges:
-        s = int(rng.choice(senders))
-        t = int(rng.choice(receivers))
-        if s != t:
-            edges.append((s, t))
-    first_loop = None
-    for k in range(num_loops):
-        v = int(rng.choice(receivers))
-        if k == 1:
-            v = first_loop  # a node with two input self-loops
-        first_loop = v if k == 0 else first_loop
-        edges.insert(int(rng.integers(0, len(edges) + 1)), (v, v))
-    for _ in range(num_dups):
-        e = edges[int(rng.integers(0, len(edges)))]
-        edges.insert(int(rng.integers(0, len(edges) + 1)), e)
-    src = np.array([e[0] for e in edges], dtype=np.int64)
-    dst = np.array([e[1] for e in edges], dtype=np.int64)
-    return src, dst
 
 
 def example6_graph():
@@ -236,35 +158,33 @@ def example6_graph():
     return np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64)
 
 
-def f32(a):
-    return np.ascontiguousarray(np.asarray(a, dtype=np.float32))
-
-
 def make_layer(rng, f_in, heads, channels, concat=True, bias=True, negative_slope=0.2,
                add_self_loops=True, att_scale=1.0):
     """float32 parameters: glorot-uniform weights and attention vectors (as
     PyG's reset_parameters), a random (non-zero) bias so it is tested."""
-    hc = heads * channels
-    lim_w = np.sqrt(6.0 / (f_in + hc))
-    lim_a = np.sqrt(6.0 / (1 + channels))  # glorot on att [1, H, C]
-    layer = {
-        "heads": heads,
-        "channels": channels,
-        "concat": concat,
-        "negative_slope": negative_slope,
-        "add_self_loops": add_self_loops,
-        "weight": f32(rng.uniform(-lim_w, lim_w, (hc, f_in))),
-        "att_src": f32(att_scale * rng.uniform(-lim_a, lim_a, (1, heads, channels))),
-        "att_dst": f32(att_scale * rng.uniform(-lim_a, lim_a, (1, heads, channels))),
-        "bias": None,
-    }
-    if bias:
-        layer["bias"] = f32(rng.uniform(-0.5, 0.5, (hc if concat else channels,)))
+    layer = {"type": "gat", "heads": heads, "channels": channels, "concat": concat,
+             "negative_slope": negative_slope, "add_self_loops": add_self_loops, "edge_dim": 0,
+             "bias": bias, "residual": False, "separate": False, "att_scale": att_scale}
+    p, _ = pyg_gat.make_params(rng, layer, f_in, None)
+    layer.update(weight=p["lin.weight"], att_src=p["att_src"], att_dst=p["att_dst"],
+                 bias=p.get("bias"))
     return layer
 
 
 def out_width(layer):
     return layer["heads"] * layer["channels"] if layer["concat"] else layer["channels"]
+
+
+def make_layers(rng, f, specs):
+    """Layers from specs (make_layer's arguments, heads and channels
+    included) on f input features: (layers, output width)."""
+    layers = []
+    for spec in specs:
+        spec = dict(spec)
+        layer = make_layer(rng, f, spec.pop("heads"), spec.pop("channels"), **spec)
+        layers.append(layer)
+        f = out_width(layer)
+    return layers, f
 
 
 def build_cases():
@@ -280,17 +200,9 @@ def build_cases():
             src = np.zeros(0, dtype=np.int64)
             dst = np.zeros(0, dtype=np.int64)
         else:
-            src, dst = random_multigraph(rng, n, **graph)
+            src, dst = pyg_gat.random_multigraph(rng, n, **graph)
         x = f32(x_scale * rng.standard_normal((n, f)))
-        layers = []
-        f_in = f
-        for spec in specs:
-            spec = dict(spec)
-            heads = spec.pop("heads")
-            channels = spec.pop("channels")
-            layer = make_layer(rng, f_in, heads, channels, **spec)
-            layers.append(layer)
-            f_in = out_width(layer)
+        layers, _ = make_layers(rng, f, specs)
         cases.append({"name": name, "x": x, "src": src, "dst": dst, "layers": layers,
                       "activation": activation})
 
@@ -349,42 +261,17 @@ def build_cases():
 
 
 def write_safetensors(path, layers, activation):
-    header = {}
-    blobs = []
-    offset = 0
-    metadata = {}
+    tensors, metadata = [], {}
     for k, layer in enumerate(layers):
-        tensors = [("lin.weight", layer["weight"]), ("att_src", layer["att_src"]),
-                   ("att_dst", layer["att_dst"])]
-        if layer["bias"] is not None:
-            tensors.append(("bias", layer["bias"]))
-        for name, arr in tensors:
-            data = np.ascontiguousarray(arr, dtype="<f4").tobytes()
-            header["layers.%d.%s" % (k, name)] = {
-                "dtype": "F32", "shape": list(arr.shape),
-                "data_offsets": [offset, offset + len(data)]}
-            blobs.append(data)
-            offset += len(data)
+        for name, key in (("lin.weight", "weight"), ("att_src", "att_src"),
+                          ("att_dst", "att_dst"), ("bias", "bias")):
+            if layer[key] is not None:
+                tensors.append(("layers.%d.%s" % (k, name), layer[key]))
         metadata["layers.%d.concat" % k] = "true" if layer["concat"] else "false"
         metadata["layers.%d.negative_slope" % k] = repr(float(layer["negative_slope"]))
         metadata["layers.%d.add_self_loops" % k] = "true" if layer["add_self_loops"] else "false"
     metadata["activation"] = activation
-    header["__metadata__"] = metadata
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as fh:
-        fh.write(struct.pack("<Q", len(text)))
-        fh.write(text)
-        for blob in blobs:
-            fh.write(blob)
-
-
-def write_edges(path, name, n, src, dst):
-    with open(path, "w", encoding="ascii", newline="\n") as fh:
-        fh.write("# libgat PyG reference case %s: %d nodes, %d edges (src dst, input order)\n"
-                 % (name, n, len(src)))
-        for s, d in zip(src, dst):
-            fh.write("%d %d\n" % (s, d))
+    pyg_gat.write_safetensors(path, tensors, metadata, sort_keys=False)
 
 
 # ---------------------------------------------------------------------------
@@ -415,7 +302,7 @@ def float32_margin(case, want_out, want_att):
     out, alpha, s, d = forward_sparse(torch.from_numpy(case["x"]),
                                       [to32(l) for l in case["layers"]],
                                       case["activation"], case["src"], case["dst"])
-    perm = np.argsort(d, kind="stable")
+    perm = pyg_gat.library_order(d)
     worst = 0.0
     for got, want in ((out.numpy(), want_out), (alpha.numpy()[perm], want_att)):
         if want.size == 0:
@@ -464,7 +351,7 @@ def run_case(case):
     # PyG order -> library order: a stable sort by destination. In PyG's
     # order the added loops come after every input edge, so each lands last
     # in its row; without added loops the rows keep the input order.
-    perm = np.argsort(d, kind="stable")
+    perm = pyg_gat.library_order(d)
     att = alpha[perm]
     assert lib_order(case["src"], case["dst"], case["x"].shape[0],
                      case["layers"][-1]["add_self_loops"]) == list(zip(s[perm], d[perm]))
@@ -472,11 +359,7 @@ def run_case(case):
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=os.path.join(here, "..", "tests", "data", "pyg"))
-    args = parser.parse_args()
-    out_dir = os.path.normpath(args.out)
+    out_dir = pyg_gat.out_dir_argument(__doc__, "pyg")
 
     cases = build_cases()
     results = []
@@ -492,20 +375,16 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     names = []
     for case, out, att in results:
-        cdir = os.path.join(out_dir, case["name"])
-        if os.path.isdir(cdir):
-            shutil.rmtree(cdir)
-        os.makedirs(cdir)
-        write_edges(os.path.join(cdir, "edges.txt"), case["name"], case["x"].shape[0],
-                    case["src"], case["dst"])
+        cdir = pyg_gat.fresh_dir(os.path.join(out_dir, case["name"]))
+        pyg_gat.write_edges(os.path.join(cdir, "edges.txt"), case["src"], case["dst"],
+                            case["name"], case["x"].shape[0])
         np.save(os.path.join(cdir, "x.npy"), case["x"])
         write_safetensors(os.path.join(cdir, "model.safetensors"), case["layers"],
                           case["activation"])
         np.save(os.path.join(cdir, "out.npy"), f32(out))
         np.save(os.path.join(cdir, "attention.npy"), f32(att))
         names.append(case["name"])
-    with open(os.path.join(out_dir, "cases.txt"), "w", encoding="ascii", newline="\n") as fh:
-        fh.write("".join(n + "\n" for n in names))
+    pyg_gat.write_case_list(out_dir, names)
     print("self-check passed: sparse and dense formulations agree to 1e-9 in %d cases; wrote %s"
           % (len(names), out_dir))
     return 0

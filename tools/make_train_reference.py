@@ -7,9 +7,9 @@ Run from anywhere, with Debian's Python (it has torch and numpy):
     /usr/bin/python3 tools/make_train_reference.py --out DIR  # writes elsewhere
 
 PyTorch Geometric is not a dependency: the forward pass is the plain-torch
-GATConv of tools/make_pyg_reference.py (imported from it, so both follow
-the same semantics: PyG's self-loop handling, the max-shifted softmax with
-the max detached, concat or mean of heads, bias), and torch's autograd
+GATConv of tools/pyg_gat.py (through tools/make_pyg_reference.py, so both
+follow the same semantics: PyG's self-loop handling, the max-shifted softmax
+with the max detached, concat or mean of heads, bias), and torch's autograd
 differentiates it. A case is a model (2 or 3 layers, ELU between them),
 a graph, features x, labels and a set of training nodes; the loss is PyG's
 GAT example's, F.nll_loss(F.log_softmax(out, -1)[train], y[train]), with
@@ -44,9 +44,7 @@ and tests/data/train/cases.txt lists the case names, one per line.
 The output is deterministic: a re-run writes the same bytes.
 """
 
-import argparse
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -54,7 +52,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import make_pyg_reference as pyg  # noqa: E402  (the shared GATConv and writers)
+import make_pyg_reference as pyg  # noqa: E402  (the GATConv layout and writer)
+import pyg_gat  # noqa: E402  (the GAT family in plain torch, graphs)
 
 torch.set_num_threads(1)
 
@@ -66,7 +65,7 @@ def build_cases():
     def add(name, seed, n, f, graph, specs, num_train, lr, wd, features, projected=0.0,
             mask_seed=0):
         rng = np.random.default_rng(seed)
-        src, dst = pyg.random_multigraph(rng, n, **graph)
+        src, dst = pyg_gat.random_multigraph(rng, n, **graph)
         if features == "bag_of_words":
             # Binary, ~15% non-zero, then row-normalised as gat-train does:
             # the sparse input path sees a realistic input.
@@ -76,17 +75,8 @@ def build_cases():
             x = np.where(s > 0, x / np.where(s > 0, s, 1.0), 0.0)
         else:
             x = rng.standard_normal((n, f))
-        x = pyg.f32(x)
-        layers = []
-        f_in = f
-        for spec in specs:
-            spec = dict(spec)
-            heads = spec.pop("heads")
-            channels = spec.pop("channels")
-            layer = pyg.make_layer(rng, f_in, heads, channels, **spec)
-            layers.append(layer)
-            f_in = pyg.out_width(layer)
-        classes = f_in
+        x = pyg_gat.f32(x)
+        layers, classes = pyg.make_layers(rng, f, specs)
         labels = rng.integers(0, classes, n).astype(np.int64)
         train = np.sort(rng.choice(n, num_train, replace=False)).astype(np.int64)
         train = np.concatenate([train, train[:1]])  # a repeated node counts twice
@@ -157,29 +147,6 @@ def projected_dropout_factors(rate, seed, step, layer, count):
     return out
 
 
-def gatconv_projected_dropout(x, layer, src, dst, factors):
-    """pyg.gatconv_sparse with the aggregation reading x' * factors (the
-    scores read x' as it is)."""
-    n = x.shape[0]
-    h, c = layer["heads"], layer["channels"]
-    xp = (x @ layer["weight"].t()).view(n, h, c)
-    a_src = (xp * layer["att_src"].view(1, h, c)).sum(-1)
-    a_dst = (xp * layer["att_dst"].view(1, h, c)).sum(-1)
-    s, d = pyg.pyg_edge_index(src, dst, n, layer["add_self_loops"])
-    s_t = torch.from_numpy(s)
-    d_t = torch.from_numpy(d)
-    e = a_src.index_select(0, s_t) + a_dst.index_select(0, d_t)
-    e = torch.nn.functional.leaky_relu(e, layer["negative_slope"])
-    alpha = pyg.pyg_softmax(e, d_t, n)
-    dropped = xp * torch.from_numpy(factors).view(n, h, c)
-    msg = alpha.unsqueeze(-1) * dropped.index_select(0, s_t)
-    out = torch.zeros((n, h, c), dtype=x.dtype).index_add(0, d_t, msg)
-    out = out.reshape(n, h * c) if layer["concat"] else out.mean(dim=1)
-    if layer["bias"] is not None:
-        out = out + layer["bias"]
-    return out
-
-
 PARAM_KEYS = ("weight", "att_src", "att_dst", "bias")
 
 
@@ -202,17 +169,12 @@ def parameters(layers):
 
 def loss_of(x, layers, case, step):
     """The loss of the forward at `step` (updates so far: it keys the masks)."""
-    if case["projected"] > 0.0:
-        out = x
-        for k, layer in enumerate(layers):
-            if k > 0:
-                out = pyg.activate(out, "elu")
-            count = x.shape[0] * layer["heads"] * layer["channels"]
-            factors = projected_dropout_factors(case["projected"], case["mask_seed"], step, k,
-                                                count)
-            out = gatconv_projected_dropout(out, layer, case["src"], case["dst"], factors)
-    else:
-        out, _, _, _ = pyg.forward_sparse(x, layers, "elu", case["src"], case["dst"])
+    factors = None
+    if case["projected"] > 0.0:  # x' * mask / (1 - p) in the aggregation, not the scores
+        factors = [projected_dropout_factors(case["projected"], case["mask_seed"], step, k,
+                                             x.shape[0] * layer["heads"] * layer["channels"])
+                   for k, layer in enumerate(layers)]
+    out, _, _, _ = pyg.forward_sparse(x, layers, "elu", case["src"], case["dst"], factors)
     y = torch.from_numpy(case["labels"])
     idx = torch.from_numpy(case["train"])
     return F.nll_loss(F.log_softmax(out, dim=-1)[idx], y[idx])
@@ -226,7 +188,7 @@ def as_float32_layers(layers, values):
         l2 = dict(layer)
         for key in PARAM_KEYS:
             if layer[key] is not None:
-                l2[key] = pyg.f32(next(it).detach().numpy().reshape(np.shape(layer[key])))
+                l2[key] = pyg_gat.f32(next(it).detach().numpy().reshape(np.shape(layer[key])))
         out.append(l2)
     return out
 
@@ -255,22 +217,15 @@ def run_case(case):
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=os.path.join(here, "..", "tests", "data", "train"))
-    args = parser.parse_args()
-    out_dir = os.path.normpath(args.out)
+    out_dir = pyg_gat.out_dir_argument(__doc__, "train")
     os.makedirs(out_dir, exist_ok=True)
     names = []
     for case in build_cases():
         losses, grads, dx, after_one = run_case(case)
-        cdir = os.path.join(out_dir, case["name"])
-        if os.path.isdir(cdir):
-            shutil.rmtree(cdir)
-        os.makedirs(cdir)
+        cdir = pyg_gat.fresh_dir(os.path.join(out_dir, case["name"]))
         n = case["x"].shape[0]
-        pyg.write_edges(os.path.join(cdir, "edges.txt"), case["name"], n, case["src"],
-                        case["dst"])
+        pyg_gat.write_edges(os.path.join(cdir, "edges.txt"), case["src"], case["dst"],
+                            case["name"], n)
         np.save(os.path.join(cdir, "x.npy"), case["x"])
         np.save(os.path.join(cdir, "labels.npy"), case["labels"])
         np.save(os.path.join(cdir, "train.npy"), case["train"])
@@ -281,18 +236,17 @@ def main():
             else:
                 fh.write("%r %r\n" % (case["lr"], case["wd"]))
         pyg.write_safetensors(os.path.join(cdir, "model.safetensors"), case["layers"], "elu")
-        np.save(os.path.join(cdir, "loss.npy"), pyg.f32(np.array(losses).reshape(3, 1)))
+        np.save(os.path.join(cdir, "loss.npy"), pyg_gat.f32(np.array(losses).reshape(3, 1)))
         pyg.write_safetensors(os.path.join(cdir, "grads.safetensors"),
                               as_float32_layers(case["layers"], grads), "elu")
-        np.save(os.path.join(cdir, "dx.npy"), pyg.f32(dx.numpy()))
+        np.save(os.path.join(cdir, "dx.npy"), pyg_gat.f32(dx.numpy()))
         pyg.write_safetensors(os.path.join(cdir, "adam1.safetensors"),
                               as_float32_layers(case["layers"], after_one), "elu")
         names.append(case["name"])
         print("%-17s N=%d F=%d layers=%d train=%d losses %s" %
               (case["name"], n, case["x"].shape[1], len(case["layers"]), len(case["train"]),
                " ".join("%.6f" % v for v in losses)))
-    with open(os.path.join(out_dir, "cases.txt"), "w", encoding="ascii", newline="\n") as fh:
-        fh.write("".join(n + "\n" for n in names))
+    pyg_gat.write_case_list(out_dir, names)
     print("wrote %s" % out_dir)
     return 0
 
