@@ -693,10 +693,12 @@ gat_status gat_model_forward_reference_inputs(gat_context *ctx, const gat_model 
                                               float *out, float *attention);
 
 /* Whether the fast forward computes this layer's node scores inside the
- * edge pass from the rows it reads (true for the shapes its register
- * kernels take on this build: C = 8 with H even, or C a multiple of 16,
- * H <= 16, H*C <= 256) instead of storing them after the projection. It
- * changes memory traffic, not results; cost models (gat-bench) use it. */
+ * edge pass from the rows it reads (true in builds with 16-lane vectors,
+ * AVX-512, for the shapes its register kernel takes: C = 8 with H even,
+ * or C a multiple of 16, H <= 16, H*C <= 256; narrower builds store them
+ * after the projection, which is cheaper there) instead of storing them
+ * after the projection. It changes memory traffic, not results; cost
+ * models (gat-bench) use it. */
 bool gat_layer_scores_in_edge_pass(const gat_layer_config *config);
 
 /* ------------------------------------------------------------------------ */
