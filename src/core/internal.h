@@ -108,6 +108,17 @@ void *gat__alloc_array(gat_context *ctx, int64_t count, size_t elem_size, const 
 void *gat__calloc_array(gat_context *ctx, int64_t count, size_t elem_size, const char *what,
                         gat_status *status);
 
+/* Allocates count elements of *ptr (zero-filled when zero is true) or jumps
+ * to the caller's `fail:` label with `status` set: the one-cleanup-path
+ * idiom of the functions that build several arrays. */
+#define GAT__ALLOC_OR_FAIL(ctx, ptr, count, zero, what, status)                               \
+    do {                                                                                      \
+        (ptr) = (zero) ? gat__calloc_array((ctx), (count), sizeof *(ptr), (what), &(status))  \
+                       : gat__alloc_array((ctx), (count), sizeof *(ptr), (what), &(status));  \
+        if ((ptr) == NULL)                                                                    \
+            goto fail;                                                                        \
+    } while (0)
+
 /* Scratch slot `slot` of ctx holding at least count * elem_size bytes.
  * *fresh (may be NULL) says whether it was allocated by this call (its
  * content is then undefined and no thread has touched its pages). On

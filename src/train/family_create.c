@@ -71,12 +71,7 @@ gat_status gat__trainfam_row_buffers(gat_context *ctx, gat__trainfam *fam, int64
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
-#define ALLOC(ptr, count, what)                                                         \
-    do {                                                                                \
-        if (((ptr) = gat__alloc_array(ctx, (count), sizeof *(ptr), (what), &status)) == \
-            NULL)                                                                       \
-            goto fail;                                                                  \
-    } while (0)
+#define ALLOC(ptr, count, what) GAT__ALLOC_OR_FAIL(ctx, ptr, count, false, what, status)
 
 gat_status gat__trainfam_create(gat_context *ctx, gat_trainer *t, const gat_inputs *inputs)
 {

@@ -33,23 +33,15 @@ gat_status gat__trainfam_edges_build(gat_context *ctx, const gat_graph *graph, b
     const int64_t slots = gat_graph_num_attention_edges(graph, add_self_loops);
     int64_t *src = NULL, *dst = NULL;
     gat_status status;
-#define ALLOC_E(ptr, count, zero, what)                                                         \
-    do {                                                                                        \
-        (ptr) = (zero) ? gat__calloc_array(ctx, (count), sizeof *(ptr), (what), &status)        \
-                       : gat__alloc_array(ctx, (count), sizeof *(ptr), (what), &status);        \
-        if ((ptr) == NULL)                                                                      \
-            goto fail;                                                                          \
-    } while (0)
-    ALLOC_E(src, slots, false, "attention edge sources");
-    ALLOC_E(dst, slots, false, "attention edge targets");
-    ALLOC_E(e->row_ptr, n_dst + 1, true, "attention edge offsets");
-    ALLOC_E(e->src, slots, false, "attention edge sources");
+    GAT__ALLOC_OR_FAIL(ctx, src, slots, false, "attention edge sources", status);
+    GAT__ALLOC_OR_FAIL(ctx, dst, slots, false, "attention edge targets", status);
+    GAT__ALLOC_OR_FAIL(ctx, e->row_ptr, n_dst + 1, true, "attention edge offsets", status);
+    GAT__ALLOC_OR_FAIL(ctx, e->src, slots, false, "attention edge sources", status);
     if (positions)
-        ALLOC_E(e->pos, slots, false, "attention edge positions");
-    ALLOC_E(e->src_ptr, n_src + 1, true, "transposed edge offsets");
-    ALLOC_E(e->by_src, slots, false, "transposed edge slots");
-    ALLOC_E(e->by_src_dst, slots, false, "transposed edge targets");
-#undef ALLOC_E
+        GAT__ALLOC_OR_FAIL(ctx, e->pos, slots, false, "attention edge positions", status);
+    GAT__ALLOC_OR_FAIL(ctx, e->src_ptr, n_src + 1, true, "transposed edge offsets", status);
+    GAT__ALLOC_OR_FAIL(ctx, e->by_src, slots, false, "transposed edge slots", status);
+    GAT__ALLOC_OR_FAIL(ctx, e->by_src_dst, slots, false, "transposed edge targets", status);
     if ((status = gat_graph_edges(ctx, graph, add_self_loops, src, dst)) != GAT_OK ||
         (positions &&
          (status = gat_graph_edge_positions(ctx, graph, add_self_loops, e->pos)) != GAT_OK))

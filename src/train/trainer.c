@@ -124,12 +124,7 @@ static gat_status scan_input(gat_context *ctx, const float *x, int64_t n, int64_
     return GAT_OK;
 }
 
-#define ALLOC(ptr, count, what)                                                         \
-    do {                                                                                \
-        if (((ptr) = gat__alloc_array(ctx, (count), sizeof *(ptr), (what), &status)) == \
-            NULL)                                                                       \
-            goto fail;                                                                  \
-    } while (0)
+#define ALLOC(ptr, count, what) GAT__ALLOC_OR_FAIL(ctx, ptr, count, false, what, status)
 
 /* Checks a float input: finite everywhere. */
 static gat_status check_finite(gat_context *ctx, const float *v, int64_t rows, int64_t cols,

@@ -31,19 +31,11 @@ gat_status gat__edge_views_build(gat_context *ctx, const gat_graph *g, bool add_
     const int64_t n = g->num_nodes;
     const int64_t slots = gat_graph_num_attention_edges(g, add_self_loops);
     gat_status status;
-#define ALLOC_VIEW(ptr, count, zero, what)                                                      \
-    do {                                                                                        \
-        (ptr) = (zero) ? gat__calloc_array(ctx, (count), sizeof *(ptr), (what), &status)        \
-                       : gat__alloc_array(ctx, (count), sizeof *(ptr), (what), &status);        \
-        if ((ptr) == NULL)                                                                      \
-            goto fail;                                                                          \
-    } while (0)
-    ALLOC_VIEW(v->row_ptr, n + 1, false, "attention edge offsets");
-    ALLOC_VIEW(v->src, slots, false, "attention edge sources");
-    ALLOC_VIEW(v->src_ptr, n + 1, true, "transposed edge offsets");
-    ALLOC_VIEW(v->offset, slots, false, "transposed edge slots");
-    ALLOC_VIEW(v->dst, slots, false, "transposed edge targets");
-#undef ALLOC_VIEW
+    GAT__ALLOC_OR_FAIL(ctx, v->row_ptr, n + 1, false, "attention edge offsets", status);
+    GAT__ALLOC_OR_FAIL(ctx, v->src, slots, false, "attention edge sources", status);
+    GAT__ALLOC_OR_FAIL(ctx, v->src_ptr, n + 1, true, "transposed edge offsets", status);
+    GAT__ALLOC_OR_FAIL(ctx, v->offset, slots, false, "transposed edge slots", status);
+    GAT__ALLOC_OR_FAIL(ctx, v->dst, slots, false, "transposed edge targets", status);
     v->row_ptr[0] = 0;
     {
         int64_t p_ = 0;
