@@ -15,6 +15,7 @@
 #   v3      gcc -Dnative=false -Dc_args=-march=x86-64-v3: the AVX2 + FMA paths
 #   x86-64  gcc -Dnative=false: baseline x86-64 (SSE2, no FMA)
 #   serial  gcc -Dopenmp=disabled: the library without OpenMP
+#   scalar  gcc -Dnative=false -Dc_args=-DGAT_SIMD_SCALAR: the scalar back end
 #   mpi     gcc -Dmpi=enabled: the MPI back end; the suite, then
 #           tests/mpi_infer.sh (mpirun -np 1..5 gat-infer against one process)
 #   clang   clang, -march=native
@@ -178,6 +179,7 @@ test)
         gcc_build v3 -Dnative=false -Dc_args=-march=x86-64-v3
         gcc_build x86-64 -Dnative=false
         gcc_build serial -Dopenmp=disabled
+        gcc_build scalar -Dnative=false -Dc_args=-DGAT_SIMD_SCALAR
         mpi_build
         clang_build
         asan_build
