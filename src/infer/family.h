@@ -30,6 +30,12 @@ void gat__loop_attribute(const gat_graph *graph, const float *edge_attr, bool cs
                          double *out);
 
 /* The forward of models with any layer kind (family_forward.c). */
+/* The edge term's matrix, transposed so that an edge adds contiguous rows:
+ * GATConv folds lin_edge and att_edge, edge_t [D, H] with
+ * edge_t[f, h] = sum_c att_edge[h, c] W_edge[h*C + c, f]; GATv2Conv keeps
+ * W_edge^T [D, H*C]. Shared by the forward and the trainer. */
+void gat__family_edge_term_matrix(const gat__layer *layer, float *edge_t);
+
 gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const gat_graph *graph,
                                const gat_inputs *inputs, float *out, float *attention,
                                gat_forward_times *times);

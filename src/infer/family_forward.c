@@ -124,11 +124,7 @@ static gat_status attributes_in_csr_order(gat_context *ctx, const gat_graph *g, 
     return GAT_OK;
 }
 
-/* The edge term's matrix, transposed so that an edge adds contiguous rows:
- * GATConv folds lin_edge and att_edge, edge_t [D, H] with
- * edge_t[f, h] = sum_c att_edge[h, c] W_edge[h*C + c, f]; GATv2Conv
- * keeps W_edge^T [D, H*C]. */
-static void edge_term_matrix(const gat__layer *layer, float *edge_t)
+void gat__family_edge_term_matrix(const gat__layer *layer, float *edge_t)
 {
     const gat_layer_config *c = &layer->config;
     const int64_t d = c->edge_dim, hc = c->heads * c->channels;
@@ -233,7 +229,7 @@ static gat_status family_layer(gat_context *ctx, const gat__layer *layer, const 
         head_scores(ctx, h_dst, n, c->heads, c->channels, layer->att_dst, b->s_dst);
     }
     if (c->edge_dim > 0)
-        edge_term_matrix(layer, b->edge_t);
+        gat__family_edge_term_matrix(layer, b->edge_t);
     const double t1 = times != NULL ? seconds_now() : 0.0;
     gat__family_edges_args a = {
         .layer = layer, .graph = g, .h_src = b->h_src, .h_dst = h_dst,

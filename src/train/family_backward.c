@@ -170,7 +170,7 @@ static GAT_ALWAYS_INLINE void backward_row(const back_args *b, int64_t i, float 
                         p_edge[h * dim + d] += dz * attr[d];
                     if (d_attr != NULL)
                         for (int64_t d = 0; d < dim; d++)
-                            d_attr[d] += dz * st->edge_proj[h * dim + d];
+                            d_attr[d] += dz * st->edge_proj[d * heads + h];
                 }
             }
             continue;

@@ -8,6 +8,7 @@
  * bias and the activation between layers.
  */
 #include "edge_pass.h"
+#include "family.h"
 #include "train_family.h"
 #include "parallel.h"
 #include "trainer.h"
@@ -75,28 +76,6 @@ static void project(gat_context *ctx, const gat__layer *layer, gat__trainfam_lay
         node_scores(ctx, st->xs, e->num_src, layer->att_src, c->heads, c->channels, st->ss);
         node_scores(ctx, st->xd, e->num_dst, layer->att_dst, c->heads, c->channels, st->sd);
     }
-}
-
-/* GATConv's edge term folded through att_edge: M [H, D] with
- * M[h, d] = sum_c att_edge[h, c] W_edge[h*C + c, d]; GATv2's W_edge^T. */
-static void edge_projection(const gat__layer *layer, float *m)
-{
-    const gat_layer_config *c = &layer->config;
-    const int64_t dim = c->edge_dim, hc = c->heads * c->channels;
-    if (c->type == GAT_LAYER_GATV2) {
-        for (int64_t o = 0; o < hc; o++)
-            for (int64_t d = 0; d < dim; d++)
-                m[d * hc + o] = layer->weight_edge[o * dim + d];
-        return;
-    }
-    for (int64_t h = 0; h < c->heads; h++)
-        for (int64_t d = 0; d < dim; d++) {
-            float s = 0.0f;
-            for (int64_t k = 0; k < c->channels; k++)
-                s += layer->att_edge[h * c->channels + k] *
-                     layer->weight_edge[(h * c->channels + k) * dim + d];
-            m[h * dim + d] = s;
-        }
 }
 
 typedef struct row_args {
@@ -232,7 +211,7 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
     if (c->edge_dim > 0) {
         if (c->add_self_loops)
             gat__trainfam_fill_forward(ctx, e, c, fam->edge_attr, st->loop_attr);
-        edge_projection(layer, st->edge_proj);
+        gat__family_edge_term_matrix(layer, st->edge_proj);
     }
     const gat__dropout drop_att =
         gat__dropout_make(t->options.seed, t->steps, l, GAT__DROP_ATTENTION,

@@ -58,8 +58,8 @@ typedef struct gat__trainfam_layer {
     float *xs, *xd;
     float *ss, *sd;         /* [N_src, H], [N_dst, H] */
     float *loop_attr;       /* [num_loops, D] the added loops' attributes */
-    /* With edge features: GATConv's M [H, D] (docs/training.md), GATv2's
-     * W_edge^T [D, H*C] (contiguous in the per-edge loop). */
+    /* With edge features: gat__family_edge_term_matrix's, GATConv's M^T
+     * [D, H] (docs/training.md), GATv2's W_edge^T [D, H*C]. */
     float *edge_proj;
     /* [N_dst, 3, H] per row: the softmax's shift (max) and 1 / sum (the
      * forward's), and the backward's sum_k alpha_k d alpha_k: what pass B
@@ -235,7 +235,7 @@ static GAT_ALWAYS_INLINE void gat__trainfam_logits(const gat__trainfam_pass *a, 
         for (int64_t h = 0; h < heads; h++) {
             float s = 0.0f;
             for (int64_t d = 0; d < a->dim; d++)
-                s += m[h * a->dim + d] * attr[d];
+                s += m[d * heads + h] * attr[d];
             z[h] += s;
         }
     }
