@@ -975,6 +975,13 @@ typedef struct gat_dist_infer_options {
                             * nodes: nodes beyond the graph's are isolated) */
     const char *out;       /* .npy output [N, out_features]; NULL writes nothing (timing) */
     const char *attention; /* NULL, or .npy output [E', H] of the last layer */
+    /* NULL, or .npy [N, F_dst]: destination features (gat_inputs.x_dst), as many
+     * rows as features (a bipartite graph is refused: it needs a text edge list) */
+    const char *features_dst;
+    /* NULL, or .npy [E, D], float32 or float64: the edge attributes of layers with
+     * edge_dim, row k for the .gcsr's k-th edge (its CSR order); required when a
+     * layer has edge features. A rank reads the rows of its own edges only. */
+    const char *edge_attr;
     bool preprocess;       /* apply the model's recorded preprocessing; default true */
     bool allow_nonfinite;  /* write outputs holding NaN or infinity; default false */
 } gat_dist_infer_options;

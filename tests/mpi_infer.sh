@@ -2,7 +2,9 @@
 # The MPI back end end to end (issue 17; docs/distributed.md): `mpirun -np K
 # gat-infer` at K = 1..4 (and more ranks than rows) must write bitwise the
 # output and attention of the single-process run, for a model whose layers
-# score inside the edge pass and one whose scores travel with the halo;
+# score inside the edge pass and one whose scores travel with the halo, and
+# for the GAT family (GATv2, mixed types with residual, share_weights,
+# destination features, edge attributes with every fill_value);
 # bad input on one rank must end every rank with that rank's message, a
 # rank that dies must end the job, and neither may leave an output behind
 # or touch an existing one. Every mpirun is bounded in time (a hang fails).
@@ -41,6 +43,11 @@ with open('g.txt', 'w') as out:
         out.write('%d %d\n' % (v, v))
 x = [r.uniform(-1, 1) for _ in range(n * f)]
 npy('x.npy', n, f, x)
+npy('xd.npy', n, 10, [r.uniform(-1, 1) for _ in range(n * 10)])
+ea = [r.uniform(-1, 1) for _ in range(12003 * 5)]
+npy('ea.npy', 12003, 5, ea)
+ea[11000 * 5 + 2] = float('nan')
+npy('bad_ea.npy', 12003, 5, ea)
 x[1500 * f + 3] = float('nan')
 npy('bad.npy', n, f, x)
 with open('t.txt', 'w') as out:
@@ -53,20 +60,47 @@ PY
 "$tools/gat-init" --in-features 24 --layers 3x5,2x6:mean --no-self-loops --seed 3 \
     m2.safetensors >/dev/null
 
-same() { # K GRAPH FEATURES MODEL: K ranks against one process
-    local k=$1 g=$2 x=$3 m=$4
-    "$tools/gat-infer" --quiet --graph "$g" --features "$x" --weights "$m" --out want.npy \
-        --attention want_att.npy
-    mpi "$k" "$tools/gat-infer" --quiet --threads 1 --graph "$g" --features "$x" --weights "$m" \
-        --out got.npy --attention got_att.npy || fail "$k ranks on $g, $m"
-    cmp -s want.npy got.npy || fail "$k ranks on $g, $m: output differs"
-    cmp -s want_att.npy got_att.npy || fail "$k ranks on $g, $m: attention differs"
+same() { # K GRAPH MODEL INPUT-FLAGS...: K ranks against one process
+    local k=$1 g=$2 m=$3
+    shift 3
+    "$tools/gat-infer" --quiet --graph "$g" --weights "$m" --out want.npy \
+        --attention want_att.npy "$@"
+    mpi "$k" "$tools/gat-infer" --quiet --threads 1 --graph "$g" --weights "$m" \
+        --out got.npy --attention got_att.npy "$@" || fail "$k ranks on $g, $m $*"
+    cmp -s want.npy got.npy || fail "$k ranks on $g, $m $*: output differs"
+    cmp -s want_att.npy got_att.npy || fail "$k ranks on $g, $m $*: attention differs"
     checks=$((checks + 1))
 }
 for m in m1 m2; do
-    for k in 1 2 3 4; do same "$k" g.gcsr x.npy $m.safetensors; done
+    for k in 1 2 3 4; do same "$k" g.gcsr $m.safetensors --features x.npy; done
 done
-same 5 t.gcsr tx.npy m1.safetensors # more ranks than rows: empty ranks
+# The GAT family: the halo carries the source side's projected rows (GATv2's
+# xl); the destination side, residual and self-loop attributes are local.
+"$tools/gat-init" --in-features 24 --layers 8x8,4x16,1x7:mean --layer-type gatv2 \
+    v2.safetensors >/dev/null
+"$tools/gat-init" --in-features 24 --layers 8x8:gatv2,3x5:gat,2x7:mean:gatv2 --residual \
+    --seed 2 mix.safetensors >/dev/null
+"$tools/gat-init" --in-features 24 --layers 4x8,2x7:mean --layer-type gatv2 --share-weights \
+    --seed 3 shared.safetensors >/dev/null
+"$tools/gat-init" --in-features 24 --layers 4x8,2x7:mean --dst-features 10 --residual \
+    --seed 4 dst.safetensors >/dev/null
+for k in 1 2 3 4; do
+    for m in v2 mix shared; do same "$k" g.gcsr $m.safetensors --features x.npy; done
+    same "$k" g.gcsr dst.safetensors --features-src x.npy --features-dst xd.npy
+done
+# Edge attributes (rows in the .gcsr's edge order): each rank reads its
+# edges' rows; the self-loops' fill values are local to the row's owner.
+seed=10
+for fill in mean add max min mul 0.5; do
+    for type in gat gatv2; do
+        seed=$((seed + 1))
+        "$tools/gat-init" --in-features 24 --layers 4x8,2x7:mean --layer-type $type \
+            --edge-dim 5 --fill-value $fill --seed $seed e.safetensors >/dev/null
+        for k in 2 3; do same "$k" g.gcsr e.safetensors --features x.npy --edge-attr ea.npy; done
+    done
+done
+for k in 1 4; do same "$k" g.gcsr e.safetensors --features x.npy --edge-attr ea.npy; done
+same 5 t.gcsr m1.safetensors --features tx.npy # more ranks than rows: empty ranks
 # Without --attention, and two threads per rank.
 "$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --weights m1.safetensors --out want.npy
 mpi 3 "$tools/gat-infer" --quiet --threads 2 --graph g.gcsr --features x.npy \
@@ -113,6 +147,19 @@ failing "a text edge list" "not a .gcsr graph" \
 failing "an output folder that does not exist" "gat-infer: rank 0 of 2: .*nodir" \
     mpi 2 "$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --weights m1.safetensors \
     --out old.npy --attention nodir/a.npy
+failing "NaN in rank 3's edge attributes" \
+    "gat-infer: rank 3 of 4: bad_ea.npy: non-finite value (nan) at row 11000, column 2" \
+    mpi 4 "$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --edge-attr bad_ea.npy \
+    --weights e.safetensors --out old.npy
+failing "no edge attributes" "edge features (edge_dim 5) but no edge_attr (--edge-attr)" \
+    mpi 2 "$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --weights e.safetensors \
+    --out old.npy
+failing "edge attributes of another width" "xd.npy: 10 columns, but the model's layers have" \
+    mpi 2 "$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --edge-attr xd.npy \
+    --weights e.safetensors --out old.npy
+failing "a bipartite input" "tx.npy has 3 rows but x.npy has 2000: a bipartite graph" \
+    mpi 2 "$tools/gat-infer" --quiet --graph g.gcsr --features-src x.npy --features-dst tx.npy \
+    --weights dst.safetensors --out old.npy
 # Rank 1 dies (SIGABRT) while the others start: mpirun ends the job.
 failing "a rank that dies" "the job has been aborted" \
     mpi 3 sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then kill -ABRT $$; fi; exec "$0" "$@"' \

@@ -116,7 +116,8 @@ static void print_metrics(gat_context *ctx, gat_model *model, const gat_graph *g
  * (docs/distributed.md). An error on any rank ends every rank; rank 0
  * prints it. */
 static int run_distributed(gat_context *ctx, const char *graph_path,
-                           const char *features_path, const char *weights_path,
+                           const char *features_path, const char *dst_path,
+                           const char *edge_attr_path, const char *weights_path,
                            const char *out_path, const char *attention_path, int preprocess,
                            int allow_nonfinite, int quiet, int report)
 {
@@ -132,6 +133,8 @@ static int run_distributed(gat_context *ctx, const char *graph_path,
     options.features = features_path;
     options.out = out_path;
     options.attention = attention_path;
+    options.features_dst = dst_path;
+    options.edge_attr = edge_attr_path;
     options.preprocess = preprocess;
     options.allow_nonfinite = allow_nonfinite;
     gat_dist_report mine, *all = NULL;
@@ -240,13 +243,12 @@ int main(int argc, char **argv)
         if (!gat_have_mpi())
             cli_fail(program, "started by an MPI launcher, but this libgat was built without "
                               "MPI (meson setup -Dmpi=enabled)");
-        if (edges_path != NULL || labels_path != NULL || dst_path != NULL ||
-            edge_attr_path != NULL)
-            cli_usage_error(program, "--attention-edges, --labels, --eval-nodes, "
-                                     "--features-dst and --edge-attr are not available in a "
-                                     "distributed run (docs/distributed.md)");
-        return run_distributed(ctx, graph_path, features_path, weights_path, out_path,
-                               attention_path, preprocess, allow_nonfinite, quiet, report);
+        if (edges_path != NULL || labels_path != NULL)
+            cli_usage_error(program, "--attention-edges, --labels and --eval-nodes are not "
+                                     "available in a distributed run (docs/distributed.md)");
+        return run_distributed(ctx, graph_path, features_path, dst_path, edge_attr_path,
+                               weights_path, out_path, attention_path, preprocess,
+                               allow_nonfinite, quiet, report);
     }
 
     /* Every output checked (and its temporary file made) before the work. */

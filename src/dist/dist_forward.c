@@ -12,6 +12,7 @@
  */
 #if GAT_HAVE_MPI
 #include "dist.h"
+#include "family.h"
 #include "file_read.h"
 #include "graph_binary.h"
 #include "kernels.h"
@@ -37,7 +38,14 @@ typedef struct run {
     int64_t *bounds; /* [ranks + 1] */
     gat__halo halo;
     float *x;        /* [rows, F_in] in position order */
+    float *x_dst;    /* [rows, F_dst] in position order, or NULL: x */
+    float *edge_attr; /* [local edges, D] in the local graph's CSR order, or NULL */
+    int64_t edge_begin; /* this rank's first edge in the file's CSR order */
+    int64_t edge_dim; /* of the layers with edge features (0: none) */
+    bool family;     /* the GAT family's forward (gat__family_*), as one process runs it */
+    gat__family_buffers fam;
     float *projected, *score_src, *score_dst, *between[2], *out, *attention, *send;
+    float *exchanged; /* the rows the halo carries: projected or fam.h_src (borrowed) */
     int64_t *loops_before;
     MPI_Request *requests; /* [4 * ranks] */
     gat_dist_report *report;
@@ -54,6 +62,77 @@ static gat_status file_row_ptr_at(gat_context *ctx, const void *source, int64_t 
         return GAT_OK;
     }
     return gat__gcsr_row_ptr_at(ctx, f, i, value);
+}
+
+/* A .npy's shape [rows, cols] from its header (no data read). */
+static gat_status npy_shape(gat_context *ctx, const char *path, int64_t *rows, int64_t *cols)
+{
+    gat_array *probe = NULL;
+    gat_status status = gat__npy_read_rows(ctx, path, 0, 0, &probe, rows);
+    if (status == GAT_OK)
+        *cols = probe->shape[1];
+    gat_array_destroy(&probe);
+    return status;
+}
+
+/* The destination features and edge attributes against the model and graph
+ * (as gat-infer and gat_model_forward_inputs check them in one process).
+ * n: the features' rows. */
+static gat_status check_side_inputs(gat_context *ctx, run *r, const gat_model *model,
+                                    const gat_dist_infer_options *o, int64_t n)
+{
+    const gat_layer_config *first = &model->layers[0].config;
+    const int64_t f_dst = gat_layer_dst_features(first);
+    int64_t rows = 0, cols = 0;
+    gat_status status = GAT_OK;
+    if (o->features_dst != NULL) {
+        status = npy_shape(ctx, o->features_dst, &rows, &cols);
+        if (status == GAT_OK && rows != n)
+            return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
+                             "%s has %lld rows but %s has %lld: a bipartite graph (sources "
+                             "and destinations apart) is read from a text edge list, which a "
+                             "distributed run cannot read (it reads rows of a .gcsr); run it "
+                             "in one process",
+                             o->features_dst, (long long)rows, o->features, (long long)n);
+        if (status == GAT_OK && cols != f_dst)
+            return gat__fail(ctx, GAT_ERR_INVALID,
+                             "%s: the model expects %lld destination features but it has "
+                             "%lld columns",
+                             o->features_dst, (long long)f_dst, (long long)cols);
+    } else if (f_dst != first->in_features) {
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "layer 0 reads destination features of width %lld: features_dst "
+                         "(--features-dst) is required",
+                         (long long)f_dst);
+    }
+    for (int l = 0; l < model->num_layers && status == GAT_OK; l++) {
+        const int64_t d = model->layers[l].config.edge_dim;
+        if (d > 0 && r->edge_dim > 0 && d != r->edge_dim)
+            return gat__fail(ctx, GAT_ERR_INVALID,
+                             "layers with edge features of widths %lld and %lld: one "
+                             "edge_attr cannot feed both",
+                             (long long)r->edge_dim, (long long)d);
+        r->edge_dim = d > 0 ? d : r->edge_dim;
+    }
+    if (status != GAT_OK || o->edge_attr == NULL) {
+        if (status == GAT_OK && r->edge_dim > 0)
+            status = gat__fail(ctx, GAT_ERR_INVALID,
+                               "the model has edge features (edge_dim %lld) but no edge_attr "
+                               "(--edge-attr) was given",
+                               (long long)r->edge_dim);
+        return status;
+    }
+    status = npy_shape(ctx, o->edge_attr, &rows, &cols);
+    if (status == GAT_OK && r->edge_dim > 0 && cols != r->edge_dim)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "%s: %lld columns, but the model's layers have edge_dim %lld",
+                         o->edge_attr, (long long)cols, (long long)r->edge_dim);
+    if (status == GAT_OK && rows != r->num_edges)
+        return gat__fail(ctx, GAT_ERR_INVALID,
+                         "%s: %lld rows, but %s has %lld edges (one row per edge, in the "
+                         ".gcsr's edge order)",
+                         o->edge_attr, (long long)rows, o->graph, (long long)r->num_edges);
+    return status;
 }
 
 /* The graph file's and features' shapes, then the partition. */
@@ -79,6 +158,8 @@ static gat_status partition(gat_context *ctx, run *r, const gat_model *model,
     r->num_edges = f->num_edges;
     r->in_features = model->layers[0].config.in_features;
     if (status == GAT_OK)
+        status = check_side_inputs(ctx, r, model, o, n);
+    if (status == GAT_OK)
         r->bounds = gat__alloc_array(ctx, (int64_t)r->ranks + 1, sizeof *r->bounds,
                                      "partition bounds", &status);
     if (status == GAT_OK)
@@ -96,6 +177,7 @@ static gat_status read_rows(gat_context *ctx, run *r, const gat__gcsr_file *f)
     gat_status status = file_row_ptr_at(ctx, f, first, &begin);
     if (status == GAT_OK)
         status = file_row_ptr_at(ctx, f, last, &end);
+    r->edge_begin = begin;
     int64_t *row_ptr = NULL;
     int32_t *col = NULL;
     if (status == GAT_OK)
@@ -188,25 +270,68 @@ done:
     return status;
 }
 
-/* This rank's feature rows, preprocessed, in position order. */
-static gat_status read_features(gat_context *ctx, run *r, const gat_model *model,
-                                const gat_dist_infer_options *o)
+/* This rank's rows of a [N, cols] .npy, in position order (*out). */
+static gat_status read_node_rows(gat_context *ctx, const run *r, const char *path, int64_t cols,
+                                 bool normalize, const gat_model *model, float **out)
 {
     const gat__halo *h = &r->halo;
     gat_array *rows = NULL;
-    gat_status status = gat__npy_read_rows(ctx, o->features, h->first, h->rows, &rows, NULL);
-    if (status == GAT_OK && o->preprocess)
-        status = gat_model_preprocess(ctx, model, rows->data, h->rows, r->in_features);
+    gat_status status = gat__npy_read_rows(ctx, path, h->first, h->rows, &rows, NULL);
+    /* The features get the model's recorded steps; destination features
+     * its row normalisation (as gat-infer applies them in one process). */
+    if (status == GAT_OK && normalize)
+        status = model != NULL
+                     ? gat_model_preprocess(ctx, model, rows->data, h->rows, cols)
+                     : gat_features_normalize_rows(ctx, rows->data, h->rows, cols);
     if (status == GAT_OK)
-        r->x = gat__alloc_array(ctx, h->rows * r->in_features, sizeof *r->x, "features",
-                                &status);
+        *out = gat__alloc_array(ctx, h->rows * cols, sizeof **out, "feature rows", &status);
     if (status == GAT_OK) {
-        const size_t row_bytes = (size_t)r->in_features * sizeof(float);
+        const size_t row_bytes = (size_t)cols * sizeof(float);
         for (int64_t p = 0; p < h->rows; p++)
-            memcpy(r->x + p * r->in_features,
-                   (const float *)rows->data + h->row_of[p] * r->in_features, row_bytes);
+            memcpy(*out + p * cols, (const float *)rows->data + h->row_of[p] * cols, row_bytes);
     }
     gat_array_destroy(&rows);
+    return status;
+}
+
+/* This rank's edge attributes: the file's rows of its edges (the .gcsr's
+ * edge order, rows in global order), moved into the local graph's order
+ * (rows in position order, each keeping its edges). */
+static gat_status read_edge_attributes(gat_context *ctx, run *r, const char *path)
+{
+    const gat__halo *h = &r->halo;
+    const gat_graph *g = h->graph;
+    const int64_t d = r->edge_dim;
+    gat_array *rows = NULL;
+    gat_status status = gat__npy_read_rows(ctx, path, r->edge_begin, h->edges, &rows, NULL);
+    if (status == GAT_OK)
+        r->edge_attr = gat__alloc_array(ctx, h->edges * d, sizeof *r->edge_attr,
+                                        "edge attributes", &status);
+    for (int64_t i = 0, at = 0; status == GAT_OK && i < h->rows; i++) {
+        const int64_t p = h->position[i], count = g->row_ptr[p + 1] - g->row_ptr[p];
+        memcpy(r->edge_attr + g->row_ptr[p] * d, (const float *)rows->data + at * d,
+               (size_t)(count * d) * sizeof(float));
+        at += count;
+    }
+    gat_array_destroy(&rows);
+    return status;
+}
+
+/* This rank's inputs: feature rows (preprocessed), destination feature
+ * rows, edge attributes. */
+static gat_status read_features(gat_context *ctx, run *r, const gat_model *model,
+                                const gat_dist_infer_options *o)
+{
+    gat_status status = read_node_rows(ctx, r, o->features, r->in_features, o->preprocess,
+                                       model, &r->x);
+    const bool normalize_dst =
+        o->preprocess && (model->preprocess & GAT_PREPROCESS_NORMALIZE_ROWS) != 0;
+    if (status == GAT_OK && o->features_dst != NULL)
+        status = read_node_rows(ctx, r, o->features_dst,
+                                gat_layer_dst_features(&model->layers[0].config),
+                                normalize_dst, NULL, &r->x_dst);
+    if (status == GAT_OK && r->edge_dim > 0)
+        status = read_edge_attributes(ctx, r, o->edge_attr);
     return gat__dist_agree(ctx, r->comm, status);
 }
 
@@ -230,18 +355,26 @@ static gat_status allocate(gat_context *ctx, run *r, const gat_model *model, boo
         b > INT64_MAX || c > INT64_MAX || d > INT64_MAX)
         status = gat__fail(ctx, GAT_ERR_OVERFLOW, "distributed forward: %lld rows overflow "
                            "the buffers", (long long)nodes);
-    if (status == GAT_OK)
+    if (status == GAT_OK && r->family) {
+        /* h_src holds the owned rows and the halo's; the rest owned rows. */
+        status = gat__family_buffers_alloc(ctx, model, nodes, h->rows, h->rows, &r->fam);
+        r->exchanged = r->fam.h_src;
+        r->between[0] = r->fam.between[0];
+        r->between[1] = r->fam.between[1];
+    } else if (status == GAT_OK) {
         r->projected = gat__alloc_array(ctx, (int64_t)a, sizeof(float), "projected rows",
                                         &status);
-    if (status == GAT_OK)
-        r->score_src = gat__alloc_array(ctx, (int64_t)b, sizeof(float), "source scores",
-                                        &status);
-    if (status == GAT_OK)
-        r->score_dst = gat__alloc_array(ctx, (int64_t)b, sizeof(float), "destination scores",
-                                        &status);
-    for (int k = 0; k < 2 && status == GAT_OK; k++)
-        r->between[k] = gat__alloc_array(ctx, (int64_t)c, sizeof(float), "hidden rows",
-                                         &status);
+        r->exchanged = r->projected;
+        if (status == GAT_OK)
+            r->score_src = gat__alloc_array(ctx, (int64_t)b, sizeof(float), "source scores",
+                                            &status);
+        if (status == GAT_OK)
+            r->score_dst = gat__alloc_array(ctx, (int64_t)b, sizeof(float),
+                                            "destination scores", &status);
+        for (int k = 0; k < 2 && status == GAT_OK; k++)
+            r->between[k] = gat__alloc_array(ctx, (int64_t)c, sizeof(float), "hidden rows",
+                                             &status);
+    }
     if (status == GAT_OK)
         r->send = gat__alloc_array(ctx, (int64_t)d, sizeof(float), "halo send buffer", &status);
     if (status == GAT_OK)
@@ -272,7 +405,8 @@ static gat_status check_counts(gat_context *ctx, const run *r, int64_t floats)
 }
 
 /* Posts the halo exchange of one layer: receives straight into the halo
- * rows of projected (and score_src), sends from a packed buffer. */
+ * rows of the exchanged rows (projected or the family's h_src, and
+ * score_src), sends from a packed buffer. */
 static gat_status post_exchange(gat_context *ctx, run *r, int64_t hc, int64_t heads,
                                 bool scores, int layer, int *posted)
 {
@@ -280,7 +414,7 @@ static gat_status post_exchange(gat_context *ctx, run *r, int64_t hc, int64_t he
     const int64_t sent = h->send_start[r->ranks];
     float *rows_out = r->send, *scores_out = r->send + sent * hc;
     for (int64_t k = 0; k < sent; k++) {
-        memcpy(rows_out + k * hc, r->projected + h->send_rows[k] * hc,
+        memcpy(rows_out + k * hc, r->exchanged + h->send_rows[k] * hc,
                (size_t)hc * sizeof(float));
         if (scores)
             memcpy(scores_out + k * heads, r->score_src + h->send_rows[k] * heads,
@@ -297,7 +431,7 @@ static gat_status post_exchange(gat_context *ctx, run *r, int64_t hc, int64_t he
         const int64_t send = h->send_start[q + 1] - send_first;
         int code = MPI_SUCCESS;
         if (recv > 0) {
-            code = MPI_Irecv(r->projected + (h->rows + recv_first) * hc, (int)(recv * hc),
+            code = MPI_Irecv(r->exchanged + (h->rows + recv_first) * hc, (int)(recv * hc),
                              MPI_FLOAT, q, 0, r->comm, &r->requests[(*posted)++]);
             if (code == MPI_SUCCESS && scores)
                 code = MPI_Irecv(r->score_src + (h->rows + recv_first) * heads,
@@ -317,55 +451,88 @@ static gat_status post_exchange(gat_context *ctx, run *r, int64_t hc, int64_t he
     return GAT_OK;
 }
 
+/* One layer's inputs and outputs on this rank. */
+typedef struct layer_io {
+    const gat__layer *layer;
+    const float *input, *input_dst; /* owned rows; input_dst: the family's x_dst */
+    float *output, *attention;
+    bool scores;                    /* the plain forward stores the node scores */
+} layer_io;
+
+/* The node side of a layer over the owned rows: what the halo carries,
+ * into r->exchanged. */
+static gat_status project(gat_context *ctx, run *r, const layer_io *io)
+{
+    const gat__halo *h = &r->halo;
+    if (r->family)
+        return gat__family_layer_terms(ctx, io->layer, h->graph, io->input, h->rows,
+                                       io->input_dst, h->rows, r->edge_attr, &r->fam);
+    return gat__project_forward(ctx, io->layer, io->input, h->rows, r->projected,
+                                io->scores ? r->score_src : NULL,
+                                io->scores ? r->score_dst : NULL);
+}
+
+/* The edge pass over the rows at positions [first, last). */
+static gat_status edge_pass(gat_context *ctx, run *r, const layer_io *io, int64_t first,
+                            int64_t last)
+{
+    const gat__halo *h = &r->halo;
+    if (r->family) {
+        const gat__family_edges_args a =
+            gat__family_layer_edges(io->layer, h->graph, &r->fam, r->edge_attr, io->output,
+                                    io->attention, r->loops_before);
+        return gat__family_edges_rows(ctx, &a, first, last);
+    }
+    return gat__attention_forward_rows(ctx, io->layer, h->graph, first, last, r->projected,
+                                       io->scores ? r->score_src : NULL,
+                                       io->scores ? r->score_dst : NULL, io->output,
+                                       io->attention, r->loops_before);
+}
+
 static gat_status run_layers(gat_context *ctx, run *r, const gat_model *model, bool attention)
 {
     const gat__halo *h = &r->halo;
-    const float *input = r->x;
+    layer_io io = {NULL, r->x, r->x_dst != NULL ? r->x_dst : r->x, NULL, NULL, false};
     gat_status status = GAT_OK;
     for (int l = 0; l < model->num_layers && status == GAT_OK; l++) {
-        const gat__layer *layer = &model->layers[l];
-        const gat_layer_config *c = &layer->config;
+        io.layer = &model->layers[l];
+        const gat_layer_config *c = &io.layer->config;
         const int64_t hc = c->heads * c->channels;
         const bool last = l + 1 == model->num_layers;
-        float *output = last ? r->out : r->between[l % 2];
-        float *layer_attention = last && attention ? r->attention : NULL;
-        const bool scores = layer_attention != NULL || !gat_layer_scores_in_edge_pass(c);
-        float *score_src = scores ? r->score_src : NULL, *score_dst = scores ? r->score_dst : NULL;
+        io.output = last ? r->out : r->between[l % 2];
+        io.attention = last && attention ? r->attention : NULL;
+        /* The family makes every score inside its edge pass. */
+        io.scores = !r->family && (io.attention != NULL || !gat_layer_scores_in_edge_pass(c));
         double t0 = seconds_now();
-        status = gat__project_forward(ctx, layer, input, h->rows, r->projected, score_src,
-                                      score_dst);
+        status = project(ctx, r, &io);
         /* Before any rank waits for a partner's rows. */
         if (status == GAT_OK)
-            status = check_counts(ctx, r, hc + (scores ? c->heads : 0));
+            status = check_counts(ctx, r, hc + (io.scores ? c->heads : 0));
         status = gat__dist_agree(ctx, r->comm, status);
         if (status != GAT_OK)
             break;
         double t1 = seconds_now();
         int posted = 0;
-        status = post_exchange(ctx, r, hc, c->heads, scores, l, &posted);
+        status = post_exchange(ctx, r, hc, c->heads, io.scores, l, &posted);
         double t2 = seconds_now();
         if (status == GAT_OK)
-            status = gat__attention_forward_rows(ctx, layer, h->graph, 0, h->interior,
-                                                 r->projected, score_src, score_dst, output,
-                                                 layer_attention, r->loops_before);
+            status = edge_pass(ctx, r, &io, 0, h->interior);
         double t3 = seconds_now();
         int code = MPI_Waitall(posted, r->requests, MPI_STATUSES_IGNORE);
         if (code != MPI_SUCCESS && status == GAT_OK)
             status = gat__dist_mpi_fail(ctx, code, "MPI_Waitall (halo)");
         double t4 = seconds_now();
         if (status == GAT_OK)
-            status = gat__attention_forward_rows(ctx, layer, h->graph, h->interior, h->rows,
-                                                 r->projected, score_src, score_dst, output,
-                                                 layer_attention, r->loops_before);
+            status = edge_pass(ctx, r, &io, h->interior, h->rows);
         if (status == GAT_OK && !last)
-            gat__activation_forward(ctx, model->activation, output,
+            gat__activation_forward(ctx, model->activation, io.output,
                                     h->rows * gat__layer_out_width(c));
         double t5 = seconds_now();
         r->report->seconds_compute += (t1 - t0) + (t3 - t2) + (t5 - t4);
         r->report->seconds_communication += (t2 - t1) + (t4 - t3);
         r->report->seconds_wait += t4 - t3;
         status = gat__dist_agree(ctx, r->comm, status);
-        input = output;
+        io.input = io.input_dst = io.output;
     }
     return status;
 }
@@ -391,7 +558,7 @@ static gat_status write_outputs(gat_context *ctx, run *r, const gat_model *model
     const gat__halo *h = &r->halo;
     const gat_layer_config *c = &model->layers[model->num_layers - 1].config;
     const int64_t width = gat__layer_out_width(c), heads = c->heads;
-    float *out = r->projected; /* rows * width <= (rows + halo) * max H*C */
+    float *out = r->exchanged; /* rows * width <= (rows + halo) * max H*C */
     for (int64_t i = 0; i < h->rows; i++)
         memcpy(out + i * width, r->out + h->position[i] * width, (size_t)width * sizeof(float));
     int64_t counts[4] = {nonfinite_rows(out, h->rows, width), 0, 0, 0}, totals[4];
@@ -447,8 +614,13 @@ static gat_status write_outputs(gat_context *ctx, run *r, const gat_model *model
 
 static void free_run(gat_context *ctx, run *r)
 {
-    float **floats[] = {&r->x,       &r->projected,  &r->score_src, &r->score_dst, &r->between[0],
-                        &r->between[1], &r->out,    &r->attention,  &r->send};
+    if (r->family) { /* the family's buffers own these */
+        r->between[0] = r->between[1] = NULL;
+        gat__family_buffers_free(ctx, &r->fam);
+    }
+    float **floats[] = {&r->x,          &r->x_dst,      &r->edge_attr, &r->projected,
+                        &r->score_src,  &r->score_dst,  &r->between[0], &r->between[1],
+                        &r->out,        &r->attention,  &r->send};
     for (size_t k = 0; k < sizeof floats / sizeof floats[0]; k++)
         GAT_FREE(&ctx->allocator, *floats[k]);
     GAT_FREE(&ctx->allocator, r->bounds);
@@ -461,10 +633,15 @@ static void free_run(gat_context *ctx, run *r)
 static gat_status open_outputs(gat_context *ctx, run *r, const gat_dist_infer_options *o,
                                gat__dist_output *outs)
 {
-    const char *const inputs[2] = {o->graph, o->features};
-    gat_status status = gat__dist_output_open(ctx, r->comm, &outs[0], o->out, inputs, 2);
+    const char *inputs[4] = {o->graph, o->features, NULL, NULL};
+    int count = 2;
+    if (o->features_dst != NULL)
+        inputs[count++] = o->features_dst;
+    if (o->edge_attr != NULL)
+        inputs[count++] = o->edge_attr;
+    gat_status status = gat__dist_output_open(ctx, r->comm, &outs[0], o->out, inputs, count);
     if (status == GAT_OK && o->attention != NULL)
-        status = gat__dist_output_open(ctx, r->comm, &outs[1], o->attention, inputs, 2);
+        status = gat__dist_output_open(ctx, r->comm, &outs[1], o->attention, inputs, count);
     if (status == GAT_OK && o->attention != NULL) { /* both open: agreed */
         gat_status distinct = GAT_OK;
         if (r->rank == 0) {
@@ -484,11 +661,6 @@ static gat_status check_args(gat_context *ctx, const gat_model *model,
         return gat__fail(ctx, GAT_ERR_INVALID,
                          "gat_dist_infer: model, options, graph and features are required, "
                          "and out with attention");
-    for (int l = 0; l < model->num_layers; l++)
-        if (!gat__layer_is_plain(&model->layers[l].config))
-            return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
-                             "gat_dist_infer: layer %d is of a kind (GATv2, edge features, "
-                             "residual, bipartite) the distributed forward does not run yet", l);
     if (ctx->gemm == GAT_GEMM_BLAS)
         return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
                          "gat_dist_infer: GAT_GEMM_BLAS can make a row's bits depend on the "
@@ -516,6 +688,13 @@ gat_status gat_dist_infer(gat_context *ctx, const gat_model *model,
     MPI_Comm_rank(r.comm, &r.rank);
     MPI_Comm_size(r.comm, &r.ranks);
     gat_status status = gat__dist_agree(ctx, r.comm, check_args(ctx, model, options));
+    if (status == GAT_OK) {
+        /* The forward one process runs (gat_model_forward_inputs): the
+         * family's for every layer once any layer or input needs it. */
+        gat_inputs plain;
+        gat_inputs_init(&plain, NULL, 0, 0);
+        r.family = options->features_dst != NULL || !gat__model_is_plain(model, &plain);
+    }
     bool opened = false;
     if (status == GAT_OK && options->out != NULL) {
         status = open_outputs(ctx, &r, options, outs);

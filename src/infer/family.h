@@ -61,5 +61,37 @@ typedef struct gat__family_edges_args {
 } gat__family_edges_args;
 
 gat_status gat__family_edges(gat_context *ctx, const gat__family_edges_args *a);
+/* The same over destination rows [first_row, last_row) only (a distributed
+ * rank's interior rows, then the rest): each row's bits are those of the
+ * whole pass. */
+gat_status gat__family_edges_rows(gat_context *ctx, const gat__family_edges_args *a,
+                                  int64_t first_row, int64_t last_row);
+
+/* A forward's buffers, sized for the model's widest layer: h_src
+ * [src_rows, H*C] (a distributed rank's own rows and its halo), h_dst,
+ * s_dst, res and between [rows, .], loop_attr [loops, D], edge_t.
+ * layer_h_dst is set by gat__family_layer_terms (h_dst or h_src). */
+typedef struct gat__family_buffers {
+    float *h_src, *h_dst, *s_dst, *res, *loop_attr, *edge_t, *between[2];
+    const float *layer_h_dst;
+} gat__family_buffers;
+
+gat_status gat__family_buffers_alloc(gat_context *ctx, const gat_model *model, int64_t src_rows,
+                                     int64_t rows, int64_t loops, gat__family_buffers *b);
+void gat__family_buffers_free(gat_context *ctx, gat__family_buffers *b);
+
+/* One layer's node terms: h_src for the n_src rows of x_src, h_dst, res
+ * and GATConv's s_dst for the n rows of x_dst (x_dst == x_src: the same
+ * rows), the self-loop attributes of rows [0, min(n, added loops)) from
+ * edge_attr (CSR order of g), the edge-term matrix. Rows are independent:
+ * a row's bits do not depend on n (the built-in GEMM). */
+gat_status gat__family_layer_terms(gat_context *ctx, const gat__layer *layer, const gat_graph *g,
+                                   const float *x_src, int64_t n_src, const float *x_dst,
+                                   int64_t n, const float *edge_attr, gat__family_buffers *b);
+/* The edge pass's arguments for a layer whose terms are in b. */
+gat__family_edges_args gat__family_layer_edges(const gat__layer *layer, const gat_graph *g,
+                                               const gat__family_buffers *b,
+                                               const float *edge_attr, float *out,
+                                               float *attention, const int64_t *loops_before);
 
 #endif

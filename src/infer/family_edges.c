@@ -184,11 +184,18 @@ static void edge_row(const gat__family_edges_args *a, int64_t i, const row_scrat
 
 gat_status gat__family_edges(gat_context *ctx, const gat__family_edges_args *a)
 {
+    return gat__family_edges_rows(ctx, a, 0, a->graph->num_nodes);
+}
+
+gat_status gat__family_edges_rows(gat_context *ctx, const gat__family_edges_args *a,
+                                  int64_t first_row, int64_t last_row)
+{
     const gat_layer_config *c = &a->layer->config;
     const gat_graph *g = a->graph;
     const int64_t heads = c->heads, hc = heads * c->channels;
     const int64_t rows = g->max_in_degree + 1, per_thread = rows * heads + 2 * hc;
-    const int team = gat__team(ctx, g->num_edges * hc + g->num_nodes);
+    const int64_t edges = g->row_ptr[last_row] - g->row_ptr[first_row];
+    const int team = gat__team(ctx, edges * hc + (last_row - first_row));
     gat_status status = GAT_OK;
     float *scratch = gat__alloc_array(ctx, (int64_t)team * per_thread, sizeof(float),
                                       "edge pass rows", &status);
@@ -215,8 +222,10 @@ gat_status gat__family_edges(gat_context *ctx, const gat__family_edges_args *a)
 #pragma omp for schedule(static, GAT_CHUNKS_PER_THREAD)
 #endif
         for (int64_t chunk = 0; chunk < chunks; chunk++) {
-            const int64_t first = gat__graph_chunk_start(g, chunk, chunks);
-            const int64_t last = gat__graph_chunk_start(g, chunk + 1, chunks);
+            const int64_t first =
+                gat__balanced_range_start(g->row_ptr, first_row, last_row, chunk, chunks);
+            const int64_t last =
+                gat__balanced_range_start(g->row_ptr, first_row, last_row, chunk + 1, chunks);
             for (int64_t i = first; i < last; i++)
                 edge_row(a, i, &s);
         }

@@ -67,12 +67,14 @@ static void head_scores(gat_context *ctx, const float *h, int64_t rows, int64_t 
         }
 }
 
-/* The self-loops' attributes [loops, D], each row from its node's edges. */
+/* The self-loops' attributes [loops, D] of the first `rows` rows, each
+ * from its node's edges. */
 static gat_status loop_attributes(gat_context *ctx, const gat__layer *layer, const gat_graph *g,
-                                  const float *edge_attr, float *loop_attr)
+                                  int64_t rows, const float *edge_attr, float *loop_attr)
 {
     const gat_layer_config *c = &layer->config;
-    const int64_t d = c->edge_dim, loops = gat__graph_added_loops(g);
+    const int64_t d = c->edge_dim, added = gat__graph_added_loops(g);
+    const int64_t loops = rows < added ? rows : added;
     const int team = gat__team(ctx, g->num_edges * d);
     gat_status status;
     double *scratch = gat__alloc_array(ctx, (int64_t)team * d, sizeof *scratch,
@@ -145,12 +147,7 @@ void gat__family_edge_term_matrix(const gat__layer *layer, float *edge_t)
         }
 }
 
-/* The buffers of one call, sized for the widest layer. */
-typedef struct family_buffers {
-    float *h_src, *h_dst, *s_dst, *res, *loop_attr, *edge_t, *between[2];
-} family_buffers;
-
-static void free_buffers(gat_context *ctx, family_buffers *b)
+void gat__family_buffers_free(gat_context *ctx, gat__family_buffers *b)
 {
     float **all[] = {&b->h_src, &b->h_dst,     &b->s_dst,      &b->res,
                      &b->loop_attr, &b->edge_t, &b->between[0], &b->between[1]};
@@ -158,8 +155,8 @@ static void free_buffers(gat_context *ctx, family_buffers *b)
         GAT_FREE(&ctx->allocator, *all[k]);
 }
 
-static gat_status alloc_buffers(gat_context *ctx, const gat_model *m, const gat_graph *g,
-                                family_buffers *b)
+gat_status gat__family_buffers_alloc(gat_context *ctx, const gat_model *m, int64_t src_rows,
+                                     int64_t rows, int64_t loops, gat__family_buffers *b)
 {
     int64_t hc = 0, heads = 0, width = 0, hidden = 0, d = 0;
     for (int l = 0; l < m->num_layers; l++) {
@@ -171,7 +168,7 @@ static gat_status alloc_buffers(gat_context *ctx, const gat_model *m, const gat_
             hidden = gat__layer_out_width(c);
         d = c->edge_dim > d ? c->edge_dim : d;
     }
-    const int64_t n_src = g->num_src_nodes, n = g->num_nodes;
+    const int64_t n_src = src_rows, n = rows;
     gat_status status = GAT_OK;
     memset(b, 0, sizeof *b);
     if ((b->h_src = gat__alloc_array(ctx, n_src * hc, sizeof(float), "source features",
@@ -181,7 +178,7 @@ static gat_status alloc_buffers(gat_context *ctx, const gat_model *m, const gat_
         (b->s_dst = gat__alloc_array(ctx, n * heads, sizeof(float), "destination scores",
                                      &status)) == NULL ||
         (b->res = gat__alloc_array(ctx, n * width, sizeof(float), "residual", &status)) == NULL ||
-        (b->loop_attr = gat__alloc_array(ctx, gat__graph_added_loops(g) * d, sizeof(float),
+        (b->loop_attr = gat__alloc_array(ctx, loops * d, sizeof(float),
                                          "self-loop attributes", &status)) == NULL ||
         (b->edge_t = gat__alloc_array(ctx, hc * d, sizeof(float), "edge term",
                                       &status)) == NULL)
@@ -192,21 +189,17 @@ static gat_status alloc_buffers(gat_context *ctx, const gat_model *m, const gat_
             goto fail;
     return GAT_OK;
 fail:
-    free_buffers(ctx, b);
+    gat__family_buffers_free(ctx, b);
     return status;
 }
 
-/* One layer: projections and node terms, then the edge pass. */
-static gat_status family_layer(gat_context *ctx, const gat__layer *layer, const gat_graph *g,
-                               const float *x_src, const float *x_dst, const float *edge_attr,
-                               family_buffers *b, float *out, float *attention,
-                               const int64_t *loops_before, gat_forward_times *times)
+gat_status gat__family_layer_terms(gat_context *ctx, const gat__layer *layer, const gat_graph *g,
+                                   const float *x_src, int64_t n_src, const float *x_dst,
+                                   int64_t n, const float *edge_attr, gat__family_buffers *b)
 {
     const gat_layer_config *c = &layer->config;
     const bool v2 = c->type == GAT_LAYER_GATV2;
-    const int64_t n_src = g->num_src_nodes, n = g->num_nodes, hc = c->heads * c->channels,
-                  f_dst = gat_layer_dst_features(c);
-    const double t0 = times != NULL ? seconds_now() : 0.0;
+    const int64_t hc = c->heads * c->channels, f_dst = gat_layer_dst_features(c);
     gat_status status = linear(ctx, x_src, n_src, c->in_features, layer->weight, hc,
                                layer->bias_src, b->h_src);
     /* The destination side differs from the source side with its own
@@ -221,21 +214,46 @@ static gat_status family_layer(gat_context *ctx, const gat__layer *layer, const 
         status = linear(ctx, x_dst, n, f_dst, layer->weight_res, gat__layer_out_width(c), NULL,
                         b->res);
     if (status == GAT_OK && c->edge_dim > 0 && c->add_self_loops)
-        status = loop_attributes(ctx, layer, g, edge_attr, b->loop_attr);
+        status = loop_attributes(ctx, layer, g, n, edge_attr, b->loop_attr);
     if (status != GAT_OK)
         return status;
-    const float *h_dst = own_dst ? b->h_dst : b->h_src;
+    b->layer_h_dst = own_dst ? b->h_dst : b->h_src;
     if (!v2) {
-        head_scores(ctx, h_dst, n, c->heads, c->channels, layer->att_dst, b->s_dst);
+        head_scores(ctx, b->layer_h_dst, n, c->heads, c->channels, layer->att_dst, b->s_dst);
     }
     if (c->edge_dim > 0)
         gat__family_edge_term_matrix(layer, b->edge_t);
-    const double t1 = times != NULL ? seconds_now() : 0.0;
+    return GAT_OK;
+}
+
+gat__family_edges_args gat__family_layer_edges(const gat__layer *layer, const gat_graph *g,
+                                               const gat__family_buffers *b,
+                                               const float *edge_attr, float *out,
+                                               float *attention, const int64_t *loops_before)
+{
+    const gat_layer_config *c = &layer->config;
     gat__family_edges_args a = {
-        .layer = layer, .graph = g, .h_src = b->h_src, .h_dst = h_dst,
+        .layer = layer, .graph = g, .h_src = b->h_src, .h_dst = b->layer_h_dst,
         .s_dst = b->s_dst, .res = layer->weight_res != NULL ? b->res : NULL,
         .edge_attr = c->edge_dim > 0 ? edge_attr : NULL, .loop_attr = b->loop_attr,
         .edge_t = b->edge_t, .out = out, .attention = attention, .loops_before = loops_before};
+    return a;
+}
+
+/* One layer: projections and node terms, then the edge pass. */
+static gat_status family_layer(gat_context *ctx, const gat__layer *layer, const gat_graph *g,
+                               const float *x_src, const float *x_dst, const float *edge_attr,
+                               gat__family_buffers *b, float *out, float *attention,
+                               const int64_t *loops_before, gat_forward_times *times)
+{
+    const double t0 = times != NULL ? seconds_now() : 0.0;
+    gat_status status = gat__family_layer_terms(ctx, layer, g, x_src, g->num_src_nodes, x_dst,
+                                                g->num_nodes, edge_attr, b);
+    if (status != GAT_OK)
+        return status;
+    const double t1 = times != NULL ? seconds_now() : 0.0;
+    const gat__family_edges_args a =
+        gat__family_layer_edges(layer, g, b, edge_attr, out, attention, loops_before);
     status = gat__family_edges(ctx, &a);
     if (times != NULL) {
         times->projection += t1 - t0;
@@ -248,8 +266,10 @@ gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const g
                                const gat_inputs *inputs, float *out, float *attention,
                                gat_forward_times *times)
 {
-    family_buffers b;
-    gat_status status = alloc_buffers(ctx, model, graph, &b);
+    gat__family_buffers b;
+    gat_status status = gat__family_buffers_alloc(ctx, model, graph->num_src_nodes,
+                                                  graph->num_nodes,
+                                                  gat__graph_added_loops(graph), &b);
     if (status != GAT_OK)
         return status;
     const gat__layer *last = &model->layers[model->num_layers - 1];
@@ -289,6 +309,6 @@ gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const g
 done:
     gat__free_raw(&ctx->allocator, attr_csr);
     gat__free_raw(&ctx->allocator, loops_before);
-    free_buffers(ctx, &b);
+    gat__family_buffers_free(ctx, &b);
     return status;
 }
