@@ -19,6 +19,8 @@
  *   gat_v_channel_heads8 channel c of a channel-major row as head register
  *   gat_v_spread_heads8  register u of a head-major row from a head vector
  *   gat_v_transpose8     channel-major <-> head-major
+ *   gat_v_load_rows8/store_rows8  an 8 x 8 block of rows `stride` floats
+ *                        apart as a row's GAT_V_ROW8 registers
  * A head register lines up with the registers of a channel-major row (at
  * 16 lanes it holds the 8 heads twice), so it multiplies them directly.
  *
@@ -52,6 +54,8 @@
 
 #include "fma.h"
 
+#include <stdint.h>
+
 #if defined(GAT_SIMD_SCALAR)
 #include "simd_scalar.h"
 #elif defined(__AVX512F__) && defined(__FMA__) && !defined(GAT_NO_AVX512_INTRINSICS)
@@ -69,6 +73,37 @@
 #define GAT_V_ROW8 (64 / GAT_V_LANES)
 
 #define GAT_V_FUSED GAT_FMA_FUSED
+
+/* Asks GCC to vectorize a loop over heads as a loop. At a fixed shape of a
+ * few heads GCC otherwise unrolls it completely first and then fails to
+ * vectorize the straight-line code (the LeakyReLU and max selects stay
+ * scalar branches, taken at random). Clang vectorizes these loops on its
+ * own, and warns where a request cannot be honoured (a loop of one head),
+ * so it gets no request. */
+#if defined(_OPENMP) && defined(__GNUC__) && !defined(__clang__)
+#define GAT_SIMD _Pragma("omp simd")
+#else
+#define GAT_SIMD
+#endif
+
+#if GAT_V_LANES <= 8
+/* See above: row r of the block is registers r * 8 / W .. of the row, as
+ * a row stored at p [64] loads (the 16-lane back end has its own, two
+ * rows a register). */
+static inline void gat_v_load_rows8(const float *p, int64_t stride, gat_v *row)
+{
+    for (int r = 0; r < 8; r++)
+        for (int j = 0; j < 8 / GAT_V_LANES; j++)
+            row[r * (8 / GAT_V_LANES) + j] = gat_v_load(p + r * stride + j * GAT_V_LANES);
+}
+
+static inline void gat_v_store_rows8(float *p, int64_t stride, const gat_v *row)
+{
+    for (int r = 0; r < 8; r++)
+        for (int j = 0; j < 8 / GAT_V_LANES; j++)
+            gat_v_store(p + r * stride + j * GAT_V_LANES, row[r * (8 / GAT_V_LANES) + j]);
+}
+#endif
 
 /* See above; each back end's gat__fold_level does one level over a pair
  * of registers (an odd one out pairs with zeros, whose sums no head

@@ -110,6 +110,25 @@ static inline void gat_v_transpose8(const gat_v *in, gat_v *out)
     out[3] = _mm512_permutex2var_ps(a1, h1, b1);
 }
 
+/* An 8 x 8 block of rows `stride` floats apart, two rows a register (the
+ * upper half inserted: insertf64x4 is AVX512F). */
+static inline void gat_v_load_rows8(const float *p, int64_t stride, gat_v *row)
+{
+    for (int q = 0; q < 4; q++)
+        row[q] = _mm512_castpd_ps(_mm512_insertf64x4(
+            _mm512_castpd256_pd512(_mm256_loadu_pd((const double *)(p + 2 * q * stride))),
+            _mm256_loadu_pd((const double *)(p + (2 * q + 1) * stride)), 1));
+}
+
+static inline void gat_v_store_rows8(float *p, int64_t stride, const gat_v *row)
+{
+    for (int q = 0; q < 4; q++) {
+        _mm256_storeu_ps(p + 2 * q * stride, _mm512_castps512_ps256(row[q]));
+        _mm256_storeu_pd((double *)(p + (2 * q + 1) * stride),
+                         _mm512_extractf64x4_pd(_mm512_castps_pd(row[q]), 1));
+    }
+}
+
 /* ---- rows of any head count (see simd.h): head h in lane h % 16 ---- */
 
 /* p [n] in lanes 0 .. n - 1 (1 <= n <= 16), zeros after; reads nothing

@@ -23,6 +23,9 @@ typedef int8_t i8x32 __attribute__((vector_size(32)));
 
 typedef int64_t i64x8 __attribute__((vector_size(64)));
 typedef int8_t i8x8 __attribute__((vector_size(8)));
+/* Eight 32-bit lanes: offsets, and a row's factors at 8 heads. */
+typedef int32_t i32x8 __attribute__((vector_size(32)));
+typedef float f32x8 __attribute__((vector_size(32)));
 
 /* gat__mix64 lane by lane. */
 static inline u64x8 mix64x8(u64x8 z)
@@ -85,7 +88,7 @@ void gat__dropout_mask_at(const gat__dropout *d, uint64_t base, const int32_t *o
     /* Each element hashes on its own here (the offsets are sparse): eight
      * at a time, the lane picked by a variable shift. */
     for (; t + 8 <= n; t += 8) {
-        gat_i8 o;
+        i32x8 o;
         memcpy(&o, offset + t, sizeof o);
         const u64x8 e = base + __builtin_convertvector(o, u64x8);
         const u64x8 r = mix64x8(d->key + (e >> 2) * GAT__DROPOUT_GOLDEN);
@@ -216,7 +219,7 @@ static void projected_rows_8x8_vec(const gat__dropout *d, const gat__rows *rows,
                                    uint8_t *keep)
 {
     const uint16_t threshold = (uint16_t)d->threshold;
-    const gat_i8 scale_bits = (gat_i8)((gat_f8){0} + d->scale);
+    const i32x8 scale_bits = (i32x8)((f32x8){0} + d->scale);
     for (int64_t r = first; r < last; r++) {
         const int64_t at = gat__row_at(rows, r) * 64;
         const uint64_t group = (uint64_t)at >> 2;
@@ -230,9 +233,9 @@ static void projected_rows_8x8_vec(const gat__dropout *d, const gat__rows *rows,
         float *restrict out = dropped + at;
         for (int c = 0; c < 8; c++) {
             const u64x8 bits = ((c < 4 ? first_half : second_half) >> (16 * (c % 4))) & 0xFFFFu;
-            const gat_i8 kept = __builtin_convertvector(bits >= threshold, gat_i8); /* -1 or 0 */
-            const gat_f8 factor = (gat_f8)(kept & scale_bits);
-            gat_f8 x;
+            const i32x8 kept = __builtin_convertvector(bits >= threshold, i32x8); /* -1 or 0 */
+            const f32x8 factor = (f32x8)(kept & scale_bits);
+            f32x8 x;
             memcpy(&x, in + 8 * c, sizeof x);
             x *= factor;
             memcpy(out + 8 * c, &x, sizeof x);

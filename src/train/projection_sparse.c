@@ -21,7 +21,6 @@
 #include "simd.h"
 #include "train_kernels.h"
 #include "train_shapes.h"
-#include "vec.h"
 
 #include <string.h>
 
@@ -35,43 +34,26 @@ static inline int64_t channel_major(int64_t h, int64_t c, int64_t heads)
 }
 
 /* out[c * out_stride + r] = in[r * in_stride + c] for r < rows, c < cols:
- * 8 x 8 blocks transposed in registers, the edges element by element.
- * Element by element throughout, each store of a 16-float tile went to
- * another cache line: about 1 ns a float, 0.1 ms of a 1 ms Cora epoch for
- * the two transposes of the first layer's weights. */
+ * 8 x 8 blocks transposed in registers (simd.h), the edges element by
+ * element. Element by element throughout, each store of a 16-float tile
+ * went to another cache line: about 1 ns a float, 0.1 ms of a 1 ms Cora
+ * epoch for the two transposes of the first layer's weights. */
 static void transpose_strided(const float *restrict in, int64_t in_stride, int64_t rows,
                               int64_t cols, float *restrict out, int64_t out_stride)
 {
     int64_t r0 = 0;
-#if defined(__GNUC__)
     for (; r0 + 8 <= rows; r0 += 8) {
         int64_t c0 = 0;
         for (; c0 + 8 <= cols; c0 += 8) {
-            gat_f8 v[8], t[8], u[8];
-            for (int i = 0; i < 8; i++)
-                memcpy(&v[i], in + (r0 + i) * in_stride + c0, sizeof v[i]);
-            for (int i = 0; i < 8; i += 2) { /* interleave row pairs */
-                t[i] = __builtin_shufflevector(v[i], v[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-                t[i + 1] = __builtin_shufflevector(v[i], v[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-            }
-            for (int i = 0; i < 8; i += 4) { /* then pairs of pairs */
-                u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-                u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-                u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
-                u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
-            }
-            for (int i = 0; i < 4; i++) { /* then the 4 x 4 halves */
-                const gat_f8 lo = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-                const gat_f8 hi = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-                memcpy(out + (c0 + i) * out_stride + r0, &lo, sizeof lo);
-                memcpy(out + (c0 + i + 4) * out_stride + r0, &hi, sizeof hi);
-            }
+            gat_v v[GAT_V_ROW8], t[GAT_V_ROW8];
+            gat_v_load_rows8(in + r0 * in_stride + c0, in_stride, v);
+            gat_v_transpose8(v, t);
+            gat_v_store_rows8(out + c0 * out_stride + r0, out_stride, t);
         }
         for (int64_t c = c0; c < cols; c++)
             for (int64_t r = r0; r < r0 + 8; r++)
                 out[c * out_stride + r] = in[r * in_stride + c];
     }
-#endif
     for (int64_t c = 0; c < cols; c++)
         for (int64_t r = r0; r < rows; r++)
             out[c * out_stride + r] = in[r * in_stride + c];
@@ -209,25 +191,21 @@ void gat__sparse_take_ahead(gat__sparse_input *s)
     s->ahead_ready = false;
 }
 
-#ifdef GAT_HAVE_F16
-/* score [8] = node_scores of a channel-major 8 x 8 row held as four
- * vectors (two channels each), the same operations in the same order,
- * from registers: read back from the row just stored, each 32-byte half
- * of a 64-byte store waited for the store to complete (a tenth of the
- * projection's time). */
-static inline void scores_8x8(const gat_f16 row[4], const float *restrict att, float *restrict score)
+/* score [8] = node_scores of a channel-major 8 x 8 row held in registers
+ * (simd.h), the same operations in the same order: read back from the
+ * row just stored, each 32-byte half of a 64-byte store waited for the
+ * store to complete (a tenth of the projection's time). */
+static inline void scores_8x8(const gat_v *row, const float *restrict att, float *restrict score)
 {
-    gat_f8 s = {0};
-    for (int q = 0; q < 4; q++) {
-        const gat_f16 t = gat_f16_load(att + 16 * q);
-        const gat_f8 row_even = __builtin_shufflevector(row[q], row[q], 0, 1, 2, 3, 4, 5, 6, 7);
-        const gat_f8 row_odd = __builtin_shufflevector(row[q], row[q], 8, 9, 10, 11, 12, 13, 14, 15);
-        const gat_f8 att_even = __builtin_shufflevector(t, t, 0, 1, 2, 3, 4, 5, 6, 7);
-        const gat_f8 att_odd = __builtin_shufflevector(t, t, 8, 9, 10, 11, 12, 13, 14, 15);
-        s = q == 0 ? row_even * att_even : gat_f8_fma(row_even, att_even, s);
-        s = gat_f8_fma(row_odd, att_odd, s);
+    gat_v a[GAT_V_ROW8];
+    for (int q = 0; q < GAT_V_ROW8; q++)
+        a[q] = gat_v_load(att + GAT_V_LANES * q);
+    for (int hr = 0; hr < GAT_V_HEAD_REGS; hr++) {
+        gat_v s = gat_v_channel_heads8(row, 0, hr) * gat_v_channel_heads8(a, 0, hr);
+        for (int c = 1; c < 8; c++)
+            s = gat_v_fma(gat_v_channel_heads8(row, c, hr), gat_v_channel_heads8(a, c, hr), s);
+        gat_v_store_heads8(score, s, hr);
     }
-    memcpy(score, &s, sizeof s);
 }
 
 /* project_row at H*C = 64, the paper's 8 x 8: four vectors in registers;
@@ -240,9 +218,7 @@ static bool project_row_64(kept_row k, const float *restrict wt, float *restrict
     const int32_t *restrict kept_col = k.col;
     const float *restrict kept_val = k.val;
     const int64_t n = k.n;
-    /* In the vocabulary's registers (simd.h): 16-float vectors on a
-     * narrower machine went through the stack. */
-    enum { R = 64 / GAT_V_LANES };
+    enum { R = GAT_V_ROW8 }; /* in registers (simd.h) */
     gat_v a[R];
     for (int q = 0; q < R; q++)
         a[q] = gat_v_zero();
@@ -256,19 +232,10 @@ static bool project_row_64(kept_row k, const float *restrict wt, float *restrict
         gat_v_store(out + GAT_V_LANES * q, a[q]);
     if (heads != 8)
         return false;
-#if GAT_V_LANES == 16 /* gat_v is gat_f16: the scores from the registers */
     scores_8x8(a, att, score_src);
     scores_8x8(a, att + 64, score_dst);
-#else
-    gat_f16 row[4];
-    for (int q = 0; q < 4; q++)
-        row[q] = gat_f16_load(out + 16 * q);
-    scores_8x8(row, att, score_src);
-    scores_8x8(row, att + 64, score_dst);
-#endif
     return true;
 }
-#endif
 
 /* acc [H*C] (channel-major) = sum over row i's kept entries of v * wt[col]. */
 static GAT_ALWAYS_INLINE void project_row(kept_row k, const float *restrict wt,
@@ -342,7 +309,6 @@ void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
 #pragma omp parallel num_threads(team)
 #endif
     {
-        float acc64[64]; /* the paper's 8 x 8 in registers */
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 64)
 #endif
@@ -355,16 +321,10 @@ void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
                                     : (kept_row){s->col + s->row_ptr[i], s->val + s->row_ptr[i],
                                                  s->row_ptr[i + 1] - s->row_ptr[i]};
             float *out = projected + i * hc;
-            if (hc == 64) {
-#ifdef GAT_HAVE_F16
-                (void)acc64;
+            if (hc == 64) { /* the paper's 8 x 8 in registers */
                 if (project_row_64(k, wt, out, heads, att, score_src + i * heads,
                                    score_dst + i * heads))
                     continue; /* scores taken from registers */
-#else
-                project_row(k, wt, acc64, 64);
-                memcpy(out, acc64, sizeof acc64);
-#endif
             } else {
                 project_row(k, wt, out, hc); /* generic widths in place */
             }
@@ -394,9 +354,8 @@ static GAT_ALWAYS_INLINE void scatter_rows(const gat__sparse_input *s, const gat
         const int32_t *restrict kept_col = k.col;
         const float *restrict kept_val = k.val;
         const int64_t n = k.n;
-#ifdef GAT_HAVE_F16
-        if (hc == 64) { /* see vec.h */
-            enum { R = 64 / GAT_V_LANES };
+        if (hc == 64) { /* in registers (simd.h) */
+            enum { R = GAT_V_ROW8 };
             gat_v gv[R];
             for (int q = 0; q < R; q++)
                 gv[q] = gat_v_load(g + GAT_V_LANES * q);
@@ -409,7 +368,6 @@ static GAT_ALWAYS_INLINE void scatter_rows(const gat__sparse_input *s, const gat
             }
             continue;
         }
-#endif
         for (int64_t t = 0; t < n; t++) {
             const float v = kept_val[t];
             float *restrict acc = dwt + (int64_t)kept_col[t] * hc;

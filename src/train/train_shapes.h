@@ -10,10 +10,11 @@
 #define GAT_TRAIN_SHAPES_H
 
 #include "internal.h" /* GAT_ALWAYS_INLINE */
-#include "vec.h"
+#include "simd.h"
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* How many edges ahead rows are prefetched, across row ends since rows
  * average a handful of edges: enough to cover a memory latency at a few
@@ -56,16 +57,20 @@ static inline bool gat__any_nonzero(const float *v, int64_t n)
 
 /* kf [H] = scale where head h's bit of an edge's attention-dropout mask is
  * set, else 0 (see gat__mask_bytes): a product, not a branch, in the
- * loops that use it (the masks are random). */
+ * loops that use it (the masks are random). At 8 heads from the head
+ * registers (simd.h), the zero negative (the sign the vector form has
+ * always given): as a plain loop, GCC 12 builds such short masks two
+ * lanes at a time through the stack, and the 32-byte load that reads
+ * them stalls on the narrower stores. */
 static GAT_ALWAYS_INLINE void gat__mask_to_float(const uint8_t *bits, float scale, float *kf,
                                                  const int64_t heads)
 {
-#ifdef GAT_HAVE_F16
     if (heads == 8) {
-        gat_bits8_to_float(bits[0], scale, kf);
+        const gat_v kept = gat_v_splat(scale), dropped = gat_v_splat(-0.0f);
+        for (int hr = 0; hr < GAT_V_HEAD_REGS; hr++)
+            gat_v_store_heads8(kf, gat_v_select(gat_v_head_bits8(bits[0], hr), kept, dropped), hr);
         return;
     }
-#endif
     for (int64_t h = 0; h < heads; h++)
         kf[h] = (float)((bits[h >> 3] >> (h & 7)) & 1) * scale;
 }
