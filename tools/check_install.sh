@@ -2,8 +2,10 @@
 # Installs a built tree into a staging folder (meson install --destdir, as
 # a package build does), then compiles every program in examples/ against
 # the staged copy through pkg-config, once with `pkg-config --libs gat` and
-# once with `--static`, and runs each. Proves that gat.pc names no path of
-# the build machine and that the README's link lines work.
+# once with `--static`, and runs each; so is a program calling the
+# distributed entry points (in a -Dmpi=enabled build libgat.a calls MPI, so
+# gat.pc must bring its library). Proves that gat.pc names no path of the
+# build machine and that the README's link lines work.
 #
 #   bash tools/check_install.sh BUILD_DIR
 set -euo pipefail
@@ -30,16 +32,30 @@ run_example() { # NAME ARGS...
     "$work/$name" "$@" >"$work/$name.out" 2>&1 ||
         { cat "$work/$name.out"; echo "check_install: example $name failed" >&2; exit 1; }
 }
+# The distributed entry points (src/dist): with a NULL context every build
+# returns an error at once, but the call must link.
+cat >"$work/dist_link.c" <<'C'
+#include <gat.h>
+#include <stdio.h>
+int main(void)
+{
+    gat_dist_infer_options options;
+    gat_dist_infer_options_init(&options);
+    gat_status status = gat_dist_infer(NULL, NULL, &options, NULL);
+    printf("mpi %d, gat_dist_infer(NULL): %d\n", (int)gat_have_mpi(), (int)status);
+    return status == GAT_OK;
+}
+C
 count=0
 for kind in shared-deps static; do
     flags=(--libs)
     [[ $kind == static ]] && flags=(--static --libs)
-    for src in "$root"/examples/*.c; do
+    for src in "$root"/examples/*.c "$work/dist_link.c"; do
         name=$(basename "$src" .c)
         # shellcheck disable=SC2046 # pkg-config's words are meant to split
         "$cc" -std=c11 -Wall -Wextra -Werror -O2 "$src" -o "$work/$name" \
             $(pkg-config --cflags gat) $(pkg-config "${flags[@]}" gat) ||
-            { echo "check_install: examples/$name.c did not build with pkg-config ${flags[*]} gat" >&2; exit 1; }
+            { echo "check_install: $name.c did not build with pkg-config ${flags[*]} gat" >&2; exit 1; }
         case $name in
         infer) run_example infer "$example6/edges.txt" "$example6/x.npy" \
                    "$example6/model.safetensors" "$work/y.npy" ;;
