@@ -982,6 +982,11 @@ typedef struct gat_dist_infer_options {
      * edge_dim, row k for the .gcsr's k-th edge (its CSR order); required when a
      * layer has edge features. A rank reads the rows of its own edges only. */
     const char *edge_attr;
+    /* NULL, or both: .npy int [N] class ids and .npy int [count] node ids; the
+     * report then holds gat_model_evaluate's metrics of the output over those
+     * nodes (the same bits: each owner computes its nodes' terms, summed in
+     * list order). Every rank reads both files whole. */
+    const char *labels, *eval_nodes;
     bool preprocess;       /* apply the model's recorded preprocessing; default true */
     bool allow_nonfinite;  /* write outputs holding NaN or infinity; default false */
 } gat_dist_infer_options;
@@ -1008,6 +1013,8 @@ typedef struct gat_dist_report {
     double seconds_total;
     int64_t peak_rss_bytes;       /* getrusage's maximum resident set size */
     int64_t nonfinite_rows;       /* output rows holding NaN or infinity, all ranks */
+    int64_t eval_count;           /* nodes evaluated (options labels / eval_nodes), or 0 */
+    gat_metrics metrics;          /* their loss and accuracy, the same on every rank */
 } gat_dist_report;
 
 /* Distributed inference, collective over MPI_COMM_WORLD (after

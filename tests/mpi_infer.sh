@@ -50,6 +50,15 @@ ea[11000 * 5 + 2] = float('nan')
 npy('bad_ea.npy', 12003, 5, ea)
 x[1500 * f + 3] = float('nan')
 npy('bad.npy', n, f, x)
+def npy_ids(path, values):
+    head = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % len(values)
+    head += ' ' * (63 - (10 + len(head)) % 64) + '\n'
+    with open(path, 'wb') as f:
+        f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(head)) + head.encode())
+        f.write(struct.pack('<%dq' % len(values), *values))
+npy_ids('labels.npy', [r.randrange(7) for _ in range(n)])
+npy_ids('nodes.npy', [r.randrange(n) for _ in range(700)] + [5, 5, n - 1])
+npy_ids('bad_nodes.npy', [1, 2, n])
 with open('t.txt', 'w') as out:
     out.write('0 1\n1 2\n2 2\n')
 npy('tx.npy', 3, f, [r.uniform(-1, 1) for _ in range(3 * f)])
@@ -101,6 +110,19 @@ for fill in mean add max min mul 0.5; do
 done
 for k in 1 4; do same "$k" g.gcsr e.safetensors --features x.npy --edge-attr ea.npy; done
 same 5 t.gcsr m1.safetensors --features tx.npy # more ranks than rows: empty ranks
+# --labels / --eval-nodes: the metrics line of one process (each owner
+# computes its nodes' terms, summed in list order: the same bits).
+"$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --weights mix.safetensors \
+    --out want.npy --labels labels.npy --eval-nodes nodes.npy >want.txt
+for k in 1 3 4; do
+    mpi "$k" "$tools/gat-infer" --quiet --threads 1 --graph g.gcsr --features x.npy \
+        --weights mix.safetensors --out got.npy --labels labels.npy --eval-nodes nodes.npy \
+        >got.txt || fail "$k ranks, --labels"
+    grep -q '^nodes.npy: 703 nodes, loss' got.txt && cmp -s want.txt got.txt ||
+        fail "$k ranks, --labels: $(cat got.txt) against $(cat want.txt)"
+    cmp -s want.npy got.npy || fail "$k ranks, --labels: output differs"
+    checks=$((checks + 1))
+done
 # Without --attention, and two threads per rank.
 "$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --weights m1.safetensors --out want.npy
 mpi 3 "$tools/gat-infer" --quiet --threads 2 --graph g.gcsr --features x.npy \
@@ -160,6 +182,9 @@ failing "edge attributes of another width" "xd.npy: 10 columns, but the model's 
 failing "a bipartite input" "tx.npy has 3 rows but x.npy has 2000: a bipartite graph" \
     mpi 2 "$tools/gat-infer" --quiet --graph g.gcsr --features-src x.npy --features-dst tx.npy \
     --weights dst.safetensors --out old.npy
+failing "an evaluated node outside the graph" "loss: index\[2\] = 2000 is not a node id" \
+    mpi 3 "$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --weights m1.safetensors \
+    --out old.npy --labels labels.npy --eval-nodes bad_nodes.npy
 # Rank 1 dies (SIGABRT) while the others start: mpirun ends the job.
 failing "a rank that dies" "the job has been aborted" \
     mpi 3 sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then kill -ABRT $$; fi; exec "$0" "$@"' \

@@ -82,8 +82,10 @@ static void usage(FILE *out)
             "write checked; a FIFO nobody reads is an error, not a wait. Inputs: --graph\n"
             "may be a pipe or FIFO (text or gzip); the others must be regular files.\n"
             "Under mpirun (-np K) every rank reads only its rows of a .gcsr graph and of\n"
-            "X.npy and writes its rows of the outputs: the same bits as one process\n"
-            "(docs/distributed.md; needs a build with -Dmpi=enabled).\n"
+            "X.npy (and XD.npy, and A.npy's rows of its edges in the .gcsr's order) and\n"
+            "writes its rows of the outputs: the same bits as one process, --labels too\n"
+            "(not --attention-edges nor a bipartite graph; docs/distributed.md; needs a\n"
+            "build with -Dmpi=enabled).\n"
             "Every error ends with one line on stderr naming the file and place, exit 1;\n"
             "usage errors exit 2.\n");
 }
@@ -118,7 +120,8 @@ static void print_metrics(gat_context *ctx, gat_model *model, const gat_graph *g
 static int run_distributed(gat_context *ctx, const char *graph_path,
                            const char *features_path, const char *dst_path,
                            const char *edge_attr_path, const char *weights_path,
-                           const char *out_path, const char *attention_path, int preprocess,
+                           const char *out_path, const char *attention_path,
+                           const char *labels_path, const char *nodes_path, int preprocess,
                            int allow_nonfinite, int quiet, int report)
 {
     int rank = 0, ranks = 1;
@@ -135,6 +138,8 @@ static int run_distributed(gat_context *ctx, const char *graph_path,
     options.attention = attention_path;
     options.features_dst = dst_path;
     options.edge_attr = edge_attr_path;
+    options.labels = labels_path;
+    options.eval_nodes = nodes_path;
     options.preprocess = preprocess;
     options.allow_nonfinite = allow_nonfinite;
     gat_dist_report mine, *all = NULL;
@@ -151,6 +156,9 @@ static int run_distributed(gat_context *ctx, const char *graph_path,
         if (rank == 0)
             fprintf(stderr, "%s: %s\n", program, gat_context_message(ctx));
     } else if (rank == 0) {
+        if (mine.eval_count > 0) /* as print_metrics prints them */
+            printf("%s: %lld nodes, loss %.4f, accuracy %.4f\n", nodes_path,
+                   (long long)mine.eval_count, mine.metrics.loss, mine.metrics.accuracy);
         if (mine.nonfinite_rows > 0)
             fprintf(stderr, "%s: warning: %lld output rows hold NaN or infinity\n", program,
                     (long long)mine.nonfinite_rows);
@@ -243,12 +251,12 @@ int main(int argc, char **argv)
         if (!gat_have_mpi())
             cli_fail(program, "started by an MPI launcher, but this libgat was built without "
                               "MPI (meson setup -Dmpi=enabled)");
-        if (edges_path != NULL || labels_path != NULL)
-            cli_usage_error(program, "--attention-edges, --labels and --eval-nodes are not "
-                                     "available in a distributed run (docs/distributed.md)");
+        if (edges_path != NULL)
+            cli_usage_error(program, "--attention-edges is not available in a distributed "
+                                     "run (docs/distributed.md)");
         return run_distributed(ctx, graph_path, features_path, dst_path, edge_attr_path,
-                               weights_path, out_path, attention_path, preprocess,
-                               allow_nonfinite, quiet, report);
+                               weights_path, out_path, attention_path, labels_path, nodes_path,
+                               preprocess, allow_nonfinite, quiet, report);
     }
 
     /* Every output checked (and its temporary file made) before the work. */

@@ -16,6 +16,7 @@
 #include "file_read.h"
 #include "graph_binary.h"
 #include "kernels.h"
+#include "train_kernels.h"
 
 #include <limits.h>
 #include <math.h>
@@ -537,6 +538,69 @@ static gat_status run_layers(gat_context *ctx, run *r, const gat_model *model, b
     return status;
 }
 
+/* gat_model_evaluate's metrics of the output over the listed nodes: each
+ * node's term by its owner (gat__nll_row, as one process computes it), one
+ * reduction in which every term has a single non-zero contribution (so the
+ * sum is the term exactly), then the sum in list order on every rank. */
+static gat_status evaluate(gat_context *ctx, run *r, const gat_model *model,
+                           const gat_dist_infer_options *o)
+{
+    const gat__halo *h = &r->halo;
+    const int64_t classes = gat_model_out_features(model);
+    gat_array *labels = NULL, *nodes = NULL;
+    double *terms = NULL;
+    gat_status status = gat_npy_read(ctx, o->labels, GAT_INT64, &labels);
+    if (status == GAT_OK)
+        status = gat_npy_read(ctx, o->eval_nodes, GAT_INT64, &nodes);
+    if (status == GAT_OK && (labels->ndim != 1 || labels->shape[0] != r->num_nodes))
+        status = gat__fail(ctx, GAT_ERR_INVALID,
+                           "%s: expected [%lld] class ids (one per feature row), found %d-D "
+                           "%lld",
+                           o->labels, (long long)r->num_nodes, labels->ndim,
+                           (long long)labels->shape[0]);
+    if (status == GAT_OK && nodes->ndim != 1)
+        status = gat__fail(ctx, GAT_ERR_INVALID, "%s: expected a 1-D array of node ids",
+                           o->eval_nodes);
+    const int64_t count = status == GAT_OK ? nodes->shape[0] : 0;
+    int n = 0;
+    if (status == GAT_OK)
+        status = gat__check_targets(ctx, labels->data, nodes->data, count, r->num_nodes,
+                                    classes);
+    if (status == GAT_OK)
+        status = int_count(ctx, 2 * count, "evaluated nodes", &n);
+    if (status == GAT_OK)
+        terms = gat__calloc_array(ctx, 2 * count, sizeof *terms, "evaluation terms", &status);
+    status = gat__dist_agree(ctx, r->comm, status);
+    if (status == GAT_OK) {
+        const int64_t *y = labels->data, *index = nodes->data;
+        for (int64_t k = 0; k < count; k++) {
+            const int64_t i = index[k] - h->first;
+            if (i < 0 || i >= h->rows)
+                continue;
+            const gat__nll_term t =
+                gat__nll_row(r->out + h->position[i] * classes, classes, y[index[k]]);
+            terms[k] = t.loss;
+            terms[count + k] = t.correct;
+        }
+        int code = MPI_Allreduce(MPI_IN_PLACE, terms, n, MPI_DOUBLE, MPI_SUM, r->comm);
+        if (code != MPI_SUCCESS)
+            status = gat__dist_mpi_fail(ctx, code, "MPI_Allreduce (evaluation)");
+        double total = 0.0, correct = 0.0;
+        for (int64_t k = 0; k < count; k++) {
+            total += terms[k];
+            correct += terms[count + k];
+        }
+        r->report->eval_count = count;
+        r->report->metrics.loss = total / (double)count;
+        r->report->metrics.accuracy = correct / (double)count;
+        status = gat__dist_agree(ctx, r->comm, status);
+    }
+    gat__free_raw(&ctx->allocator, terms);
+    gat_array_destroy(&labels);
+    gat_array_destroy(&nodes);
+    return status;
+}
+
 /* Rows of data [rows, cols] holding a NaN or infinity. */
 static int64_t nonfinite_rows(const float *data, int64_t rows, int64_t cols)
 {
@@ -657,10 +721,10 @@ static gat_status check_args(gat_context *ctx, const gat_model *model,
                              const gat_dist_infer_options *o)
 {
     if (model == NULL || o == NULL || o->graph == NULL || o->features == NULL ||
-        (o->out == NULL && o->attention != NULL))
+        (o->out == NULL && o->attention != NULL) || (o->labels == NULL) != (o->eval_nodes == NULL))
         return gat__fail(ctx, GAT_ERR_INVALID,
                          "gat_dist_infer: model, options, graph and features are required, "
-                         "and out with attention");
+                         "out with attention, labels with eval_nodes");
     if (ctx->gemm == GAT_GEMM_BLAS)
         return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
                          "gat_dist_infer: GAT_GEMM_BLAS can make a row's bits depend on the "
@@ -728,6 +792,8 @@ gat_status gat_dist_infer(gat_context *ctx, const gat_model *model,
     const double read_done = seconds_now();
     if (status == GAT_OK)
         status = run_layers(ctx, &r, model, options->attention != NULL);
+    if (status == GAT_OK && options->labels != NULL)
+        status = evaluate(ctx, &r, model, options);
     const double compute_done = seconds_now();
     if (status == GAT_OK && options->out != NULL)
         status = write_outputs(ctx, &r, model, options, outs);

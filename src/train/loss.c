@@ -34,6 +34,20 @@ gat_status gat__check_targets(gat_context *ctx, const int64_t *labels, const int
     return GAT_OK;
 }
 
+gat__nll_term gat__nll_row(const float *row, int64_t classes, int64_t y)
+{
+    int64_t best = 0;
+    for (int64_t c = 1; c < classes; c++)
+        if (row[c] > row[best])
+            best = c;
+    gat__nll_term t = {0.0, row[best], 0.0, best == y};
+    for (int64_t c = 0; c < classes; c++)
+        t.sum += exp((double)row[c] - t.max);
+    /* -log_softmax(row)[y] = log sum_c exp(row[c]) - row[y], max shifted. */
+    t.loss = t.max + log(t.sum) - (double)row[y];
+    return t;
+}
+
 void gat__nll_forward_backward(const float *logits, int64_t classes, const int64_t *labels,
                                const int64_t *index, int64_t count, gat_metrics *metrics,
                                float *d_logits, int64_t num_nodes)
@@ -45,17 +59,10 @@ void gat__nll_forward_backward(const float *logits, int64_t classes, const int64
     for (int64_t k = 0; k < count; k++) {
         const int64_t i = index[k], y = labels[i];
         const float *row = logits + i * classes;
-        int64_t best = 0;
-        for (int64_t c = 1; c < classes; c++)
-            if (row[c] > row[best])
-                best = c;
-        const double max = row[best];
-        double sum = 0.0;
-        for (int64_t c = 0; c < classes; c++)
-            sum += exp((double)row[c] - max);
-        /* -log_softmax(row)[y] = log sum_c exp(row[c]) - row[y], max shifted. */
-        total += max + log(sum) - (double)row[y];
-        correct += best == y;
+        const gat__nll_term t = gat__nll_row(row, classes, y);
+        const double max = t.max, sum = t.sum;
+        total += t.loss;
+        correct += t.correct;
         if (d_logits != NULL) {
             /* d loss / d row[c] = (softmax(row)[c] - [c == y]) / count; a node
              * listed twice counts twice, as torch's indexing does. */

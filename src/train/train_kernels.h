@@ -346,6 +346,14 @@ void gat__dropout_activation_backward(gat_context *ctx, const gat__dropout *d,
  * position. */
 gat_status gat__check_targets(gat_context *ctx, const int64_t *labels, const int64_t *index,
                               int64_t count, int64_t num_nodes, int64_t classes);
+/* One node's term of the loss: -log_softmax(row)[y] in double (max
+ * shifted), whether the row's argmax (first on ties) is y, and the max and
+ * sum of exp(row - max) the gradient needs. */
+typedef struct gat__nll_term {
+    double loss, max, sum;
+    bool correct;
+} gat__nll_term;
+gat__nll_term gat__nll_row(const float *row, int64_t classes, int64_t y);
 /* loss = mean_k -log_softmax(logits[index[k]])[labels[index[k]]] over the
  * count nodes, and the accuracy. d_logits [N, K], if not NULL, receives the
  * loss's gradient (zero outside the indexed rows). Serial, in index order. */
