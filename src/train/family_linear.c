@@ -14,8 +14,9 @@
 #include <string.h>
 
 /* Rows per chunk of the dw reduction: whole projection blocks, at most
- * GAT_MAX_WEIGHT_PARTIALS chunks. A function of n alone. */
-static int64_t chunk_rows_for(int64_t n)
+ * GAT_MAX_WEIGHT_PARTIALS chunks. A function of n alone (the distributed
+ * trainer cuts the same chunks over its ranks' rows). */
+int64_t gat__linear_chunk_rows(int64_t n)
 {
     const int64_t blocks = gat__projection_blocks(n);
     const int64_t per_chunk = blocks <= GAT_MAX_WEIGHT_PARTIALS
@@ -27,7 +28,7 @@ static int64_t chunk_rows_for(int64_t n)
 
 static int64_t chunks_for(int64_t n)
 {
-    const int64_t rows = chunk_rows_for(n);
+    const int64_t rows = gat__linear_chunk_rows(n);
     return (n + rows - 1) / rows;
 }
 
@@ -61,7 +62,7 @@ void gat__linear_forward(gat_context *ctx, const float *x, int64_t n, int64_t in
 void gat__column_sums(gat_context *ctx, const float *v, int64_t n, int64_t width, float *sums,
                       bool accumulate, float *partials)
 {
-    const int64_t rows = chunk_rows_for(n), chunks = chunks_for(n);
+    const int64_t rows = gat__linear_chunk_rows(n), chunks = chunks_for(n);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(gat__team(ctx, n * width)) schedule(static)
 #endif
@@ -89,7 +90,7 @@ void gat__linear_backward(gat_context *ctx, const float *x, const float *dy, int
     if (d_bias != NULL)
         gat__column_sums(ctx, dy, n, out, d_bias, accumulate, partials);
     if (dw != NULL) {
-        const int64_t chunk_rows = chunk_rows_for(n), chunks = chunks_for(n);
+        const int64_t chunk_rows = gat__linear_chunk_rows(n), chunks = chunks_for(n);
         const int64_t size = out * in;
         if (chunks == 1 && !accumulate) {
             gat__sgemm(true, false, out, in, n, dy, out, x, in, dw, in);

@@ -48,6 +48,17 @@ gat__nll_term gat__nll_row(const float *row, int64_t classes, int64_t y)
     return t;
 }
 
+void gat__nll_row_gradient(const float *row, int64_t classes, int64_t y, const gat__nll_term *t,
+                           int64_t count, float *d)
+{
+    /* d loss / d row[c] = (softmax(row)[c] - [c == y]) / count; a node
+     * listed twice counts twice, as torch's indexing does. */
+    for (int64_t c = 0; c < classes; c++) {
+        double p = exp((double)row[c] - t->max) / t->sum;
+        d[c] += (float)((p - (c == y ? 1.0 : 0.0)) / (double)count);
+    }
+}
+
 void gat__nll_forward_backward(const float *logits, int64_t classes, const int64_t *labels,
                                const int64_t *index, int64_t count, gat_metrics *metrics,
                                float *d_logits, int64_t num_nodes)
@@ -60,18 +71,10 @@ void gat__nll_forward_backward(const float *logits, int64_t classes, const int64
         const int64_t i = index[k], y = labels[i];
         const float *row = logits + i * classes;
         const gat__nll_term t = gat__nll_row(row, classes, y);
-        const double max = t.max, sum = t.sum;
         total += t.loss;
         correct += t.correct;
-        if (d_logits != NULL) {
-            /* d loss / d row[c] = (softmax(row)[c] - [c == y]) / count; a node
-             * listed twice counts twice, as torch's indexing does. */
-            float *d = d_logits + i * classes;
-            for (int64_t c = 0; c < classes; c++) {
-                double p = exp((double)row[c] - max) / sum;
-                d[c] += (float)((p - (c == y ? 1.0 : 0.0)) / (double)count);
-            }
-        }
+        if (d_logits != NULL)
+            gat__nll_row_gradient(row, classes, y, &t, count, d_logits + i * classes);
     }
     metrics->loss = total / (double)count;
     metrics->accuracy = (double)correct / (double)count;

@@ -378,14 +378,15 @@ static GAT_ALWAYS_INLINE void scatter_rows(const gat__sparse_input *s, const gat
 }
 
 void gat__sparse_project_backward(gat_context *ctx, gat__sparse_input *s, const gat__rows *rows,
-                                  const float *d_projected, int64_t hc)
+                                  const float *d_projected, int64_t hc, bool accumulate)
 {
     float *restrict dwt = s->d_weight_t; /* [F, H*C] */
     const int64_t count = gat__row_count(rows, s->rows);
     const int64_t per_row = s->rows > 0 ? s->nnz / s->rows : 0;
     const int team = gat__team(ctx, per_row * count * hc / 2);
     if (team == 1) {
-        memset(dwt, 0, (size_t)(s->cols * hc) * sizeof *dwt);
+        if (!accumulate)
+            memset(dwt, 0, (size_t)(s->cols * hc) * sizeof *dwt);
         if (hc == 64) {
             float g[64];
             scatter_rows(s, rows, d_projected, dwt, g, 64);
@@ -408,7 +409,8 @@ void gat__sparse_project_backward(gat_context *ctx, gat__sparse_input *s, const 
 #endif
         for (int64_t k = 0; k < s->cols; k++) {
             float *restrict acc = dwt + k * hc;
-            memset(acc, 0, (size_t)hc * sizeof *acc);
+            if (!accumulate)
+                memset(acc, 0, (size_t)hc * sizeof *acc);
             for (int64_t q = s->col_ptr[k]; q < s->col_ptr[k + 1]; q++) {
                 const float v = (s->kept_all ? s->val : s->dropped)[s->pos[q]];
                 if (v == 0.0f || !gat__row_listed(rows, s->row[q]))

@@ -140,6 +140,9 @@ void gat__linear_forward(gat_context *ctx, const float *x, int64_t n, int64_t in
                          int64_t out, const float *bias, float *y);
 /* Floats of partials gat__linear_backward needs. */
 int64_t gat__linear_backward_scratch(int64_t n, int64_t in, int64_t out);
+/* Rows per chunk of gat__linear_backward's dw over n rows (its partials are
+ * the chunks' sums, added in chunk order). */
+int64_t gat__linear_chunk_rows(int64_t n);
 /* For y = x w^T + b: dw [out, in] (+)= dy^T x, d_bias [out] (+)= column
  * sums of dy, dx [n, in] (+)= dy w; accumulate adds instead of writing
  * (dx then needs tmp [n, in]). Any output may be NULL. */

@@ -191,7 +191,7 @@ gat_status gat__trainer_backward(gat_context *ctx, gat_trainer *t, const float *
             (status = compact_scratch(ctx, t, proj, c, &compact)) != GAT_OK)
             return status;
         if (l == 0 && t->sparse) {
-            gat__sparse_project_backward(ctx, &t->sparse_x, proj, d_projected, hc);
+            gat__sparse_project_backward(ctx, &t->sparse_x, proj, d_projected, hc, false);
             if (d_in != NULL)
                 gat__project_backward_rows(ctx, layer, proj, NULL, d_projected, n, NULL, d_in,
                                            compact, NULL);

@@ -8,10 +8,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Below this fraction of non-zero entries a sparse input is cheaper (Cora's
- * 1.3% runs about 10x faster than the dense GEMM; the two cross near 15%). */
-#define GAT_SPARSE_INPUT_DENSITY 0.10
-
 void gat_trainer_options_init(gat_trainer_options *o)
 {
     if (o == NULL)
@@ -30,7 +26,7 @@ void gat_trainer_options_init(gat_trainer_options *o)
     o->input_format = GAT_INPUT_AUTO;
 }
 
-static gat_status check_options(gat_context *ctx, const gat_trainer_options *o)
+gat_status gat__trainer_check_options(gat_context *ctx, const gat_trainer_options *o)
 {
     if (o->optimizer != GAT_OPT_ADAM && o->optimizer != GAT_OPT_SGD)
         return gat__fail(ctx, GAT_ERR_INVALID, "trainer: unknown optimizer %d", (int)o->optimizer);
@@ -74,19 +70,7 @@ void gat_trainer_destroy(gat_trainer **trainer)
     gat__trainfam_free(a, &t->family, t->model != NULL ? t->model->num_layers : 0);
     if (t->layers != NULL) {
         for (int l = 0; l < t->model->num_layers; l++) {
-            gat__layer_state *st = &t->layers[l];
-            GAT_FREE(a, st->dropped);
-            GAT_FREE(a, st->input_keep);
-            GAT_FREE(a, st->attention_keep);
-            GAT_FREE(a, st->projected);
-            GAT_FREE(a, st->proj_dropped);
-            GAT_FREE(a, st->proj_keep);
-            GAT_FREE(a, st->score_src);
-            GAT_FREE(a, st->score_dst);
-            GAT_FREE(a, st->shift);
-            GAT_FREE(a, st->inv_sum);
-            if (l + 1 < t->model->num_layers)
-                GAT_FREE(a, st->output);
+            gat__layer_state_free(a, &t->layers[l], l + 1 < t->model->num_layers);
         }
         GAT_FREE(a, t->layers);
     }
@@ -125,6 +109,49 @@ static gat_status scan_input(gat_context *ctx, const float *x, int64_t n, int64_
 }
 
 #define ALLOC(ptr, count, what) GAT__ALLOC_OR_FAIL(ctx, ptr, count, false, what, status)
+
+gat_status gat__layer_state_alloc(gat_context *ctx, gat__layer_state *st,
+                                  const gat_layer_config *c, const gat_trainer_options *o,
+                                  int64_t n, int64_t slots, bool dense_input, bool hidden)
+{
+    gat_status status = GAT_OK;
+    const int64_t hc = c->heads * c->channels;
+    if (o->dropout > 0.0 && dense_input) {
+        ALLOC(st->dropped, n * c->in_features, "dropped-out layer input");
+        ALLOC(st->input_keep, n * c->in_features, "input dropout mask");
+    }
+    if (o->attention_dropout > 0.0)
+        ALLOC(st->attention_keep, slots * gat__mask_bytes(c->heads), "attention dropout mask");
+    ALLOC(st->projected, n * hc, "projected features");
+    if (o->projected_dropout > 0.0) {
+        ALLOC(st->proj_dropped, n * hc, "dropped-out projected features");
+        ALLOC(st->proj_keep, n * hc, "projected-feature dropout mask");
+    }
+    ALLOC(st->score_src, n * c->heads, "source scores");
+    ALLOC(st->score_dst, n * c->heads, "destination scores");
+    ALLOC(st->shift, n * c->heads, "softmax shifts");
+    ALLOC(st->inv_sum, n * c->heads, "softmax sums");
+    if (hidden)
+        ALLOC(st->output, n * gat__layer_out_width(c), "hidden features");
+fail:
+    return status;
+}
+
+void gat__layer_state_free(const gat_allocator *a, gat__layer_state *st, bool hidden)
+{
+    GAT_FREE(a, st->dropped);
+    GAT_FREE(a, st->input_keep);
+    GAT_FREE(a, st->attention_keep);
+    GAT_FREE(a, st->projected);
+    GAT_FREE(a, st->proj_dropped);
+    GAT_FREE(a, st->proj_keep);
+    GAT_FREE(a, st->score_src);
+    GAT_FREE(a, st->score_dst);
+    GAT_FREE(a, st->shift);
+    GAT_FREE(a, st->inv_sum);
+    if (hidden)
+        GAT_FREE(a, st->output);
+}
 
 /* Checks a float input: finite everywhere. */
 static gat_status check_finite(gat_context *ctx, const float *v, int64_t rows, int64_t cols,
@@ -232,7 +259,7 @@ gat_status gat_trainer_create_inputs(gat_context *ctx, gat_trainer **trainer, ga
     gat_trainer_options defaults;
     gat_trainer_options_init(&defaults);
     const gat_trainer_options *o = options != NULL ? options : &defaults;
-    if ((status = check_options(ctx, o)) != GAT_OK)
+    if ((status = gat__trainer_check_options(ctx, o)) != GAT_OK)
         return status;
     if (family && o->projected_dropout > 0.0)
         return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
@@ -303,24 +330,10 @@ gat_status gat_trainer_create_inputs(gat_context *ctx, gat_trainer **trainer, ga
             goto fail;
         st->views = views;
         st->input = l == 0 ? x : t->layers[l - 1].output;
-        if (o->dropout > 0.0 && !(l == 0 && t->sparse)) {
-            ALLOC(st->dropped, n * c->in_features, "dropped-out layer input");
-            ALLOC(st->input_keep, n * c->in_features, "input dropout mask");
-        }
-        if (o->attention_dropout > 0.0)
-            ALLOC(st->attention_keep, edges * gat__mask_bytes(c->heads),
-                  "attention dropout mask");
-        ALLOC(st->projected, n * hc, "projected features");
-        if (o->projected_dropout > 0.0) {
-            ALLOC(st->proj_dropped, n * hc, "dropped-out projected features");
-            ALLOC(st->proj_keep, n * hc, "projected-feature dropout mask");
-        }
-        ALLOC(st->score_src, n * c->heads, "source scores");
-        ALLOC(st->score_dst, n * c->heads, "destination scores");
-        ALLOC(st->shift, n * c->heads, "softmax shifts");
-        ALLOC(st->inv_sum, n * c->heads, "softmax sums");
+        if ((status = gat__layer_state_alloc(ctx, st, c, o, n, edges, !(l == 0 && t->sparse),
+                                             l + 1 < layers)) != GAT_OK)
+            goto fail;
         if (l + 1 < layers) {
-            ALLOC(st->output, n * width, "hidden features");
             if (width > max_hidden)
                 max_hidden = width;
         } else {

@@ -34,6 +34,19 @@ typedef struct gat__layer_state {
     const gat__edge_views *views; /* the attention edges under this layer's loop policy */
 } gat__layer_state;
 
+/* The options' checks (ranges, known enums); the message names the option. */
+gat_status gat__trainer_check_options(gat_context *ctx, const gat_trainer_options *o);
+
+/* A plain layer's forward state over n nodes and `slots` attention slots,
+ * the buffers the options need (dense_input: its input is held dense, so
+ * input dropout keeps a dropped copy; hidden: a layer before the last,
+ * which owns its output). On failure what was allocated stays for
+ * gat__layer_state_free. Shared with the distributed trainer (src/dist). */
+gat_status gat__layer_state_alloc(gat_context *ctx, gat__layer_state *st,
+                                  const gat_layer_config *c, const gat_trainer_options *o,
+                                  int64_t n, int64_t slots, bool dense_input, bool hidden);
+void gat__layer_state_free(const gat_allocator *a, gat__layer_state *st, bool hidden);
+
 /* The rows each layer computes for a set of target nodes (train_plan.c):
  * NULL lists mean all rows. */
 typedef struct gat__layer_rows {
