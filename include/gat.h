@@ -1038,6 +1038,41 @@ gat_status gat_dist_infer(gat_context *ctx, const gat_model *model,
 gat_status gat_dist_gather_reports(gat_context *ctx, const gat_dist_report *mine,
                                    gat_dist_report *all);
 
+/* Distributed training (docs/distributed.md, "Training"): one trainer per
+ * rank over its rows of the graph and features, computing gradients that
+ * are bitwise those of gat_trainer_step over the whole graph in one
+ * process, at any rank and thread count. Plain GATConv layers only
+ * (GAT_ERR_UNSUPPORTED otherwise), with the built-in GEMM. */
+typedef struct gat_dist_trainer gat_dist_trainer;
+
+typedef struct gat_dist_train_options {
+    const char *graph;    /* .gcsr graph file */
+    const char *features; /* .npy [N, F_in]; N rows (>= the graph's nodes) */
+    bool preprocess;      /* apply the model's recorded preprocessing; default true */
+} gat_dist_train_options;
+
+void gat_dist_train_options_init(gat_dist_train_options *options);
+
+/* Collective over MPI_COMM_WORLD (after gat_dist_init): every rank passes
+ * the same model (each its own copy, which the trainer updates) and
+ * options. Each rank reads only its rows of the graph and features. */
+gat_status gat_dist_trainer_create(gat_context *ctx, gat_dist_trainer **trainer,
+                                   gat_model *model, const gat_dist_train_options *options,
+                                   const gat_trainer_options *train_options);
+void gat_dist_trainer_destroy(gat_dist_trainer **trainer);
+
+/* Collective: the training forward, the loss over index [count] (labels
+ * [N] and index as gat_trainer_step takes them, the same on every rank)
+ * into train, and the gradients, on every rank; no update. */
+gat_status gat_dist_trainer_gradients_step(gat_context *ctx, gat_dist_trainer *trainer,
+                                           const int64_t *labels, const int64_t *index,
+                                           int64_t count, gat_metrics *train);
+
+/* The gradients of layer `layer` (weight, att_src, att_dst, bias), as
+ * gat_trainer_gradients gives them; the same on every rank. */
+gat_status gat_dist_trainer_gradients(gat_dist_trainer *trainer, int layer,
+                                      gat_layer_params *gradients);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,6 +31,12 @@ void gat_dist_infer_options_init(gat_dist_infer_options *options)
     options->preprocess = true;
 }
 
+void gat_dist_train_options_init(gat_dist_train_options *options)
+{
+    memset(options, 0, sizeof *options);
+    options->preprocess = true;
+}
+
 #if GAT_HAVE_MPI
 
 gat_status gat__dist_mpi_fail(gat_context *ctx, int code, const char *call)
@@ -157,6 +163,41 @@ gat_status gat_dist_infer(gat_context *ctx, const gat_model *model,
     (void)options;
     (void)report;
     return no_mpi(ctx, "gat_dist_infer");
+}
+
+gat_status gat_dist_trainer_create(gat_context *ctx, gat_dist_trainer **trainer,
+                                   gat_model *model, const gat_dist_train_options *options,
+                                   const gat_trainer_options *train_options)
+{
+    (void)model;
+    (void)options;
+    (void)train_options;
+    if (trainer != NULL)
+        *trainer = NULL;
+    return no_mpi(ctx, "gat_dist_trainer_create");
+}
+
+void gat_dist_trainer_destroy(gat_dist_trainer **trainer) { (void)trainer; }
+
+gat_status gat_dist_trainer_gradients_step(gat_context *ctx, gat_dist_trainer *trainer,
+                                           const int64_t *labels, const int64_t *index,
+                                           int64_t count, gat_metrics *train)
+{
+    (void)trainer;
+    (void)labels;
+    (void)index;
+    (void)count;
+    (void)train;
+    return no_mpi(ctx, "gat_dist_trainer_gradients_step");
+}
+
+gat_status gat_dist_trainer_gradients(gat_dist_trainer *trainer, int layer,
+                                      gat_layer_params *gradients)
+{
+    (void)trainer;
+    (void)layer;
+    (void)gradients;
+    return GAT_ERR_UNSUPPORTED;
 }
 
 #endif
