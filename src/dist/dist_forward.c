@@ -358,7 +358,7 @@ static gat_status allocate(gat_context *ctx, run *r, const gat_model *model, boo
                            "the buffers", (long long)nodes);
     if (status == GAT_OK && r->family) {
         /* h_src holds the owned rows and the halo's; the rest owned rows. */
-        status = gat__family_buffers_alloc(ctx, model, nodes, h->rows, h->rows, &r->fam);
+        status = gat__family_buffers_alloc(ctx, model, nodes, h->rows, true, &r->fam);
         r->exchanged = r->fam.h_src;
         r->between[0] = r->fam.between[0];
         r->between[1] = r->fam.between[1];
@@ -466,8 +466,8 @@ static gat_status project(gat_context *ctx, run *r, const layer_io *io)
 {
     const gat__halo *h = &r->halo;
     if (r->family)
-        return gat__family_layer_terms(ctx, io->layer, h->graph, io->input, h->rows,
-                                       io->input_dst, h->rows, r->edge_attr, &r->fam);
+        return gat__family_layer_terms(ctx, io->layer, io->input, h->rows, io->input_dst,
+                                       h->rows, &r->fam);
     return gat__project_forward(ctx, io->layer, io->input, h->rows, r->projected,
                                 io->scores ? r->score_src : NULL,
                                 io->scores ? r->score_dst : NULL);

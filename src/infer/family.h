@@ -29,6 +29,52 @@ void gat__loop_attribute(const gat_graph *graph, const float *edge_attr, bool cs
                          int64_t edge_dim, gat_fill fill, float fill_constant, int64_t node,
                          double *out);
 
+/* gat__loop_attribute in steps, for a caller that has the row's edges in
+ * hand: out [D] starts as the fill's identity (the constant for
+ * GAT_FILL_CONSTANT, which takes no edges), takes each edge's attribute row
+ * a (count: the edges taken before it), and ends (the mean's division). */
+static inline void gat__loop_fill_start(gat_fill fill, float fill_constant, int64_t d,
+                                        double *out)
+{
+    const double start = fill == GAT_FILL_CONSTANT ? (double)fill_constant
+                         : fill == GAT_FILL_MUL    ? 1.0
+                                                   : 0.0;
+    for (int64_t f = 0; f < d; f++)
+        out[f] = start;
+}
+
+static inline void gat__loop_fill_add(gat_fill fill, int64_t count, const float *a, int64_t d,
+                                      double *out)
+{
+    switch (fill) {
+    case GAT_FILL_MEAN:
+    case GAT_FILL_ADD:
+        for (int64_t f = 0; f < d; f++)
+            out[f] += (double)a[f];
+        break;
+    case GAT_FILL_MAX:
+        for (int64_t f = 0; f < d; f++)
+            out[f] = count == 0 || (double)a[f] > out[f] ? (double)a[f] : out[f];
+        break;
+    case GAT_FILL_MIN:
+        for (int64_t f = 0; f < d; f++)
+            out[f] = count == 0 || (double)a[f] < out[f] ? (double)a[f] : out[f];
+        break;
+    case GAT_FILL_MUL:
+        for (int64_t f = 0; f < d; f++)
+            out[f] *= (double)a[f];
+        break;
+    case GAT_FILL_CONSTANT: break;
+    }
+}
+
+static inline void gat__loop_fill_end(gat_fill fill, int64_t count, int64_t d, double *out)
+{
+    if (fill == GAT_FILL_MEAN && count > 0)
+        for (int64_t f = 0; f < d; f++)
+            out[f] /= (double)count;
+}
+
 /* The forward of models with any layer kind (family_forward.c). */
 /* The edge term's matrix, transposed so that an edge adds contiguous rows:
  * GATConv folds lin_edge and att_edge, edge_t [D, H] with
@@ -47,15 +93,17 @@ gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const g
  *                                              + (attr_e . edge_t)[h, c])
  *   alpha = softmax over the row, out[i] = concat or mean_h (sum_j alpha h_src[j])
  *           + res[i] + bias.
- * h_src [N_src, H*C], h_dst [N, H*C] (GATv2), s_dst [N, H] (GATConv), res [N, W] or NULL, edge_attr [E, D] in CSR order or NULL,
- * loop_attr [loops, D] (the added loops' attributes), edge_t: GATConv's
- * folded edge term transposed [D, H], GATv2's W_edge^T [D, H*C]; out
- * [N, W], attention [E', H] or NULL (loops_before as in
- * gat__attention_row_offset). */
+ * h_src [N_src, H*C], h_dst [N, H*C] (GATv2), s_dst [N, H] (GATConv),
+ * res [N, W] or NULL, edge_attr [E, D] in input order (row
+ * gat__graph_edge_position(g, k) for CSR edge k; CSR order for a graph
+ * without positions) or NULL, the added self-loops' attributes made from
+ * it in the pass; edge_t: GATConv's folded edge term transposed [D, H],
+ * GATv2's W_edge^T [D, H*C]; out [N, W], attention [E', H] or NULL
+ * (loops_before as in gat__attention_row_offset). */
 typedef struct gat__family_edges_args {
     const gat__layer *layer;
     const gat_graph *graph;
-    const float *h_src, *h_dst, *s_dst, *res, *edge_attr, *loop_attr, *edge_t;
+    const float *h_src, *h_dst, *s_dst, *res, *edge_attr, *edge_t;
     float *out, *attention;
     const int64_t *loops_before;
 } gat__family_edges_args;
@@ -68,26 +116,27 @@ gat_status gat__family_edges_rows(gat_context *ctx, const gat__family_edges_args
                                   int64_t first_row, int64_t last_row);
 
 /* A forward's buffers, sized for the model's widest layer: h_src
- * [src_rows, H*C] (a distributed rank's own rows and its halo), h_dst,
- * s_dst, res and between [rows, .], loop_attr [loops, D], edge_t.
- * layer_h_dst is set by gat__family_layer_terms (h_dst or h_src). */
+ * [src_rows, H*C] (a distributed rank's own rows and its halo), s_dst,
+ * between [rows, .], edge_t; h_dst [rows, H*C] and res [rows, W] only as
+ * wide as the layers that have them need (x_dst: whether layer 0 may read
+ * destination rows of its own). layer_h_dst is set by
+ * gat__family_layer_terms (h_dst or h_src). */
 typedef struct gat__family_buffers {
-    float *h_src, *h_dst, *s_dst, *res, *loop_attr, *edge_t, *between[2];
+    float *h_src, *h_dst, *s_dst, *res, *edge_t, *between[2];
     const float *layer_h_dst;
 } gat__family_buffers;
 
 gat_status gat__family_buffers_alloc(gat_context *ctx, const gat_model *model, int64_t src_rows,
-                                     int64_t rows, int64_t loops, gat__family_buffers *b);
+                                     int64_t rows, bool x_dst, gat__family_buffers *b);
 void gat__family_buffers_free(gat_context *ctx, gat__family_buffers *b);
 
 /* One layer's node terms: h_src for the n_src rows of x_src, h_dst, res
  * and GATConv's s_dst for the n rows of x_dst (x_dst == x_src: the same
- * rows), the self-loop attributes of rows [0, min(n, added loops)) from
- * edge_attr (CSR order of g), the edge-term matrix. Rows are independent:
- * a row's bits do not depend on n (the built-in GEMM). */
-gat_status gat__family_layer_terms(gat_context *ctx, const gat__layer *layer, const gat_graph *g,
+ * rows), the edge-term matrix. Rows are independent: a row's bits do not
+ * depend on n (the built-in GEMM). */
+gat_status gat__family_layer_terms(gat_context *ctx, const gat__layer *layer,
                                    const float *x_src, int64_t n_src, const float *x_dst,
-                                   int64_t n, const float *edge_attr, gat__family_buffers *b);
+                                   int64_t n, gat__family_buffers *b);
 /* The edge pass's arguments for a layer whose terms are in b. */
 gat__family_edges_args gat__family_layer_edges(const gat__layer *layer, const gat_graph *g,
                                                const gat__family_buffers *b,

@@ -12,10 +12,13 @@
  *                 its lin_edge and att_edge folded into one [D, H] matrix,
  *                 so an edge's term costs D x H multiply-adds (GATv2Conv's
  *                 needs W_edge, D x H*C per edge, transposed for contiguous
- *                 rows); the self-loops' attributes [min(N_src, N_dst), D];
+ *                 rows);
  *   edge pass     per destination row (family_edges.c), parallel over row
  *                 chunks, no atomics, a fixed order inside a row: the same
  *                 bits at any thread count. Nothing of size E x H x C.
+ *                 The edge attributes stay in input order: the pass reads
+ *                 each edge's row through its input position, and makes
+ *                 the self-loops' attributes from the rows of their row.
  */
 #include "family.h"
 #include "kernels.h"
@@ -67,65 +70,6 @@ static void head_scores(gat_context *ctx, const float *h, int64_t rows, int64_t 
         }
 }
 
-/* The self-loops' attributes [loops, D] of the first `rows` rows, each
- * from its node's edges. */
-static gat_status loop_attributes(gat_context *ctx, const gat__layer *layer, const gat_graph *g,
-                                  int64_t rows, const float *edge_attr, float *loop_attr)
-{
-    const gat_layer_config *c = &layer->config;
-    const int64_t d = c->edge_dim, added = gat__graph_added_loops(g);
-    const int64_t loops = rows < added ? rows : added;
-    const int team = gat__team(ctx, g->num_edges * d);
-    gat_status status;
-    double *scratch = gat__alloc_array(ctx, (int64_t)team * d, sizeof *scratch,
-                                       "self-loop attributes", &status);
-    if (scratch == NULL)
-        return status;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(team)
-#endif
-    {
-        double *mine = scratch + (int64_t)gat__thread_id() * d;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (int64_t i = 0; i < loops; i++) {
-            gat__loop_attribute(g, edge_attr, true, d, c->fill_value, c->fill_constant, i, mine);
-            for (int64_t f = 0; f < d; f++)
-                loop_attr[i * d + f] = (float)mine[f];
-        }
-    }
-    gat__free_raw(&ctx->allocator, scratch);
-    return GAT_OK;
-}
-
-/* The edge attributes [E, D] from input order into CSR order, once per
- * forward (every layer then reads them in turn instead of one random row
- * per edge): out[k] = in[position(k)], parallel over row chunks. */
-static gat_status attributes_in_csr_order(gat_context *ctx, const gat_graph *g, const float *in,
-                                          int64_t d, float **out)
-{
-    gat_status status;
-    *out = gat__alloc_array(ctx, g->num_edges * d, sizeof(float), "edge attributes in CSR order",
-                            &status);
-    if (*out == NULL)
-        return status;
-    float *attr = *out;
-    const int team = gat__team(ctx, g->num_edges * d);
-    const int64_t chunks = (int64_t)team * GAT_CHUNKS_PER_THREAD;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(team) schedule(static, GAT_CHUNKS_PER_THREAD)
-#endif
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        const int64_t first = g->row_ptr[gat__graph_chunk_start(g, chunk, chunks)];
-        const int64_t last = g->row_ptr[gat__graph_chunk_start(g, chunk + 1, chunks)];
-        for (int64_t k = first; k < last; k++)
-            memcpy(attr + k * d, in + gat__graph_edge_position(g, k) * d,
-                   (size_t)d * sizeof(float));
-    }
-    return GAT_OK;
-}
-
 void gat__family_edge_term_matrix(const gat__layer *layer, float *edge_t)
 {
     const gat_layer_config *c = &layer->config;
@@ -149,21 +93,24 @@ void gat__family_edge_term_matrix(const gat__layer *layer, float *edge_t)
 
 void gat__family_buffers_free(gat_context *ctx, gat__family_buffers *b)
 {
-    float **all[] = {&b->h_src, &b->h_dst,     &b->s_dst,      &b->res,
-                     &b->loop_attr, &b->edge_t, &b->between[0], &b->between[1]};
+    float **all[] = {&b->h_src,  &b->h_dst,      &b->s_dst,     &b->res,
+                     &b->edge_t, &b->between[0], &b->between[1]};
     for (size_t k = 0; k < sizeof all / sizeof *all; k++)
         GAT_FREE(&ctx->allocator, *all[k]);
 }
 
 gat_status gat__family_buffers_alloc(gat_context *ctx, const gat_model *m, int64_t src_rows,
-                                     int64_t rows, int64_t loops, gat__family_buffers *b)
+                                     int64_t rows, bool x_dst, gat__family_buffers *b)
 {
-    int64_t hc = 0, heads = 0, width = 0, hidden = 0, d = 0;
+    int64_t hc = 0, heads = 0, hidden = 0, d = 0, dst_hc = 0, res_width = 0;
     for (int l = 0; l < m->num_layers; l++) {
         const gat_layer_config *c = &m->layers[l].config;
+        if (m->layers[l].weight_dst != NULL || (l == 0 && x_dst))
+            dst_hc = c->heads * c->channels > dst_hc ? c->heads * c->channels : dst_hc;
+        if (m->layers[l].weight_res != NULL && gat__layer_out_width(c) > res_width)
+            res_width = gat__layer_out_width(c);
         hc = c->heads * c->channels > hc ? c->heads * c->channels : hc;
         heads = c->heads > heads ? c->heads : heads;
-        width = gat__layer_out_width(c) > width ? gat__layer_out_width(c) : width;
         if (l + 1 < m->num_layers && gat__layer_out_width(c) > hidden)
             hidden = gat__layer_out_width(c);
         d = c->edge_dim > d ? c->edge_dim : d;
@@ -173,13 +120,12 @@ gat_status gat__family_buffers_alloc(gat_context *ctx, const gat_model *m, int64
     memset(b, 0, sizeof *b);
     if ((b->h_src = gat__alloc_array(ctx, n_src * hc, sizeof(float), "source features",
                                      &status)) == NULL ||
-        (b->h_dst = gat__alloc_array(ctx, n * hc, sizeof(float), "destination features",
+        (b->h_dst = gat__alloc_array(ctx, n * dst_hc, sizeof(float), "destination features",
                                      &status)) == NULL ||
         (b->s_dst = gat__alloc_array(ctx, n * heads, sizeof(float), "destination scores",
                                      &status)) == NULL ||
-        (b->res = gat__alloc_array(ctx, n * width, sizeof(float), "residual", &status)) == NULL ||
-        (b->loop_attr = gat__alloc_array(ctx, loops * d, sizeof(float),
-                                         "self-loop attributes", &status)) == NULL ||
+        (b->res = gat__alloc_array(ctx, n * res_width, sizeof(float), "residual",
+                                   &status)) == NULL ||
         (b->edge_t = gat__alloc_array(ctx, hc * d, sizeof(float), "edge term",
                                       &status)) == NULL)
         goto fail;
@@ -193,9 +139,9 @@ fail:
     return status;
 }
 
-gat_status gat__family_layer_terms(gat_context *ctx, const gat__layer *layer, const gat_graph *g,
+gat_status gat__family_layer_terms(gat_context *ctx, const gat__layer *layer,
                                    const float *x_src, int64_t n_src, const float *x_dst,
-                                   int64_t n, const float *edge_attr, gat__family_buffers *b)
+                                   int64_t n, gat__family_buffers *b)
 {
     const gat_layer_config *c = &layer->config;
     const bool v2 = c->type == GAT_LAYER_GATV2;
@@ -213,8 +159,6 @@ gat_status gat__family_layer_terms(gat_context *ctx, const gat__layer *layer, co
     if (status == GAT_OK && layer->weight_res != NULL)
         status = linear(ctx, x_dst, n, f_dst, layer->weight_res, gat__layer_out_width(c), NULL,
                         b->res);
-    if (status == GAT_OK && c->edge_dim > 0 && c->add_self_loops)
-        status = loop_attributes(ctx, layer, g, n, edge_attr, b->loop_attr);
     if (status != GAT_OK)
         return status;
     b->layer_h_dst = own_dst ? b->h_dst : b->h_src;
@@ -235,7 +179,7 @@ gat__family_edges_args gat__family_layer_edges(const gat__layer *layer, const ga
     gat__family_edges_args a = {
         .layer = layer, .graph = g, .h_src = b->h_src, .h_dst = b->layer_h_dst,
         .s_dst = b->s_dst, .res = layer->weight_res != NULL ? b->res : NULL,
-        .edge_attr = c->edge_dim > 0 ? edge_attr : NULL, .loop_attr = b->loop_attr,
+        .edge_attr = c->edge_dim > 0 ? edge_attr : NULL,
         .edge_t = b->edge_t, .out = out, .attention = attention, .loops_before = loops_before};
     return a;
 }
@@ -247,8 +191,8 @@ static gat_status family_layer(gat_context *ctx, const gat__layer *layer, const 
                                const int64_t *loops_before, gat_forward_times *times)
 {
     const double t0 = times != NULL ? seconds_now() : 0.0;
-    gat_status status = gat__family_layer_terms(ctx, layer, g, x_src, g->num_src_nodes, x_dst,
-                                                g->num_nodes, edge_attr, b);
+    gat_status status =
+        gat__family_layer_terms(ctx, layer, x_src, g->num_src_nodes, x_dst, g->num_nodes, b);
     if (status != GAT_OK)
         return status;
     const double t1 = times != NULL ? seconds_now() : 0.0;
@@ -267,26 +211,19 @@ gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const g
                                gat_forward_times *times)
 {
     gat__family_buffers b;
-    gat_status status = gat__family_buffers_alloc(ctx, model, graph->num_src_nodes,
-                                                  graph->num_nodes,
-                                                  gat__graph_added_loops(graph), &b);
+    gat_status status =
+        gat__family_buffers_alloc(ctx, model, graph->num_src_nodes, graph->num_nodes,
+                                  inputs->x_dst != NULL && inputs->x_dst != inputs->x, &b);
     if (status != GAT_OK)
         return status;
     const gat__layer *last = &model->layers[model->num_layers - 1];
     int64_t *loops_before = NULL;
-    float *attr_csr = NULL;
     if (attention != NULL && last->config.add_self_loops &&
         (status = gat__graph_loop_prefix(ctx, graph, &loops_before)) != GAT_OK)
         goto done;
-    /* Attributes already in CSR order (an input sorted by destination)
-     * are used as given. */
+    /* The attributes stay in input order: each edge's row is read through
+     * its input position where the edge pass needs it. */
     const float *edge_attr = inputs->edge_attr;
-    if (edge_attr != NULL && graph->position != NULL) {
-        if ((status = attributes_in_csr_order(ctx, graph, edge_attr, inputs->edge_dim,
-                                              &attr_csr)) != GAT_OK)
-            goto done;
-        edge_attr = attr_csr;
-    }
     const float *x = inputs->x;
     const float *x_dst = inputs->x_dst != NULL ? inputs->x_dst : inputs->x;
     for (int l = 0; l < model->num_layers; l++) {
@@ -307,7 +244,6 @@ gat_status gat__family_forward(gat_context *ctx, const gat_model *model, const g
         x = x_dst = output;
     }
 done:
-    gat__free_raw(&ctx->allocator, attr_csr);
     gat__free_raw(&ctx->allocator, loops_before);
     gat__family_buffers_free(ctx, &b);
     return status;

@@ -108,30 +108,16 @@ gat_status gat__forward_check_inputs(gat_context *ctx, const gat_model *model,
 void gat__loop_attribute(const gat_graph *g, const float *edge_attr, bool csr_order, int64_t d,
                          gat_fill fill, float fill_constant, int64_t i, double *out)
 {
-    const double start = fill == GAT_FILL_MUL ? 1.0 : 0.0;
-    for (int64_t f = 0; f < d; f++)
-        out[f] = fill == GAT_FILL_CONSTANT ? (double)fill_constant : start;
+    gat__loop_fill_start(fill, fill_constant, d, out);
     if (fill == GAT_FILL_CONSTANT)
         return;
     int64_t count = 0;
     for (int64_t k = g->row_ptr[i]; k < g->row_ptr[i + 1]; k++) {
         if (g->col[k] == i)
             continue;
-        const float *a = edge_attr + (csr_order ? k : gat__graph_edge_position(g, k)) * d;
-        for (int64_t f = 0; f < d; f++) {
-            const double v = a[f];
-            switch (fill) {
-            case GAT_FILL_MEAN:
-            case GAT_FILL_ADD: out[f] += v; break;
-            case GAT_FILL_MAX: out[f] = count == 0 || v > out[f] ? v : out[f]; break;
-            case GAT_FILL_MIN: out[f] = count == 0 || v < out[f] ? v : out[f]; break;
-            case GAT_FILL_MUL: out[f] *= v; break;
-            case GAT_FILL_CONSTANT: break;
-            }
-        }
-        count++;
+        gat__loop_fill_add(fill, count++,
+                           edge_attr + (csr_order ? k : gat__graph_edge_position(g, k)) * d, d,
+                           out);
     }
-    if (fill == GAT_FILL_MEAN && count > 0)
-        for (int64_t f = 0; f < d; f++)
-            out[f] /= (double)count;
+    gat__loop_fill_end(fill, count, d, out);
 }
