@@ -354,10 +354,14 @@ gat_status gat_graph_save_to(gat_context *ctx, const gat_graph *graph, gat_outpu
  * first. Errors name the file and the byte offset: GAT_ERR_IO (missing,
  * unreadable), GAT_ERR_FORMAT (empty, wrong magic, truncated, sections out
  * of the file, overlapping or misaligned, "checksum mismatch: file is
- * corrupt", row offsets not rising from 0 to E, a source outside [0, N),
- * header counts that disagree with the arrays), GAT_ERR_UNSUPPORTED (other
- * versions, unknown flags, N > 2^31 - 1), GAT_ERR_OVERFLOW (4 * E beyond 64
- * bits), GAT_ERR_NOMEM; GAT_ERR_INVALID for unknown flags bits. */
+ * corrupt", row offsets not rising from 0 to E, a source outside [0, S),
+ * header counts that disagree with the arrays, input positions out of
+ * range or repeated), GAT_ERR_UNSUPPORTED (other versions, unknown flags,
+ * N or S > 2^31 - 1), GAT_ERR_OVERFLOW (4 * E beyond 64 bits),
+ * GAT_ERR_NOMEM; GAT_ERR_INVALID for unknown flags bits. A version 2 file
+ * keeps the edges' input positions (gat_graph_edge_positions) and a
+ * bipartite graph's source count S (gat_graph_num_src_nodes); a version 1
+ * file loads in its own CSR order with S = N. */
 gat_status gat_graph_load(gat_context *ctx, gat_graph **graph, const char *path, unsigned flags);
 
 /* Reads either kind of graph file, told apart by its first bytes: a .gcsr
@@ -367,6 +371,17 @@ gat_status gat_graph_load(gat_context *ctx, gat_graph **graph, const char *path,
  * nodes appended, as an edge list whose ids are all smaller would. */
 gat_status gat_graph_read(gat_context *ctx, gat_graph **graph, const char *path,
                           int64_t num_nodes);
+
+/* A bipartite graph from either kind of file (gat_graph_create_bipartite):
+ * a text edge list whose sources must lie in [0, num_src_nodes) and
+ * destinations in [0, num_dst_nodes), or a .gcsr (version 2 keeps a
+ * bipartite graph's source count) with at most that many of each, padded
+ * with isolated nodes as gat_graph_read does. A side < 0 takes the file's
+ * (the largest id + 1 in a text edge list). GAT_ERR_RANGE names the file
+ * and the first edge (or count) outside a side; otherwise as
+ * gat_graph_read. */
+gat_status gat_graph_read_bipartite(gat_context *ctx, gat_graph **graph, const char *path,
+                                    int64_t num_src_nodes, int64_t num_dst_nodes);
 
 /* The raw COO of an edge list file, for callers that want the edges
  * themselves. *src and *dst are owned by the caller and freed with

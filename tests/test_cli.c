@@ -944,3 +944,63 @@ Test(cli, family_bipartite_infer, .init = make_tmpdir, .fini = remove_tmpdir)
                                       "--out y.npy"),
                        "--features-src and --features-dst go together");
 }
+
+/* A .gcsr keeps each edge's input position and a bipartite graph's source
+ * count: gat-infer with --edge-attr in edge-list order gives the text
+ * graph's bits, for a graph and a bipartite block. */
+Test(cli, gcsr_pairs_edge_attributes_and_keeps_bipartite_graphs, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    const char *convert = tool("gat-convert");
+#define FAM GAT_TEST_DATA "/family/"
+    const char *cases[] = {"edge_mean_mixed", "bipartite_gatv2"}; /* 20 -> 15 nodes */
+    for (int c = 0; c < 2; c++) {
+        const bool bip = c == 1;
+        char args[1024], cmd[2048];
+        if (!bip)
+            snprintf(args, sizeof args, "--quiet " FAM "%s/edges.txt g%d.gcsr", cases[c], c);
+        else
+            snprintf(args, sizeof args, "--quiet --src-nodes 20 --nodes 15 " FAM "%s/edges.txt "
+                     "g%d.gcsr", cases[c], c);
+        run_result r = run(convert, args);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        for (int g = 0; g < 2; g++) {
+            char graph[512], features[1024];
+            if (g == 0)
+                snprintf(graph, sizeof graph, FAM "%s/edges.txt", cases[c]);
+            else
+                snprintf(graph, sizeof graph, "g%d.gcsr", c);
+            if (bip)
+                snprintf(features, sizeof features, "--features-src " FAM "%s/x.npy "
+                         "--features-dst " FAM "%s/x_dst.npy", cases[c], cases[c]);
+            else
+                snprintf(features, sizeof features, "--features " FAM "%s/x.npy", cases[c]);
+            snprintf(cmd, sizeof cmd, "--quiet --graph %s %s --weights " FAM "%s/model.safetensors"
+                     " --edge-attr " FAM "%s/edge_attr.npy --out y%d.npy", graph, features,
+                     cases[c], cases[c], g);
+            r = run(GAT_INFER, cmd);
+            cr_assert_eq(r.exit_code, 0, "%s: %s", cmd, r.err);
+        }
+        snprintf(cmd, sizeof cmd, "cmp -s '%s/y0.npy' '%s/y1.npy'", tmpdir, tmpdir);
+        cr_assert_eq(system(cmd), 0, "%s: gat-infer on .gcsr and on text differ", cases[c]);
+        /* Back to text: the input order, so the attributes still pair. */
+        snprintf(cmd, sizeof cmd, "cd '%s' && grep -v '^#' " FAM
+                 "%s/edges.txt | tr ' ' '\\t' > want.txt", tmpdir, cases[c]);
+        cr_assert_eq(system(cmd), 0);
+        snprintf(args, sizeof args, "--quiet --to-edgelist g%d.gcsr back.txt", c);
+        cr_assert_eq(run(convert, args).exit_code, 0);
+        snprintf(cmd, sizeof cmd, "cd '%s' && grep -v '^#' back.txt | cmp -s - want.txt", tmpdir);
+        cr_assert_eq(system(cmd), 0, "%s: --to-edgelist is not in input order", cases[c]);
+    }
+    /* A bipartite layer needs both feature files. */
+    expect_one_line_error(run(GAT_INFER, "--quiet --graph g1.gcsr --features " FAM
+                                         "bipartite_gatv2/x.npy "
+                                         "--weights " FAM "bipartite_gatv2/model.safetensors "
+                                         "--edge-attr " FAM "bipartite_gatv2/edge_attr.npy "
+                                         "--out z.npy"),
+                          "x_dst is required");
+    expect_one_line_error(run(convert, "--quiet --src-nodes 5 " FAM "bipartite_gatv2/edges.txt "
+                                       "b.gcsr"),
+                          "sources must be in [0, 5)");
+#undef FAM
+}

@@ -174,7 +174,8 @@ static uint64_t spec_fold(uint64_t h, const unsigned char *p, uint64_t len)
     return h;
 }
 
-/* The checksum of a whole file image, from its own header's offsets. */
+/* The checksum of a whole file image, from its own header's offsets: the
+ * header, row_ptr, col and (version 2) positions. */
 static uint64_t spec_checksum(const unsigned char *file)
 {
     unsigned char header[128];
@@ -183,6 +184,8 @@ static uint64_t spec_checksum(const unsigned char *file)
     uint64_t h = spec_fold(0, header, 128);
     h = spec_fold(h, file + get64(file + 48), get64(file + 56));
     h = spec_fold(h, file + get64(file + 64), get64(file + 72));
+    if (file[8] == 2)
+        h = spec_fold(h, file + get64(file + 104), get64(file + 112));
     return fmix(h);
 }
 
@@ -192,8 +195,11 @@ static uint64_t spec_checksum(const unsigned char *file)
  * caught that): such a checksum is left as it was. */
 static void reseal(unsigned char *file, size_t len)
 {
-    for (int s = 0; s < 2; s++) {
-        uint64_t at = get64(file + 48 + 16 * s), bytes = get64(file + 56 + 16 * s);
+    for (int s = 0; s < 3; s++) {
+        const size_t field = s < 2 ? 48 + 16 * (size_t)s : 104;
+        uint64_t at = get64(file + field), bytes = get64(file + field + 8);
+        if (s == 2 && file[8] != 2)
+            break;
         if (at > len || bytes > len - at)
             return;
     }
@@ -235,7 +241,7 @@ Test(graph_binary, layout_and_checksum_match_the_documentation)
     size_t len;
     unsigned char *f = test_read_file(path, &len);
     cr_assert_eq(memcmp(f, "\x89GATCSR\n", 8), 0);
-    cr_assert_eq(f[8], 1);
+    cr_assert_eq(f[8], 2, "version 2: the input was not sorted, so positions are kept");
     cr_assert_eq(get64(f + 8) >> 32, 0, "flags");
     cr_assert_eq(get64(f + 16), 101);
     cr_assert_eq(get64(f + 24), 333);
@@ -245,9 +251,13 @@ Test(graph_binary, layout_and_checksum_match_the_documentation)
     cr_assert_eq(get64(f + 56), 8 * 102);
     cr_assert_eq(get64(f + 64), (128 + 8 * 102 + 63) / 64 * 64);
     cr_assert_eq(get64(f + 72), 4 * 333);
+    const uint64_t col_end = (get64(f + 64) + 4 * 333 + 63) / 64 * 64;
+    cr_assert_eq(get64(f + 96), 101, "num_src_nodes");
+    cr_assert_eq(get64(f + 104), col_end, "positions after col");
+    cr_assert_eq(get64(f + 112), 4 * 333, "uint32 positions");
     cr_assert_eq(get64(f + 80), len);
-    cr_assert_eq(len % 64, 0);
-    for (int i = 96; i < 128; i++)
+    cr_assert_eq(len, (col_end + 4 * 333 + 63) / 64 * 64);
+    for (int i = 120; i < 128; i++)
         cr_assert_eq(f[i], 0, "reserved byte %d", i);
     const int64_t *row_ptr;
     const int32_t *col;
@@ -263,7 +273,18 @@ Test(graph_binary, layout_and_checksum_match_the_documentation)
     }
     for (uint64_t at = 128 + 8 * 102; at < col_at; at++)
         cr_assert_eq(f[at], 0, "padding byte %" PRIu64, at);
-    for (uint64_t at = col_at + 4 * 333; at < len; at++)
+    for (uint64_t at = col_at + 4 * 333; at < col_end; at++)
+        cr_assert_eq(f[at], 0, "padding byte %" PRIu64, at);
+    int64_t *want = malloc(333 * sizeof *want);
+    cr_assert_eq(gat_graph_edge_positions(ctx, g, false, want), GAT_OK);
+    for (int64_t k = 0; k < 333; k++) {
+        const unsigned char *p = f + col_end + 4 * (uint64_t)k;
+        uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                     (uint32_t)p[3] << 24;
+        cr_assert_eq((int64_t)v, want[k], "position %" PRId64, k);
+    }
+    free(want);
+    for (uint64_t at = col_end + 4 * 333; at < len; at++)
         cr_assert_eq(f[at], 0, "padding byte %" PRIu64, at);
     cr_assert_eq(get64(f + 88), spec_checksum(f), "stored 0x%016" PRIx64 ", spec 0x%016" PRIx64,
                  get64(f + 88), spec_checksum(f));
@@ -474,8 +495,8 @@ Test(graph_binary, bad_headers)
     size_t len;
     unsigned char *f = valid_image(&len);
     uint64_t col_at = get64(f + 64), file_size = get64(f + 80);
-    expect_load_error(edited(f, len, "version.gcsr", 8, 2, 4, true), GAT_ERR_UNSUPPORTED,
-                      "version 2", ALL_SAFE);
+    expect_load_error(edited(f, len, "version.gcsr", 8, 3, 4, true), GAT_ERR_UNSUPPORTED,
+                      "version 3", ALL_SAFE);
     expect_load_error(edited(f, len, "flags.gcsr", 12, 4, 4, true), GAT_ERR_UNSUPPORTED,
                       "flags 0x4", ALL_SAFE);
     expect_load_error(edited(f, len, "reserved.gcsr", 120, 1, 8, true), GAT_ERR_FORMAT,
@@ -698,4 +719,220 @@ Test(graph_binary, allocation_failures_leak_nothing)
     gat_graph_destroy(&g);
     gat_context_destroy(&actx);
     cr_assert_eq(c.live, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Version 2: input positions and bipartite graphs                          */
+/* ------------------------------------------------------------------------ */
+
+static void assert_same_positions(const gat_graph *a, const gat_graph *b, const char *what)
+{
+    const int64_t e = gat_graph_num_edges(a);
+    int64_t *pa = malloc((size_t)(e + 1) * sizeof *pa), *pb = malloc((size_t)(e + 1) * sizeof *pb);
+    cr_assert_eq(gat_graph_edge_positions(ctx, a, false, pa), GAT_OK);
+    cr_assert_eq(gat_graph_edge_positions(ctx, b, false, pb), GAT_OK);
+    cr_assert_eq(memcmp(pa, pb, (size_t)e * sizeof *pa), 0, "%s: positions differ", what);
+    free(pa);
+    free(pb);
+}
+
+/* path loaded with flags, checked equal to g, positions included. */
+static gat_graph *load_same(const char *path, unsigned flags, const gat_graph *g, const char *what)
+{
+    gat_graph *loaded = NULL;
+    cr_assert_eq(gat_graph_load(ctx, &loaded, path, flags), GAT_OK, "%s", gat_context_message(ctx));
+    assert_same_graph(g, loaded, what);
+    assert_same_positions(g, loaded, what);
+    return loaded;
+}
+
+Test(graph_binary, positions_survive_every_mode_and_pair_edge_attributes)
+{
+    const int64_t n = 300, e = 2500, f_in = 5, d = 3;
+    gat_graph *g = random_graph(ctx, n, e, 21);
+    const char *path = test_path(tmpdir, "positions.gcsr");
+    cr_assert_eq(gat_graph_save(ctx, g, path), GAT_OK, "%s", gat_context_message(ctx));
+    gat_layer_config c;
+    gat_layer_config_init(&c, f_in, 2, 4);
+    c.edge_dim = d;
+    gat_model *model = NULL;
+    cr_assert_eq(gat_model_create(ctx, &model, 1, &c, GAT_ACT_ELU), GAT_OK);
+    test_randomize_model(model, 0.7f, 22);
+    float *x = malloc((size_t)(n * f_in) * sizeof *x), *attr = malloc((size_t)(e * d) * sizeof *attr);
+    test_fill_uniform(x, n * f_in, -1, 1, 23);
+    test_fill_uniform(attr, e * d, -1, 1, 24);
+    gat_inputs in;
+    gat_inputs_init(&in, x, n, f_in);
+    in.edge_attr = attr;
+    in.num_edges = e;
+    in.edge_dim = d;
+    const int64_t att = gat_graph_num_attention_edges(g, true), width = 8;
+    float *want = malloc((size_t)(n * width) * sizeof *want), *got = malloc((size_t)(n * width) * sizeof *got);
+    float *want_att = malloc((size_t)(att * 2) * sizeof *want_att), *got_att = malloc((size_t)(att * 2) * sizeof *got_att);
+    cr_assert_eq(gat_model_forward_inputs(ctx, model, g, &in, want, want_att, NULL), GAT_OK, "%s",
+                 gat_context_message(ctx));
+    for (size_t m = 0; m < NUM_MODES; m++) {
+        gat_graph *loaded = load_same(path, modes[m], g, "positions");
+        cr_assert_eq(gat_model_forward_inputs(ctx, model, loaded, &in, got, got_att, NULL), GAT_OK,
+                     "%s", gat_context_message(ctx));
+        cr_assert_eq(memcmp(got, want, (size_t)(n * width) * sizeof *got), 0, "flags %u", modes[m]);
+        cr_assert_eq(memcmp(got_att, want_att, (size_t)(att * 2) * sizeof *got_att), 0,
+                     "flags %u: attention", modes[m]);
+        gat_graph_destroy(&loaded);
+    }
+    /* gat_graph_read appending nodes keeps them too. */
+    gat_graph *more = NULL;
+    cr_assert_eq(gat_graph_read(ctx, &more, path, n + 5), GAT_OK);
+    assert_same_positions(g, more, "appended nodes");
+    gat_graph_destroy(&more);
+    free(x);
+    free(attr);
+    free(want);
+    free(got);
+    free(want_att);
+    free(got_att);
+    gat_model_destroy(&model);
+    gat_graph_destroy(&g);
+}
+
+Test(graph_binary, version_1_files_still_load)
+{
+    /* An input sorted by destination needs no positions: version 1, the
+     * bytes an older libgat wrote and reads. */
+    const int64_t src[] = {1, 2, 0, 2, 2, 0}, dst[] = {0, 0, 1, 1, 2, 3};
+    gat_graph *g = NULL;
+    cr_assert_eq(gat_graph_create(ctx, &g, 4, 6, src, dst), GAT_OK);
+    const char *path = test_path(tmpdir, "v1.gcsr");
+    cr_assert_eq(gat_graph_save(ctx, g, path), GAT_OK);
+    size_t len;
+    unsigned char *f = test_read_file(path, &len);
+    cr_assert_eq(f[8], 1);
+    for (int i = 96; i < 128; i++)
+        cr_assert_eq(f[i], 0, "version 1 reserved byte %d", i);
+    cr_assert_eq(get64(f + 88), spec_checksum(f));
+    free(f);
+    round_trip(g, "v1_again.gcsr");
+    gat_graph_destroy(&g);
+
+    /* A version 2 image made version 1 by hand (as an older libgat wrote
+     * an unsorted input: CSR, no positions): loads, in CSR order. */
+    g = random_graph(ctx, 40, 300, 6);
+    unsigned char *v2 = valid_image(&len);
+    cr_assert_eq(v2[8], 2);
+    v2[8] = 1;
+    memset(v2 + 96, 0, 32);
+    reseal(v2, len);
+    path = write_bytes("old.gcsr", v2, len);
+    free(v2);
+    for (size_t m = 0; m < NUM_MODES; m++) {
+        gat_graph *loaded = NULL;
+        cr_assert_eq(gat_graph_load(ctx, &loaded, path, modes[m]), GAT_OK, "%s",
+                     gat_context_message(ctx));
+        assert_same_graph(g, loaded, "version 1");
+        cr_assert_eq(gat_graph_num_src_nodes(loaded), 40);
+        int64_t pos[300];
+        cr_assert_eq(gat_graph_edge_positions(ctx, loaded, false, pos), GAT_OK);
+        for (int64_t k = 0; k < 300; k++)
+            cr_assert_eq(pos[k], k, "a version 1 file is in its own CSR order");
+        gat_graph_destroy(&loaded);
+    }
+    gat_graph_destroy(&g);
+
+    /* The files of the fuzz corpus, written before version 2. */
+    const char *names[] = {"cora_like", "example6", "isolated", "no_edges", "snap"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char old[512];
+        snprintf(old, sizeof old, "%s/../fuzz/corpus/gcsr/%s.gcsr", GAT_TEST_DATA, names[i]);
+        gat_graph *loaded = NULL;
+        cr_assert_eq(gat_graph_load(ctx, &loaded, old, 0), GAT_OK, "%s", gat_context_message(ctx));
+        gat_graph_destroy(&loaded);
+    }
+}
+
+Test(graph_binary, bipartite_graphs_round_trip)
+{
+    const int64_t ns = 30, nd = 12, e = 200;
+    int64_t src[200], dst[200];
+    uint64_t state = 31;
+    for (int64_t k = 0; k < e; k++) {
+        src[k] = (int64_t)(test_next(&state) % (uint64_t)ns);
+        dst[k] = (int64_t)(test_next(&state) % (uint64_t)(nd - 2)); /* 2 isolated rows */
+    }
+    gat_graph *g = NULL;
+    cr_assert_eq(gat_graph_create_bipartite(ctx, &g, ns, nd, e, src, dst), GAT_OK);
+    const char *path = test_path(tmpdir, "bipartite.gcsr");
+    cr_assert_eq(gat_graph_save(ctx, g, path), GAT_OK, "%s", gat_context_message(ctx));
+    for (size_t m = 0; m < NUM_MODES; m++) {
+        gat_graph *loaded = load_same(path, modes[m], g, "bipartite");
+        cr_assert_eq(gat_graph_num_src_nodes(loaded), ns);
+        cr_assert_eq(gat_graph_num_attention_edges(loaded, true),
+                     gat_graph_num_attention_edges(g, true));
+        gat_graph_destroy(&loaded);
+    }
+    /* gat_graph_read_bipartite: exact sides, larger ones (isolated nodes
+     * appended), smaller ones refused, for the .gcsr and its text. */
+    gat_graph *r = NULL;
+    cr_assert_eq(gat_graph_read_bipartite(ctx, &r, path, ns, nd), GAT_OK);
+    assert_same_graph(g, r, "read_bipartite");
+    gat_graph_destroy(&r);
+    cr_assert_eq(gat_graph_read_bipartite(ctx, &r, path, ns + 3, nd + 4), GAT_OK);
+    cr_assert_eq(gat_graph_num_src_nodes(r), ns + 3);
+    cr_assert_eq(gat_graph_num_nodes(r), nd + 4);
+    gat_graph_destroy(&r);
+    cr_assert_eq(gat_graph_read_bipartite(ctx, &r, path, ns - 1, nd), GAT_ERR_RANGE);
+    cr_assert_not_null(strstr(gat_context_message(ctx), "source nodes"));
+    cr_assert_eq(gat_graph_read_bipartite(ctx, &r, path, ns, nd - 1), GAT_ERR_RANGE);
+    cr_assert_null(r);
+    char text[8192];
+    size_t used = 0;
+    for (int64_t k = 0; k < e; k++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "%lld %lld\n",
+                                 (long long)src[k], (long long)dst[k]);
+    const char *text_path = write_bytes("bipartite.txt", text, used);
+    cr_assert_eq(gat_graph_read_bipartite(ctx, &r, text_path, ns, nd), GAT_OK, "%s",
+                 gat_context_message(ctx));
+    assert_same_graph(g, r, "read_bipartite, text");
+    assert_same_positions(g, r, "read_bipartite, text");
+    gat_graph_destroy(&r);
+    cr_assert_eq(gat_graph_read_bipartite(ctx, &r, text_path, ns, 5), GAT_ERR_RANGE);
+    cr_assert_not_null(strstr(gat_context_message(ctx), text_path));
+    gat_graph_destroy(&g);
+}
+
+Test(graph_binary, bad_positions_and_source_counts)
+{
+    size_t len;
+    unsigned char *f = valid_image(&len); /* 40 nodes, 300 edges, uint32 positions */
+    const uint64_t col_at = get64(f + 64), pos_at = get64(f + 104), file_size = get64(f + 80);
+    cr_assert_eq(f[8], 2);
+    cr_assert_eq(get64(f + 112), 4 * 300);
+    /* Header fields. */
+    expect_load_error(edited(f, len, "pos_size.gcsr", 112, 4 * 299, 8, true), GAT_ERR_FORMAT,
+                      "position section size 1196", ALL_SAFE);
+    expect_load_error(edited(f, len, "pos_orphan.gcsr", 112, 0, 8, true), GAT_ERR_FORMAT,
+                      "without a size", ALL_SAFE);
+    expect_load_error(edited(f, len, "pos_misaligned.gcsr", 104, pos_at + 4, 8, true),
+                      GAT_ERR_FORMAT, "position section offset", ALL_SAFE);
+    expect_load_error(edited(f, len, "pos_beyond.gcsr", 104, file_size, 8, true), GAT_ERR_FORMAT,
+                      "position section", ALL_SAFE);
+    expect_load_error(edited(f, len, "pos_wide.gcsr", 112, 8 * 300, 8, true), GAT_ERR_FORMAT,
+                      "past the end", ALL_SAFE);
+    expect_load_error(edited(f, len, "pos_overlap.gcsr", 104, col_at, 8, true), GAT_ERR_FORMAT,
+                      "overlap", ALL_SAFE);
+    expect_load_error(edited(f, len, "src_neg.gcsr", 96, (uint64_t)-1, 8, true), GAT_ERR_FORMAT,
+                      "num_src_nodes -1", ALL_SAFE);
+    expect_load_error(edited(f, len, "src_huge.gcsr", 96, (uint64_t)1 << 31, 8, true),
+                      GAT_ERR_UNSUPPORTED, "31 bits", ALL_SAFE);
+    /* Truncated inside the positions. */
+    expect_load_error(write_bytes("pos_cut.gcsr", f, pos_at + 100), GAT_ERR_FORMAT,
+                      "position section is cut short", ALL_SAFE);
+    /* Contents, sealed and unsealed: out of range, repeated. */
+    expect_structure_error(f, len, "pos_range.gcsr", pos_at + 4 * 7, 300, 4,
+                           "position[7] = 300 is outside [0, E = 300)");
+    const uint32_t p0 = (uint32_t)get64(f + pos_at) & 0xffffffffu;
+    expect_structure_error(f, len, "pos_repeat.gcsr", pos_at + 4 * 250, p0, 4,
+                           "position[250]");
+    /* Fewer sources than a col names: a bipartite file's check. */
+    expect_structure_error(f, len, "src_few.gcsr", 96, 3, 8, "is not a source node id in [0, 3)");
+    free(f);
 }

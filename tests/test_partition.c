@@ -268,6 +268,33 @@ Test(partition, isolated_nodes_and_an_edgeless_graph)
     gat_graph_destroy(&g);
 }
 
+/* A version 1 file (written before positions and source counts) read by
+ * rows, against the whole-file loader. */
+Test(partition, row_range_reader_reads_version_1_files)
+{
+    const char *path = GAT_TEST_DATA "/../fuzz/corpus/gcsr/cora_like.gcsr";
+    gat_graph *g = NULL;
+    cr_assert_eq(gat_graph_load(ctx, &g, path, 0), GAT_OK, "%s", gat_context_message(ctx));
+    const int64_t n = gat_graph_num_nodes(g), e = gat_graph_num_edges(g);
+    const int64_t *row_ptr;
+    const int32_t *col;
+    gat_graph_csr(g, &row_ptr, &col);
+    gat__gcsr_file f;
+    cr_assert_eq(gat__gcsr_open(ctx, path, &f), GAT_OK, "%s", gat_context_message(ctx));
+    cr_assert_eq(f.num_nodes, n);
+    cr_assert_eq(f.num_src_nodes, n);
+    int64_t *rp = malloc((size_t)(n + 1) * sizeof *rp);
+    int32_t *cols = malloc((size_t)(e + 1) * sizeof *cols);
+    cr_assert_eq(gat__gcsr_read_rows(ctx, &f, 0, n, rp, cols, e), GAT_OK, "%s",
+                 gat_context_message(ctx));
+    cr_assert_eq(memcmp(rp, row_ptr, (size_t)(n + 1) * sizeof *rp), 0);
+    cr_assert_eq(memcmp(cols, col, (size_t)e * sizeof *cols), 0);
+    free(rp);
+    free(cols);
+    gat__gcsr_close(&f);
+    gat_graph_destroy(&g);
+}
+
 Test(partition, row_range_readers_match_the_whole_files)
 {
     gat_graph *g = mixed_graph(200, 1500, 3);
@@ -279,6 +306,7 @@ Test(partition, row_range_readers_match_the_whole_files)
     gat__gcsr_file f;
     cr_assert_eq(gat__gcsr_open(ctx, path, &f), GAT_OK, "%s", gat_context_message(ctx));
     cr_assert_eq(f.num_nodes, 200);
+    cr_assert_eq(f.num_src_nodes, 200);
     const int64_t ranges[][2] = {{0, 200}, {0, 0}, {17, 18}, {50, 130}, {199, 200}, {200, 200}};
     for (size_t t = 0; t < sizeof ranges / sizeof ranges[0]; t++) {
         const int64_t a = ranges[t][0], b = ranges[t][1];

@@ -21,8 +21,8 @@ static const char *const program = "gat-convert";
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: gat-convert [--to gcsr|edgelist] [--force] [--nodes N] [--threads T]\n"
-            "                   [--quiet] IN OUT\n"
+            "Usage: gat-convert [--to gcsr|edgelist] [--force] [--nodes N] [--src-nodes S]\n"
+            "                   [--threads T] [--quiet] IN OUT\n"
             "\n"
             "Converts a graph into the binary .gcsr format, which gat-infer, gat-bench and\n"
             "gat_graph_read() load far faster than text (or back into text).\n"
@@ -35,20 +35,29 @@ static void usage(FILE *out)
             "                  .gcsr, or .txt .tsv .edges .el .edgelist for text; another\n"
             "                  name (or a device such as /dev/stdout) needs --to\n"
             "  --to gcsr       the CSR by destination exactly as libgat holds it: a 128-byte\n"
-            "                  header, int64 row offsets [N+1], int32 sources [E], each\n"
+            "                  header, int64 row offsets [N+1], int32 sources [E] and,\n"
+            "                  unless the input was already sorted by destination, each\n"
+            "                  edge's input position [E] (so that an edge-attribute file\n"
+            "                  in the edge list's order still pairs with the .gcsr), each\n"
             "                  64-byte aligned, little-endian, with a checksum\n"
             "                  (docs/formats.md, 'Binary graph files')\n"
             "  --to edgelist   a SNAP text edge list: '# Nodes: N Edges: E', then one\n"
-            "                  'src<TAB>dst' line per edge in library order (by destination;\n"
-            "                  input order within a destination). Reading it back with\n"
-            "                  --nodes N gives the same CSR (trailing nodes without edges\n"
-            "                  need --nodes to survive). --to-edgelist is the same\n"
+            "                  'src<TAB>dst' line per edge in input order (a .gcsr written\n"
+            "                  by an older libgat keeps no positions: then by destination).\n"
+            "                  Reading it back with --nodes N gives the same graph\n"
+            "                  (trailing nodes without edges need --nodes to survive).\n"
+            "                  --to-edgelist is the same\n"
             "  --force         replace an existing OUT that holds the other format (a text\n"
             "                  or gzip file by a .gcsr, a .gcsr or gzip file by text), which\n"
             "                  is refused otherwise as a likely slip of the arguments\n"
             "  --nodes N       the graph has N nodes: an id >= N is an error, and nodes the\n"
             "                  input never names are isolated (default: largest id + 1, or\n"
-            "                  a .gcsr's own N; a .gcsr with more than N nodes is an error)\n"
+            "                  a .gcsr's own N; a .gcsr with more than N nodes is an error);\n"
+            "                  with --src-nodes, the destination nodes\n"
+            "  --src-nodes S   a bipartite graph (PyG's sampled blocks; gat-infer\n"
+            "                  --features-src/--features-dst): sources are ids in [0, S),\n"
+            "                  destinations ids in [0, N); the .gcsr keeps S (an edge list\n"
+            "                  written from it says '# Source nodes: S')\n"
             "  --threads T     OpenMP threads for checksums and checks (default:\n"
             "                  OMP_NUM_THREADS or all cores); the output is the same for any T\n"
             "  --quiet         no progress lines on stderr\n"
@@ -101,45 +110,56 @@ static char *format_id(char *end, uint64_t v)
     return end;
 }
 
-/* The edges of g in library order as SNAP text into out. */
+/* The edges of g as SNAP text into out, in input order: the order of the
+ * edge list g was built from, as far as g knows it (a .gcsr without
+ * positions knows only its CSR order), so that the text still pairs with
+ * an edge-attribute file. */
 static void write_text(gat_context *ctx, gat_output *out, const gat_graph *g, const char *source)
 {
     const int64_t n = gat_graph_num_nodes(g), e = gat_graph_num_edges(g);
-    const int64_t *row_ptr;
-    const int32_t *col;
-    gat_graph_csr(g, &row_ptr, &col);
+    const int64_t ns = gat_graph_num_src_nodes(g);
+    const size_t slots = (size_t)(e > 0 ? e : 1);
+    int64_t *src = malloc(slots * sizeof *src), *dst = malloc(slots * sizeof *dst);
+    int64_t *pos = malloc(slots * sizeof *pos), *edge_at = malloc(slots * sizeof *edge_at);
     char *buf = malloc(TEXT_BUFFER);
-    if (buf == NULL)
+    if (buf == NULL || src == NULL || dst == NULL || pos == NULL || edge_at == NULL)
         cli_fail(program, "out of memory");
+    cli_check(program, ctx, gat_graph_edges(ctx, g, false, src, dst));
+    cli_check(program, ctx, gat_graph_edge_positions(ctx, g, false, pos));
+    for (int64_t k = 0; k < e; k++)
+        edge_at[pos[k]] = k;
     int used = snprintf(buf, TEXT_BUFFER,
-                        "# Directed graph written by gat-convert from %s, edges in library "
-                        "order\n# Nodes: %lld Edges: %lld\n# FromNodeId\tToNodeId\n",
+                        "# Directed graph written by gat-convert from %s, edges in input "
+                        "order\n# Nodes: %lld Edges: %lld\n",
                         source, (long long)n, (long long)e);
+    if (ns != n) /* what gat-convert --src-nodes needs to read it back */
+        used += snprintf(buf + used, TEXT_BUFFER - (size_t)used, "# Source nodes: %lld\n",
+                         (long long)ns);
+    used += snprintf(buf + used, TEXT_BUFFER - (size_t)used, "# FromNodeId\tToNodeId\n");
     cli_check(program, ctx, gat_output_write(ctx, out, buf, (size_t)used));
     size_t fill = 0;
-    for (int64_t i = 0; i < n; i++) {
-        char digits[24];
-        char *dst_end = digits + sizeof digits;
-        char *dst_text = format_id(dst_end, (uint64_t)i);
-        size_t dst_len = (size_t)(dst_end - dst_text);
-        for (int64_t k = row_ptr[i]; k < row_ptr[i + 1]; k++) {
-            if (fill + 48 > TEXT_BUFFER) {
-                cli_check(program, ctx, gat_output_write(ctx, out, buf, fill));
-                fill = 0;
-            }
-            char src_digits[24];
-            char *src_end = src_digits + sizeof src_digits;
-            char *src_text = format_id(src_end, (uint64_t)col[k]);
-            memcpy(buf + fill, src_text, (size_t)(src_end - src_text));
-            fill += (size_t)(src_end - src_text);
-            buf[fill++] = '\t';
-            memcpy(buf + fill, dst_text, dst_len);
-            fill += dst_len;
-            buf[fill++] = '\n';
+    for (int64_t p = 0; p < e; p++) {
+        if (fill + 48 > TEXT_BUFFER) {
+            cli_check(program, ctx, gat_output_write(ctx, out, buf, fill));
+            fill = 0;
         }
+        const int64_t k = edge_at[p];
+        char digits[24];
+        char *end = digits + sizeof digits, *text = format_id(end, (uint64_t)src[k]);
+        memcpy(buf + fill, text, (size_t)(end - text));
+        fill += (size_t)(end - text);
+        buf[fill++] = '\t';
+        text = format_id(end, (uint64_t)dst[k]);
+        memcpy(buf + fill, text, (size_t)(end - text));
+        fill += (size_t)(end - text);
+        buf[fill++] = '\n';
     }
     cli_check(program, ctx, gat_output_write(ctx, out, buf, fill));
     free(buf);
+    free(src);
+    free(dst);
+    free(pos);
+    free(edge_at);
 }
 
 enum { TO_UNSET = -1, TO_GCSR = 0, TO_TEXT = 1 };
@@ -179,12 +199,13 @@ static void check_replaced_kind(const char *path, int to)
 int main(int argc, char **argv)
 {
     int threads = 0, quiet = 0, to = TO_UNSET, force = 0;
-    int64_t nodes = -1;
+    int64_t nodes = -1, src_nodes = -1;
     static const char *const format_names[] = {"gcsr", "edgelist"};
     static const int format_values[] = {TO_GCSR, TO_TEXT};
     static const struct option options[] = {
         {"to-edgelist", no_argument, NULL, 'x'}, {"nodes", required_argument, NULL, 'n'},
         {"to", required_argument, NULL, 'T'},    {"force", no_argument, NULL, 'f'},
+        {"src-nodes", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, 't'}, {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
@@ -197,6 +218,7 @@ int main(int argc, char **argv)
                   break;
         case 'f': force = 1; break;
         case 'n': nodes = cli_parse_int(program, "--nodes", optarg, 0, INT32_MAX); break;
+        case 's': src_nodes = cli_parse_int(program, "--src-nodes", optarg, 0, INT32_MAX); break;
         case 't': threads = cli_parse_threads(program, "--threads", optarg); break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -230,14 +252,19 @@ int main(int argc, char **argv)
     const char *kind = input_kind(in_path);
     double t0 = cli_now();
     gat_graph *g = NULL;
-    cli_check(program, ctx, gat_graph_read(ctx, &g, in_path, nodes));
+    if (src_nodes >= 0)
+        cli_check(program, ctx, gat_graph_read_bipartite(ctx, &g, in_path, src_nodes, nodes));
+    else
+        cli_check(program, ctx, gat_graph_read(ctx, &g, in_path, nodes));
     double read_s = cli_now() - t0, in_mb = file_megabytes(in_path);
     if (!quiet) {
         fprintf(stderr, "gat-convert: read %s (%s", in_path, kind);
         if (in_mb > 0)
             fprintf(stderr, ", %.1f MB", in_mb);
-        fprintf(stderr, "): %lld nodes, %lld edges in %.3f s", (long long)gat_graph_num_nodes(g),
-                (long long)gat_graph_num_edges(g), read_s);
+        fprintf(stderr, "): %lld nodes, ", (long long)gat_graph_num_nodes(g));
+        if (gat_graph_num_src_nodes(g) != gat_graph_num_nodes(g))
+            fprintf(stderr, "%lld source nodes, ", (long long)gat_graph_num_src_nodes(g));
+        fprintf(stderr, "%lld edges in %.3f s", (long long)gat_graph_num_edges(g), read_s);
         if (in_mb > 0 && read_s > 0)
             fprintf(stderr, " (%.0f MB/s of input file)", in_mb / read_s);
         fputc('\n', stderr);

@@ -36,11 +36,13 @@ static void usage(FILE *out)
             "                       bipartite graph (PyG's x = (x_src, x_dst)): sources\n"
             "                       [N_src, F_src], destinations [N_dst, F_dst]; edges go\n"
             "                       from [0, N_src) to [0, N_dst); the output has N_dst rows.\n"
-            "                       EDGES must then be a text edge list\n"
+            "                       EDGES is a text edge list or a .gcsr converted with\n"
+            "                       gat-convert --src-nodes\n"
             "  --edge-attr A.npy    edge attributes, float32 or float64 [E, D], row k for\n"
             "                       the k-th edge of EDGES in file order (self-loops and\n"
             "                       duplicates included; for a .gcsr graph, the order of\n"
-            "                       the edge list it was converted from); required when a\n"
+            "                       the edge list it was converted from, which the file\n"
+            "                       keeps); required when a\n"
             "                       layer has edge features (lin_edge.weight), D its width\n"
             "  --weights M          model in safetensors (PyG's state_dict names: lin.weight,\n"
             "                       att_src, att_dst, lin_l.weight, att, lin_edge.weight,\n"
@@ -318,18 +320,19 @@ int main(int argc, char **argv)
         in.dst_features = x_dst->shape[1];
     }
     gat_graph *graph = NULL;
-    if (x_dst != NULL && x_dst->shape[0] != n) {
-        /* Bipartite: the edge list's ids checked against both sides. */
-        int64_t *src = NULL, *dst = NULL, num_edges = 0, max_id = 0;
+    if (x_dst != NULL) {
+        /* Bipartite: the ids (or a .gcsr's counts) checked against both
+         * sides. */
         cli_check(program, ctx,
-                  gat_edgelist_read(ctx, graph_path, -1, &src, &dst, &num_edges, &max_id));
-        cli_check(program, ctx, gat_graph_create_bipartite(ctx, &graph, n, x_dst->shape[0],
-                                                           num_edges, src, dst));
-        gat_free(ctx, src);
-        gat_free(ctx, dst);
+                  gat_graph_read_bipartite(ctx, &graph, graph_path, n, x_dst->shape[0]));
     } else {
         cli_check_graph(program, ctx, gat_graph_read(ctx, &graph, graph_path, n),
                         features_path);
+        if (gat_graph_num_src_nodes(graph) != gat_graph_num_nodes(graph))
+            cli_fail(program, "%s is a bipartite graph (%lld source, %lld destination nodes): "
+                              "give --features-src and --features-dst",
+                     graph_path, (long long)gat_graph_num_src_nodes(graph),
+                     (long long)gat_graph_num_nodes(graph));
     }
     const int64_t rows = gat_graph_num_nodes(graph);
     int64_t edge_dim = 0;

@@ -145,6 +145,10 @@ static gat_status partition(gat_context *ctx, run *r, const gat_model *model,
     int64_t n = 0;
     if (status == GAT_OK)
         status = gat__npy_read_rows(ctx, o->features, 0, 0, &probe, &n);
+    if (status == GAT_OK && f->num_src_nodes != f->num_nodes)
+        status = gat__fail(ctx, GAT_ERR_UNSUPPORTED, "%s: a bipartite graph (%lld source, "
+                           "%lld destination nodes) does not run distributed yet", o->graph,
+                           (long long)f->num_src_nodes, (long long)f->num_nodes);
     if (status == GAT_OK && n < f->num_nodes)
         status = gat__fail(ctx, GAT_ERR_RANGE, "%s: the graph has %lld nodes, more than the "
                            "%lld rows of %s", o->graph, (long long)f->num_nodes, (long long)n,
@@ -745,7 +749,7 @@ gat_status gat_dist_infer(gat_context *ctx, const gat_model *model,
     r.report = report != NULL ? report : &scratch_report;
     memset(r.report, 0, sizeof *r.report);
     gat__dist_output outs[2] = {{NULL, NULL, -1, 0}, {NULL, NULL, -1, 0}};
-    gat__gcsr_file file = {-1, NULL, 0, 0, 0, 0};
+    gat__gcsr_file file = {-1, NULL, 0, 0, 0, 0, 0};
     int code = MPI_Comm_dup(MPI_COMM_WORLD, &r.comm);
     if (code != MPI_SUCCESS)
         return gat__dist_mpi_fail(ctx, code, "MPI_Comm_dup");

@@ -3,15 +3,16 @@
  * graph of 10^8 edges loads at memory speed (or is mapped and used in place)
  * instead of being parsed from text and rebuilt.
  *
- * File layout, version 1. Every integer is little-endian.
+ * File layout, version 2 (version 1 differs only where said). Every integer
+ * is little-endian.
  *
  *   offset size  field
  *        0    8  magic: bytes 89 47 41 54 43 53 52 0A ("\x89GATCSR\n"); the
  *                0x89 is no text and no ASCII, so an edge list never
  *                starts like this
- *        8    4  u32 version = 1 (a reader rejects others)
+ *        8    4  u32 version = 2 or 1 (a reader rejects others)
  *       12    4  u32 flags = 0 (none defined; a reader rejects unknown bits)
- *       16    8  i64 num_nodes N, 0 <= N <= 2^31 - 1
+ *       16    8  i64 num_nodes N (destinations, the rows), 0 <= N <= 2^31 - 1
  *       24    8  i64 num_edges E >= 0 (as given, self-loops included)
  *       32    8  i64 num_self_loops (edges with col == row)
  *       40    8  i64 max_in_degree (largest row length)
@@ -21,22 +22,36 @@
  *       72    8  u64 col section size = 4 E
  *       80    8  u64 file size: the file's exact length in bytes
  *       88    8  u64 checksum (below)
- *       96   32  reserved, zero
+ *       96    8  i64 num_src_nodes S, 0 <= S <= 2^31 - 1: sources lie in
+ *                [0, S); S == N unless the graph is bipartite
+ *      104    8  u64 position section offset (a multiple of 64, >= 128), or
+ *                0 without positions
+ *      112    8  u64 position section size: 0 (none), 4 E (u32) or 8 E (i64)
+ *      120    8  reserved, zero
+ *   Version 1 has bytes 96-127 reserved (zero): S = N, no positions.
  *
  *   row_ptr section: int64[N + 1]; row i (the incoming edges of node i) is
  *     [row_ptr[i], row_ptr[i+1]); row_ptr[0] = 0, never decreasing,
  *     row_ptr[N] = E.
- *   col section: int32[E]; the source node of each edge, in [0, N), in
+ *   col section: int32[E]; the source node of each edge, in [0, S), in
  *     library order (see gat.h: destination-major, input order in a row).
+ *   position section (optional): uint32[E] or int64[E], a permutation of
+ *     [0, E): the input position of each CSR edge (the line of the edge
+ *     list it came from, gat_graph_edge_positions), so that edge attributes
+ *     given in input order still find their edges. Absent when the input
+ *     was already in library order (positions would be the identity).
  *
- * Sections may be in either order but must lie inside the file, after the
+ * Sections may be in any order but must lie inside the file, after the
  * header, without overlapping. Our writer puts row_ptr at 128, col at the
- * next multiple of 64 after it, and pads the file to a multiple of 64; all
- * padding is zero and readers ignore it.
+ * next multiple of 64 after it, positions at the next after col, and pads
+ * the file to a multiple of 64; all padding is zero and readers ignore it.
+ * It writes version 1 for a graph with neither positions nor a source
+ * count of its own, so such files stay readable by older readers.
  *
- * Checksum ("gcsr64"). Three byte strings are hashed: the 128-byte header
+ * Checksum ("gcsr64"). Four byte strings are hashed: the 128-byte header
  * with its checksum field read as zero, the row_ptr section (its size
- * bytes, no padding) and the col section. Each string is cut into blocks of
+ * bytes, no padding), the col section and the position section (empty
+ * without positions, so a version 1 file hashes the first three). Each string is cut into blocks of
  * 2^20 bytes (the last shorter; an empty string has none). A block of len
  * bytes, zero-padded to a multiple of 32 and read as u64 words w[0..]:
  *     acc[j] = (j + 1) * P1                       for lanes j = 0..3
@@ -44,8 +59,8 @@
  *         acc[j] = rotl(acc[j] + w[4s + j] * P2, 31) * P1
  *     hash = fmix(rotl(acc[0], 1) + rotl(acc[1], 7) + rotl(acc[2], 12)
  *                 + rotl(acc[3], 18) ^ len)
- * and the file's checksum folds the block hashes in file order (header,
- * row_ptr blocks, col blocks):
+ * and the file's checksum folds the block hashes in order (header, row_ptr
+ * blocks, col blocks, position blocks):
  *     H = 0;  for each block hash b: H = rotl(H ^ b, 27) * P1 + P3
  *     checksum = fmix(H)
  * with fmix(x): x ^= x >> 33; x *= P2; x ^= x >> 29; x *= P3; x ^= x >> 32,
@@ -57,8 +72,9 @@
  *
  * Verification. By default a loader checks the header, the checksum and the
  * structure (row_ptr starts at 0, never decreases, ends at E; every col is
- * in [0, N); the header's self-loop count and largest degree match the
- * sections), so no file can crash the library or the forward pass.
+ * in [0, S); the header's self-loop count and largest degree match the
+ * sections; positions are a permutation of [0, E)), so no file can crash
+ * the library or the forward pass.
  * GAT_LOAD_NO_VERIFY skips only the checksum: a flipped bit may then give a
  * different (still valid) graph, but never a crash. GAT_LOAD_TRUSTED skips
  * both, for files this library wrote: then load time is the copy alone, or
@@ -179,12 +195,23 @@ static int read_full(int fd, void *buf, uint64_t len, uint64_t offset)
     return 0;
 }
 
-/* Block b of two sections: which one and where in it. */
+/* The sections in checksum order: row_ptr, col, positions (0 bytes when
+ * the file has none). */
+#define NUM_SECTIONS 3
+
+static int64_t total_blocks(const section *s)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < NUM_SECTIONS; i++)
+        total += blocks_of(s[i].bytes);
+    return (int64_t)total;
+}
+
+/* Block b of the sections: which one and where in it. */
 static const section *block_at(const section *s, uint64_t b, uint64_t *start, uint64_t *len)
 {
-    uint64_t first = blocks_of(s[0].bytes);
-    if (b >= first) {
-        b -= first;
+    while (b >= blocks_of(s->bytes)) {
+        b -= blocks_of(s->bytes);
         s++;
     }
     *start = b * GAT__GCSR_BLOCK;
@@ -192,12 +219,12 @@ static const section *block_at(const section *s, uint64_t b, uint64_t *start, ui
     return s;
 }
 
-/* For every block of the two sections, on ctx's threads: pread it into
+/* For every block of the sections, on ctx's threads: pread it into
  * dest when fd >= 0, then hash it (still in cache) into hashes[b] when
  * hashes is not NULL. Returns the first block whose read failed, or -1. */
 static int64_t run_blocks(gat_context *ctx, int fd, const section *s, uint64_t *hashes)
 {
-    const int64_t total = (int64_t)(blocks_of(s[0].bytes) + blocks_of(s[1].bytes));
+    const int64_t total = total_blocks(s);
     int64_t bad = INT64_MAX;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(ctx->num_threads) schedule(dynamic, 1) reduction(min : bad) \
@@ -221,7 +248,7 @@ static gat_status hash_sections(gat_context *ctx, const unsigned char *header, i
                                 const section *s, const char *path, uint64_t *checksum)
 {
     gat_status status;
-    int64_t total = (int64_t)(blocks_of(s[0].bytes) + blocks_of(s[1].bytes));
+    const int64_t total = total_blocks(s);
     uint64_t *hashes = NULL;
     if (checksum != NULL) {
         hashes = gat__alloc_array(ctx, total, sizeof *hashes, "checksum blocks", &status);
@@ -254,16 +281,6 @@ static gat_status hash_sections(gat_context *ctx, const unsigned char *header, i
     return GAT_OK;
 }
 
-uint64_t gat__gcsr_checksum(gat_context *ctx, const unsigned char *header, const void *row_ptr,
-                            uint64_t row_bytes, const void *col, uint64_t col_bytes,
-                            gat_status *status)
-{
-    section s[2] = {{"row_ptr", row_ptr, NULL, 0, row_bytes}, {"col", col, NULL, 0, col_bytes}};
-    uint64_t checksum = 0;
-    *status = hash_sections(ctx, header, -1, s, "", &checksum);
-    return checksum;
-}
-
 bool gat__gcsr_sniff(const unsigned char *bytes, size_t n)
 {
     if (n > GAT__GCSR_MAGIC_LEN)
@@ -279,6 +296,7 @@ typedef struct header {
     uint32_t version, flags;
     uint64_t num_nodes, num_edges, num_self_loops, max_in_degree; /* raw, before checks */
     uint64_t row_offset, row_bytes, col_offset, col_bytes, file_size, checksum;
+    uint64_t num_src_nodes, pos_offset, pos_bytes; /* version 1: N, 0, 0 */
 } header;
 
 static uint64_t align_up(uint64_t x) { return (x + GAT__GCSR_ALIGN - 1) & ~(uint64_t)(GAT__GCSR_ALIGN - 1); }
@@ -299,6 +317,11 @@ static void encode_header(unsigned char *out, const header *h)
     gat__store_le64(out + GAT__GCSR_AT_COL_BYTES, h->col_bytes);
     gat__store_le64(out + GAT__GCSR_AT_FILE_SIZE, h->file_size);
     gat__store_le64(out + GAT__GCSR_AT_CHECKSUM, h->checksum);
+    if (h->version >= 2) {
+        gat__store_le64(out + GAT__GCSR_AT_SRC_NODES, h->num_src_nodes);
+        gat__store_le64(out + GAT__GCSR_AT_POS_OFFSET, h->pos_offset);
+        gat__store_le64(out + GAT__GCSR_AT_POS_BYTES, h->pos_bytes);
+    }
 }
 
 static void decode_header(const unsigned char *in, header *h)
@@ -315,6 +338,13 @@ static void decode_header(const unsigned char *in, header *h)
     h->col_bytes = gat__load_le64(in + GAT__GCSR_AT_COL_BYTES);
     h->file_size = gat__load_le64(in + GAT__GCSR_AT_FILE_SIZE);
     h->checksum = gat__load_le64(in + GAT__GCSR_AT_CHECKSUM);
+    h->num_src_nodes = h->num_nodes;
+    h->pos_offset = h->pos_bytes = 0;
+    if (h->version == 2) {
+        h->num_src_nodes = gat__load_le64(in + GAT__GCSR_AT_SRC_NODES);
+        h->pos_offset = gat__load_le64(in + GAT__GCSR_AT_POS_OFFSET);
+        h->pos_bytes = gat__load_le64(in + GAT__GCSR_AT_POS_BYTES);
+    }
 }
 
 /* One section's placement: aligned, after the header, inside the file. */
@@ -343,16 +373,17 @@ static gat_status check_placement(gat_context *ctx, const char *path, const char
 static gat_status check_header(gat_context *ctx, const char *path, const unsigned char *raw,
                                const header *h, uint64_t size)
 {
-    if (h->version != GAT__GCSR_VERSION)
+    if (h->version < 1 || h->version > GAT__GCSR_VERSION)
         return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
                          "%s: .gcsr format version %u (header byte %d); this libgat reads "
-                         "version %u",
+                         "versions 1 to %u",
                          path, h->version, GAT__GCSR_AT_VERSION, GAT__GCSR_VERSION);
     if (h->flags != 0)
         return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
                          "%s: unknown .gcsr flags 0x%x (header byte %d)", path, h->flags,
                          GAT__GCSR_AT_FLAGS);
-    for (unsigned i = GAT__GCSR_AT_RESERVED; i < GAT__GCSR_HEADER_SIZE; i++)
+    const unsigned reserved = h->version == 1 ? GAT__GCSR_V1_RESERVED : GAT__GCSR_AT_RESERVED;
+    for (unsigned i = reserved; i < GAT__GCSR_HEADER_SIZE; i++)
         if (raw[i] != 0)
             return gat__fail(ctx, GAT_ERR_FORMAT,
                              "%s: reserved header byte %u is not zero", path, i);
@@ -364,6 +395,12 @@ static gat_status check_header(gat_context *ctx, const char *path, const unsigne
         return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
                          "%s: %llu nodes (header byte %d); node ids must fit in 31 bits", path,
                          (unsigned long long)h->num_nodes, GAT__GCSR_AT_NODES);
+    if (h->num_src_nodes > INT32_MAX)
+        return gat__fail(ctx, h->num_src_nodes > INT64_MAX ? GAT_ERR_FORMAT : GAT_ERR_UNSUPPORTED,
+                         "%s: num_src_nodes %lld (header byte %d) is %s", path,
+                         (long long)h->num_src_nodes, GAT__GCSR_AT_SRC_NODES,
+                         h->num_src_nodes > INT64_MAX ? "negative"
+                                                      : "too large: node ids must fit in 31 bits");
     if (h->num_self_loops > h->num_edges || h->max_in_degree > h->num_edges)
         return gat__fail(ctx, GAT_ERR_FORMAT,
                          "%s: %llu self-loops and largest in-degree %llu (header bytes %d, %d) "
@@ -389,36 +426,73 @@ static gat_status check_header(gat_context *ctx, const char *path, const unsigne
                          "%s: col section size %llu (header byte %d) is not 4 * E = %llu", path,
                          (unsigned long long)h->col_bytes, GAT__GCSR_AT_COL_BYTES,
                          (unsigned long long)col_bytes);
-    if (size < h->file_size)
+    /* 4 E fits (checked above); 8 E may not, and then cannot be the size. */
+    const bool narrow_ok = h->pos_bytes == col_bytes && h->num_edges <= UINT32_MAX;
+    const bool wide_ok = h->num_edges <= UINT64_MAX / 8 && h->pos_bytes == 8 * h->num_edges;
+    if (h->pos_bytes != 0 && !narrow_ok && !wide_ok)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: position section size %llu (header byte %d) is not 0, 4 * E or "
+                         "8 * E (E = %llu)",
+                         path, (unsigned long long)h->pos_bytes, GAT__GCSR_AT_POS_BYTES,
+                         (unsigned long long)h->num_edges);
+    if (h->pos_bytes == 0 && h->pos_offset != 0)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: position section offset %llu (header byte %d) without a size "
+                         "(header byte %d is 0): must be 0",
+                         path, (unsigned long long)h->pos_offset, GAT__GCSR_AT_POS_OFFSET,
+                         GAT__GCSR_AT_POS_BYTES);
+    if (size < h->file_size) {
+        /* Name the first section cut short, if any (else padding is). */
+        const char *cut = "padding";
+        if (h->pos_bytes > 0 && h->pos_offset < UINT64_MAX - h->pos_bytes &&
+            h->pos_offset + h->pos_bytes > size)
+            cut = "position section";
+        if (h->col_offset < UINT64_MAX - h->col_bytes && h->col_offset + h->col_bytes > size)
+            cut = "col section";
+        if (h->row_offset < UINT64_MAX - h->row_bytes && h->row_offset + h->row_bytes > size)
+            cut = "row_ptr section";
         return gat__fail(ctx, GAT_ERR_FORMAT,
                          "%s: truncated: the file has %llu bytes, its header (byte %d) says "
-                         "%llu",
+                         "%llu (the %s is cut short)",
                          path, (unsigned long long)size, GAT__GCSR_AT_FILE_SIZE,
-                         (unsigned long long)h->file_size);
+                         (unsigned long long)h->file_size, cut);
+    }
     if (size > h->file_size)
         return gat__fail(ctx, GAT_ERR_FORMAT,
                          "%s: %llu unexpected bytes after byte %llu, where the header (byte "
                          "%d) says the file ends",
                          path, (unsigned long long)(size - h->file_size),
                          (unsigned long long)h->file_size, GAT__GCSR_AT_FILE_SIZE);
-    gat_status status = check_placement(ctx, path, "row_ptr", h->row_offset, h->row_bytes,
-                                        GAT__GCSR_AT_ROW_OFFSET, size);
-    if (status == GAT_OK)
-        status = check_placement(ctx, path, "col", h->col_offset, h->col_bytes,
-                                 GAT__GCSR_AT_COL_OFFSET, size);
-    if (status != GAT_OK)
-        return status;
-    /* Both ranges are inside the file, so the ends cannot wrap. An empty
-     * col section overlaps nothing. */
-    if (h->col_bytes > 0 && h->row_offset < h->col_offset + h->col_bytes &&
-        h->col_offset < h->row_offset + h->row_bytes)
-        return gat__fail(ctx, GAT_ERR_FORMAT,
-                         "%s: the row_ptr section [%llu, %llu) and the col section [%llu, %llu) "
-                         "overlap",
-                         path, (unsigned long long)h->row_offset,
-                         (unsigned long long)(h->row_offset + h->row_bytes),
-                         (unsigned long long)h->col_offset,
-                         (unsigned long long)(h->col_offset + h->col_bytes));
+    const struct {
+        const char *name;
+        uint64_t offset, bytes;
+        int field;
+    } part[NUM_SECTIONS] = {
+        {"row_ptr", h->row_offset, h->row_bytes, GAT__GCSR_AT_ROW_OFFSET},
+        {"col", h->col_offset, h->col_bytes, GAT__GCSR_AT_COL_OFFSET},
+        {"position", h->pos_offset, h->pos_bytes, GAT__GCSR_AT_POS_OFFSET}};
+    for (int i = 0; i < NUM_SECTIONS; i++) {
+        if (i == 2 && h->pos_bytes == 0)
+            break; /* no positions: offset 0, checked above */
+        gat_status status = check_placement(ctx, path, part[i].name, part[i].offset,
+                                            part[i].bytes, part[i].field, size);
+        if (status != GAT_OK)
+            return status;
+    }
+    /* Every range is inside the file, so the ends cannot wrap. An empty
+     * section overlaps nothing. */
+    for (int i = 0; i < NUM_SECTIONS; i++)
+        for (int j = i + 1; j < NUM_SECTIONS; j++)
+            if (part[i].bytes > 0 && part[j].bytes > 0 &&
+                part[i].offset < part[j].offset + part[j].bytes &&
+                part[j].offset < part[i].offset + part[i].bytes)
+                return gat__fail(ctx, GAT_ERR_FORMAT,
+                                 "%s: the %s section [%llu, %llu) and the %s section [%llu, "
+                                 "%llu) overlap",
+                                 path, part[i].name, (unsigned long long)part[i].offset,
+                                 (unsigned long long)(part[i].offset + part[i].bytes),
+                                 part[j].name, (unsigned long long)part[j].offset,
+                                 (unsigned long long)(part[j].offset + part[j].bytes));
     return GAT_OK;
 }
 
@@ -454,15 +528,15 @@ static bool row_has_bad_source(const int32_t *col, int64_t s, int64_t d, uint32_
     return out != 0;
 }
 
-/* Rows [i0, i1), stopping at the first bad row: the rows after it may
+/* Rows [i0, i1) with sources in [0, sources), stopping at the first bad row: the rows after it may
  * point anywhere. A row of at most 8 edges, the common case, is read as 8
  * lanes with those past its end masked off, so that no branch depends on
  * the row's length (it would be mispredicted at almost every row). */
 static row_checks check_rows(const int64_t *row_ptr, const int32_t *col, int64_t i0, int64_t i1,
-                             int64_t n, int64_t e)
+                             int64_t sources, int64_t e)
 {
     row_checks r = {INT64_MAX, INT64_MAX, 0, 0};
-    const uint32_t un = (uint32_t)n;
+    const uint32_t un = (uint32_t)sources;
     uint32_t out = 0;
 #ifdef GCSR_LANES
     const lanes_u32 lane = {0, 1, 2, 3, 4, 5, 6, 7}, limit = SPLAT(un);
@@ -528,6 +602,7 @@ static gat_status check_structure(gat_context *ctx, const char *path, const head
                                   const int64_t *row_ptr, const int32_t *col)
 {
     const int64_t n = (int64_t)h->num_nodes, e = (int64_t)h->num_edges;
+    const int64_t sources = (int64_t)h->num_src_nodes;
     const unsigned long long row_at = h->row_offset, col_at = h->col_offset;
     if (row_ptr[0] != 0)
         return gat__fail(ctx, GAT_ERR_FORMAT,
@@ -550,7 +625,7 @@ static gat_status check_structure(gat_context *ctx, const char *path, const head
     for (int64_t c = 0; c < chunks; c++) {
         const int64_t i0 = c * STRUCTURE_ROWS;
         const int64_t i1 = n - i0 < STRUCTURE_ROWS ? n : i0 + STRUCTURE_ROWS;
-        row_checks r = check_rows(row_ptr, col, i0, i1, n, e);
+        row_checks r = check_rows(row_ptr, col, i0, i1, sources, e);
         bad_row = r.bad_row < bad_row ? r.bad_row : bad_row;
         bad_source_row = r.bad_source_row < bad_source_row ? r.bad_source_row : bad_source_row;
         max_degree = r.max_degree > max_degree ? r.max_degree : max_degree;
@@ -575,13 +650,13 @@ static gat_status check_structure(gat_context *ctx, const char *path, const head
     }
     if (bad_source_row != INT64_MAX) {
         int64_t k = row_ptr[bad_source_row];
-        while ((uint32_t)col[k] < (uint32_t)n)
+        while ((uint32_t)col[k] < (uint32_t)sources)
             k++;
         return gat__fail(ctx, GAT_ERR_FORMAT,
-                         "%s: col section (byte %llu): col[%lld] = %ld is not a node id in [0, "
-                         "%lld)",
+                         "%s: col section (byte %llu): col[%lld] = %ld is not a %snode id in "
+                         "[0, %lld)",
                          path, col_at + 4ull * (unsigned long long)k, (long long)k,
-                         (long)col[k], (long long)n);
+                         (long)col[k], sources != n ? "source " : "", (long long)sources);
     }
     if ((uint64_t)loops != h->num_self_loops || max_degree != h->max_in_degree)
         return gat__fail(ctx, GAT_ERR_FORMAT,
@@ -592,6 +667,56 @@ static gat_status check_structure(gat_context *ctx, const char *path, const head
                          (unsigned long long)h->max_in_degree, (long long)loops,
                          (unsigned long long)max_degree);
     return GAT_OK;
+}
+
+/* Position k of a section of `width` bytes per entry (4: uint32, 8: int64). */
+static uint64_t position_at(const void *pos, int width, int64_t k)
+{
+    if (width == 4)
+        return ((const uint32_t *)pos)[k];
+    return (uint64_t)((const int64_t *)pos)[k]; /* a negative one counts as huge */
+}
+
+/* The position section must be a permutation of [0, E): each position is
+ * an index into the caller's edge attributes, and each attribute row
+ * belongs to exactly one edge. One pass marking a bitmap of E bits; the
+ * first bad entry is reported (serial, so it is the first at any thread
+ * count). */
+static gat_status check_positions(gat_context *ctx, const char *path, const header *h,
+                                  const void *pos)
+{
+    const int64_t e = (int64_t)h->num_edges;
+    const int width = (int)(h->pos_bytes / h->num_edges);
+    gat_status status;
+    uint64_t *seen = gat__calloc_array(ctx, e / 64 + 1, sizeof *seen, "position check bitmap",
+                                       &status);
+    if (seen == NULL)
+        return status;
+    int64_t bad = -1;
+    for (int64_t k = 0; k < e && bad < 0; k++) {
+        const uint64_t p = position_at(pos, width, k);
+        if (p >= (uint64_t)e || (seen[p / 64] >> (p % 64) & 1u))
+            bad = k;
+        else
+            seen[p / 64] |= (uint64_t)1 << (p % 64);
+    }
+    gat__free_raw(&ctx->allocator, seen);
+    if (bad < 0)
+        return GAT_OK;
+    const uint64_t p = position_at(pos, width, bad);
+    const unsigned long long at = h->pos_offset + (unsigned long long)width * (uint64_t)bad;
+    if (p >= (uint64_t)e)
+        return gat__fail(ctx, GAT_ERR_FORMAT,
+                         "%s: position section (byte %llu): position[%lld] = %lld is outside "
+                         "[0, E = %lld)",
+                         path, at, (long long)bad, (long long)p, (long long)e);
+    int64_t first = 0;
+    while (position_at(pos, width, first) != p)
+        first++;
+    return gat__fail(ctx, GAT_ERR_FORMAT,
+                     "%s: position section (byte %llu): position[%lld] = %lld repeats "
+                     "position[%lld]; the positions must be a permutation of [0, E = %lld)",
+                     path, at, (long long)bad, (long long)p, (long long)first, (long long)e);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -616,11 +741,12 @@ gat_status gat_graph_save_to(gat_context *ctx, const gat_graph *graph, gat_outpu
                          "%s: .gcsr arrays are little-endian and used in place; this host is "
                          "big-endian",
                          out->path);
-    if (graph->num_src_nodes != graph->num_nodes)
-        return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
-                         "%s: a bipartite graph cannot be saved as .gcsr yet", out->path);
     header h = {0};
-    h.version = GAT__GCSR_VERSION;
+    const bool positions = graph->position != NULL && graph->num_edges > 0;
+    /* Version 1 when it holds the graph: readers older than version 2
+     * then read the file too. */
+    h.version = positions || graph->num_src_nodes != graph->num_nodes ? 2u : 1u;
+    h.num_src_nodes = (uint64_t)graph->num_src_nodes;
     h.num_nodes = (uint64_t)graph->num_nodes;
     h.num_edges = (uint64_t)graph->num_edges;
     h.num_self_loops = (uint64_t)graph->num_self_loops;
@@ -630,24 +756,33 @@ gat_status gat_graph_save_to(gat_context *ctx, const gat_graph *graph, gat_outpu
     h.col_offset = align_up(h.row_offset + h.row_bytes);
     h.col_bytes = h.num_edges * sizeof(int32_t);
     h.file_size = align_up(h.col_offset + h.col_bytes);
+    if (positions) {
+        h.pos_offset = h.file_size;
+        h.pos_bytes = h.num_edges * (uint64_t)graph->position_bytes;
+        h.file_size = align_up(h.pos_offset + h.pos_bytes);
+    }
     unsigned char raw[GAT__GCSR_HEADER_SIZE];
     encode_header(raw, &h);
-    gat_status status;
-    h.checksum = gat__gcsr_checksum(ctx, raw, graph->row_ptr, h.row_bytes, graph->col,
-                                    h.col_bytes, &status);
+    const section s[NUM_SECTIONS] = {{"row_ptr", (const void *)graph->row_ptr, NULL, 0, h.row_bytes},
+                                     {"col", (const void *)graph->col, NULL, 0, h.col_bytes},
+                                     {"position", graph->position, NULL, 0, h.pos_bytes}};
+    gat_status status = hash_sections(ctx, raw, -1, s, out->path, &h.checksum);
     if (status != GAT_OK)
         return status;
     encode_header(raw, &h);
 
     status = gat_output_write(ctx, out, raw, sizeof raw);
-    if (status == GAT_OK)
-        status = gat_output_write(ctx, out, graph->row_ptr, (size_t)h.row_bytes);
-    if (status == GAT_OK)
-        status = write_zeros(ctx, out, h.col_offset - (h.row_offset + h.row_bytes));
-    if (status == GAT_OK)
-        status = gat_output_write(ctx, out, graph->col, (size_t)h.col_bytes);
-    if (status == GAT_OK)
-        status = write_zeros(ctx, out, h.file_size - (h.col_offset + h.col_bytes));
+    /* Each section, then zeros up to the next one (or the end). */
+    const uint64_t offset[NUM_SECTIONS + 1] = {h.row_offset, h.col_offset,
+                                               positions ? h.pos_offset : h.file_size,
+                                               h.file_size};
+    for (int i = 0; i < NUM_SECTIONS && status == GAT_OK; i++) {
+        if (s[i].bytes == 0 && i == 2)
+            break;
+        status = gat_output_write(ctx, out, s[i].data, (size_t)s[i].bytes);
+        if (status == GAT_OK)
+            status = write_zeros(ctx, out, offset[i + 1] - (offset[i] + s[i].bytes));
+    }
     return status;
 }
 
@@ -666,7 +801,7 @@ gat_status gat_graph_save(gat_context *ctx, const gat_graph *graph, const char *
 /* ------------------------------------------------------------------------ */
 
 /* The graph's arrays: a private read-only mapping of the whole file, or
- * fresh arrays the two sections are read into (num_rows >= N rows; rows
+ * fresh arrays the sections are read into (num_rows >= N rows; rows
  * past N are filled in by the caller). */
 static gat_status place_sections(gat_context *ctx, const char *path, int fd, unsigned flags,
                                  const header *h, int64_t num_rows, gat_graph *g,
@@ -675,6 +810,9 @@ static gat_status place_sections(gat_context *ctx, const char *path, int fd, uns
     gat_status status = GAT_OK;
     s[0] = (section){"row_ptr", NULL, NULL, h->row_offset, h->row_bytes};
     s[1] = (section){"col", NULL, NULL, h->col_offset, h->col_bytes};
+    s[2] = (section){"position", NULL, NULL, h->pos_offset, h->pos_bytes};
+    if (h->pos_bytes > 0)
+        g->position_bytes = (int)(h->pos_bytes / h->num_edges);
     if (flags & GAT_LOAD_MMAP) {
         if (h->file_size > SIZE_MAX)
             return gat__fail(ctx, GAT_ERR_OVERFLOW, "%s: %llu bytes cannot be mapped", path,
@@ -694,6 +832,10 @@ static gat_status place_sections(gat_context *ctx, const char *path, int fd, uns
         /* Offsets are multiples of 64 in a page-aligned mapping. */
         g->row_ptr = (int64_t *)(void *)((unsigned char *)base + h->row_offset);
         g->col = (int32_t *)(void *)((unsigned char *)base + h->col_offset);
+        if (h->pos_bytes > 0) {
+            g->position = (unsigned char *)base + h->pos_offset;
+            s[2].data = g->position;
+        }
         return GAT_OK;
     }
     g->row_ptr = gat__alloc_array(ctx, num_rows + 1, sizeof *g->row_ptr, "graph row offsets",
@@ -706,6 +848,13 @@ static gat_status place_sections(gat_context *ctx, const char *path, int fd, uns
         return status;
     s[0].data = s[0].dest = (unsigned char *)g->row_ptr;
     s[1].data = s[1].dest = (unsigned char *)g->col;
+    if (h->pos_bytes > 0) {
+        g->position = gat__alloc_array(ctx, (int64_t)h->num_edges, (size_t)g->position_bytes,
+                                       "graph edge positions", &status);
+        if (g->position == NULL)
+            return status;
+        s[2].data = s[2].dest = g->position;
+    }
     return GAT_OK;
 }
 
@@ -737,7 +886,7 @@ static gat_status read_header(gat_context *ctx, const char *path, int fd,
 }
 
 static gat_status load_open_file(gat_context *ctx, gat_graph **graph, const char *path, int fd,
-                                 unsigned flags, int64_t num_nodes)
+                                 unsigned flags, int64_t num_nodes, int64_t num_src_nodes)
 {
     struct stat info;
     if (fstat(fd, &info) != 0)
@@ -759,12 +908,22 @@ static gat_status load_open_file(gat_context *ctx, gat_graph **graph, const char
         return gat__fail(ctx, GAT_ERR_INVALID,
                          "%s: cannot add nodes to a mapped graph (it has %lld, %lld asked)",
                          path, (long long)n, (long long)num_nodes);
+    /* Sources: as asked, else the file's; a file that is not bipartite
+     * gains source nodes with its rows. */
+    const int64_t file_src = (int64_t)h.num_src_nodes;
+    if (num_src_nodes >= 0 && num_src_nodes < file_src)
+        return gat__fail(ctx, GAT_ERR_RANGE,
+                         "%s: the graph has %lld source nodes, more than the %lld expected",
+                         path, (long long)file_src, (long long)num_src_nodes);
+    const int64_t sources = num_src_nodes >= 0 ? num_src_nodes
+                            : file_src == n    ? rows
+                                               : file_src;
 
     gat_graph *g = gat__calloc_array(ctx, 1, sizeof *g, "graph", &status);
     if (g == NULL)
         return status;
     g->allocator = ctx->allocator;
-    section s[2];
+    section s[NUM_SECTIONS];
     status = place_sections(ctx, path, fd, flags, &h, rows, g, s);
     if (status != GAT_OK)
         goto fail;
@@ -786,6 +945,8 @@ static gat_status load_open_file(gat_context *ctx, gat_graph **graph, const char
     }
     if (!(flags & GAT_LOAD_TRUSTED)) {
         status = check_structure(ctx, path, &h, g->row_ptr, g->col);
+        if (status == GAT_OK && g->position != NULL)
+            status = check_positions(ctx, path, &h, g->position);
         if (status != GAT_OK)
             goto fail;
     }
@@ -793,7 +954,7 @@ static gat_status load_open_file(gat_context *ctx, gat_graph **graph, const char
     for (int64_t i = n + 1; i <= rows; i++)
         g->row_ptr[i] = (int64_t)h.num_edges;
     g->num_nodes = rows;
-    g->num_src_nodes = rows;
+    g->num_src_nodes = sources;
     g->num_edges = (int64_t)h.num_edges;
     g->num_self_loops = (int64_t)h.num_self_loops;
     g->max_in_degree = (int64_t)h.max_in_degree;
@@ -805,7 +966,7 @@ fail:
 }
 
 gat_status gat__graph_load_nodes(gat_context *ctx, gat_graph **graph, const char *path,
-                                 unsigned flags, int64_t num_nodes)
+                                 unsigned flags, int64_t num_nodes, int64_t num_src_nodes)
 {
     if (ctx == NULL || graph == NULL)
         return GAT_ERR_INVALID;
@@ -827,14 +988,14 @@ gat_status gat__graph_load_nodes(gat_context *ctx, gat_graph **graph, const char
                                      "a .gcsr file is mapped or read by its size", &fd, &info);
     if (status != GAT_OK)
         return status;
-    status = load_open_file(ctx, graph, path, fd, flags, num_nodes);
+    status = load_open_file(ctx, graph, path, fd, flags, num_nodes, num_src_nodes);
     close(fd); /* a mapping outlives its descriptor */
     return status;
 }
 
 gat_status gat_graph_load(gat_context *ctx, gat_graph **graph, const char *path, unsigned flags)
 {
-    return gat__graph_load_nodes(ctx, graph, path, flags, -1);
+    return gat__graph_load_nodes(ctx, graph, path, flags, -1, -1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -867,6 +1028,7 @@ gat_status gat__gcsr_open(gat_context *ctx, const char *path, gat__gcsr_file *fi
     file->fd = fd;
     file->num_nodes = (int64_t)h.num_nodes;
     file->num_edges = (int64_t)h.num_edges;
+    file->num_src_nodes = (int64_t)h.num_src_nodes;
     file->row_offset = h.row_offset;
     file->col_offset = h.col_offset;
     return GAT_OK;
@@ -945,12 +1107,14 @@ gat_status gat__gcsr_read_rows(gat_context *ctx, const gat__gcsr_file *f, int64_
     if (status != GAT_OK)
         return status;
     for (int64_t k = 0; k < edges; k++)
-        if (col[k] < 0 || col[k] >= f->num_nodes)
+        if (col[k] < 0 || col[k] >= f->num_src_nodes)
             return gat__fail(ctx, GAT_ERR_FORMAT,
-                             "%s: col section (byte %llu): col[%lld] = %ld is not a node id in "
-                             "[0, %lld)",
+                             "%s: col section (byte %llu): col[%lld] = %ld is not a %snode id "
+                             "in [0, %lld)",
                              f->path, (unsigned long long)(col_at + 4u * (uint64_t)k),
-                             (long long)(base + k), (long)col[k], (long long)f->num_nodes);
+                             (long long)(base + k), (long)col[k],
+                             f->num_src_nodes != f->num_nodes ? "source " : "",
+                             (long long)f->num_src_nodes);
     for (int64_t i = 0; i <= rows; i++)
         row_ptr[i] -= base;
     return GAT_OK;

@@ -9,7 +9,10 @@
 
 #define GAT__GCSR_MAGIC "\x89GATCSR\n"
 #define GAT__GCSR_MAGIC_LEN 8
-#define GAT__GCSR_VERSION 1u
+/* Version 2 adds the source count (bipartite graphs) and the edges' input
+ * positions; version 1 files still load, and the writer still writes
+ * version 1 for a graph that needs neither. */
+#define GAT__GCSR_VERSION 2u
 #define GAT__GCSR_HEADER_SIZE 128u
 /* Sections start on cache-line (and so page-offset-friendly) boundaries,
  * so a mapped file's arrays are as aligned as allocated ones. */
@@ -32,35 +35,37 @@ enum {
     GAT__GCSR_AT_COL_BYTES = 72,
     GAT__GCSR_AT_FILE_SIZE = 80,
     GAT__GCSR_AT_CHECKSUM = 88,
-    GAT__GCSR_AT_RESERVED = 96
+    GAT__GCSR_AT_SRC_NODES = 96,  /* version 2 */
+    GAT__GCSR_AT_POS_OFFSET = 104, /* version 2 */
+    GAT__GCSR_AT_POS_BYTES = 112,  /* version 2 */
+    GAT__GCSR_AT_RESERVED = 120,   /* version 1: 96 */
+    GAT__GCSR_V1_RESERVED = 96
 };
 
 /* True when the first n bytes (n >= 1) could begin a .gcsr file: a prefix
  * of the magic. Text edge lists never start with byte 0x89. */
 bool gat__gcsr_sniff(const unsigned char *bytes, size_t n);
 
-/* The checksum of a file whose 128 header bytes (checksum field ignored)
- * and sections are in memory; uses ctx's threads. 0 with *status set when
- * the scratch array cannot be allocated. */
-uint64_t gat__gcsr_checksum(gat_context *ctx, const unsigned char *header, const void *row_ptr,
-                            uint64_t row_bytes, const void *col, uint64_t col_bytes,
-                            gat_status *status);
-
 /* gat_graph_load, and for gat_graph_read: num_nodes >= 0 asks for exactly
- * that many nodes, appending isolated ones to a smaller file's graph
- * (copy mode only); a larger file is GAT_ERR_RANGE. */
+ * that many (destination) nodes, appending isolated ones to a smaller
+ * file's graph (copy mode only); a larger file is GAT_ERR_RANGE.
+ * num_src_nodes the same for the sources (gat_graph_read_bipartite); < 0
+ * keeps the file's, which for a file that is not bipartite follows
+ * num_nodes. */
 gat_status gat__graph_load_nodes(gat_context *ctx, gat_graph **graph, const char *path,
-                                 unsigned flags, int64_t num_nodes);
+                                 unsigned flags, int64_t num_nodes, int64_t num_src_nodes);
 
 /* A .gcsr file read by row ranges (a distributed rank reads only its own
  * rows): the header is checked against the file's size when opened; the
  * rows read are checked for structure (offsets rising inside [0, E],
- * sources in [0, N)). The checksum covers the whole file, so it is not
+ * sources in [0, num_src_nodes)). The input positions of a version 2 file
+ * are not read: they only serve edge attributes. The checksum covers the whole file, so it is not
  * verified here. */
 typedef struct gat__gcsr_file {
     int fd;
     const char *path; /* borrowed, for messages */
     int64_t num_nodes, num_edges;
+    int64_t num_src_nodes; /* sources lie in [0, num_src_nodes): != num_nodes if bipartite */
     uint64_t row_offset, col_offset;
 } gat__gcsr_file;
 
