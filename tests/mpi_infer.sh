@@ -97,8 +97,9 @@ for k in 1 2 3 4; do
     for m in v2 mix shared; do same "$k" g.gcsr $m.safetensors --features x.npy; done
     same "$k" g.gcsr dst.safetensors --features-src x.npy --features-dst xd.npy
 done
-# Edge attributes (rows in the .gcsr's edge order): each rank reads its
-# edges' rows; the self-loops' fill values are local to the row's owner.
+# Edge attributes (rows in the edge list's order, which the .gcsr keeps as
+# input positions): each rank reads its edges' rows; the self-loops' fill
+# values are local to the row's owner.
 seed=10
 for fill in mean add max min mul 0.5; do
     for type in gat gatv2; do
@@ -109,6 +110,13 @@ for fill in mean add max min mul 0.5; do
     done
 done
 for k in 1 4; do same "$k" g.gcsr e.safetensors --features x.npy --edge-attr ea.npy; done
+# Ranks on the .gcsr give the bits of one process on the text edge list.
+"$tools/gat-infer" --quiet --graph g.txt --weights e.safetensors --features x.npy \
+    --edge-attr ea.npy --out text.npy
+mpi 3 "$tools/gat-infer" --quiet --threads 1 --graph g.gcsr --weights e.safetensors \
+    --features x.npy --edge-attr ea.npy --out got.npy || fail "3 ranks, edge attributes"
+cmp -s text.npy got.npy || fail "3 ranks on g.gcsr and one process on g.txt differ"
+checks=$((checks + 1))
 same 5 t.gcsr m1.safetensors --features tx.npy # more ranks than rows: empty ranks
 # --labels / --eval-nodes: the metrics line of one process (each owner
 # computes its nodes' terms, summed in list order: the same bits).
@@ -170,7 +178,7 @@ failing "an output folder that does not exist" "gat-infer: rank 0 of 2: .*nodir"
     mpi 2 "$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --weights m1.safetensors \
     --out old.npy --attention nodir/a.npy
 failing "NaN in rank 3's edge attributes" \
-    "gat-infer: rank 3 of 4: bad_ea.npy: non-finite value (nan) at row 11000, column 2" \
+    "gat-infer: rank [0-9] of 4: bad_ea.npy: non-finite value (nan) at row 11000, column 2" \
     mpi 4 "$tools/gat-infer" --quiet --graph g.gcsr --features x.npy --edge-attr bad_ea.npy \
     --weights e.safetensors --out old.npy
 failing "no edge attributes" "edge features (edge_dim 5) but no edge_attr (--edge-attr)" \

@@ -289,6 +289,10 @@ Test(partition, row_range_reader_reads_version_1_files)
                  gat_context_message(ctx));
     cr_assert_eq(memcmp(rp, row_ptr, (size_t)(n + 1) * sizeof *rp), 0);
     cr_assert_eq(memcmp(cols, col, (size_t)e * sizeof *cols), 0);
+    /* No positions: the CSR order is the input order. */
+    cr_assert_eq(gat__gcsr_read_positions(ctx, &f, 5, 10, rp), GAT_OK);
+    for (int64_t k = 0; k < 10; k++)
+        cr_assert_eq(rp[k], 5 + k);
     free(rp);
     free(cols);
     gat__gcsr_close(&f);
@@ -322,6 +326,17 @@ Test(partition, row_range_readers_match_the_whole_files)
     int64_t rp[3];
     int32_t cols[4];
     cr_assert_eq(gat__gcsr_read_rows(ctx, &f, 0, 2, rp, cols, 4), GAT_ERR_INVALID);
+    /* Input positions by edge ranges (uint32 in the file, widened). */
+    cr_assert_eq(f.pos_width, 4);
+    int64_t want[1500], got[1500];
+    cr_assert_eq(gat_graph_edge_positions(ctx, g, false, want), GAT_OK);
+    const int64_t spans[][2] = {{0, 1500}, {0, 1}, {700, 33}, {1499, 1}, {3, 0}};
+    for (size_t t = 0; t < sizeof spans / sizeof spans[0]; t++) {
+        cr_assert_eq(gat__gcsr_read_positions(ctx, &f, spans[t][0], spans[t][1], got), GAT_OK,
+                     "%s", gat_context_message(ctx));
+        cr_assert_eq(memcmp(got, want + spans[t][0], (size_t)spans[t][1] * sizeof *got), 0,
+                     "edges [%lld, +%lld)", (long long)spans[t][0], (long long)spans[t][1]);
+    }
     gat__gcsr_close(&f);
     gat_graph_destroy(&g);
 

@@ -19,6 +19,7 @@
 #include "train_kernels.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -42,6 +43,8 @@ typedef struct run {
     float *x_dst;    /* [rows, F_dst] in position order, or NULL: x */
     float *edge_attr; /* [local edges, D] in the local graph's CSR order, or NULL */
     int64_t edge_begin; /* this rank's first edge in the file's CSR order */
+    int64_t *edge_rows; /* [its edges]: their rows of edge_attr (the .gcsr's input
+                         * positions), or NULL: the rows of its CSR range */
     int64_t edge_dim; /* of the layers with edge features (0: none) */
     bool family;     /* the GAT family's forward (gat__family_*), as one process runs it */
     gat__family_buffers fam;
@@ -131,7 +134,7 @@ static gat_status check_side_inputs(gat_context *ctx, run *r, const gat_model *m
     if (status == GAT_OK && rows != r->num_edges)
         return gat__fail(ctx, GAT_ERR_INVALID,
                          "%s: %lld rows, but %s has %lld edges (one row per edge, in the "
-                         ".gcsr's edge order)",
+                         "order of the edge list the .gcsr was converted from)",
                          o->edge_attr, (long long)rows, o->graph, (long long)r->num_edges);
     return status;
 }
@@ -194,6 +197,14 @@ static gat_status read_rows(gat_context *ctx, run *r, const gat__gcsr_file *f)
     if (status == GAT_OK && first < file_last) {
         status = gat__gcsr_read_rows(ctx, f, first, file_last, row_ptr, col, end - begin);
         read = file_last - first;
+    }
+    /* Edge attributes follow the edges' input positions, as in one
+     * process; a file without them is in input order already. */
+    if (status == GAT_OK && r->edge_dim > 0 && f->pos_width != 0) {
+        r->edge_rows = gat__alloc_array(ctx, end - begin, sizeof *r->edge_rows,
+                                        "edge attribute rows", &status);
+        if (status == GAT_OK)
+            status = gat__gcsr_read_positions(ctx, f, begin, end - begin, r->edge_rows);
     }
     if (status == GAT_OK) {
         if (read == 0)
@@ -299,26 +310,86 @@ static gat_status read_node_rows(gat_context *ctx, const run *r, const char *pat
     return status;
 }
 
-/* This rank's edge attributes: the file's rows of its edges (the .gcsr's
- * edge order, rows in global order), moved into the local graph's order
- * (rows in position order, each keeping its edges). */
+/* Rows of edge_attr read at a time when a rank gathers its edges' rows:
+ * a window of the file is read whole, so that rows near each other cost
+ * one read, while memory stays bounded by the window. */
+#define EDGE_ROW_WINDOW ((int64_t)1 << 16)
+
+typedef struct edge_row {
+    int64_t row, edge;
+} edge_row;
+
+static int by_row(const void *a, const void *b)
+{
+    const int64_t x = ((const edge_row *)a)->row, y = ((const edge_row *)b)->row;
+    return (x > y) - (x < y);
+}
+
+/* The rows r->edge_rows of path into out [edges, d] (out[k] = row
+ * edge_rows[k]): sorted by row, then read window by window. */
+static gat_status gather_edge_rows(gat_context *ctx, const run *r, const char *path, int64_t d,
+                                   float *out)
+{
+    const int64_t edges = r->halo.edges;
+    gat_status status;
+    edge_row *order = gat__alloc_array(ctx, edges, sizeof *order, "edge attribute order",
+                                       &status);
+    if (order == NULL)
+        return status;
+    for (int64_t k = 0; k < edges; k++)
+        order[k] = (edge_row){r->edge_rows[k], k};
+    qsort(order, (size_t)edges, sizeof *order, by_row);
+    for (int64_t i = 0; status == GAT_OK && i < edges;) {
+        const int64_t lo = order[i].row;
+        int64_t j = i;
+        while (j < edges && order[j].row < lo + EDGE_ROW_WINDOW)
+            j++;
+        gat_array *rows = NULL;
+        status = gat__npy_read_rows(ctx, path, lo, order[j - 1].row + 1 - lo, &rows, NULL);
+        for (int64_t k = i; status == GAT_OK && k < j; k++)
+            memcpy(out + order[k].edge * d, (const float *)rows->data + (order[k].row - lo) * d,
+                   (size_t)d * sizeof(float));
+        gat_array_destroy(&rows);
+        i = j;
+    }
+    gat__free_raw(&ctx->allocator, order);
+    return status;
+}
+
+/* This rank's edge attributes: the file's rows of its edges (at their
+ * input positions, else its range of the .gcsr's edge order), moved into
+ * the local graph's order (rows in position order, each keeping its
+ * edges). */
 static gat_status read_edge_attributes(gat_context *ctx, run *r, const char *path)
 {
     const gat__halo *h = &r->halo;
     const gat_graph *g = h->graph;
     const int64_t d = r->edge_dim;
     gat_array *rows = NULL;
-    gat_status status = gat__npy_read_rows(ctx, path, r->edge_begin, h->edges, &rows, NULL);
+    float *gathered = NULL;
+    const float *file_order = NULL; /* [edges, d] in the .gcsr's edge order */
+    gat_status status;
+    if (r->edge_rows != NULL) {
+        gathered = gat__alloc_array(ctx, h->edges * d, sizeof *gathered, "edge attributes",
+                                    &status);
+        if (gathered != NULL)
+            status = gather_edge_rows(ctx, r, path, d, gathered);
+        file_order = gathered;
+    } else {
+        status = gat__npy_read_rows(ctx, path, r->edge_begin, h->edges, &rows, NULL);
+        file_order = status == GAT_OK ? rows->data : NULL;
+    }
     if (status == GAT_OK)
         r->edge_attr = gat__alloc_array(ctx, h->edges * d, sizeof *r->edge_attr,
                                         "edge attributes", &status);
     for (int64_t i = 0, at = 0; status == GAT_OK && i < h->rows; i++) {
         const int64_t p = h->position[i], count = g->row_ptr[p + 1] - g->row_ptr[p];
-        memcpy(r->edge_attr + g->row_ptr[p] * d, (const float *)rows->data + at * d,
+        memcpy(r->edge_attr + g->row_ptr[p] * d, file_order + at * d,
                (size_t)(count * d) * sizeof(float));
         at += count;
     }
     gat_array_destroy(&rows);
+    gat__free_raw(&ctx->allocator, gathered);
     return status;
 }
 
@@ -693,6 +764,7 @@ static void free_run(gat_context *ctx, run *r)
         GAT_FREE(&ctx->allocator, *floats[k]);
     GAT_FREE(&ctx->allocator, r->bounds);
     GAT_FREE(&ctx->allocator, r->loops_before);
+    GAT_FREE(&ctx->allocator, r->edge_rows);
     GAT_FREE(&ctx->allocator, r->requests);
     gat__halo_free(ctx, &r->halo);
 }
@@ -749,7 +821,7 @@ gat_status gat_dist_infer(gat_context *ctx, const gat_model *model,
     r.report = report != NULL ? report : &scratch_report;
     memset(r.report, 0, sizeof *r.report);
     gat__dist_output outs[2] = {{NULL, NULL, -1, 0}, {NULL, NULL, -1, 0}};
-    gat__gcsr_file file = {-1, NULL, 0, 0, 0, 0, 0};
+    gat__gcsr_file file = {-1, NULL, 0, 0, 0, 0, 0, 0, 0};
     int code = MPI_Comm_dup(MPI_COMM_WORLD, &r.comm);
     if (code != MPI_SUCCESS)
         return gat__dist_mpi_fail(ctx, code, "MPI_Comm_dup");

@@ -1031,6 +1031,8 @@ gat_status gat__gcsr_open(gat_context *ctx, const char *path, gat__gcsr_file *fi
     file->num_src_nodes = (int64_t)h.num_src_nodes;
     file->row_offset = h.row_offset;
     file->col_offset = h.col_offset;
+    file->pos_offset = h.pos_offset;
+    file->pos_width = h.pos_bytes > 0 ? (int)(h.pos_bytes / h.num_edges) : 0;
     return GAT_OK;
 }
 
@@ -1117,5 +1119,34 @@ gat_status gat__gcsr_read_rows(gat_context *ctx, const gat__gcsr_file *f, int64_
                              (long long)f->num_src_nodes);
     for (int64_t i = 0; i <= rows; i++)
         row_ptr[i] -= base;
+    return GAT_OK;
+}
+
+gat_status gat__gcsr_read_positions(gat_context *ctx, const gat__gcsr_file *f, int64_t first,
+                                    int64_t count, int64_t *out)
+{
+    if (f->pos_width == 0) {
+        for (int64_t k = 0; k < count; k++)
+            out[k] = first + k;
+        return GAT_OK;
+    }
+    const uint64_t at = f->pos_offset + (uint64_t)f->pos_width * (uint64_t)first;
+    /* Narrow positions are read into the upper half of out, then widened
+     * from the front (entry k moves to 8k from 4(count + k), never ahead of
+     * a byte still unread). */
+    void *raw = f->pos_width == 8 ? (void *)out : (void *)((uint32_t *)(void *)out + count);
+    gat_status status = read_at(ctx, f, "position", raw, count, (size_t)f->pos_width, at);
+    if (status != GAT_OK)
+        return status;
+    for (int64_t k = 0; k < count; k++) {
+        const uint64_t p = position_at(raw, f->pos_width, k);
+        if (p >= (uint64_t)f->num_edges)
+            return gat__fail(ctx, GAT_ERR_FORMAT,
+                             "%s: position section (byte %llu): position[%lld] = %lld is "
+                             "outside [0, E = %lld)",
+                             f->path, (unsigned long long)(at + (uint64_t)f->pos_width * (uint64_t)k),
+                             (long long)(first + k), (long long)p, (long long)f->num_edges);
+        out[k] = (int64_t)p;
+    }
     return GAT_OK;
 }

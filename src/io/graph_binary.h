@@ -58,8 +58,8 @@ gat_status gat__graph_load_nodes(gat_context *ctx, gat_graph **graph, const char
 /* A .gcsr file read by row ranges (a distributed rank reads only its own
  * rows): the header is checked against the file's size when opened; the
  * rows read are checked for structure (offsets rising inside [0, E],
- * sources in [0, num_src_nodes)). The input positions of a version 2 file
- * are not read: they only serve edge attributes. The checksum covers the whole file, so it is not
+ * sources in [0, num_src_nodes)); the input positions of a version 2 file
+ * are read by edge ranges, for the edge attributes. The checksum covers the whole file, so it is not
  * verified here. */
 typedef struct gat__gcsr_file {
     int fd;
@@ -67,6 +67,8 @@ typedef struct gat__gcsr_file {
     int64_t num_nodes, num_edges;
     int64_t num_src_nodes; /* sources lie in [0, num_src_nodes): != num_nodes if bipartite */
     uint64_t row_offset, col_offset;
+    uint64_t pos_offset; /* the position section, when pos_width (4 or 8) is not 0 */
+    int pos_width;
 } gat__gcsr_file;
 
 gat_status gat__gcsr_open(gat_context *ctx, const char *path, gat__gcsr_file *file);
@@ -78,5 +80,11 @@ gat_status gat__gcsr_row_ptr_at(gat_context *ctx, const gat__gcsr_file *file, in
  * start at 0, col [at most max_edges] (caller-owned) their sources. */
 gat_status gat__gcsr_read_rows(gat_context *ctx, const gat__gcsr_file *file, int64_t first,
                                int64_t last, int64_t *row_ptr, int32_t *col, int64_t max_edges);
+/* The input positions of edges [first, first + count) of the file's CSR
+ * (caller-owned out[count]): the file's, each checked to lie in [0, E) (a
+ * repeat, which only the whole-file loader can see, gives wrong rows but
+ * reads nothing out of range), or first + k for a file without them. */
+gat_status gat__gcsr_read_positions(gat_context *ctx, const gat__gcsr_file *file, int64_t first,
+                                    int64_t count, int64_t *out);
 
 #endif
