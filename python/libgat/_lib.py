@@ -86,6 +86,13 @@ class LayerParams(ctypes.Structure):
                 ("att_edge", c_void_p), ("weight_res", c_void_p)]
 
 
+class Inputs(ctypes.Structure):
+    _fields_ = [("x", c_void_p), ("num_nodes", ctypes.c_int64), ("in_features", ctypes.c_int64),
+                ("x_dst", c_void_p), ("num_dst_nodes", ctypes.c_int64),
+                ("dst_features", ctypes.c_int64), ("edge_attr", c_void_p),
+                ("num_edges", ctypes.c_int64), ("edge_dim", ctypes.c_int64)]
+
+
 class ForwardTimes(ctypes.Structure):
     _fields_ = [("projection", ctypes.c_double), ("edges", ctypes.c_double),
                 ("activation", ctypes.c_double)]
@@ -150,6 +157,9 @@ _SIGNATURES = {
     "gat_output_commit": (_status, [c_void_p, _P(c_void_p), _int]),
     "gat_output_discard": (None, [_P(c_void_p)]),
     "gat_graph_create": (_status, [c_void_p, _P(c_void_p), _i64, _i64, c_void_p, c_void_p]),
+    "gat_graph_create_bipartite": (_status, [c_void_p, _P(c_void_p), _i64, _i64, _i64, c_void_p,
+                                             c_void_p]),
+    "gat_graph_num_src_nodes": (_i64, [c_void_p]),
     "gat_graph_destroy": (None, [_P(c_void_p)]),
     "gat_graph_num_nodes": (_i64, [c_void_p]),
     "gat_graph_num_edges": (_i64, [c_void_p]),
@@ -183,6 +193,8 @@ _SIGNATURES = {
                                     c_void_p, c_void_p]),
     "gat_model_forward_timed": (_status, [c_void_p, c_void_p, c_void_p, c_void_p, _i64, _i64,
                                           c_void_p, c_void_p, _P(ForwardTimes)]),
+    "gat_model_forward_inputs": (_status, [c_void_p, c_void_p, c_void_p, _P(Inputs), c_void_p,
+                                           c_void_p, _P(ForwardTimes)]),
     "gat_model_forward_reference": (_status, [c_void_p, c_void_p, c_void_p, c_void_p, _i64,
                                               _i64, c_void_p, c_void_p]),
     "gat_features_normalize_rows": (_status, [c_void_p, c_void_p, _i64, _i64]),

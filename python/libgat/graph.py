@@ -31,12 +31,25 @@ class Graph:
 
     Graph(edge_index, num_nodes=None): edge_index is a [2, E] integer array
     or tensor in PyG's orientation (row 0 sources, row 1 destinations);
-    num_nodes defaults to the largest id + 1. Duplicate edges and
+    num_nodes defaults to the largest id + 1; a pair (N_src, N_dst) makes a
+    bipartite graph (PyG's x = (x_src, x_dst) with sources in [0, N_src),
+    destinations in [0, N_dst)). Duplicate edges and
     self-loops are kept as given (a layer with add_self_loops replaces the
     self-loops by one per node when it runs)."""
 
     def __init__(self, edge_index, num_nodes=None, *, context=None, threads=None):
         src, dst = _edge_index(edge_index)
+        if isinstance(num_nodes, tuple):  # bipartite: (N_src, N_dst), PyG's size
+            sides = [n for n in num_nodes]
+            if len(sides) != 2 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer))
+                                      or n < 0 for n in sides):
+                raise _core.invalid("num_nodes=%r: expected (N_src, N_dst), non-negative ints"
+                                    % (num_nodes,))
+            self._init_empty(context, threads)
+            self._context.call(None, L.gat_graph_create_bipartite, ctypes.byref(self._handle),
+                               int(sides[0]), int(sides[1]), src.shape[0], _core.address(src),
+                               _core.address(dst))
+            return
         if num_nodes is None:
             num_nodes = int(max(src.max(initial=-1), dst.max(initial=-1))) + 1
         if isinstance(num_nodes, bool) or not isinstance(num_nodes, (int, np.integer)) \
@@ -128,6 +141,11 @@ class Graph:
                 raise
             self._context.check(L.gat_output_commit(self._context.handle,
                                                     ctypes.byref(output), 1))
+
+    @property
+    def num_src_nodes(self):
+        """Source nodes: N_src of a bipartite graph, else num_nodes."""
+        return L.gat_graph_num_src_nodes(self._handle)
 
     @property
     def num_nodes(self):

@@ -17,7 +17,11 @@ ACTIVATIONS = ("elu", "relu", "none")  # gat_activation's order
 Metrics = collections.namedtuple("Metrics", "loss accuracy")
 ForwardTimes = collections.namedtuple("ForwardTimes", "projection edges activation")
 _LAYER_KEYS = ("heads", "channels", "out_channels", "concat", "negative_slope",
-               "add_self_loops", "bias")
+               "add_self_loops", "bias", "type", "edge_dim", "fill_value", "residual",
+               "dst_features", "share_weights")
+# gat_layer_type's and gat_fill's order.
+LAYER_TYPES = ("gat", "gatv2")
+FILL_VALUES = ("mean", "add", "max", "min", "mul")
 
 
 # gat_preprocess's bits, in the order the library applies them.
@@ -46,8 +50,10 @@ def _positive(name, value):
 
 def _layer_config(spec, in_features, index):
     """A LayerConfig from "HxC", "HxC:mean", (heads, channels[, concat]) or a
-    dict of GATConv's arguments (heads, channels or out_channels, concat,
-    negative_slope, add_self_loops, bias)."""
+    dict of GATConv's / GATv2Conv's arguments (heads, channels or
+    out_channels, concat, negative_slope, add_self_loops, bias, type "gat"
+    or "gatv2", edge_dim, fill_value, residual, dst_features,
+    share_weights)."""
     where = "layers[%d]" % index
     options = {}
     if isinstance(spec, str):
@@ -66,8 +72,7 @@ def _layer_config(spec, in_features, index):
         channels = spec.get("channels", spec.get("out_channels"))
         if channels is None:
             raise _core.invalid("%s: no 'channels' (or 'out_channels')" % where)
-        options = {k: spec[k] for k in ("concat", "negative_slope", "add_self_loops", "bias")
-                   if k in spec}
+        options = {k: spec[k] for k in _LAYER_KEYS[3:] if k in spec}
     elif isinstance(spec, (tuple, list)) and len(spec) in (2, 3):
         heads, channels = spec[0], spec[1]
         if len(spec) == 3:
@@ -79,7 +84,29 @@ def _layer_config(spec, in_features, index):
     L.gat_layer_config_init(ctypes.byref(config), in_features, _positive(where + ".heads", heads),
                             _positive(where + ".channels", channels))
     for key, value in options.items():
-        if key == "negative_slope":
+        if key == "type":
+            if value not in LAYER_TYPES:
+                raise _core.invalid("%s.type=%r: expected one of %s" % (where, value, LAYER_TYPES))
+            value = LAYER_TYPES.index(value)
+        elif key in ("edge_dim", "dst_features"):
+            if value is None:
+                value = 0
+            elif value != 0:
+                value = _positive(where + "." + key, value)
+        elif key == "fill_value":
+            if isinstance(value, str):
+                if value not in FILL_VALUES:
+                    raise _core.invalid("%s.fill_value=%r: expected one of %s or a number"
+                                        % (where, value, FILL_VALUES))
+                value = FILL_VALUES.index(value)
+            elif isinstance(value, (int, float, np.integer, np.floating)) and \
+                    not isinstance(value, bool) and np.isfinite(value):
+                config.fill_constant = float(value)
+                value = len(FILL_VALUES)  # GAT_FILL_CONSTANT
+            else:
+                raise _core.invalid("%s.fill_value=%r: expected one of %s or a finite number"
+                                    % (where, value, FILL_VALUES))
+        elif key == "negative_slope":
             value = float(value)
             if not np.isfinite(value):
                 raise _core.invalid("%s.negative_slope=%r: expected a finite number"
@@ -88,6 +115,39 @@ def _layer_config(spec, in_features, index):
             raise _core.invalid("%s.%s=%r: expected True or False" % (where, key, value))
         setattr(config, key, value)
     return config
+
+
+def _layer_tensors(c, params):
+    """{PyG name: (pointer, shape)} of a layer's tensors (gat_layer_params)."""
+    hc, width = c.heads * c.channels, c.heads * c.channels if c.concat else c.channels
+    f_dst = c.dst_features or c.in_features
+    att = (1, c.heads, c.channels)
+    if c.type == 0:
+        if params.weight_dst:
+            shapes = {"lin_src.weight": (params.weight, (hc, c.in_features)),
+                      "lin_dst.weight": (params.weight_dst, (hc, f_dst))}
+        else:
+            shapes = {"lin.weight": (params.weight, (hc, c.in_features))}
+        shapes["att_src"] = (params.att_src, att)
+        shapes["att_dst"] = (params.att_dst, att)
+    else:
+        shapes = {"lin_l.weight": (params.weight, (hc, c.in_features))}
+        if params.bias_src:
+            shapes["lin_l.bias"] = (params.bias_src, (hc,))
+        if params.weight_dst:
+            shapes["lin_r.weight"] = (params.weight_dst, (hc, f_dst))
+        if params.bias_dst:
+            shapes["lin_r.bias"] = (params.bias_dst, (hc,))
+        shapes["att"] = (params.att, att)
+    if params.weight_edge:
+        shapes["lin_edge.weight"] = (params.weight_edge, (hc, c.edge_dim))
+    if params.att_edge:
+        shapes["att_edge"] = (params.att_edge, att)
+    if params.weight_res:
+        shapes["res.weight"] = (params.weight_res, (width, f_dst))
+    if params.bias:
+        shapes["bias"] = (params.bias, (width,))
+    return shapes
 
 
 def _activation_code(activation):
@@ -307,13 +367,7 @@ class Model:
         for i, c in enumerate(self._configs):
             params = _lib.LayerParams()
             self._context.check(fill(i, params))
-            hc = c.heads * c.channels
-            shapes = {"lin.weight": (params.weight, (hc, c.in_features)),
-                      "att_src": (params.att_src, (1, c.heads, c.channels)),
-                      "att_dst": (params.att_dst, (1, c.heads, c.channels))}
-            if c.bias:
-                shapes["bias"] = (params.bias, (hc if c.concat else c.channels,))
-            for key, (pointer, shape) in shapes.items():
+            for key, (pointer, shape) in _layer_tensors(c, params).items():
                 count = int(np.prod(shape))
                 buffer = (ctypes.c_float * count).from_address(pointer)
                 buffer._owner = keep  # the view's base keeps the owner alive
@@ -384,14 +438,49 @@ class Model:
             raise _core.invalid("context=%r: expected a libgat.Context" % (context,))
         return context
 
-    def forward(self, x, graph, threads=None, out=None, times=False, context=None):
+    def _forward_inputs(self, x, graph, x_dst, edge_attr, threads, context, out=None,
+                        attention=None):
+        """gat_model_forward_inputs: x_dst [N_dst, F_dst] (PyG's x = (x_src,
+        x_dst)) and edge_attr [E, D] (rows in the graph's edge order)."""
+        first = self._configs[0]
+        if isinstance(graph, Graph):
+            x = _core.float_matrix(x, "x", cols=self._in)
+        else:
+            x, graph, _ = self._inputs(x, graph)
+        inputs = _lib.Inputs(x.ctypes.data, x.shape[0], self._in)
+        keep = [x]
+        n = graph.num_nodes
+        if x_dst is not None:
+            x_dst = _core.float_matrix(x_dst, "x_dst", rows=n,
+                                       cols=first.dst_features or first.in_features)
+            keep.append(x_dst)
+            inputs.x_dst, inputs.num_dst_nodes = x_dst.ctypes.data, x_dst.shape[0]
+            inputs.dst_features = x_dst.shape[1]
+        if edge_attr is not None:
+            edge_attr = _core.float_matrix(edge_attr, "edge_attr", rows=graph.num_edges)
+            keep.append(edge_attr)
+            inputs.edge_attr, inputs.num_edges = edge_attr.ctypes.data, edge_attr.shape[0]
+            inputs.edge_dim = edge_attr.shape[1]
+        out = self._output(out, (n, self._out))
+        self._ctx(context).call(threads, L.gat_model_forward_inputs, self._handle, graph._handle,
+                                ctypes.byref(inputs), out.ctypes.data,
+                                None if attention is None else attention.ctypes.data, None)
+        return out, graph
+
+    def forward(self, x, graph, threads=None, out=None, times=False, context=None, *,
+                x_dst=None, edge_attr=None):
         """The output [N, out_features] float32 of x [N, in_features] on graph
         (a Graph or a [2, E] edge_index). out: an optional C-contiguous
         float32 array to write into (reused between calls). times=True
         returns (out, ForwardTimes) with the seconds per phase. context: run
         with this Context instead of the model's own (the model is only read
         by a forward, so threads with their own contexts run one model at
-        once; none of them may overlap fit or parameter writes)."""
+        once; none of them may overlap fit or parameter writes). x_dst
+        [N, F_dst] (PyG's x = (x_src, x_dst)) and edge_attr [E, D] (rows in
+        the edge order of graph) are the inputs of layers with a
+        destination width of their own and with edge features."""
+        if (x_dst is not None or edge_attr is not None) and not times:
+            return self._forward_inputs(x, graph, x_dst, edge_attr, threads, context, out)[0]
         x, graph, n = self._inputs(x, graph)
         out = self._output(out, (n, self._out))
         ctx = self._ctx(context)
@@ -422,11 +511,20 @@ class Model:
         order (as PyG's return_attention_weights, with its self-loop policy)."""
         return self.forward_with_attention(x, graph, threads, context)[1:]
 
-    def forward_with_attention(self, x, graph, threads=None, context=None):
+    def forward_with_attention(self, x, graph, threads=None, context=None, *, x_dst=None,
+                               edge_attr=None):
         """(out, edge_index, alpha) from one forward: model(x, graph) and
         attention(x, graph) together."""
-        x, graph, n = self._inputs(x, graph)
         last = self._configs[-1]
+        if x_dst is not None or edge_attr is not None:
+            if not isinstance(graph, Graph):
+                graph = Graph(graph, _core.float_matrix(x, "x", cols=self._in).shape[0])
+            alpha = np.empty((graph.num_attention_edges(last.add_self_loops), last.heads),
+                             dtype=np.float32)
+            out, graph = self._forward_inputs(x, graph, x_dst, edge_attr, threads, context,
+                                              attention=alpha)
+            return out, graph.edges(last.add_self_loops), alpha
+        x, graph, n = self._inputs(x, graph)
         alpha = np.empty((graph.num_attention_edges(last.add_self_loops), last.heads),
                          dtype=np.float32)
         out = _core.aligned_empty((n, self._out))

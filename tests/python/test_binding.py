@@ -20,7 +20,7 @@ STRUCTS = {
     "gat_layer_params": _lib.LayerParams, "gat_forward_times": _lib.ForwardTimes,
     "gat_metrics": _lib.Metrics, "gat_trainer_options": _lib.TrainerOptions,
     "gat_epoch_report": _lib.EpochReport, "gat_fit_options": _lib.FitOptions,
-    "gat_fit_result": _lib.FitResult,
+    "gat_fit_result": _lib.FitResult, "gat_inputs": _lib.Inputs,
 }
 
 
