@@ -9,6 +9,7 @@
 #include "gat.h"
 #include "graph_binary.h"
 #include "kernels.h"
+#include "family.h"
 #include "partition.h"
 #include "support.h"
 
@@ -367,6 +368,56 @@ Test(partition, row_range_readers_match_the_whole_files)
 /* A distributed forward, simulated part by part                           */
 /* ------------------------------------------------------------------------ */
 
+static void collect_outputs(const gat__halo *h, int parts, float *const *rows, int64_t width,
+                            const gat_layer_config *c, int64_t *const *loops, float *const *att,
+                            float *out, float *attention);
+
+/* The end of a simulated layer: the activation between layers, each part's
+ * output becoming its input (swapped buffers), the last layer's outputs
+ * collected. */
+static void end_layer(const gat_model *model, int l, const gat__halo *h, int parts,
+                      float **input, float **output, int64_t *const *loops, float *const *att,
+                      float *out, float *attention)
+{
+    const gat_layer_config *c = &model->layers[l].config;
+    const int64_t width = gat__layer_out_width(c);
+    const bool last = l + 1 == model->num_layers;
+    for (int r = 0; r < parts; r++) {
+        if (!last)
+            gat__activation_forward(ctx, model->activation, output[r], h[r].rows * width);
+        float *t = input[r];
+        input[r] = output[r];
+        output[r] = t;
+    }
+    if (last)
+        collect_outputs(h, parts, input, width, c, loops, att, out, attention);
+}
+
+/* The parts' last outputs rows[r] (position order) and attention att[r]
+ * (may be NULL) un-permuted into global order, as gat_dist_infer writes
+ * them. */
+static void collect_outputs(const gat__halo *h, int parts, float *const *rows, int64_t width,
+                            const gat_layer_config *c, int64_t *const *loops, float *const *att,
+                            float *out, float *attention)
+{
+    int64_t at = 0;
+    for (int r = 0; r < parts; r++)
+        for (int64_t i = 0; i < h[r].rows; i++) {
+            const int64_t p = h[r].position[i];
+            memcpy(out + (h[r].first + i) * width, rows[r] + p * width, (size_t)width * 4);
+            if (attention == NULL)
+                continue;
+            const gat_graph *lg = h[r].graph;
+            const bool add = c->add_self_loops;
+            const int64_t *lp = add ? loops[r] : NULL;
+            const int64_t from = gat__attention_row_offset(lg, add, lp, p);
+            const int64_t to = gat__attention_row_offset(lg, add, lp, p + 1);
+            memcpy(attention + at * c->heads, att[r] + from * c->heads,
+                   (size_t)((to - from) * c->heads) * 4);
+            at += to - from;
+        }
+}
+
 /* What gat_dist_infer does per layer, with memcpy for MPI: every part
  * projects its own rows (in position order), takes its halo rows and
  * scores from the owners' projections, runs the edge pass over its
@@ -400,7 +451,7 @@ static void simulated_forward(const gat_model *model, const gat_graph *g, const 
     for (int l = 0; l < layers; l++) {
         const gat__layer *layer = &model->layers[l];
         const gat_layer_config *c = &layer->config;
-        const int64_t hc = c->heads * c->channels, width = gat__layer_out_width(c);
+        const int64_t hc = c->heads * c->channels;
         const bool last = l + 1 == layers;
         const bool scores = (last && attention != NULL) || !gat_layer_scores_in_edge_pass(c);
         for (int r = 0; r < parts; r++)
@@ -426,33 +477,8 @@ static void simulated_forward(const gat_model *model, const gat_graph *g, const 
                                                      h[r].rows, proj[r], scores ? ss[r] : NULL,
                                                      scores ? sd[r] : NULL, output[r], a, lp),
                          GAT_OK);
-            if (!last)
-                gat__activation_forward(ctx, model->activation, output[r], h[r].rows * width);
         }
-        for (int r = 0; r < parts; r++) {
-            float *t = input[r];
-            input[r] = output[r];
-            output[r] = t;
-        }
-        if (!last)
-            continue;
-        int64_t at = 0;
-        for (int r = 0; r < parts; r++)
-            for (int64_t i = 0; i < h[r].rows; i++) {
-                const int64_t p = h[r].position[i];
-                memcpy(out + (h[r].first + i) * width, input[r] + p * width,
-                       (size_t)width * 4);
-                if (attention == NULL)
-                    continue;
-                const gat_graph *lg = h[r].graph;
-                const bool add = c->add_self_loops;
-                const int64_t *lp = add ? loops[r] : NULL;
-                const int64_t from = gat__attention_row_offset(lg, add, lp, p);
-                const int64_t to = gat__attention_row_offset(lg, add, lp, p + 1);
-                memcpy(attention + at * c->heads, att[r] + from * c->heads,
-                       (size_t)((to - from) * c->heads) * 4);
-                at += to - from;
-            }
+        end_layer(model, l, h, parts, input, output, loops, att, out, attention);
     }
     for (int r = 0; r < parts; r++) {
         free(input[r]);
@@ -517,4 +543,160 @@ Test(partition, simulated_distributed_forward_gives_the_same_bits)
     b[1].concat = false;
     b[1].add_self_loops = false;
     check_simulated("4x16,1x7:mean without self-loops", 2, b);
+}
+
+/* The GAT family the same way (gat_dist_infer's family path): every part
+ * makes its layer terms over its own rows (gat__family_layer_terms), takes
+ * its halo's h_src rows from their owners, and runs gat__family_edges_rows
+ * over its interior rows, then the others; the edge attributes are each
+ * part's edges' rows in its local order. Must equal
+ * gat_model_forward_inputs bit for bit. */
+static void simulated_family_forward(const gat_model *model, const gat_graph *g,
+                                     const gat_inputs *in, int parts, float *out,
+                                     float *attention)
+{
+    int64_t *bounds = bounds_of(g, parts);
+    const int64_t e = gat_graph_num_edges(g), d = in->edge_dim;
+    int64_t *position = malloc((size_t)(e + 1) * sizeof *position);
+    cr_assert_eq(gat_graph_edge_positions(ctx, g, false, position), GAT_OK);
+    const int64_t *row_ptr;
+    const int32_t *col;
+    gat_graph_csr(g, &row_ptr, &col);
+    gat__halo *h = calloc((size_t)parts, sizeof *h);
+    gat__family_buffers *b = calloc((size_t)parts, sizeof *b);
+    float **x = calloc((size_t)parts, sizeof *x), **xd = calloc((size_t)parts, sizeof *xd);
+    float **attr = calloc((size_t)parts, sizeof *attr), **att = calloc((size_t)parts, sizeof *att);
+    float **output = calloc((size_t)parts, sizeof *output);
+    int64_t **loops = calloc((size_t)parts, sizeof *loops);
+    const int64_t f = in->in_features, fd = in->x_dst != NULL ? in->dst_features : f;
+    const int64_t wide = 256;
+    for (int r = 0; r < parts; r++) {
+        build_halo(g, bounds, parts, r, &h[r]);
+        const gat__halo *hr = &h[r];
+        const gat_graph *lg = hr->graph;
+        cr_assert_eq(gat__family_buffers_alloc(ctx, model, hr->rows + hr->halo, hr->rows,
+                                               in->x_dst != NULL, &b[r]),
+                     GAT_OK);
+        x[r] = malloc((size_t)(hr->rows * f + 1) * sizeof(float));
+        xd[r] = malloc((size_t)(hr->rows * fd + 1) * sizeof(float));
+        output[r] = malloc((size_t)(hr->rows * wide + 1) * sizeof(float));
+        attr[r] = malloc((size_t)(hr->edges * d + 1) * sizeof(float));
+        att[r] = malloc((size_t)((hr->edges + hr->rows) * 16 + 1) * sizeof(float));
+        for (int64_t p = 0; p < hr->rows; p++) {
+            const int64_t i = hr->first + hr->row_of[p];
+            memcpy(x[r] + p * f, in->x + i * f, (size_t)f * 4);
+            if (in->x_dst != NULL)
+                memcpy(xd[r] + p * fd, in->x_dst + i * fd, (size_t)fd * 4);
+            for (int64_t k = 0; k < row_ptr[i + 1] - row_ptr[i] && d > 0; k++)
+                memcpy(attr[r] + (lg->row_ptr[p] + k) * d,
+                       in->edge_attr + position[row_ptr[i] + k] * d, (size_t)d * 4);
+        }
+        cr_assert_eq(gat__graph_loop_prefix(ctx, lg, &loops[r]), GAT_OK);
+    }
+    const int layers = gat_model_num_layers(model);
+    for (int l = 0; l < layers; l++) {
+        const gat__layer *layer = &model->layers[l];
+        const gat_layer_config *c = &layer->config;
+        const int64_t hc = c->heads * c->channels;
+        const bool last = l + 1 == layers;
+        for (int r = 0; r < parts; r++)
+            cr_assert_eq(gat__family_layer_terms(ctx, layer, x[r], h[r].rows,
+                                                 l == 0 && in->x_dst != NULL ? xd[r] : x[r],
+                                                 h[r].rows, &b[r]),
+                         GAT_OK, "%s", gat_context_message(ctx));
+        for (int r = 0; r < parts; r++) {
+            for (int64_t k = 0; k < h[r].halo; k++) {
+                const int64_t v = h[r].halo_ids[k];
+                const int q = gat__partition_owner(bounds, parts, v);
+                const int64_t p = h[q].position[v - h[q].first];
+                memcpy(b[r].h_src + (h[r].rows + k) * hc, b[q].h_src + p * hc, (size_t)hc * 4);
+            }
+            const gat__family_edges_args a = gat__family_layer_edges(
+                layer, h[r].graph, &b[r], attr[r], output[r], last ? att[r] : NULL,
+                c->add_self_loops ? loops[r] : NULL);
+            cr_assert_eq(gat__family_edges_rows(ctx, &a, 0, h[r].interior), GAT_OK);
+            cr_assert_eq(gat__family_edges_rows(ctx, &a, h[r].interior, h[r].rows), GAT_OK);
+        }
+        end_layer(model, l, h, parts, x, output, loops, att, out, attention);
+    }
+    for (int r = 0; r < parts; r++) {
+        free(x[r]), free(xd[r]), free(output[r]), free(attr[r]), free(att[r]);
+        gat_free(ctx, loops[r]);
+        gat__family_buffers_free(ctx, &b[r]);
+        gat__halo_free(ctx, &h[r]);
+    }
+    free(x), free(xd), free(output), free(attr), free(att), free(loops), free(b), free(h);
+    free(bounds), free(position);
+}
+
+static void check_simulated_family(const char *shape, int num_layers,
+                                   const gat_layer_config *configs)
+{
+    const int64_t n = 600, e = 4000, d = 3;
+    gat_graph *g = mixed_graph(n, e, 17); /* input order: the graph keeps positions */
+    gat_model *model = NULL;
+    cr_assert_eq(gat_model_create(ctx, &model, num_layers, configs, GAT_ACT_ELU), GAT_OK, "%s",
+                 gat_context_message(ctx));
+    cr_assert_eq(gat_model_init_glorot(ctx, model, 5), GAT_OK);
+    const int64_t f = configs[0].in_features, fd = gat_layer_dst_features(&configs[0]);
+    const int64_t w = gat_model_out_features(model);
+    const gat_layer_config *last = &configs[num_layers - 1];
+    const int64_t ae = gat_graph_num_attention_edges(g, last->add_self_loops);
+    float *x = malloc((size_t)(n * f) * 4), *xd = malloc((size_t)(n * fd) * 4);
+    float *attr = malloc((size_t)(e * d) * 4);
+    test_fill_uniform(x, n * f, -1.0f, 1.0f, 4);
+    test_fill_uniform(xd, n * fd, -1.0f, 1.0f, 5);
+    test_fill_uniform(attr, e * d, -1.0f, 1.0f, 6);
+    gat_inputs in;
+    gat_inputs_init(&in, x, n, f);
+    if (configs[0].dst_features > 0) {
+        in.x_dst = xd;
+        in.num_dst_nodes = n;
+        in.dst_features = fd;
+    }
+    for (int l = 0; l < num_layers; l++)
+        if (configs[l].edge_dim > 0) {
+            in.edge_attr = attr;
+            in.num_edges = e;
+            in.edge_dim = d;
+        }
+    float *want = malloc((size_t)(n * w) * 4), *got = malloc((size_t)(n * w) * 4);
+    float *want_att = malloc((size_t)(ae * last->heads) * 4);
+    float *got_att = malloc((size_t)(ae * last->heads) * 4);
+    cr_assert_eq(gat_model_forward_inputs(ctx, model, g, &in, want, want_att, NULL), GAT_OK,
+                 "%s", gat_context_message(ctx));
+    for (int parts = 1; parts <= 4; parts++) {
+        simulated_family_forward(model, g, &in, parts, got, got_att);
+        cr_assert_eq(memcmp(got, want, (size_t)(n * w) * 4), 0, "%s: output at %d parts",
+                     shape, parts);
+        cr_assert_eq(memcmp(got_att, want_att, (size_t)(ae * last->heads) * 4), 0,
+                     "%s: attention at %d parts", shape, parts);
+    }
+    free(x), free(xd), free(attr), free(want), free(got), free(want_att), free(got_att);
+    gat_model_destroy(&model);
+    gat_graph_destroy(&g);
+}
+
+Test(partition, simulated_family_forward_gives_the_same_bits)
+{
+    /* GATv2 with edge features and residual, then a GATConv with edge
+     * features (fill max): a mixed model through the family's forward. */
+    gat_layer_config a[2];
+    gat_layer_config_init(&a[0], 12, 4, 8);
+    a[0].type = GAT_LAYER_GATV2;
+    a[0].edge_dim = 3;
+    a[0].residual = true;
+    gat_layer_config_init(&a[1], 32, 2, 5);
+    a[1].edge_dim = 3;
+    a[1].fill_value = GAT_FILL_MAX;
+    a[1].concat = false;
+    check_simulated_family("gatv2 edge residual, gat edge max:mean", 2, a);
+    /* Destination features of their own width, share-less GATv2 without
+     * self-loops. */
+    gat_layer_config b[1];
+    gat_layer_config_init(&b[0], 12, 3, 4);
+    b[0].type = GAT_LAYER_GATV2;
+    b[0].dst_features = 7;
+    b[0].add_self_loops = false;
+    check_simulated_family("gatv2 dst_features 7 without self-loops", 1, b);
 }
