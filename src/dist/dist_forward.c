@@ -94,9 +94,8 @@ static gat_status check_side_inputs(gat_context *ctx, run *r, const gat_model *m
         if (status == GAT_OK && rows != n)
             return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
                              "%s has %lld rows but %s has %lld: a bipartite graph (sources "
-                             "and destinations apart) is read from a text edge list, which a "
-                             "distributed run cannot read (it reads rows of a .gcsr); run it "
-                             "in one process",
+                             "and destinations apart) does not run distributed (its sources "
+                             "would need a partition of their own); run it in one process",
                              o->features_dst, (long long)rows, o->features, (long long)n);
         if (status == GAT_OK && cols != f_dst)
             return gat__fail(ctx, GAT_ERR_INVALID,
