@@ -138,7 +138,7 @@ static GAT_ALWAYS_INLINE void backward_row(const back_args *b, int64_t i, float 
     for (int64_t k = 0; k < degree; k++) {
         const int64_t p = first + k, j = e->src[p];
         if (b->prefetch && p + GAT_TRAIN_PREFETCH < e->num_slots)
-            gat__prefetch_floats(st->xs + (int64_t)e->src[p + GAT_TRAIN_PREFETCH] * hc, hc);
+            gat__prefetch_slot_source(a, e->src[p + GAT_TRAIN_PREFETCH]);
         float *alpha = alpha_row + k * heads, *da = d_alpha + k * heads;
         edge_terms(b, p, i, j, gy, stats, z_row + k * heads, zc_row + k * hc, alpha, logit, da,
                    dzc, de_h, heads, ch);
@@ -155,7 +155,7 @@ static GAT_ALWAYS_INLINE void backward_row(const back_args *b, int64_t i, float 
     for (int64_t k = 0; k < degree; k++) {
         const int64_t p = first + k;
         const float *attr = a->with_edges
-                                ? gat__slot_attr(e, a->edge_attr, st->loop_attr, dim, p, i)
+                                ? gat__slot_attr(e, st->loop_attr, dim, p, i, e->src[p])
                                 : NULL;
         float *d_attr = NULL;
         if (b->d_edge_attr != NULL && a->with_edges)
@@ -258,6 +258,10 @@ static GAT_ALWAYS_INLINE void gather_row(const back_args *b, int64_t j, float *p
             else
                 gat__prefetch_floats(st->sd + ip * heads, heads);
         }
+        /* A coming edge's attribute row: slots come by source, so a random
+         * row each (the passes by row read them in turn). */
+        if (a->with_edges && q + GAT_TRAIN_PREFETCH < e->num_slots)
+            gat__prefetch_floats(e->attr + e->by_src[q + GAT_TRAIN_PREFETCH] * a->dim, a->dim);
         const float *restrict gy = row_gradient(b, i, gy_buf, heads, ch);
         const float *stats = st->stats + i * 3 * heads;
         edge_terms(b, p, i, j, gy, stats, z, zc, alpha, kf, da, prod, logit, heads, ch);

@@ -98,7 +98,7 @@ gat_status gat__trainfam_create(gat_context *ctx, gat_trainer *t, const gat_inpu
         gat__trainfam_edges *e = &f->edges[c->add_self_loops ? 1 : 0];
         if (!e->built &&
             (status = gat__trainfam_edges_build(ctx, t->graph, c->add_self_loops,
-                                                f->edge_attr != NULL, e)) != GAT_OK)
+                                                f->edge_attr, f->edge_dim, e)) != GAT_OK)
             goto fail;
         st->edges = e;
         const int64_t n_src = e->num_src, n_dst = e->num_dst, slots = e->num_slots;

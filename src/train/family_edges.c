@@ -19,6 +19,7 @@ void gat__trainfam_edges_free(const gat_allocator *allocator, gat__trainfam_edge
     GAT_FREE(allocator, e->row_ptr);
     GAT_FREE(allocator, e->src);
     GAT_FREE(allocator, e->pos);
+    GAT_FREE(allocator, e->attr);
     GAT_FREE(allocator, e->src_ptr);
     GAT_FREE(allocator, e->by_src);
     GAT_FREE(allocator, e->by_src_dst);
@@ -26,8 +27,10 @@ void gat__trainfam_edges_free(const gat_allocator *allocator, gat__trainfam_edge
 }
 
 gat_status gat__trainfam_edges_build(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
-                                     bool positions, gat__trainfam_edges *e)
+                                     const float *edge_attr, int64_t dim,
+                                     gat__trainfam_edges *e)
 {
+    const bool positions = edge_attr != NULL;
     memset(e, 0, sizeof *e);
     const int64_t n_dst = gat_graph_num_nodes(graph), n_src = gat_graph_num_src_nodes(graph);
     const int64_t slots = gat_graph_num_attention_edges(graph, add_self_loops);
@@ -37,8 +40,16 @@ gat_status gat__trainfam_edges_build(gat_context *ctx, const gat_graph *graph, b
     GAT__ALLOC_OR_FAIL(ctx, dst, slots, false, "attention edge targets", status);
     GAT__ALLOC_OR_FAIL(ctx, e->row_ptr, n_dst + 1, true, "attention edge offsets", status);
     GAT__ALLOC_OR_FAIL(ctx, e->src, slots, false, "attention edge sources", status);
-    if (positions)
+    if (positions) {
+        if (dim > 0 && slots > INT64_MAX / dim) {
+            status = gat__fail(ctx, GAT_ERR_OVERFLOW, "trainer: %lld edges x %lld attributes "
+                               "overflow", (long long)slots, (long long)dim);
+            goto fail;
+        }
         GAT__ALLOC_OR_FAIL(ctx, e->pos, slots, false, "attention edge positions", status);
+        GAT__ALLOC_OR_FAIL(ctx, e->attr, slots * dim, false, "edge attributes in slot order",
+                           status);
+    }
     GAT__ALLOC_OR_FAIL(ctx, e->src_ptr, n_src + 1, true, "transposed edge offsets", status);
     GAT__ALLOC_OR_FAIL(ctx, e->by_src, slots, false, "transposed edge slots", status);
     GAT__ALLOC_OR_FAIL(ctx, e->by_src_dst, slots, false, "transposed edge targets", status);
@@ -46,6 +57,16 @@ gat_status gat__trainfam_edges_build(gat_context *ctx, const gat_graph *graph, b
         (positions &&
          (status = gat_graph_edge_positions(ctx, graph, add_self_loops, e->pos)) != GAT_OK))
         goto fail;
+    if (positions) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(gat__team(ctx, slots * dim)) schedule(static)
+#endif
+        for (int64_t p = 0; p < slots; p++)
+            if (e->pos[p] >= 0)
+                memcpy(e->attr + p * dim, edge_attr + e->pos[p] * dim, (size_t)dim * sizeof(float));
+            else
+                memset(e->attr + p * dim, 0, (size_t)dim * sizeof(float));
+    }
     /* Library order is destination-major: rows are runs of equal dst. */
     for (int64_t p = 0; p < slots; p++) {
         e->src[p] = (int32_t)src[p];

@@ -105,8 +105,7 @@ static GAT_ALWAYS_INLINE void forward_row(const row_args *r, int64_t i, float *b
     for (int64_t k = 0; k < degree; k++) {
         float *lk = logit + k * heads;
         if (r->prefetch && first + k + GAT_TRAIN_PREFETCH < e->num_slots)
-            gat__prefetch_floats(a->st->xs + (int64_t)e->src[first + k + GAT_TRAIN_PREFETCH] * hc,
-                                 hc);
+            gat__prefetch_slot_source(a, e->src[first + k + GAT_TRAIN_PREFETCH]);
         gat__trainfam_logits(a, first + k, i, e->src[first + k], lk, z, zc, heads, ch);
         for (int64_t h = 0; h < heads; h++)
             shift[h] = lk[h] > shift[h] ? lk[h] : shift[h];

@@ -38,6 +38,12 @@ typedef struct gat__trainfam_edges {
     int32_t *src;       /* [E'] source of each slot */
     int64_t *pos;       /* [E'] input position of each slot's edge, -1 for an added loop
                          * (only with edge features: NULL otherwise) */
+    /* [E', D] each slot's attribute row in slot order (an added loop's
+     * row unused), copied once from the input (only with edge features):
+     * the passes then read the rows in turn, or one random row per edge
+     * by source, instead of a random row through a random position (the
+     * input must not change during training, so the copy stays right). */
+    float *attr;
     int64_t *src_ptr;   /* [N_src + 1] by source: slots of source j at [src_ptr[j], src_ptr[j+1]) */
     int64_t *by_src;    /* [E'] the slots, ascending within a source */
     int32_t *by_src_dst; /* [E'] the destination row of each of those slots */
@@ -111,17 +117,20 @@ gat_status gat__trainfam_backward(gat_context *ctx, struct gat_trainer *t, const
 
 /* ---- edges (family_edges.c) ----------------------------------------------- */
 
-/* positions: fill pos (only edge features need it; NULL otherwise). */
+/* edge_attr [E, D] in input order (NULL without edge features): fill pos
+ * and attr. */
 gat_status gat__trainfam_edges_build(gat_context *ctx, const gat_graph *graph, bool add_self_loops,
-                                     bool positions, gat__trainfam_edges *e);
+                                     const float *edge_attr, int64_t dim,
+                                     gat__trainfam_edges *e);
 void gat__trainfam_edges_free(const gat_allocator *allocator, gat__trainfam_edges *e);
 /* The attribute row [D] of slot p: the input's, or the added loop's. */
-static inline const float *gat__slot_attr(const gat__trainfam_edges *e, const float *edge_attr,
-                                          const float *loop_attr, int64_t dim, int64_t p,
-                                          int64_t row)
+/* With added self-loops no input edge joins a node to itself (they are
+ * removed), so slot p of row i from source j is the added loop exactly
+ * when j == i: known without reading pos[p], a random read by source. */
+static inline const float *gat__slot_attr(const gat__trainfam_edges *e, const float *loop_attr,
+                                          int64_t dim, int64_t p, int64_t row, int64_t src)
 {
-    const int64_t pos = e->pos[p];
-    return pos >= 0 ? edge_attr + pos * dim : loop_attr + row * dim;
+    return e->num_loops > 0 && src == row ? loop_attr + row * dim : e->attr + p * dim;
 }
 /* loop_attr [num_loops, D]: PyG's fill_value over each row's input edges. */
 void gat__trainfam_fill_forward(gat_context *ctx, const gat__trainfam_edges *e, const gat_layer_config *c,
@@ -173,6 +182,15 @@ typedef struct gat__trainfam_pass {
 gat__trainfam_pass gat__trainfam_pass_make(const gat__layer *layer, const gat__trainfam_layer *st,
                                        const float *edge_attr);
 
+/* Asks for what a row pass reads of source j: its row, and GATConv's
+ * score of it. */
+static GAT_ALWAYS_INLINE void gat__prefetch_slot_source(const gat__trainfam_pass *a, int64_t j)
+{
+    gat__prefetch_floats(a->st->xs + j * a->hc, a->hc);
+    if (!a->v2)
+        gat__prefetch_floats(a->st->ss + j * a->heads, a->heads);
+}
+
 /* LeakyReLU as z times a factor (1 or slope): the same value as the
  * branches, and a select the vector loops keep branch-free. */
 static GAT_ALWAYS_INLINE float gat__leaky(float z, float slope)
@@ -192,7 +210,7 @@ static GAT_ALWAYS_INLINE void gat__trainfam_v2_z(const gat__trainfam_pass *a, in
         z[o] = xl[o] + xr[o];
     if (a->with_edges) {
         const float *restrict attr =
-            gat__slot_attr(a->e, a->edge_attr, a->st->loop_attr, a->dim, p, i);
+            gat__slot_attr(a->e, a->st->loop_attr, a->dim, p, i, j);
         const float *restrict w = a->weight_edge_t; /* [D, H*C] */
         for (int64_t d = 0; d < a->dim; d++) {
             const float v = attr[d];
@@ -233,7 +251,7 @@ static GAT_ALWAYS_INLINE void gat__trainfam_logits(const gat__trainfam_pass *a, 
         z[h] = ss[h] + sd[h];
     if (a->with_edges) {
         const float *restrict attr =
-            gat__slot_attr(a->e, a->edge_attr, a->st->loop_attr, a->dim, p, i);
+            gat__slot_attr(a->e, a->st->loop_attr, a->dim, p, i, j);
         const float *restrict m = a->st->edge_proj;
         for (int64_t h = 0; h < heads; h++) {
             float s = 0.0f;
