@@ -150,6 +150,12 @@ def _layer_tensors(c, params):
     return shapes
 
 
+def _is_conv(module):
+    """A GATConv (att_src) or GATv2Conv (att beside lin_l) module."""
+    return getattr(module, "att_src", None) is not None or (
+        getattr(module, "att", None) is not None and getattr(module, "lin_l", None) is not None)
+
+
 def _activation_code(activation):
     if activation not in ACTIVATIONS:
         raise _core.invalid("activation=%r: expected one of %s" % (activation, ACTIVATIONS))
@@ -237,13 +243,15 @@ class Model:
     @classmethod
     def from_pyg(cls, modules, *, activation="elu", configs=None, prefixes=None, context=None,
                  threads=None, pin="none", gemm="auto"):
-        """A model with the parameters of PyG GATConv layers: a list of
-        GATConv modules (layer i = modules[i]), a module containing them
-        (every submodule with att_src, in registration order), or a
+        """A model with the parameters of PyG GATConv / GATv2Conv layers: a
+        list of modules (layer i = modules[i]), a module containing them
+        (every submodule with att_src, or att beside lin_l, in registration
+        order), or a
         state_dict (prefixes as tools/export_pyg.py finds them, configs per
         layer for what a state_dict does not record: concat,
         negative_slope, add_self_loops). What the engine cannot run exactly
-        (edge features, residuals, bipartite weights) is refused. Uses
+        (a bias inside lin, lin_edge or res, a tensor fill_value, non-finite
+        values) is refused. Uses
         tools/export_pyg.py's checks (libgat.export_pyg); needs torch."""
         from . import export_pyg
         import torch
@@ -262,11 +270,10 @@ class Model:
                     raise _core.invalid("from_pyg: %s" % error) from None
             else:
                 if isinstance(modules, torch.nn.Module):
-                    if getattr(modules, "att_src", None) is not None:
+                    if _is_conv(modules):
                         modules = [modules]
                     else:
-                        modules = [m for _, m in modules.named_modules()
-                                   if getattr(m, "att_src", None) is not None]
+                        modules = [m for _, m in modules.named_modules() if _is_conv(m)]
                 modules = list(modules)
                 if not modules:
                     raise _core.invalid("from_pyg: no GATConv layers found")
@@ -276,7 +283,7 @@ class Model:
                     raise _core.invalid("from_pyg: %s" % error) from None
             return cls.load(path, context=context, threads=threads, pin=pin, gemm=gemm)
 
-    def to_pyg(self, prefixes=None):
+    def to_pyg(self, prefixes=None, classes=None):
         """(state_dict, configs, activation) for PyG: torch tensors under
         prefixes (default conv1., conv2., ...) and, per layer, the GATConv
         constructor arguments that take them (GATConv(**configs[i]))."""
@@ -285,7 +292,7 @@ class Model:
         with tempfile.TemporaryDirectory(prefix="libgat-") as folder:
             path = os.path.join(folder, "model.safetensors")
             self.save(path)
-            return export_pyg.import_state_dict(path, prefixes)
+            return export_pyg.import_state_dict(path, prefixes, classes)
 
     def save(self, path):
         """Writes safetensors (temporary name, then rename), as gat-infer reads."""

@@ -129,6 +129,19 @@ class _LibgatConv(torch.nn.Module):
                     (torch.from_numpy(edges).to(device), torch.from_numpy(alpha).to(device)))
         return torch.from_numpy(self._model(x, graph, threads=self.threads, **inputs)).to(device)
 
+    @classmethod
+    def from_pyg(cls, conv, threads=None):
+        """A libgat module with the options and parameters of a PyG GATConv
+        (GATConv.from_pyg) or GATv2Conv (GATv2Conv.from_pyg)."""
+        model = Model.from_pyg([conv])  # its checks refuse what libgat cannot run
+        classes = []
+        state, configs, _ = model.to_pyg(classes=classes)
+        if classes[0] != cls._name:
+            raise _core.invalid("%s.from_pyg: the module is a %s" % (cls._name, classes[0]))
+        new = cls(**configs[0], threads=threads)
+        new.load_state_dict({k[len("conv1."):]: v for k, v in state.items()})
+        return new
+
     def extra_repr(self):
         return "%s, %d, heads=%d (libgat)" % (self.in_channels, self.out_channels, self.heads)
 
@@ -161,18 +174,6 @@ class GATConv(_LibgatConv):
                          if edge_dim is not None else None)
         self._make_model({"type": "gat"})
         self.reset_parameters()
-
-    @classmethod
-    def from_pyg(cls, conv, threads=None):
-        """A libgat GATConv with the options and parameters of a PyG GATConv."""
-        model = Model.from_pyg([conv])  # its checks refuse what libgat cannot run
-        layer = model.layers[0]
-        new = cls(layer["in_channels"], layer["out_channels"], heads=layer["heads"],
-                  concat=layer["concat"], negative_slope=layer["negative_slope"],
-                  add_self_loops=layer["add_self_loops"], bias=layer["bias"], threads=threads)
-        new.load_state_dict({k[len("conv1."):]: torch.from_numpy(v)
-                             for k, v in model.state_dict().items()})
-        return new
 
     def reset_parameters(self):
         # PyG's: glorot on the weights and the attention vectors, zero bias.

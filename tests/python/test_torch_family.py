@@ -130,3 +130,18 @@ def test_family_refusals():
         conv.att[0, 0, 0] = float("nan")
     with pytest.raises(libgat.NonFiniteError, match="att"):
         conv(torch.randn(3, 4), edge_index, torch.randn(2, 3))
+
+
+def test_from_pyg_and_model_from_pyg_take_gatv2_modules():
+    torch.manual_seed(5)
+    conv = GATv2Conv(6, 4, heads=2, edge_dim=3, fill_value="min", residual=True,
+                     concat=False).eval()
+    edge_index = torch.from_numpy(libgat.generate_edges(30, 120, seed=6))
+    x, attr = torch.randn(30, 6), torch.randn(120, 3)
+    model = libgat.Model.from_pyg(conv)
+    assert_same_bits(conv(x, edge_index, attr).numpy(), model(x, edge_index, edge_attr=attr))
+    copy = GATv2Conv.from_pyg(conv).eval()
+    assert copy.edge_dim == 3 and copy.fill_value == "min" and copy.residual
+    assert_same_bits(conv(x, edge_index, attr).numpy(), copy(x, edge_index, attr).numpy())
+    with pytest.raises(libgat.InvalidError, match="GATv2Conv"):
+        GATConv.from_pyg(conv)
