@@ -432,7 +432,8 @@ static gat_status allocate(gat_context *ctx, run *r, const gat_model *model, boo
                            "the buffers", (long long)nodes);
     if (status == GAT_OK && r->family) {
         /* h_src holds the owned rows and the halo's; the rest owned rows. */
-        status = gat__family_buffers_alloc(ctx, model, nodes, h->rows, true, &r->fam);
+        status = gat__family_buffers_alloc(ctx, model, nodes, h->rows, r->x_dst != NULL,
+                                           &r->fam);
         r->exchanged = r->fam.h_src;
         r->between[0] = r->fam.between[0];
         r->between[1] = r->fam.between[1];
