@@ -936,3 +936,43 @@ Test(graph_binary, bad_positions_and_source_counts)
     expect_structure_error(f, len, "src_few.gcsr", 96, 3, 8, "is not a source node id in [0, 3)");
     free(f);
 }
+
+/* Positions checked in parallel chunks: a repeat far apart (and an
+ * out-of-range one) gives the same first bad entry at any thread count. */
+Test(graph_binary, bad_positions_across_chunks_same_message_at_any_thread_count)
+{
+    const int64_t e = 300000;
+    gat_graph *g = random_graph(ctx, 5000, e, 41);
+    const char *path = test_path(tmpdir, "many.gcsr");
+    cr_assert_eq(gat_graph_save(ctx, g, path), GAT_OK);
+    gat_graph_destroy(&g);
+    size_t len;
+    unsigned char *f = test_read_file(path, &len);
+    const uint64_t pos_at = get64(f + 104);
+    cr_assert_eq(get64(f + 112), 4 * (uint64_t)e);
+    const struct {
+        int64_t at;
+        uint32_t value;
+        const char *needle;
+    } edits[] = {{250000, 0, "position[250000]"}, {123457, (uint32_t)e + 5, "position[123457]"}};
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        unsigned char *copy = malloc(len);
+        memcpy(copy, f, len);
+        uint32_t value = edits[i].value;
+        if (value == 0) /* repeat the position of edge 3 */
+            value = (uint32_t)get64(f + pos_at + 4 * 3);
+        put32(copy + pos_at + 4 * (uint64_t)edits[i].at, value);
+        reseal(copy, len);
+        const char *bad = write_bytes("many_bad.gcsr", copy, len);
+        free(copy);
+        for (int threads = 1; threads <= 3; threads++) {
+            gat_context *c = test_context(threads, NULL);
+            gat_graph *loaded = NULL;
+            cr_assert_eq(gat_graph_load(c, &loaded, bad, 0), GAT_ERR_FORMAT);
+            cr_assert_not_null(strstr(gat_context_message(c), edits[i].needle), "%d threads: %s",
+                               threads, gat_context_message(c));
+            gat_context_destroy(&c);
+        }
+    }
+    free(f);
+}
