@@ -27,40 +27,37 @@ static double seconds_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void keep_parameters(gat_trainer *t)
+void gat__params_restore(const gat__param *params, int count)
 {
-    for (int k = 0; k < t->num_params; k++)
-        memcpy(t->params[k].best, t->params[k].value,
-               (size_t)t->params[k].count * sizeof(float));
+    for (int k = 0; k < count; k++)
+        memcpy(params[k].value, params[k].best, (size_t)params[k].count * sizeof(float));
 }
 
 static void restore_parameters(gat_trainer *t)
 {
-    for (int k = 0; k < t->num_params; k++)
-        memcpy(t->params[k].value, t->params[k].best,
-               (size_t)t->params[k].count * sizeof(float));
+    gat__params_restore(t->params, t->num_params);
     t->sparse_x.weight_t_version = -1; /* the weights changed outside an update */
     t->have_forward = false;
 }
 
-/* The early-stopping rule's running state. */
-typedef struct rule_state {
-    double best_accuracy, lowest_loss;
-    int64_t waiting;
-} rule_state;
-
-/* The rule, the kept parameters and the callback after an epoch whose
- * step and evaluation are done (report.train, report.val); false when
- * training stops here. */
-static bool end_of_epoch(gat_trainer *t, const gat_fit_options *o, rule_state *rule,
+static bool end_of_epoch(gat_trainer *t, const gat_fit_options *o, gat__fit_rule *rule,
                          gat_fit_result *r, gat_epoch_report *report, double t0)
+{
+    return gat__fit_end_of_epoch(t->params, t->num_params, o, rule, r, report,
+                                 seconds_now() - t0);
+}
+
+bool gat__fit_end_of_epoch(const gat__param *params, int num_params, const gat_fit_options *o,
+                           gat__fit_rule *rule, gat_fit_result *r, gat_epoch_report *report,
+                           double seconds)
 {
     r->epochs = report->epoch;
     const bool better_accuracy = report->val.accuracy >= rule->best_accuracy;
     const bool better_loss = report->val.loss <= rule->lowest_loss;
     if (better_accuracy || better_loss) {
         if (better_accuracy && better_loss) {
-            keep_parameters(t);
+            for (int k = 0; k < num_params; k++) /* kept */
+                memcpy(params[k].best, params[k].value, (size_t)params[k].count * sizeof(float));
             r->best_epoch = report->epoch;
             r->best_val = report->val;
             report->saved = true;
@@ -72,7 +69,7 @@ static bool end_of_epoch(gat_trainer *t, const gat_fit_options *o, rule_state *r
         rule->waiting++;
     }
     report->patience_left = o->patience > 0 ? o->patience - rule->waiting : -1;
-    report->seconds = seconds_now() - t0;
+    report->seconds = seconds;
     if (o->on_epoch != NULL && !o->on_epoch(report, o->user))
         return false;
     if (o->patience > 0 && rule->waiting >= o->patience) {
@@ -183,7 +180,7 @@ static void schedule_record(schedule *s, int64_t epoch, double seconds)
 static gat_status fit_overlapped(gat_context *ctx, gat_trainer *t, const int64_t *labels,
                                  const int64_t *train_index, int64_t train_count,
                                  const int64_t *val_index, int64_t val_count,
-                                 const gat_fit_options *o, gat_fit_result *r, rule_state *rule)
+                                 const gat_fit_options *o, gat_fit_result *r, gat__fit_rule *rule)
 {
     const gat__plan *train_plan, *val_plan;
     gat_status status;
@@ -261,6 +258,17 @@ static gat_status fit_overlapped(gat_context *ctx, gat_trainer *t, const int64_t
     return status;
 }
 
+gat_status gat__fit_options(gat_context *ctx, const gat_fit_options *options,
+                            gat_fit_options *defaults)
+{
+    gat_fit_options_init(defaults);
+    const gat_fit_options *o = options != NULL ? options : defaults;
+    if (o->max_epochs < 0 || o->patience < 0)
+        return gat__fail(ctx, GAT_ERR_INVALID, "fit: max_epochs %lld and patience %lld must be >= 0",
+                         (long long)o->max_epochs, (long long)o->patience);
+    return GAT_OK;
+}
+
 gat_status gat_trainer_fit(gat_context *ctx, gat_trainer *t, const int64_t *labels,
                            const int64_t *train_index, int64_t train_count,
                            const int64_t *val_index, int64_t val_count,
@@ -272,21 +280,19 @@ gat_status gat_trainer_fit(gat_context *ctx, gat_trainer *t, const int64_t *labe
     if (t == NULL)
         return gat__fail(ctx, GAT_ERR_INVALID, "fit: NULL trainer");
     gat_fit_options defaults;
-    gat_fit_options_init(&defaults);
+    gat_status status = gat__fit_options(ctx, options, &defaults);
+    if (status != GAT_OK)
+        return status;
     const gat_fit_options *o = options != NULL ? options : &defaults;
-    if (o->max_epochs < 0 || o->patience < 0)
-        return gat__fail(ctx, GAT_ERR_INVALID, "fit: max_epochs %lld and patience %lld must be >= 0",
-                         (long long)o->max_epochs, (long long)o->patience);
     const int64_t classes = gat_model_out_features(t->model);
-    gat_status status =
-        gat__check_targets(ctx, labels, train_index, train_count, t->num_nodes, classes);
+    status = gat__check_targets(ctx, labels, train_index, train_count, t->num_nodes, classes);
     if (status == GAT_OK)
         status = gat__check_targets(ctx, labels, val_index, val_count, t->num_nodes, classes);
     if (status != GAT_OK)
         return status;
 
     gat_fit_result r = {0, 0, {INFINITY, 0.0}, false};
-    rule_state rule = {0.0, INFINITY, 0};
+    gat__fit_rule rule = {0.0, INFINITY, 0};
     if (overlapping(ctx, t) && o->max_epochs > 0) {
         status = fit_overlapped(ctx, t, labels, train_index, train_count, val_index, val_count, o,
                                 &r, &rule);

@@ -153,6 +153,44 @@ void gat__layer_state_free(const gat_allocator *a, gat__layer_state *st, bool hi
         GAT_FREE(a, st->output);
 }
 
+gat_status gat__params_create(gat_context *ctx, gat_model *model, gat__param **params,
+                              int *num_params, float **slab)
+{
+    gat_status status = GAT_OK;
+    int count = 0;
+    for (int l = 0; l < model->num_layers; l++)
+        count += gat__layer_param_count(&model->layers[l]);
+    if ((*params = gat__calloc_array(ctx, count, sizeof **params, "trainer parameters",
+                                     &status)) == NULL)
+        return status;
+    int64_t total = 0;
+    for (int l = 0, k = 0; l < model->num_layers; l++) {
+        gat__layer *layer = &model->layers[l];
+        for (int kind = 0; kind < GAT__T_COUNT; kind++) {
+            float *value = *gat__layer_tensor_data(layer, (gat__tensor_kind)kind);
+            if (value == NULL)
+                continue;
+            const gat__tensor_info info = gat__layer_tensor(&layer->config, (gat__tensor_kind)kind);
+            (*params)[k++] = (gat__param){.value = value, .count = info.rows * info.cols};
+        }
+    }
+    for (int k = 0; k < count; k++)
+        total += (*params)[k].count;
+    if ((*slab = gat__calloc_array(ctx, 4 * total, sizeof **slab, "optimizer state", &status)) ==
+        NULL)
+        return status;
+    for (int64_t k = 0, at = 0; k < count; k++) {
+        gat__param *p = &(*params)[k];
+        p->grad = *slab + at;
+        p->m = *slab + total + at;
+        p->v = *slab + 2 * total + at;
+        p->best = *slab + 3 * total + at;
+        at += p->count;
+    }
+    *num_params = count;
+    return GAT_OK;
+}
+
 /* Checks a float input: finite everywhere. */
 static gat_status check_finite(gat_context *ctx, const float *v, int64_t rows, int64_t cols,
                                const char *name)
@@ -365,35 +403,9 @@ gat_status gat_trainer_create_inputs(gat_context *ctx, gat_trainer **trainer, ga
     for (int b = 0; b < 2 && b + 1 < layers; b++)
         ALLOC(t->d_hidden[b], n * max_hidden, "hidden-feature gradient");
 
-    /* Parameters: the model's tensors, and grad / m / v / best for each in
-     * one zeroed slab (Adam's moments start at zero). */
-    if ((t->params = gat__calloc_array(ctx, num_params, sizeof *t->params, "trainer parameters",
-                                       &status)) == NULL)
+    if ((status = gat__params_create(ctx, model, &t->params, &num_params, &t->slab)) !=
+        GAT_OK)
         goto fail;
-    int64_t total = 0;
-    for (int l = 0, k = 0; l < layers; l++) {
-        gat__layer *layer = &model->layers[l];
-        for (int kind = 0; kind < GAT__T_COUNT; kind++) {
-            float *value = *gat__layer_tensor_data(layer, (gat__tensor_kind)kind);
-            if (value == NULL)
-                continue;
-            const gat__tensor_info info = gat__layer_tensor(&layer->config, (gat__tensor_kind)kind);
-            t->params[k++] = (gat__param){.value = value, .count = info.rows * info.cols};
-        }
-    }
-    for (int k = 0; k < num_params; k++)
-        total += t->params[k].count;
-    if ((t->slab = gat__calloc_array(ctx, 4 * total, sizeof *t->slab, "optimizer state",
-                                     &status)) == NULL)
-        goto fail;
-    for (int64_t k = 0, at = 0; k < num_params; k++) {
-        gat__param *p = &t->params[k];
-        p->grad = t->slab + at;
-        p->m = t->slab + total + at;
-        p->v = t->slab + 2 * total + at;
-        p->best = t->slab + 3 * total + at;
-        at += p->count;
-    }
     t->num_params = num_params;
     if (family && (status = gat__trainfam_create(ctx, t, inputs)) != GAT_OK)
         goto fail;
@@ -480,20 +492,28 @@ gat_status gat_trainer_gradients(gat_trainer *t, int layer, gat_layer_params *g)
     return GAT_OK;
 }
 
+void gat__optimizer_step(gat_context *ctx, const gat_trainer_options *o, int64_t step,
+                         const gat__layer *layer0, gat__sparse_input *sparse,
+                         const gat__param *params, int num_params, int update_team)
+{
+    const gat__update_rule rule = gat__update_rule_make(o, step);
+    int first = 0;
+    if (sparse != NULL) {
+        /* Its gradient is still dW^T, and W^T is wanted next. */
+        const gat__param *p = &params[0];
+        gat__sparse_update_weight(layer0, sparse, rule, p->value, p->m, p->v, step,
+                                  gat__update_team(ctx, update_team, p->count));
+        first = 1;
+    }
+    gat__params_update(ctx, rule, params + first, num_params - first, update_team);
+}
+
 /* Weight decay and the optimizer step over every parameter. */
 static void optimizer_update(gat_context *ctx, gat_trainer *t)
 {
-    const gat__update_rule rule = gat__update_rule_make(&t->options, t->steps + 1);
-    int first = 0;
-    if (t->sparse) {
-        /* Its gradient is still dW^T, and W^T is wanted next. */
-        const gat__param *p = &t->params[0];
-        gat__sparse_update_weight(&t->model->layers[0], &t->sparse_x, rule, p->value, p->m,
-                                  p->v, t->steps + 1,
-                                  gat__update_team(ctx, t->update_team, p->count));
-        first = 1;
-    }
-    gat__params_update(ctx, rule, t->params + first, t->num_params - first, t->update_team);
+    gat__optimizer_step(ctx, &t->options, t->steps + 1, &t->model->layers[0],
+                        t->sparse ? &t->sparse_x : NULL, t->params, t->num_params,
+                        t->update_team);
 }
 
 gat_status gat_trainer_update(gat_context *ctx, gat_trainer *t)

@@ -47,6 +47,36 @@ gat_status gat__layer_state_alloc(gat_context *ctx, gat__layer_state *st,
                                   int64_t n, int64_t slots, bool dense_input, bool hidden);
 void gat__layer_state_free(const gat_allocator *a, gat__layer_state *st, bool hidden);
 
+/* The model's parameter tensors, layer by layer in gat__tensor_kind order,
+ * with grad / m / v / best for each in one zeroed slab (Adam's moments
+ * start at zero). On failure *params / *slab may hold allocations. */
+gat_status gat__params_create(gat_context *ctx, gat_model *model, gat__param **params,
+                              int *num_params, float **slab);
+/* Update number `step` (1 for the first) of params with their gradients:
+ * weight decay and the optimizer; with a sparse input (sparse not NULL),
+ * layer 0's weight from its pending dW^T. */
+void gat__optimizer_step(gat_context *ctx, const gat_trainer_options *o, int64_t step,
+                         const gat__layer *layer0, gat__sparse_input *sparse,
+                         const gat__param *params, int num_params, int update_team);
+
+/* The early-stopping rule's running state (fit.c) and the rule, applied
+ * after an epoch whose step and evaluation are done (report->train,
+ * report->val): keeps the parameters (best) when both the validation
+ * accuracy and loss are at their best, fills the rest of the report
+ * (seconds: the epoch's), calls on_epoch; false when training stops. */
+typedef struct gat__fit_rule {
+    double best_accuracy, lowest_loss;
+    int64_t waiting;
+} gat__fit_rule;
+bool gat__fit_end_of_epoch(const gat__param *params, int num_params, const gat_fit_options *o,
+                           gat__fit_rule *rule, gat_fit_result *r, gat_epoch_report *report,
+                           double seconds);
+/* Checks a fit's options (options NULL: the defaults, written to defaults). */
+gat_status gat__fit_options(gat_context *ctx, const gat_fit_options *options,
+                            gat_fit_options *defaults);
+/* value = best for every parameter. */
+void gat__params_restore(const gat__param *params, int count);
+
 /* The rows each layer computes for a set of target nodes (train_plan.c):
  * NULL lists mean all rows. */
 typedef struct gat__layer_rows {
