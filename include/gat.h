@@ -236,6 +236,12 @@ void gat_array_destroy(gat_array **array);
  * want GAT_INT64: a 1-D int32 or int64 array.
  * Anything else is an error naming the file and what was found. */
 gat_status gat_npy_read(gat_context *ctx, const char *path, gat_dtype want, gat_array **out);
+/* Rows [first, first + rows) of a 2-D float .npy as gat_npy_read's GAT_FLOAT32
+ * gives them, read at their offset (rows 0 reads only the header: the
+ * shape), and the file's row count in *total_rows (may be NULL).
+ * GAT_ERR_RANGE when the rows are not inside the array. */
+gat_status gat_npy_read_rows(gat_context *ctx, const char *path, int64_t first, int64_t rows,
+                             gat_array **out, int64_t *total_rows);
 
 /* Writes float32 data (borrowed) of the given shape as .npy format 1.0.
  * ndim is 1 or 2. The file is written as gat_output_open describes: a
@@ -1087,6 +1093,21 @@ gat_status gat_dist_trainer_gradients_step(gat_context *ctx, gat_dist_trainer *t
  * gat_trainer_gradients gives them; the same on every rank. */
 gat_status gat_dist_trainer_gradients(gat_dist_trainer *trainer, int layer,
                                       gat_layer_params *gradients);
+/* The optimizer step (as gat_trainer_update), the same on every rank. */
+gat_status gat_dist_trainer_update(gat_context *ctx, gat_dist_trainer *trainer);
+/* Collective: gat_trainer_evaluate's metrics (no dropout, the parameters
+ * untouched). */
+gat_status gat_dist_trainer_evaluate(gat_context *ctx, gat_dist_trainer *trainer,
+                                     const int64_t *labels, const int64_t *index, int64_t count,
+                                     gat_metrics *metrics);
+/* Collective: gat_trainer_fit over the ranks, the same epochs, early stop
+ * and kept parameters; on_epoch is called on every rank. */
+gat_status gat_dist_trainer_fit(gat_context *ctx, gat_dist_trainer *trainer,
+                                const int64_t *labels, const int64_t *train_index,
+                                int64_t train_count, const int64_t *val_index, int64_t val_count,
+                                const gat_fit_options *options, gat_fit_result *result);
+/* Whether layer 0's input is held sparse (as gat_trainer_sparse_input). */
+bool gat_dist_trainer_sparse_input(const gat_dist_trainer *trainer);
 
 #ifdef __cplusplus
 }

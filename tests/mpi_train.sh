@@ -2,7 +2,10 @@
 # Distributed training (issue 17; docs/distributed.md, "Training"): one
 # training step's loss and gradients from `mpirun -np K` at K = 1..4 must
 # be bitwise those of one process (gat_trainer_step), for a dense and a
-# sparse (Cora-like) input, with and without dropout, two model shapes.
+# sparse (Cora-like) input, with and without dropout, two model shapes;
+# and `mpirun -np K gat-train` must save the single process's model byte
+# for byte, with its evaluation, early stop and test accuracy. Bad input
+# on one rank ends every rank with that rank's message and no model file.
 # Every mpirun is bounded in time (a hang fails).
 #
 #   bash tests/mpi_train.sh BUILD_DIR        (a build with -Dmpi=enabled)
@@ -40,8 +43,37 @@ with open('g.txt', 'w') as out:
         out.write('%d %d\n' % (v, v))
 npy('x.npy', n, 24, [r.uniform(-1, 1) for _ in range(n * 24)])
 npy('xs.npy', n, 300, [1.0 if r.random() < 0.015 else 0.0 for _ in range(n * 300)])
+# A data folder for gat-train: the sparse features, 5 classes, splits.
+import os
+os.makedirs('d', exist_ok=True)
+def npy_i64(path, values):
+    head = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % len(values)
+    head += ' ' * (63 - (10 + len(head)) % 64) + '\n'
+    with open(path, 'wb') as f:
+        f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(head)) + head.encode())
+        f.write(struct.pack('<%dq' % len(values), *values))
+os.link('xs.npy', 'd/features.npy')
+os.link('g.txt', 'd/edges.txt')
+xs = struct.unpack('<%df' % (n * 300), open('xs.npy', 'rb').read()[128:])
+def label(i): # learnable: the group of the row's first non-zero column
+    for c in range(300):
+        if xs[i * 300 + c] != 0.0:
+            return c // 60
+    return i % 5
+npy_i64('d/labels.npy', [label(i) for i in range(n)])
+npy_i64('d/train.npy', list(range(0, n, 20)))
+npy_i64('d/val.npy', list(range(5, n, 12)))
+npy_i64('d/test.npy', list(range(7, n, 6)))
+x = list(struct.unpack('<%df' % (n * 300), open('xs.npy', 'rb').read()[128:]))
+x[2500 * 300 + 3] = float('nan')
+os.makedirs('bad', exist_ok=True)
+npy('bad/features.npy', n, 300, x)
+for f in ('edges.txt', 'labels.npy', 'train.npy', 'val.npy', 'test.npy'):
+    os.link('d/' + f, 'bad/' + f)
 PY
 "$tools/gat-convert" --quiet --nodes 2900 g.txt g.gcsr
+cp g.gcsr d/edges.gcsr
+cp g.gcsr bad/edges.gcsr
 "$tools/gat-init" --in-features 24 --layers 8x8,1x7:mean m1.safetensors >/dev/null
 "$tools/gat-init" --in-features 24 --layers 3x5,2x6:mean --no-self-loops --seed 3 \
     m2.safetensors >/dev/null
@@ -61,4 +93,43 @@ same x.npy m1.safetensors 0.6
 same x.npy m2.safetensors 0.6
 same xs.npy m3.safetensors 0
 same xs.npy m3.safetensors 0.6
+
+# Whole training runs: the saved model and the printed metrics.
+train=(--data d --preset cora --seed 1 --lr 0.05 --epochs 100 --patience 10 --threads 1
+       --progress none)
+"$tools/gat-train" "${train[@]}" --save want.safetensors >want.txt 2>/dev/null
+# It learns, and keeps an epoch before the last (the early-stopping rule's
+# copy restored; Cora's full run stops early the same at 1-4 ranks, by hand).
+grep -q "after 100 epochs.*kept epoch [1-9][0-9]:.*val acc 0.[5-9]" want.txt ||
+    fail "the fixture should learn and keep an earlier epoch: $(head -1 want.txt)"
+for k in 1 2 3 4; do
+    rm -f got.safetensors
+    mpi "$k" "$tools/gat-train" "${train[@]}" --save got.safetensors >got.txt 2>err.txt ||
+        fail "$k ranks gat-train: $(cat err.txt)"
+    cmp -s want.safetensors got.safetensors || fail "$k ranks gat-train: the models differ"
+    # The metrics lines (not the timings) are the single process's.
+    diff <(sed 's/ in [0-9.]* s ([0-9.]* ms\/epoch)//; /^saved/d' want.txt) \
+         <(sed 's/ in [0-9.]* s ([0-9.]* ms\/epoch)//; /^saved/d' got.txt) >/dev/null ||
+        fail "$k ranks gat-train: the printed metrics differ"
+    checks=$((checks + 1))
+done
+
+# A NaN in the features of rank 3's rows (row 2500 of 3000): every rank
+# ends, rank 0 prints rank 3's message, no model is written.
+rm -f got.safetensors
+if mpi 4 "$tools/gat-train" --data bad --preset cora --seed 1 --epochs 5 --threads 1 \
+        --progress none --save got.safetensors >/dev/null 2>err.txt; then
+    fail "a NaN in one rank's features: the run succeeded"
+fi
+grep -q "rank 3 of 4: .*features.npy.*row 2500" err.txt ||
+    fail "a NaN in one rank's features: unexpected message: $(cat err.txt)"
+[ ! -e got.safetensors ] || fail "a NaN in one rank's features: a model was written"
+checks=$((checks + 1))
+# Layers the distributed trainer does not run are refused with the reason.
+if mpi 2 "$tools/gat-train" --data d --layer-type gatv2 --epochs 1 --progress none \
+        >/dev/null 2>err.txt; then
+    fail "gatv2 under mpirun: the run succeeded"
+fi
+grep -q "plain GAT layers only" err.txt || fail "gatv2 under mpirun: $(cat err.txt)"
+checks=$((checks + 1))
 echo "mpi_train: $checks checks passed"

@@ -31,6 +31,9 @@ static void usage(FILE *out)
             "                        (float32 or float64 [N, F]), DIR/labels.npy (int32 or\n"
             "                        int64 [N], classes 0..K-1), DIR/train.npy, DIR/val.npy,\n"
             "                        DIR/test.npy (node ids, int32 or int64)\n"
+            "  --graph FILE          the graph as a .gcsr (gat-convert --nodes N DIR/edges.txt\n"
+            "                        FILE) instead of DIR/edges.txt; under mpirun the\n"
+            "                        default is DIR/edges.gcsr\n"
             "  --normalize           divide each feature row by its sum (all-zero rows stay)\n"
             "  --no-normalize        use the features as they are\n"
             "Hyperparameters (defaults: the paper's Cora settings; --preset picks the\n"
@@ -97,13 +100,17 @@ static void usage(FILE *out)
             "both matched or beat their best so far (the GAT reference code's rule). The\n"
             "last line of stdout is the test accuracy of that model, e.g.\n"
             "'test accuracy: 0.8310'. Errors end with one line on stderr, exit 1; usage\n"
-            "errors exit 2.\n");
+            "errors exit 2.\n"
+            "\n"
+            "Under mpirun (-np K) every rank reads only its rows of the .gcsr graph and of\n"
+            "DIR/features.npy and trains them; the model, losses and test accuracy are\n"
+            "bitwise those of one process (plain GAT layers; docs/distributed.md).\n");
 }
 
 typedef enum progress_mode { PROGRESS_AUTO, PROGRESS_LINES, PROGRESS_BAR, PROGRESS_NONE } progress_mode;
 
 typedef struct train_options {
-    const char *data, *save;
+    const char *data, *save, *graph;
     int64_t heads, hidden, out_heads, patience, epochs;
     gat_layer_type layer_type;
     bool share_weights, residual;
@@ -173,9 +180,10 @@ static train_options parse_options(int argc, char **argv)
     enum { O_DATA = 256, O_PRESET, O_HEADS, O_HIDDEN, O_OUT_HEADS, O_LR, O_WD, O_DROPOUT,
            O_ATT_DROPOUT, O_PROJ_DROPOUT, O_PATIENCE, O_EPOCHS, O_NORMALIZE, O_NO_NORMALIZE,
            O_SEED, O_THREADS, O_INPUT, O_SAVE, O_PROGRESS, O_HELP, O_VERSION, O_LAYER_TYPE,
-           O_SHARE_WEIGHTS, O_RESIDUAL, O_EDGE_ATTR, O_FILL_VALUE };
+           O_SHARE_WEIGHTS, O_RESIDUAL, O_EDGE_ATTR, O_FILL_VALUE, O_GRAPH };
     static const struct option options[] = {
         {"data", required_argument, NULL, O_DATA},
+        {"graph", required_argument, NULL, O_GRAPH},
         {"preset", required_argument, NULL, O_PRESET},
         {"heads", required_argument, NULL, O_HEADS},
         {"hidden", required_argument, NULL, O_HIDDEN},
@@ -207,6 +215,7 @@ static train_options parse_options(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case O_DATA: o.data = optarg; break;
+        case O_GRAPH: o.graph = optarg; break;
         case O_PRESET: preset = optarg; break;
         case O_HEADS:
             o.heads = cli_parse_int(program, "--heads", optarg, 1, 4096), set[SET_HEADS] = true;
@@ -366,6 +375,210 @@ static bool on_epoch(const gat_epoch_report *r, void *user)
     return true;
 }
 
+/* The labels' classes (ids in [0, K), K >= 2), and the splits' ids in [0, n). */
+static int64_t check_labels(const train_options *o, const gat_array *labels,
+                            const gat_array *train, const gat_array *val, const gat_array *test,
+                            int64_t n)
+{
+    if (labels->shape[0] != n)
+        cli_fail(program, "%s/labels.npy has %lld entries but features.npy has %lld rows", o->data,
+                 (long long)labels->shape[0], (long long)n);
+    int64_t classes = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t y = ((const int64_t *)labels->data)[i];
+        if (y < 0 || y > 1 << 20)
+            cli_fail(program, "%s/labels.npy: entry %lld is %lld, not a class id", o->data,
+                     (long long)i, (long long)y);
+        if (y + 1 > classes)
+            classes = y + 1;
+    }
+    if (classes < 2)
+        cli_fail(program, "%s/labels.npy: needs at least 2 classes", o->data);
+    check_split(o->data, "train.npy", train, n);
+    check_split(o->data, "val.npy", val, n);
+    check_split(o->data, "test.npy", test, n);
+    return classes;
+}
+
+/* The two-layer model of the options, initialised from the seed. */
+static gat_model *make_model(gat_context *ctx, const train_options *o, int64_t f,
+                             int64_t classes, int64_t edge_dim)
+{
+    gat_layer_config layers[2];
+    gat_layer_config_init(&layers[0], f, o->heads, o->hidden);
+    gat_layer_config_init(&layers[1], o->heads * o->hidden, o->out_heads, classes);
+    layers[1].concat = false;
+    for (int l = 0; l < 2; l++) {
+        layers[l].type = o->layer_type;
+        layers[l].share_weights = o->share_weights;
+        layers[l].residual = o->residual;
+        if (edge_dim > 0) {
+            layers[l].edge_dim = edge_dim;
+            layers[l].fill_value = o->fill_value;
+            layers[l].fill_constant = o->fill_constant;
+        }
+    }
+    gat_model *model = NULL;
+    cli_check(program, ctx, gat_model_create(ctx, &model, 2, layers, GAT_ACT_ELU));
+    cli_check(program, ctx, gat_model_init_glorot(ctx, model, o->seed));
+    /* Saved with the model, so gat-infer normalises its input as well. */
+    if (o->normalize)
+        cli_check(program, ctx,
+                  gat_model_set_preprocessing(ctx, model, GAT_PREPROCESS_NORMALIZE_ROWS));
+    return model;
+}
+
+static gat_trainer_options trainer_options(const train_options *o)
+{
+    gat_trainer_options t;
+    gat_trainer_options_init(&t);
+    t.learning_rate = o->lr;
+    t.weight_decay = o->weight_decay;
+    t.dropout = o->dropout;
+    t.attention_dropout = o->attention_dropout;
+    t.projected_dropout = o->projected_dropout;
+    t.seed = o->seed;
+    t.input_format = o->input;
+    return t;
+}
+
+static gat_fit_options fit_options(const train_options *o, progress *prog)
+{
+    gat_fit_options f;
+    gat_fit_options_init(&f);
+    f.max_epochs = o->epochs;
+    f.patience = o->patience;
+    f.on_epoch = on_epoch;
+    f.user = prog;
+    return f;
+}
+
+static void end_progress(const train_options *o, const progress *prog)
+{
+    if (o->progress == PROGRESS_BAR) {
+        if (prog->last.epoch > 0)
+            draw_bar(&prog->last, o->epochs);
+        fputc('\n', stderr);
+    }
+}
+
+static void print_result(const train_options *o, const gat_fit_result *result,
+                         double fit_seconds, const gat_metrics *test)
+{
+    printf("%s after %lld epochs in %.3f s (%.2f ms/epoch); kept epoch %lld: val loss %.4f, "
+           "val acc %.4f; test loss %.4f\n",
+           result->stopped_early ? "stopped early" : "stopped", (long long)result->epochs,
+           fit_seconds, result->epochs > 0 ? 1e3 * fit_seconds / (double)result->epochs : 0.0,
+           (long long)result->best_epoch, result->best_val.loss, result->best_val.accuracy,
+           test->loss);
+    if (o->save != NULL)
+        printf("saved the model to %s\n", o->save);
+    printf("test accuracy: %.4f\n", test->accuracy);
+}
+
+/* Under mpirun (gat_dist_launched): every rank reads the labels and
+ * splits, and only its rows of the .gcsr graph and the features; the
+ * ranks train together (gat_dist_trainer_fit) and rank 0 prints and saves.
+ * The other ranks are silent: checks of the shared files fail alike on
+ * every rank, and the library's errors are agreed (gat_dist_agree). */
+static int run_distributed(gat_context *ctx, train_options *o, double t_start)
+{
+    if (!gat_have_mpi())
+        cli_fail(program, "started by an MPI launcher, but this libgat was built without MPI "
+                          "(meson setup -Dmpi=enabled)");
+    int rank = 0, ranks = 1;
+    cli_check(program, ctx, gat_dist_init(ctx, &rank, &ranks));
+    if (rank != 0) {
+        o->progress = PROGRESS_NONE;
+        if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
+            return 1;
+    }
+    if (o->layer_type != GAT_LAYER_GAT || o->residual || o->edge_attr != NULL)
+        cli_usage_error(program, "a distributed run trains plain GAT layers only (no "
+                                 "--layer-type gatv2, --residual or --edge-attr; "
+                                 "docs/distributed.md)");
+    char graph_path[4096], features_path[4096];
+    if (snprintf(graph_path, sizeof graph_path, "%s/edges.gcsr", o->data) >=
+            (int)sizeof graph_path ||
+        snprintf(features_path, sizeof features_path, "%s/features.npy", o->data) >=
+            (int)sizeof features_path)
+        cli_fail(program, "%s: path too long", o->data);
+    if (o->graph != NULL)
+        snprintf(graph_path, sizeof graph_path, "%s", o->graph);
+    /* Rank 0 checks the output before any work, as one process does. */
+    gat_output *save = NULL;
+    gat_status status = GAT_OK;
+    if (o->save != NULL && rank == 0) {
+        const char *inputs[2] = {graph_path, features_path};
+        status = gat_output_open(ctx, &save, o->save, inputs, 2);
+    }
+    cli_check(program, ctx, gat_dist_agree(ctx, status));
+    gat_array *labels = read_array(ctx, o->data, "labels.npy", GAT_INT64);
+    gat_array *train = read_array(ctx, o->data, "train.npy", GAT_INT64);
+    gat_array *val = read_array(ctx, o->data, "val.npy", GAT_INT64);
+    gat_array *test = read_array(ctx, o->data, "test.npy", GAT_INT64);
+    gat_array *probe = NULL; /* the features' shape: no rank reads them whole */
+    int64_t n = 0;
+    cli_check(program, ctx, gat_npy_read_rows(ctx, features_path, 0, 0, &probe, &n));
+    const int64_t f = probe->shape[1];
+    gat_array_destroy(&probe);
+    const int64_t classes = check_labels(o, labels, train, val, test, n);
+    gat_model *model = make_model(ctx, o, f, classes, 0);
+    const gat_trainer_options topts = trainer_options(o);
+    gat_dist_train_options dopts;
+    gat_dist_train_options_init(&dopts);
+    dopts.graph = graph_path;
+    dopts.features = features_path;
+    gat_dist_trainer *trainer = NULL;
+    status = gat_dist_trainer_create(ctx, &trainer, model, &dopts, &topts);
+    gat_fit_result result;
+    gat_metrics test_metrics;
+    double fit_seconds = 0.0;
+    progress prog = {.mode = o->progress, .max_epochs = o->epochs};
+    if (status == GAT_OK) {
+        fprintf(stderr,
+                "%s: %d rank(s) x %d thread(s); %lld nodes, %lld features (%s input), %lld "
+                "classes; %lld/%lld/%lld train/val/test; GAT: %lld -> %lldx%lld (ELU) -> "
+                "%lldx%lld; lr %g, weight decay %g, dropout input/attention/projected "
+                "%g/%g/%g, patience %lld; loaded in %.1f ms\n",
+                program, ranks, gat_context_threads(ctx), (long long)n, (long long)f,
+                gat_dist_trainer_sparse_input(trainer) ? "sparse" : "dense", (long long)classes,
+                (long long)train->shape[0], (long long)val->shape[0], (long long)test->shape[0],
+                (long long)f, (long long)o->heads, (long long)o->hidden, (long long)o->out_heads,
+                (long long)classes, o->lr, o->weight_decay, o->dropout, o->attention_dropout,
+                o->projected_dropout, (long long)o->patience, 1e3 * (cli_now() - t_start));
+        const gat_fit_options fopts = fit_options(o, &prog);
+        const double t_fit = cli_now();
+        status = gat_dist_trainer_fit(ctx, trainer, labels->data, train->data, train->shape[0],
+                                      val->data, val->shape[0], &fopts, &result);
+        fit_seconds = cli_now() - t_fit;
+        end_progress(o, &prog);
+    }
+    if (status == GAT_OK)
+        status = gat_dist_trainer_evaluate(ctx, trainer, labels->data, test->data,
+                                           test->shape[0], &test_metrics);
+    if (status == GAT_OK && o->save != NULL) { /* rank 0's, agreed */
+        gat_status saved = GAT_OK;
+        if (save != NULL && (saved = gat_model_save_to(ctx, model, save)) == GAT_OK)
+            saved = gat_output_commit(ctx, &save, 1);
+        status = gat_dist_agree(ctx, saved);
+    }
+    if (status == GAT_OK)
+        print_result(o, &result, fit_seconds, &test_metrics);
+    else
+        fprintf(stderr, "%s: %s\n", program, gat_context_message(ctx));
+    gat_output_discard(&save);
+    gat_dist_trainer_destroy(&trainer);
+    gat_model_destroy(&model);
+    gat_array_destroy(&labels);
+    gat_array_destroy(&train);
+    gat_array_destroy(&val);
+    gat_array_destroy(&test);
+    gat_context_destroy(&ctx);
+    gat_dist_finalize();
+    return status == GAT_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     train_options o = parse_options(argc, argv);
@@ -374,6 +587,8 @@ int main(int argc, char **argv)
     copts.num_threads = o.threads;
     gat_context *ctx = cli_context_create(program, &copts);
     const double t_start = cli_now();
+    if (gat_dist_launched())
+        return run_distributed(ctx, &o, t_start);
     /* A bad --save path fails now, not after the whole run. */
     gat_output *save = NULL;
     if (o.save != NULL) {
@@ -394,30 +609,17 @@ int main(int argc, char **argv)
     gat_array *train = read_array(ctx, o.data, "train.npy", GAT_INT64);
     gat_array *val = read_array(ctx, o.data, "val.npy", GAT_INT64);
     gat_array *test = read_array(ctx, o.data, "test.npy", GAT_INT64);
-    if (labels->shape[0] != n)
-        cli_fail(program, "%s/labels.npy has %lld entries but features.npy has %lld rows", o.data,
-                 (long long)labels->shape[0], (long long)n);
-    int64_t classes = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t y = ((const int64_t *)labels->data)[i];
-        if (y < 0 || y > 1 << 20)
-            cli_fail(program, "%s/labels.npy: entry %lld is %lld, not a class id", o.data,
-                     (long long)i, (long long)y);
-        if (y + 1 > classes)
-            classes = y + 1;
-    }
-    if (classes < 2)
-        cli_fail(program, "%s/labels.npy: needs at least 2 classes", o.data);
-    check_split(o.data, "train.npy", train, n);
-    check_split(o.data, "val.npy", val, n);
-    check_split(o.data, "test.npy", test, n);
+    const int64_t classes = check_labels(&o, labels, train, val, test, n);
     char edges_path[4096];
     if (snprintf(edges_path, sizeof edges_path, "%s/edges.txt", o.data) >= (int)sizeof edges_path)
         cli_fail(program, "%s: path too long", o.data);
     gat_graph *g = NULL;
     char features_path[4096];
     snprintf(features_path, sizeof features_path, "%s/features.npy", o.data);
-    cli_check_graph(program, ctx, gat_graph_read_edgelist(ctx, &g, edges_path, n), features_path);
+    cli_check_graph(program, ctx,
+                    o.graph != NULL ? gat_graph_read(ctx, &g, o.graph, n)
+                                    : gat_graph_read_edgelist(ctx, &g, edges_path, n),
+                    features_path);
     if (o.normalize)
         cli_check(program, ctx, gat_features_normalize_rows(ctx, x->data, n, f));
 
@@ -430,37 +632,8 @@ int main(int argc, char **argv)
                      (long long)edge_attr->shape[0], edges_path,
                      (long long)gat_graph_num_edges(g));
     }
-    gat_layer_config layers[2];
-    gat_layer_config_init(&layers[0], f, o.heads, o.hidden);
-    gat_layer_config_init(&layers[1], o.heads * o.hidden, o.out_heads, classes);
-    layers[1].concat = false;
-    for (int l = 0; l < 2; l++) {
-        layers[l].type = o.layer_type;
-        layers[l].share_weights = o.share_weights;
-        layers[l].residual = o.residual;
-        if (edge_attr != NULL) {
-            layers[l].edge_dim = edge_attr->shape[1];
-            layers[l].fill_value = o.fill_value;
-            layers[l].fill_constant = o.fill_constant;
-        }
-    }
-    gat_model *model = NULL;
-    cli_check(program, ctx, gat_model_create(ctx, &model, 2, layers, GAT_ACT_ELU));
-    cli_check(program, ctx, gat_model_init_glorot(ctx, model, o.seed));
-    /* Saved with the model, so gat-infer normalises its input as well. */
-    if (o.normalize)
-        cli_check(program, ctx,
-                  gat_model_set_preprocessing(ctx, model, GAT_PREPROCESS_NORMALIZE_ROWS));
-
-    gat_trainer_options topts;
-    gat_trainer_options_init(&topts);
-    topts.learning_rate = o.lr;
-    topts.weight_decay = o.weight_decay;
-    topts.dropout = o.dropout;
-    topts.attention_dropout = o.attention_dropout;
-    topts.projected_dropout = o.projected_dropout;
-    topts.seed = o.seed;
-    topts.input_format = o.input;
+    gat_model *model = make_model(ctx, &o, f, classes, edge_attr != NULL ? edge_attr->shape[1] : 0);
+    const gat_trainer_options topts = trainer_options(&o);
     gat_trainer *trainer = NULL;
     gat_inputs model_inputs;
     gat_inputs_init(&model_inputs, x->data, n, f);
@@ -489,22 +662,13 @@ int main(int argc, char **argv)
             1e3 * (cli_now() - t_start));
 
     progress prog = {.mode = o.progress, .max_epochs = o.epochs};
-    gat_fit_options fopts;
-    gat_fit_options_init(&fopts);
-    fopts.max_epochs = o.epochs;
-    fopts.patience = o.patience;
-    fopts.on_epoch = on_epoch;
-    fopts.user = &prog;
+    const gat_fit_options fopts = fit_options(&o, &prog);
     gat_fit_result result;
     const double t_fit = cli_now();
     gat_status status = gat_trainer_fit(ctx, trainer, labels->data, train->data, train->shape[0],
                                         val->data, val->shape[0], &fopts, &result);
     const double fit_seconds = cli_now() - t_fit;
-    if (o.progress == PROGRESS_BAR) {
-        if (prog.last.epoch > 0)
-            draw_bar(&prog.last, o.epochs);
-        fputc('\n', stderr);
-    }
+    end_progress(&o, &prog);
     cli_check(program, ctx, status);
 
     gat_metrics test_metrics;
@@ -514,15 +678,7 @@ int main(int argc, char **argv)
         cli_check(program, ctx, gat_model_save_to(ctx, model, save));
         cli_commit_outputs(program, ctx, &save, 1);
     }
-    printf("%s after %lld epochs in %.3f s (%.2f ms/epoch); kept epoch %lld: val loss %.4f, "
-           "val acc %.4f; test loss %.4f\n",
-           result.stopped_early ? "stopped early" : "stopped", (long long)result.epochs,
-           fit_seconds, result.epochs > 0 ? 1e3 * fit_seconds / (double)result.epochs : 0.0,
-           (long long)result.best_epoch, result.best_val.loss, result.best_val.accuracy,
-           test_metrics.loss);
-    if (o.save != NULL)
-        printf("saved the model to %s\n", o.save);
-    printf("test accuracy: %.4f\n", test_metrics.accuracy);
+    print_result(&o, &result, fit_seconds, &test_metrics);
 
     gat_trainer_destroy(&trainer);
     gat_model_destroy(&model);

@@ -200,4 +200,44 @@ gat_status gat_dist_trainer_gradients(gat_dist_trainer *trainer, int layer,
     return GAT_ERR_UNSUPPORTED;
 }
 
+gat_status gat_dist_trainer_update(gat_context *ctx, gat_dist_trainer *trainer)
+{
+    (void)trainer;
+    return no_mpi(ctx, "gat_dist_trainer_update");
+}
+
+gat_status gat_dist_trainer_evaluate(gat_context *ctx, gat_dist_trainer *trainer,
+                                     const int64_t *labels, const int64_t *index, int64_t count,
+                                     gat_metrics *metrics)
+{
+    (void)trainer;
+    (void)labels;
+    (void)index;
+    (void)count;
+    (void)metrics;
+    return no_mpi(ctx, "gat_dist_trainer_evaluate");
+}
+
+gat_status gat_dist_trainer_fit(gat_context *ctx, gat_dist_trainer *trainer,
+                                const int64_t *labels, const int64_t *train_index,
+                                int64_t train_count, const int64_t *val_index, int64_t val_count,
+                                const gat_fit_options *options, gat_fit_result *result)
+{
+    (void)trainer;
+    (void)labels;
+    (void)train_index;
+    (void)train_count;
+    (void)val_index;
+    (void)val_count;
+    (void)options;
+    (void)result;
+    return no_mpi(ctx, "gat_dist_trainer_fit");
+}
+
+bool gat_dist_trainer_sparse_input(const gat_dist_trainer *trainer)
+{
+    (void)trainer;
+    return false;
+}
+
 #endif

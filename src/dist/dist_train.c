@@ -70,6 +70,7 @@ struct gat_dist_trainer {
     gat_allocator allocator;
     MPI_Comm comm;
     int rank, ranks;
+    bool failed; /* an agreed failure in the current call (see agree) */
     gat_model *model;
     gat_trainer_options options;
     int64_t num_nodes, in_features, steps;
@@ -89,8 +90,9 @@ struct gat_dist_trainer {
     float *logits, *d_logits, *d_hidden[2], *dyc, *dot, *d_score_dst, *partials, *compact;
     float *scratch_grads;
     uint8_t *active, *mark;     /* [n] each */
-    int64_t compact_floats;
-    float *grads;               /* every layer's gradients */
+    gat__param *params;         /* as the trainer's: values, grads, Adam's moments, best */
+    int num_params;
+    float *slab;
 };
 
 #define ALLOC(ptr, count, what)                                                              \
@@ -103,6 +105,18 @@ struct gat_dist_trainer {
 static gat_status mpi_check(gat_context *ctx, int code, const char *call)
 {
     return code == MPI_SUCCESS ? GAT_OK : gat__dist_mpi_fail(ctx, code, call);
+}
+
+/* gat__dist_agree at a point every rank reaches, once: after an agreed
+ * failure (*failed) every rank skips the later points alike, and the
+ * message keeps the failing rank's name. */
+static gat_status agree(gat_context *ctx, MPI_Comm comm, gat_status status, bool *failed)
+{
+    if (*failed)
+        return status;
+    status = gat__dist_agree(ctx, comm, status);
+    *failed = status != GAT_OK;
+    return status;
 }
 
 static gat_status int_count(gat_context *ctx, int64_t count, int *out)
@@ -563,6 +577,8 @@ static gat_status exchange_rows(gat_context *ctx, gat_dist_trainer *t, const lis
                                 &c[2 * p + q])) == GAT_OK)
             status = int_count(ctx, recv->start[q] * unit, &c[3 * p + q]);
     }
+    /* Every rank reaches the collective, or none. */
+    status = agree(ctx, t->comm, status, &t->failed);
     if (status == GAT_OK) {
         for (int64_t k = 0; k < ns; k++) {
             float *o = sb + k * unit;
@@ -636,14 +652,12 @@ static gat_status forward(gat_context *ctx, gat_dist_trainer *t, bool training)
             }
             status = gat__project_train_forward(ctx, layer, &t->owned, in, n, t->compact,
                                                 st->projected, st->score_src, st->score_dst);
-            if (status != GAT_OK)
-                break;
         }
         const gat__dropout drop_proj = shifted(
             drop_at(t, l, GAT__DROP_PROJECTED, training ? o->projected_dropout : 0.0),
             row_delta * hc);
         float *features = st->projected;
-        st->used_proj_dropped = gat__dropout_active(&drop_proj);
+        st->used_proj_dropped = status == GAT_OK && gat__dropout_active(&drop_proj);
         if (st->used_proj_dropped) {
             gat__dropout_projected_rows(ctx, &drop_proj, &t->owned, st->projected,
                                         st->proj_dropped, st->proj_keep, n, c->heads,
@@ -655,7 +669,6 @@ static gat_status forward(gat_context *ctx, gat_dist_trainer *t, bool training)
         const int64_t widths[2] = {hc, c->heads};
         status = exchange_rows(ctx, t, &pol->halo_send, &pol->halo_recv, arrays, widths, 2,
                                false);
-        status = gat__dist_agree(ctx, t->comm, status);
         if (status != GAT_OK)
             break;
         const gat__dropout drop_att =
@@ -1208,7 +1221,8 @@ void gat_dist_trainer_destroy(gat_dist_trainer **trainer)
     GAT_FREE(a, t->scratch_grads);
     GAT_FREE(a, t->active);
     GAT_FREE(a, t->mark);
-    GAT_FREE(a, t->grads);
+    GAT_FREE(a, t->params);
+    GAT_FREE(a, t->slab);
     gat_allocator allocator = t->allocator;
     gat__free_raw(&allocator, t);
     *trainer = NULL;
@@ -1258,7 +1272,7 @@ static gat_status allocate(gat_context *ctx, gat_dist_trainer *t)
     const gat_trainer_options *o = &t->options;
     const int64_t n = t->n;
     gat_status status = GAT_OK;
-    int64_t max_hc = 0, max_heads = 0, max_hidden = 0, max_partials = 0, grads = 0;
+    int64_t max_hc = 0, max_heads = 0, max_hidden = 0, max_partials = 0;
     int64_t compact = 0;
     for (int l = 0; l < m->num_layers; l++) {
         const gat_layer_config *c = &m->layers[l].config;
@@ -1277,7 +1291,6 @@ static gat_status allocate(gat_context *ctx, gat_dist_trainer *t)
         max_heads = c->heads > max_heads ? c->heads : max_heads;
         const int64_t att = gat__attention_backward_scratch(c, n);
         max_partials = att > max_partials ? att : max_partials;
-        grads += hc * c->in_features + 2 * hc + width;
         const int64_t need = t->rows * (2 * c->in_features + hc + 2 * c->heads);
         compact = need > compact ? need : compact;
     }
@@ -1295,19 +1308,17 @@ static gat_status allocate(gat_context *ctx, gat_dist_trainer *t)
     ALLOC(t->scratch_grads, 2 * max_hc + max_hidden + last + 1, "gradient scratch");
     for (int b = 0; b < 2 && b + 1 < m->num_layers; b++)
         ALLOC(t->d_hidden[b], n * max_hidden, "hidden-feature gradient");
-    ALLOC(t->grads, grads, "gradients");
+    if (status == GAT_OK)
+        status = gat__params_create(ctx, t->model, &t->params, &t->num_params, &t->slab);
     if (status != GAT_OK)
         return status;
-    float *at = t->grads;
-    for (int l = 0; l < m->num_layers; l++) {
-        const gat_layer_config *c = &m->layers[l].config;
-        const int64_t hc = c->heads * c->channels;
+    /* Each layer's gradients in its parameters' (the bias's in scratch
+     * when the layer has none). */
+    for (int l = 0, k = 0; l < m->num_layers; l++) {
         float **g = t->extra[l].grad;
-        g[0] = at;
-        g[1] = g[0] + hc * c->in_features;
-        g[2] = g[1] + hc;
-        g[3] = g[2] + hc;
-        at = g[3] + gat__layer_out_width(c);
+        for (int q = 0; q < 3; q++)
+            g[q] = t->params[k++].grad;
+        g[3] = m->layers[l].bias != NULL ? t->params[k++].grad : t->scratch_grads;
     }
     return GAT_OK;
 }
@@ -1343,6 +1354,7 @@ gat_status gat_dist_trainer_create(gat_context *ctx, gat_dist_trainer **trainer,
                          "gat_dist_trainer_create: trainer, model, graph and features are "
                          "required");
     *trainer = NULL;
+    bool failed = false;
     gat_trainer_options defaults;
     gat_trainer_options_init(&defaults);
     gat_status status = check_model(ctx, model, train_options ? train_options : &defaults);
@@ -1375,15 +1387,15 @@ gat_status gat_dist_trainer_create(gat_context *ctx, gat_dist_trainer **trainer,
     int32_t *col = NULL;
     if (status == GAT_OK)
         status = read_graph(ctx, t, options->graph, &row_ptr, &col);
-    status = gat__dist_agree(ctx, MPI_COMM_WORLD, status);
+    status = agree(ctx, MPI_COMM_WORLD, status, &failed);
     if (status == GAT_OK)
         status = build_local(ctx, t, row_ptr, col);
     gat__free_raw(&ctx->allocator, row_ptr);
     gat__free_raw(&ctx->allocator, col);
-    status = gat__dist_agree(ctx, MPI_COMM_WORLD, status);
+    status = agree(ctx, MPI_COMM_WORLD, status, &failed);
     if (status == GAT_OK)
         status = read_features(ctx, t, options);
-    status = gat__dist_agree(ctx, MPI_COMM_WORLD, status);
+    status = agree(ctx, MPI_COMM_WORLD, status, &failed);
     if (status == GAT_OK) {
         /* The input's format as one process decides it, over all of x. */
         int64_t nnz = gat__count_nonzero(ctx, t->x + t->origin * t->in_features, t->rows,
@@ -1406,13 +1418,31 @@ gat_status gat_dist_trainer_create(gat_context *ctx, gat_dist_trainer **trainer,
         status = make_row_lists(ctx, t);
     if (status == GAT_OK)
         status = allocate(ctx, t);
-    status = gat__dist_agree(ctx, MPI_COMM_WORLD, status);
+    status = agree(ctx, MPI_COMM_WORLD, status, &failed);
     if (status != GAT_OK) {
         gat_dist_trainer_destroy(&t);
         return status;
     }
     *trainer = t;
     return GAT_OK;
+}
+
+/* A call's targets checked, the forward (training: with dropout, the
+ * state kept), the loss (training: and d_logits); every rank alike. */
+static gat_status forward_loss(gat_context *ctx, gat_dist_trainer *t, bool training,
+                               const int64_t *labels, const int64_t *index, int64_t count,
+                               gat_metrics *metrics)
+{
+    t->failed = false;
+    gat_status status = gat__check_targets(ctx, labels, index, count, t->num_nodes,
+                                           gat_model_out_features(t->model));
+    status = agree(ctx, t->comm, status, &t->failed);
+    if (status == GAT_OK)
+        status = forward(ctx, t, training);
+    status = agree(ctx, t->comm, status, &t->failed);
+    if (status == GAT_OK)
+        status = loss(ctx, t, labels, index, count, metrics, training ? t->d_logits : NULL);
+    return status;
 }
 
 gat_status gat_dist_trainer_gradients_step(gat_context *ctx, gat_dist_trainer *t,
@@ -1425,22 +1455,15 @@ gat_status gat_dist_trainer_gradients_step(gat_context *ctx, gat_dist_trainer *t
     if (t == NULL || train == NULL)
         return gat__fail(ctx, GAT_ERR_INVALID, "distributed step: trainer and metrics are "
                          "required");
-    gat_status status = gat__check_targets(ctx, labels, index, count, t->num_nodes,
-                                           gat_model_out_features(t->model));
-    status = gat__dist_agree(ctx, t->comm, status);
-    if (status == GAT_OK)
-        status = forward(ctx, t, true);
-    status = gat__dist_agree(ctx, t->comm, status);
-    if (status == GAT_OK)
-        status = loss(ctx, t, labels, index, count, train, t->d_logits);
+    gat_status status = forward_loss(ctx, t, true, labels, index, count, train);
     if (status == GAT_OK && !isfinite(train->loss))
         status = gat__fail(ctx, GAT_ERR_NONFINITE,
                            "trainer step %lld: the loss is not finite (%g); parameters unchanged",
                            (long long)t->steps + 1, train->loss);
-    status = gat__dist_agree(ctx, t->comm, status);
+    status = agree(ctx, t->comm, status, &t->failed);
     if (status == GAT_OK)
         status = backward(ctx, t, index, count);
-    return gat__dist_agree(ctx, t->comm, status);
+    return agree(ctx, t->comm, status, &t->failed);
 }
 
 gat_status gat_dist_trainer_gradients(gat_dist_trainer *t, int layer, gat_layer_params *g)
@@ -1455,5 +1478,76 @@ gat_status gat_dist_trainer_gradients(gat_dist_trainer *t, int layer, gat_layer_
     g->bias = t->model->layers[layer].bias != NULL ? p[3] : NULL;
     return GAT_OK;
 }
+
+gat_status gat_dist_trainer_update(gat_context *ctx, gat_dist_trainer *t)
+{
+    if (ctx == NULL)
+        return GAT_ERR_INVALID;
+    gat__clear_message(ctx);
+    if (t == NULL)
+        return gat__fail(ctx, GAT_ERR_INVALID, "distributed update: NULL trainer");
+    /* The same gradients on every rank: the same step everywhere. */
+    gat__optimizer_step(ctx, &t->options, t->steps + 1, &t->model->layers[0],
+                        t->sparse ? &t->sparse_x : NULL, t->params, t->num_params, 0);
+    t->steps++;
+    return GAT_OK;
+}
+
+gat_status gat_dist_trainer_evaluate(gat_context *ctx, gat_dist_trainer *t,
+                                     const int64_t *labels, const int64_t *index, int64_t count,
+                                     gat_metrics *metrics)
+{
+    if (ctx == NULL)
+        return GAT_ERR_INVALID;
+    gat__clear_message(ctx);
+    if (t == NULL || metrics == NULL)
+        return gat__fail(ctx, GAT_ERR_INVALID, "distributed evaluate: trainer and metrics are "
+                         "required");
+    return agree(ctx, t->comm, forward_loss(ctx, t, false, labels, index, count, metrics),
+                 &t->failed);
+}
+
+gat_status gat_dist_trainer_fit(gat_context *ctx, gat_dist_trainer *t, const int64_t *labels,
+                                const int64_t *train_index, int64_t train_count,
+                                const int64_t *val_index, int64_t val_count,
+                                const gat_fit_options *options, gat_fit_result *result)
+{
+    if (ctx == NULL)
+        return GAT_ERR_INVALID;
+    gat__clear_message(ctx);
+    if (t == NULL)
+        return gat__fail(ctx, GAT_ERR_INVALID, "fit: NULL trainer");
+    gat_fit_options defaults;
+    gat_status status = gat__fit_options(ctx, options, &defaults);
+    if (status != GAT_OK)
+        return status;
+    const gat_fit_options *o = options != NULL ? options : &defaults;
+    /* gat_trainer_fit's serial loop (its overlapped one has the same bits). */
+    gat_fit_result r = {0, 0, {INFINITY, 0.0}, false};
+    gat__fit_rule rule = {0.0, INFINITY, 0};
+    for (int64_t epoch = 1; epoch <= o->max_epochs; epoch++) {
+        const double t0 = MPI_Wtime();
+        gat_epoch_report report = {.epoch = epoch};
+        if ((status = gat_dist_trainer_gradients_step(ctx, t, labels, train_index, train_count,
+                                                      &report.train)) != GAT_OK ||
+            (status = gat_dist_trainer_update(ctx, t)) != GAT_OK ||
+            (status = gat_dist_trainer_evaluate(ctx, t, labels, val_index, val_count,
+                                                &report.val)) != GAT_OK)
+            break;
+        /* Every rank decides alike (the same metrics), so none waits alone. */
+        if (!gat__fit_end_of_epoch(t->params, t->num_params, o, &rule, &r, &report,
+                                   MPI_Wtime() - t0))
+            break;
+    }
+    if (r.best_epoch > 0) {
+        gat__params_restore(t->params, t->num_params);
+        t->sparse_x.weight_t_version = -1; /* the weights changed outside an update */
+    }
+    if (result != NULL)
+        *result = r;
+    return status;
+}
+
+bool gat_dist_trainer_sparse_input(const gat_dist_trainer *t) { return t != NULL && t->sparse; }
 
 #endif

@@ -743,6 +743,18 @@ gat_status gat__npy_read_rows(gat_context *ctx, const char *path, int64_t first,
     return npy_read(ctx, path, GAT_FLOAT32, first < 0 ? 0 : first, rows, out, total_rows);
 }
 
+gat_status gat_npy_read_rows(gat_context *ctx, const char *path, int64_t first, int64_t rows,
+                             gat_array **out, int64_t *total_rows)
+{
+    if (ctx == NULL)
+        return GAT_ERR_INVALID;
+    gat__clear_message(ctx);
+    if (path == NULL || out == NULL || first < 0 || rows < 0)
+        return gat__fail(ctx, GAT_ERR_INVALID, "gat_npy_read_rows: path and out are required, "
+                         "first and rows >= 0");
+    return gat__npy_read_rows(ctx, path, first, rows, out, total_rows);
+}
+
 void gat_array_destroy(gat_array **array)
 {
     if (array == NULL || *array == NULL)
