@@ -18,6 +18,7 @@
 #   scalar  gcc -Dnative=false -Dc_args=-DGAT_SIMD_SCALAR: the scalar back end
 #   mpi     gcc -Dmpi=enabled: the MPI back end; the suite, then
 #           tests/mpi_infer.sh (mpirun -np 1..5 gat-infer against one process)
+#           and tests/mpi_train.sh (gradients and gat-train at 1..4 ranks)
 #           and tools/check_install.sh on it (gat.pc brings the MPI library)
 #   clang   clang, -march=native
 #   asan    gcc, AddressSanitizer + UndefinedBehaviorSanitizer
@@ -152,6 +153,7 @@ mpi_build() {
     compile mpi "$build-mpi" gcc -Dmpi=enabled || return 0
     run_suite mpi "$build-mpi" gat-tests ''
     tool_step mpirun "mpirun -np 1..5 gat-infer" bash "$root/tests/mpi_infer.sh" "$build-mpi"
+    tool_step mpirun-train "mpirun -np 1..4 training" bash "$root/tests/mpi_train.sh" "$build-mpi"
     tool_step mpi-install "install the mpi build, link the examples" \
         bash "$root/tools/check_install.sh" "$build-mpi"
 }
