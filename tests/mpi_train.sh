@@ -43,6 +43,11 @@ with open('g.txt', 'w') as out:
         out.write('%d %d\n' % (v, v))
 npy('x.npy', n, 24, [r.uniform(-1, 1) for _ in range(n * 24)])
 npy('xs.npy', n, 300, [1.0 if r.random() < 0.015 else 0.0 for _ in range(n * 300)])
+# 600 nodes: three reduction blocks, so 4 and 5 ranks leave ranks empty.
+with open('s.txt', 'w') as out:
+    for k in range(3000):
+        out.write('%d %d\n' % (r.randrange(580), r.randrange(580)))
+npy('sx.npy', 600, 24, [r.uniform(-1, 1) for _ in range(600 * 24)])
 # A data folder for gat-train: the sparse features, 5 classes, splits.
 import os
 os.makedirs('d', exist_ok=True)
@@ -72,6 +77,7 @@ for f in ('edges.txt', 'labels.npy', 'train.npy', 'val.npy', 'test.npy'):
     os.link('d/' + f, 'bad/' + f)
 PY
 "$tools/gat-convert" --quiet --nodes 2900 g.txt g.gcsr
+"$tools/gat-convert" --quiet --nodes 580 s.txt s.gcsr
 cp g.gcsr d/edges.gcsr
 cp g.gcsr bad/edges.gcsr
 "$tools/gat-init" --in-features 24 --layers 8x8,1x7:mean m1.safetensors >/dev/null
@@ -93,6 +99,14 @@ same x.npy m1.safetensors 0.6
 same x.npy m2.safetensors 0.6
 same xs.npy m3.safetensors 0
 same xs.npy m3.safetensors 0.6
+# Ranks owning no rows (more ranks than blocks of 256 rows).
+"$check" s.gcsr sx.npy m1.safetensors want.bin 0.6 >/dev/null
+for k in 4 5; do
+    mpi "$k" "$check" s.gcsr sx.npy m1.safetensors got.bin 0.6 >/dev/null ||
+        fail "$k ranks on 600 nodes: the run failed"
+    cmp -s want.bin got.bin || fail "$k ranks on 600 nodes: gradients differ"
+    checks=$((checks + 1))
+done
 
 # Whole training runs: the saved model and the printed metrics.
 train=(--data d --preset cora --seed 1 --lr 0.05 --epochs 100 --patience 10 --threads 1
