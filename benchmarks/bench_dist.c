@@ -106,7 +106,8 @@ int bench_partitions(gat_context *ctx, const gat_model *model, const gat_graph *
 }
 
 int bench_distributed(gat_context *ctx, const gat_model *model, const char *graph_path,
-                      const char *features_path, int reps, int warmup)
+                      const char *features_path, const char *edge_attr_path, int reps,
+                      int warmup)
 {
     int rank = 0, ranks = 1;
     cli_check(program, ctx, gat_dist_init(ctx, &rank, &ranks));
@@ -114,6 +115,7 @@ int bench_distributed(gat_context *ctx, const gat_model *model, const char *grap
     gat_dist_infer_options_init(&options);
     options.graph = graph_path;
     options.features = features_path;
+    options.edge_attr = edge_attr_path;
     options.allow_nonfinite = true;
     gat_dist_report mine;
     double *seconds = calloc((size_t)reps, sizeof *seconds);

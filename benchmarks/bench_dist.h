@@ -14,10 +14,12 @@ int bench_partitions(gat_context *ctx, const gat_model *model, const gat_graph *
                      const int *parts, int count);
 
 /* Under mpirun: gat_dist_infer of `model` (every rank holds the same one)
- * over graph_path (.gcsr) and features_path, reps times after warmup, no
+ * over graph_path (.gcsr), features_path and edge_attr_path (NULL: none;
+ * required by a model with edge features), reps times after warmup, no
  * output written; rank 0 prints the median time and the per-rank report of
  * the last run. Returns the exit status (every rank the same). */
 int bench_distributed(gat_context *ctx, const gat_model *model, const char *graph_path,
-                      const char *features_path, int reps, int warmup);
+                      const char *features_path, const char *edge_attr_path, int reps,
+                      int warmup);
 
 #endif

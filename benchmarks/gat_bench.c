@@ -30,6 +30,7 @@ typedef struct bench_options {
     int64_t nodes, edges;
     uint64_t seed;
     const char *graph_path, *dataset_dir, *features_path, *json_path, *export_edges_path;
+    const char *edge_attr_path; /* under mpirun: --edge-attr */
     const char *weights_path; /* a model file instead of a generated model */
     bool shape_given;         /* --in, --heads, --channels, --concat/--mean or --layers */
     int64_t in_features, heads, channels;
@@ -108,7 +109,9 @@ static void usage(FILE *out)
             "                       dropout 0 and 0.6; JSON key train_step_ms_median\n"
             "  --help, --version\n"
             "Under mpirun (a build with -Dmpi=enabled) gat-bench times gat_dist_infer over\n"
-            "--graph FILE.gcsr and --features X.npy (--weights or the generated model) and\n"
+            "--graph FILE.gcsr and --features X.npy (--weights or the generated model;\n"
+            "--edge-attr A.npy for a model with edge features, rows in the edge list's\n"
+            "order) and\n"
             "prints the per-rank report: rows, edges, halo rows, bytes sent and received\n"
             "per layer, time computing, communicating and waiting, peak memory, imbalance.\n");
 }
@@ -163,7 +166,7 @@ static bench_options parse_options(int argc, char **argv)
     enum { O_GEN = 256, O_NODES, O_EDGES, O_SEED, O_GRAPH, O_DATASET, O_FEATURES, O_IN, O_HEADS,
            O_CHANNELS, O_CONCAT, O_MEAN, O_LAYERS, O_THREADS, O_PIN, O_REPS, O_WARMUP, O_CHECK,
            O_NOPROBE, O_TOPOLOGY, O_JSON, O_MODE, O_HELP, O_VERSION, O_EXPORT, O_REORDER, O_GEMM,
-           O_WEIGHTS, O_PARTITIONS, O_LAYER_TYPE, O_EDGE_DIM };
+           O_WEIGHTS, O_PARTITIONS, O_LAYER_TYPE, O_EDGE_DIM, O_EDGE_ATTR };
     static const struct option options[] = {
         {"gen", required_argument, NULL, O_GEN},
         {"nodes", required_argument, NULL, O_NODES},
@@ -172,6 +175,7 @@ static bench_options parse_options(int argc, char **argv)
         {"graph", required_argument, NULL, O_GRAPH},
         {"dataset", required_argument, NULL, O_DATASET},
         {"features", required_argument, NULL, O_FEATURES},
+        {"edge-attr", required_argument, NULL, O_EDGE_ATTR},
         {"weights", required_argument, NULL, O_WEIGHTS},
         {"in", required_argument, NULL, O_IN},
         {"heads", required_argument, NULL, O_HEADS},
@@ -216,6 +220,7 @@ static bench_options parse_options(int argc, char **argv)
         case O_GRAPH: o.graph_path = optarg; break;
         case O_DATASET: o.dataset_dir = optarg; break;
         case O_FEATURES: o.features_path = optarg; break;
+        case O_EDGE_ATTR: o.edge_attr_path = optarg; break;
         case O_WEIGHTS: o.weights_path = optarg; break;
         case O_IN: o.in_features = cli_parse_int(program, "--in", optarg, 1, 1 << 20); break;
         case O_HEADS: o.heads = cli_parse_int(program, "--heads", optarg, 1, 4096); break;
@@ -618,6 +623,9 @@ int main(int argc, char **argv)
                                      "--partitions, --mode train, --reorder, --check, --json "
                                      "or --export-edges");
         o.probe = false;
+    } else if (o.edge_attr_path != NULL) {
+        cli_usage_error(program, "--edge-attr is for runs under mpirun (one process times "
+                                 "random edge attributes: --edge-dim D)");
     }
     if (!o.topology_only && !distributed) {
         int probe_threads = o.thread_counts[o.num_thread_counts - 1];
@@ -755,8 +763,8 @@ int main(int argc, char **argv)
     int rc;
     float *out = NULL, *edge_attr = NULL;
     if (o.num_partitions > 0 || distributed) {
-        rc = distributed ? bench_distributed(ctx, model, o.graph_path, features_path, o.reps,
-                                             o.warmup)
+        rc = distributed ? bench_distributed(ctx, model, o.graph_path, features_path,
+                                             o.edge_attr_path, o.reps, o.warmup)
                          : bench_partitions(ctx, model, g, o.partitions, o.num_partitions);
         goto done;
     }

@@ -150,6 +150,13 @@ grep -q '^distributed: 3 ranks' bench.txt && [[ $(grep -c '^ *[012] ' bench.txt)
     grep -q '^imbalance' bench.txt || fail "gat-bench: $(cat bench.txt)"
 checks=$((checks + 1))
 
+# ... and with a model with edge features (--edge-attr).
+mpi 2 "$build/benchmarks/gat-bench" --graph g.gcsr --features x.npy --edge-attr ea.npy \
+    --weights e.safetensors --reps 1 --warmup 0 --threads 1 >bench.txt 2>&1 ||
+    fail "gat-bench --edge-attr: $(cat bench.txt)"
+grep -q '^distributed: 2 ranks' bench.txt || fail "gat-bench --edge-attr: $(cat bench.txt)"
+checks=$((checks + 1))
+
 # Failures: the existing output stays as it was, no temporary file remains.
 echo old >old.npy
 failing() { # WHAT EXPECTED-MESSAGE COMMAND...
