@@ -65,7 +65,7 @@ gat_status gat__attention_forward_rows(gat_context *ctx, const gat__layer *layer
 #endif
     {
         float *mine = scratch + stride * gat__thread_id();
-        gat__row_state s = {mine, mine + hc, mine + hc + heads, mine + hc + 2 * heads};
+        gat__row_state s = {mine, mine + hc, mine + hc + heads, mine + hc + 2 * heads, NULL};
 #ifdef _OPENMP
 #pragma omp for schedule(static, GAT_CHUNKS_PER_THREAD)
 #endif

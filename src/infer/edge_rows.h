@@ -20,6 +20,7 @@
 #ifndef GAT_EDGE_ROWS_H
 #define GAT_EDGE_ROWS_H
 
+#include "edge_row.h"
 #include "graph.h"
 #include "model.h"
 
@@ -40,16 +41,6 @@ typedef struct gat__edge_pass {
     const gat_layer_config *config;
 } gat__edge_pass;
 
-/* A thread's state for the row in hand, for shapes and row ends that keep
- * it in memory: the running sum of p * projected[j], and per head the
- * row's maximum of e, the sum of exp(e - max) and one edge's p. */
-typedef struct gat__row_state {
-    float *restrict acc; /* [H*C] */
-    float *restrict max; /* [H] */
-    float *restrict sum; /* [H] */
-    float *restrict p;   /* [H] */
-} gat__row_state;
-
 /* How many edges ahead source rows are prefetched, across row ends since
  * rows average a handful of edges. With the register kernels an edge takes
  * a few nanoseconds, so 8 no longer covered a DRAM latency: 16 took 4% off
@@ -57,20 +48,12 @@ typedef struct gat__row_state {
  * and an L2-then-L1 two-distance scheme were slower). */
 #define GAT_EDGE_PREFETCH_DISTANCE 16
 
-/* Asks for the source row and (if not NULL) scores of a coming edge:
- * every cache line of the row, since a row of H*C floats spans several. */
+/* Asks for the source row and (if not NULL) scores of a coming edge. */
 static inline void gat__prefetch_source(const float *row, int64_t row_floats, const float *scores)
 {
-#if defined(__GNUC__)
-    for (int64_t off = 0; off < row_floats; off += 16)
-        __builtin_prefetch(row + off, 0, 3);
+    gat__prefetch_row(row, row_floats);
     if (scores != NULL)
-        __builtin_prefetch(scores, 0, 3);
-#else
-    (void)row;
-    (void)row_floats;
-    (void)scores;
-#endif
+        gat__prefetch_row(scores, 1);
 }
 
 /* Rows [first, last) by the plain loops, any shape; s is the thread's

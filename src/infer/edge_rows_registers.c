@@ -28,8 +28,8 @@
  * Same arithmetic in the same order for a row whichever thread runs it, so
  * results keep their bits at any thread count.
  */
+#include "edge_row.h"
 #include "edge_rows.h"
-#include "fast_exp.h"
 #include "internal.h"
 #include "simd.h"
 
@@ -115,43 +115,6 @@ static GAT_ALWAYS_INLINE void row_scores(const float *restrict row, const float 
         out[b] = v[b];
 }
 
-/* e < 0 ? e * slope : e, LeakyReLU as the plain loops' (the same value for
- * every e, NaN included). */
-static GAT_ALWAYS_INLINE gat_v leaky_relu(gat_v e, gat_v slope)
-{
-    return gat_v_select(gat_v_lt(e, gat_v_zero()), e * slope, e);
-}
-
-/* Head h's value of the per-head vector p spread over the lanes of
- * register v of a head-major row. */
-static GAT_ALWAYS_INLINE gat_v head_weights(const gat_v *p, int64_t v, const int64_t channels)
-{
-    if (channels == 8)
-        return gat_v_spread_heads8(p, (int)v);
-    return gat_v_lane(p, (int)(v * W / channels));
-}
-
-/* acc += each head's weight in p times source row x. At C >= W a loop
- * over heads, then their registers: no division per register, which with
- * channels read at run time (C = 48, ...) cost a divide per register per
- * edge. */
-static GAT_ALWAYS_INLINE void accumulate(gat_v *acc, const gat_v *p, const float *restrict x,
-                                         const int64_t heads, const int64_t channels)
-{
-    if (channels < W) {
-        for (int64_t v = 0; v < heads * channels / W; v++)
-            acc[v] = gat_v_fma(head_weights(p, v, channels), gat_v_load(x + W * v), acc[v]);
-        return;
-    }
-    const int64_t per_head = channels / W;
-    for (int64_t h = 0; h < heads; h++) {
-        const gat_v w = gat_v_lane(p, (int)h);
-        for (int64_t r = 0; r < per_head; r++)
-            acc[h * per_head + r] =
-                gat_v_fma(w, gat_v_load(x + W * (h * per_head + r)), acc[h * per_head + r]);
-    }
-}
-
 /* The first heads lanes of the per-head vector at p (heads <= 16). */
 static GAT_ALWAYS_INLINE void load_heads(const float *restrict p, const int64_t heads, gat_v *v)
 {
@@ -226,10 +189,10 @@ static GAT_ALWAYS_INLINE void rows(const gat__edge_pass *a, const gat__row_state
                 load_heads(score_src + j * heads, heads, src);
             }
             for (int64_t b = 0; b < vectors; b++)
-                max[b] = gat_v_max(src[b], max[b]);
+                max[b] = gat__v_row_max_edge(max[b], src[b], dst[b], slope, false);
         }
         for (int64_t b = 0; b < vectors; b++)
-            max[b] = leaky_relu(max[b] + dst[b], slope);
+            max[b] = gat__v_row_max_end(max[b], dst[b], slope);
 
         gat_v sum[SV] = {{0}}, acc[MAX_ACC];
         for (int64_t b = 0; b < vectors; b++)
@@ -266,12 +229,9 @@ static GAT_ALWAYS_INLINE void rows(const gat__edge_pass *a, const gat__row_state
             /* Lanes past the last head hold weights of nothing, which
              * nothing reads. */
             gat_v p[SV] = {{0}};
-            for (int64_t b = 0; b < vectors; b++) {
-                const gat_v e = leaky_relu(src[b] + dst[b], slope);
-                p[b] = gat_v_exp_nonpositive(e - max[b]);
-                sum[b] = sum[b] + p[b];
-            }
-            accumulate(acc, p, projected + j * hc, heads, channels);
+            for (int64_t b = 0; b < vectors; b++)
+                p[b] = gat__v_edge_weight(src[b], dst[b], max[b], slope, &sum[b]);
+            gat__v_gather_fma(acc, p, projected + j * hc, heads, channels, false);
         }
         if (in_registers) {
             /* gat__edge_finish_row's arithmetic (1/sum, 0 for an empty
@@ -279,10 +239,10 @@ static GAT_ALWAYS_INLINE void rows(const gat__edge_pass *a, const gat__row_state
              * same. */
             gat_v inv[SV] = {{0}};
             for (int64_t b = 0; b < vectors; b++)
-                inv[b] = gat_v_select(gat_v_gt(sum[b], zero), gat_v_splat(1.0f) / sum[b], zero);
+                inv[b] = gat__v_row_normaliser(sum[b]);
             float *out_row = a->out + i * hc;
             for (int64_t v = 0; v < registers; v++) {
-                gat_v o = acc[v] * head_weights(inv, v, channels);
+                gat_v o = acc[v] * gat__v_head_weights(inv, v, channels);
                 if (a->bias != NULL)
                     o = o + gat_v_load(a->bias + W * v);
                 if (stream)

@@ -30,6 +30,7 @@
  * only), with the same bits (tests/test_kernels.c holds them to that).
  */
 #include "edge_pass.h"
+#include "edge_row.h"
 #include "fast_exp.h"
 #include "fma.h"
 #include "parallel.h"
@@ -67,7 +68,7 @@ static GAT_ALWAYS_INLINE void coefficients(const float *restrict ss, const float
     GAT_SIMD
     for (int64_t h = 0; h < heads; h++) {
         const float z = ss[h] + sd[h];
-        alpha[h] = gat__exp_nonpositive_fma((z > 0.0f ? z : z * slope) - shift[h]) * inv[h];
+        alpha[h] = gat__edge_exp(gat__leaky_relu(z, slope), shift[h], true) * inv[h];
         lr[h] = z > 0.0f ? 1.0f : slope;
     }
 }

@@ -18,6 +18,7 @@
  * sum), so the bits are the portable loops'.
  */
 #include "edge_pass.h"
+#include "edge_row.h"
 
 #include <string.h>
 
@@ -29,7 +30,7 @@ static GAT_ALWAYS_INLINE gat_v coefficients(gat_v ss, gat_v sd, gat_v shift, gat
 {
     const gat_v z = ss + sd;
     *lr = gat_v_select(gat_v_gt(z, gat_v_zero()), gat_v_splat(1.0f), slope);
-    return gat_v_exp_nonpositive(gat_v_leaky_relu(z, slope) - shift) * inv;
+    return gat__v_edge_exp(z, shift, slope) * inv;
 }
 
 /* head_dots for head register h, with one row's channels held in

@@ -13,6 +13,7 @@
 #ifndef GAT_DROPOUT_H
 #define GAT_DROPOUT_H
 
+#include "edge_row.h"
 #include "random.h"
 
 #include <math.h>
@@ -66,12 +67,8 @@ static inline bool gat__dropout_keep(const gat__dropout *d, uint64_t element)
     return ((uint32_t)(r >> (16 * (element & 3))) & 0xFFFFu) >= d->threshold;
 }
 
-/* Attention-dropout masks are kept as bits, a whole number of bytes per
- * edge (slot): heads h of slot k at byte k * B + h / 8, bit h % 8, with
- * B = gat__mask_bytes(H). Bytes per slot, not a packed bit stream, so rows
- * computed on different threads never share a byte; for the paper's 8
- * heads that is one byte per edge instead of eight. */
-static inline int64_t gat__mask_bytes(int64_t heads) { return (heads + 7) / 8; }
+/* Attention-dropout masks are kept as bits per slot: gat__mask_bytes
+ * (edge_row.h, which reads them in the row kernels). */
 
 /* The factor element `element` is multiplied by: 0 or 1 / (1 - rate). */
 static inline float gat__dropout_scale(const gat__dropout *d, uint64_t element)

@@ -12,11 +12,14 @@
  * the head-major output is an 8 x 8 register transpose. The
  * attention-dropout masks of a run of rows are drawn in one call.
  *
- * The same operations per lane in the same order as train_rows (the exact
+ * The per-row steps are edge_row.h's, the ones inference's register
+ * kernel runs. The same operations per lane in the same order as
+ * train_rows (the exact
  * maximum, then exp(e - max) summed and aggregated in slot order), so the
  * bits are the portable loops'.
  */
 #include "edge_pass.h"
+#include "edge_row.h"
 
 enum { HEADS = 8, HC = 64, W = GAT_V_LANES, HR = GAT_V_HEAD_REGS, R = GAT_V_ROW8 };
 
@@ -59,7 +62,7 @@ static GAT_ALWAYS_INLINE void train_rows(const gat__train_pass *a, const gat__ro
     const int32_t *restrict src = a->src;
     const float *restrict projected = a->projected;
     const float *restrict score_src = a->score_src;
-    const gat_v slope = gat_v_splat(a->slope), zero = gat_v_zero(), one = gat_v_splat(1.0f);
+    const gat_v slope = gat_v_splat(a->slope), zero = gat_v_zero();
     const gat__keep_factors factors = gat__keep_factors_init(a->keep_scale);
     const uint8_t *keep = a->keep; /* written by mask_row_runs */
     const float *restrict score_dst = a->score_dst;
@@ -87,8 +90,7 @@ static GAT_ALWAYS_INLINE void train_rows(const gat__train_pass *a, const gat__ro
             }
             const float *restrict ss = score_src + (int64_t)src[k] * HEADS;
             for (int h = 0; h < HR; h++) /* max keeps its own value unless e is greater */
-                max[h] = gat_v_max(gat_v_leaky_relu(gat_v_load_heads8(ss, h) + sd[h], slope),
-                                   max[h]);
+                max[h] = gat__v_row_max_edge(max[h], gat_v_load_heads8(ss, h), sd[h], slope, true);
         }
         gat_v sum[HR], acc[R];
         for (int h = 0; h < HR; h++)
@@ -100,19 +102,15 @@ static GAT_ALWAYS_INLINE void train_rows(const gat__train_pass *a, const gat__ro
             const float *restrict ss = score_src + j * HEADS;
             gat_v w[HR];
             for (int h = 0; h < HR; h++) {
-                const gat_v z = gat_v_load_heads8(ss, h) + sd[h];
-                const gat_v p = gat_v_exp_nonpositive(gat_v_leaky_relu(z, slope) - max[h]);
-                sum[h] = sum[h] + p;
+                const gat_v p = gat__v_edge_weight(gat_v_load_heads8(ss, h), sd[h], max[h], slope,
+                                                   &sum[h]);
                 w[h] = drop ? p * gat__keep_factor(&factors, keep[k], h) : p;
             }
-            const float *restrict x = projected + j * HC;
-            for (int v = 0; v < R; v++)
-                acc[v] = gat_v_fma(w[v % HR], gat_v_load(x + W * v), acc[v]);
+            gat__v_gather_fma(acc, w, projected + j * HC, HEADS, 8, true);
         }
-        /* An empty row (possible only without added loops) aggregates nothing. */
         gat_v inv[HR];
         for (int h = 0; h < HR; h++)
-            inv[h] = gat_v_select(gat_v_gt(sum[h], zero), one / sum[h], zero);
+            inv[h] = gat__v_row_normaliser(sum[h]);
         if (shift != NULL)
             for (int h = 0; h < HR; h++) {
                 gat_v_store_heads8(shift + i * HEADS, max[h], h);

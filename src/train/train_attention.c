@@ -25,13 +25,14 @@
  * computed nor on how rows are spread over threads; the dropout mask is a
  * pure function of the element index.
  *
- * The loops here are the plain twin; at 8 heads x 8 channels concatenated
+ * The per-row steps (row maximum, exp per edge, sum, gather-FMA,
+ * normaliser) are inference's, from edge_row.h; the loops here are the
+ * plain twin; at 8 heads x 8 channels concatenated
  * (the paper's hidden layer) the register kernel of edge_rows_8x8.c runs
  * instead, with the same bits (tests/test_kernels.c holds it to that).
  */
 #include "edge_pass.h"
-#include "fast_exp.h"
-#include "fma.h"
+#include "edge_row.h"
 #include "parallel.h"
 #include "train_kernels.h"
 #include "train_shapes.h"
@@ -64,80 +65,6 @@ static GAT_ALWAYS_INLINE void finish_row(const gat__train_pass *a, int64_t i,
     gat__activate_row(a, o, tmp, width);
 }
 
-/* Row i with shift M [H]: sum [H] = sum_k p_k, acc [H*C] = sum_k p_k drop_k
- * x_{j_k}, p_k = exp(e_k - M). */
-static GAT_ALWAYS_INLINE void aggregate_row(const gat__train_pass *a, int64_t i,
-                                            const float *restrict shift, float *restrict acc,
-                                            float *restrict sum, float *restrict w,
-                                            float *restrict kf, const int64_t heads,
-                                            const int64_t channels, const bool drop)
-{
-    const int64_t hc = heads * channels;
-    const int32_t *restrict src = a->src;
-    const float *restrict projected = a->projected;
-    const float *restrict score_src = a->score_src;
-    const float *restrict sd = a->score_dst + i * heads;
-    const uint8_t *restrict keep = a->keep;
-    const float keep_scale = a->keep_scale, slope = a->slope;
-    for (int64_t h = 0; h < heads; h++)
-        sum[h] = 0.0f;
-    for (int64_t c = 0; c < hc; c++)
-        acc[c] = 0.0f;
-    const int64_t k1 = a->row_ptr[i + 1];
-    for (int64_t k = a->row_ptr[i]; k < k1; k++) {
-        const int64_t j = src[k];
-        const float *restrict ss = score_src + j * heads;
-        const float *restrict x = projected + j * hc;
-        if (drop)
-            gat__mask_to_float(keep + k * gat__mask_bytes(heads), keep_scale, kf, heads);
-        GAT_SIMD
-        for (int64_t h = 0; h < heads; h++) {
-            const float z = ss[h] + sd[h];
-            const float p = gat__exp_nonpositive_fma((z > 0.0f ? z : z * slope) - shift[h]);
-            sum[h] += p;
-            w[h] = drop ? p * kf[h] : p;
-        }
-        for (int64_t c = 0; c < channels; c++)
-            GAT_SIMD
-            for (int64_t h = 0; h < heads; h++)
-                acc[c * heads + h] = GAT_FMA(w[h], x[c * heads + h], acc[c * heads + h]);
-    }
-}
-
-/* The exact maximum of row i's logits, into mx [H] (-inf for an empty row). */
-static GAT_ALWAYS_INLINE void row_maximum(const gat__train_pass *a, int64_t i, float *restrict mx,
-                                          const int64_t heads, const int64_t channels)
-{
-    const int32_t *restrict src = a->src;
-    const float *restrict score_src = a->score_src;
-    const float *restrict sd = a->score_dst + i * heads;
-    const float slope = a->slope;
-    for (int64_t h = 0; h < heads; h++)
-        mx[h] = -INFINITY;
-    const int64_t k1 = a->row_ptr[i + 1];
-    const int64_t hc = heads * channels;
-    for (int64_t k = a->row_ptr[i]; k < k1; k++) {
-        /* The features the aggregation reads next, and the scores of coming
-         * slots (across row ends: rows average a handful of edges). */
-        if (a->prefetch) {
-            gat__prefetch_floats(a->projected + (int64_t)src[k] * hc, hc);
-            if (k + GAT_TRAIN_PREFETCH < a->num_slots)
-                gat__prefetch_floats(score_src + (int64_t)src[k + GAT_TRAIN_PREFETCH] * heads,
-                                     heads);
-        }
-        const float *restrict ss = score_src + (int64_t)src[k] * heads;
-        /* Across heads as vectors: written with scalar compares, the
-         * LeakyReLU and the maximum become a branch per head, taken at
-         * random. */
-        GAT_SIMD
-        for (int64_t h = 0; h < heads; h++) {
-            const float z = ss[h] + sd[h];
-            const float e = z > 0.0f ? z : z * slope;
-            mx[h] = e > mx[h] ? e : mx[h];
-        }
-    }
-}
-
 /* Rows rows[first .. last) (first .. last without a list). acc, tmp [H*C],
  * shift, sum, w, kf [H] are the row state: local arrays at the fixed
  * shapes, scratch otherwise. */
@@ -148,16 +75,24 @@ static GAT_ALWAYS_INLINE void train_rows(const gat__train_pass *a, const gat__ro
                                          float *restrict kf, const int64_t heads,
                                          const int64_t channels, const bool drop)
 {
+    /* Edge_row.h's row: the exact maximum of the logits (the shift the
+     * backward reads), the fused exp, channel-major rows, prefetching
+     * where the rows do not fit in L2 (see gat__worth_prefetching). */
+    const gat__row_pass rp = {.col = a->src, .projected = a->projected,
+                              .score_src = a->score_src, .slope = a->slope, .keep = a->keep,
+                              .keep_scale = a->keep_scale, .prefetch_end = a->num_slots,
+                              .distance = GAT_TRAIN_PREFETCH, .prefetch_max = a->prefetch};
+    const gat__row_state s = {acc, shift, sum, w, kf};
+    const unsigned mode = GAT__ROW_LOGITS | GAT__ROW_FUSED_EXP | GAT__ROW_CHANNEL_MAJOR |
+                          (drop ? GAT__ROW_DROP : 0u);
     for (int64_t r = first; r < last; r++) {
         const int64_t i = gat__row_at(rows, r);
+        const int64_t k0 = a->row_ptr[i], k1 = a->row_ptr[i + 1];
         if (drop) /* the row's coefficients are contiguous: one vectorized mask */
-            gat__dropout_mask_slots(a->drop, a->row_ptr[i], a->row_ptr[i + 1] - a->row_ptr[i],
-                                    heads, a->keep + a->row_ptr[i] * gat__mask_bytes(heads));
-        row_maximum(a, i, shift, heads, channels);
-        aggregate_row(a, i, shift, acc, sum, w, kf, heads, channels, drop);
-        /* An empty row (possible only without added loops) aggregates nothing. */
-        for (int64_t h = 0; h < heads; h++)
-            sum[h] = sum[h] > 0.0f ? 1.0f / sum[h] : 0.0f;
+            gat__dropout_mask_slots(a->drop, k0, k1 - k0, heads,
+                                    a->keep + k0 * gat__mask_bytes(heads));
+        gat__edge_row(&rp, &s, i, k0, k1, a->score_dst + i * heads, heads, channels, mode);
+        gat__row_normaliser(sum, sum, heads);
         if (a->shift != NULL)
             for (int64_t h = 0; h < heads; h++) {
                 a->shift[i * heads + h] = shift[h];

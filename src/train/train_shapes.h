@@ -3,12 +3,14 @@
  * row loop is compiled again for every (heads, channels) shape listed in
  * GAT__TRAIN_SHAPES with constant trip counts (the compiler then keeps a
  * row's state in registers and vectorizes across heads and channels),
- * software prefetch of the rows of coming edges, and the expansion of an
- * edge's attention-dropout bits.
+ * and software prefetch of the rows of coming edges. The per-row steps
+ * themselves, and the expansion of an edge's attention-dropout bits, are
+ * inference's (edge_row.h).
  */
 #ifndef GAT_TRAIN_SHAPES_H
 #define GAT_TRAIN_SHAPES_H
 
+#include "edge_row.h" /* gat__mask_to_float, gat__prefetch_row */
 #include "internal.h" /* GAT_ALWAYS_INLINE */
 #include "simd.h"
 
@@ -29,15 +31,10 @@ static inline bool gat__worth_prefetching(int64_t rows, int64_t row_floats)
     return rows * row_floats * (int64_t)sizeof(float) > (INT64_C(1) << 20);
 }
 
+/* The training kernels' name for gat__prefetch_row (edge_row.h). */
 static GAT_ALWAYS_INLINE void gat__prefetch_floats(const float *row, int64_t count)
 {
-#if defined(__GNUC__)
-    for (int64_t off = 0; off < count; off += 16)
-        __builtin_prefetch(row + off, 0, 3);
-#else
-    (void)row;
-    (void)count;
-#endif
+    gat__prefetch_row(row, count);
 }
 
 /* Whether any of v [n] is not zero (NaN counts): an OR of the bits
@@ -53,26 +50,6 @@ static inline bool gat__any_nonzero(const float *v, int64_t n)
         bits |= b << 1;
     }
     return bits != 0;
-}
-
-/* kf [H] = scale where head h's bit of an edge's attention-dropout mask is
- * set, else 0 (see gat__mask_bytes): a product, not a branch, in the
- * loops that use it (the masks are random). At 8 heads from the head
- * registers (simd.h), the zero negative (the sign the vector form has
- * always given): as a plain loop, GCC 12 builds such short masks two
- * lanes at a time through the stack, and the 32-byte load that reads
- * them stalls on the narrower stores. */
-static GAT_ALWAYS_INLINE void gat__mask_to_float(const uint8_t *bits, float scale, float *kf,
-                                                 const int64_t heads)
-{
-    if (heads == 8) {
-        const gat_v kept = gat_v_splat(scale), dropped = gat_v_splat(-0.0f);
-        for (int hr = 0; hr < GAT_V_HEAD_REGS; hr++)
-            gat_v_store_heads8(kf, gat_v_select(gat_v_head_bits8(bits[0], hr), kept, dropped), hr);
-        return;
-    }
-    for (int64_t h = 0; h < heads; h++)
-        kf[h] = (float)((bits[h >> 3] >> (h & 7)) & 1) * scale;
 }
 
 /* X(H, C) for every fixed shape, to define one function per shape. */
