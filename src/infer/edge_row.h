@@ -148,6 +148,13 @@ static GAT_ALWAYS_INLINE void gat__row_normaliser(float *inv, const float *sum,
  * heads that is one byte per edge instead of eight. */
 static inline int64_t gat__mask_bytes(int64_t heads) { return (heads + 7) / 8; }
 
+/* An edge's attention-dropout factors at 8 heads, head register hr: the
+ * values gat__mask_to_float gives (scale, or a negative zero). */
+static GAT_ALWAYS_INLINE gat_v gat__v_keep_factor(uint8_t bits, gat_v scale, int hr)
+{
+    return gat_v_select(gat_v_head_bits8(bits, hr), scale, gat_v_splat(-0.0f));
+}
+
 /* kf [H] = scale where head h's bit of an edge's attention-dropout mask is
  * set, else 0: a product, not a branch, in the loops that use it (the
  * masks are random). At 8 heads from the head registers (simd.h), the
@@ -159,9 +166,8 @@ static GAT_ALWAYS_INLINE void gat__mask_to_float(const uint8_t *bits, float scal
                                                  const int64_t heads)
 {
     if (heads == 8) {
-        const gat_v kept = gat_v_splat(scale), dropped = gat_v_splat(-0.0f);
         for (int hr = 0; hr < GAT_V_HEAD_REGS; hr++)
-            gat_v_store_heads8(kf, gat_v_select(gat_v_head_bits8(bits[0], hr), kept, dropped), hr);
+            gat_v_store_heads8(kf, gat__v_keep_factor(bits[0], gat_v_splat(scale), hr), hr);
         return;
     }
     for (int64_t h = 0; h < heads; h++)
@@ -186,15 +192,16 @@ typedef struct gat__row_pass {
     const int32_t *col;     /* the sources of the slots */
     const float *projected; /* [N, H*C] the rows gathered */
     const float *score_src; /* [N, H] */
+    const float *att_src;   /* [H*C], GAT__ROW_SCORES_IN_PASS (registers) */
     float slope;            /* LeakyReLU's negative slope */
     const uint8_t *keep;    /* attention-dropout bits by slot (GAT__ROW_DROP) */
     float keep_scale;
     /* Prefetching: GAT__ROW_PREFETCH_FOLD asks in the second sweep for the
-     * source row and scores `distance` slots ahead; prefetch_max (run time)
-     * in the first sweep for the row and the scores `distance` ahead; both
-     * below slot prefetch_end. */
+     * source row and scores `distance` slots ahead (the first sweep for
+     * the row with GAT__ROW_SCORES_IN_PASS), GAT__ROW_PREFETCH_MAX in the
+     * first sweep for the row and the scores `distance` ahead; both below
+     * slot prefetch_end. */
     int64_t prefetch_end, distance;
-    bool prefetch_max;
 } gat__row_pass;
 
 /* What gat__edge_row keeps for row i: acc [H*C], max, sum [H]; w, kf [H]
@@ -214,7 +221,9 @@ enum {
     GAT__ROW_DROP = 4,          /* weights times the slot's dropout factors */
     GAT__ROW_CHANNEL_MAJOR = 8, /* rows gathered channel-major */
     GAT__ROW_FUSED_EXP = 16,    /* see fused above */
-    GAT__ROW_PREFETCH_FOLD = 32
+    GAT__ROW_PREFETCH_FOLD = 32, /* see gat__row_pass */
+    GAT__ROW_PREFETCH_MAX = 64,
+    GAT__ROW_SCORES_IN_PASS = 128 /* registers: source scores from their rows */
 };
 
 /* Row i over slots [begin, end) with destination scores sd [H]: the
@@ -240,7 +249,7 @@ static GAT_ALWAYS_INLINE void gat__edge_row(const gat__row_pass *r, const gat__r
     for (int64_t h = 0; h < heads; h++)
         s->max[h] = loops ? score_src[i * heads + h] : -INFINITY;
     for (int64_t k = begin; k < end; k++) {
-        if (r->prefetch_max) {
+        if (mode & GAT__ROW_PREFETCH_MAX) {
             gat__prefetch_row(projected + (int64_t)col[k] * hc, hc);
             if (k + r->distance < r->prefetch_end)
                 gat__prefetch_row(score_src + (int64_t)col[k + r->distance] * heads, heads);
@@ -347,6 +356,189 @@ static GAT_ALWAYS_INLINE void gat__v_gather_fma(gat_v *acc, const gat_v *p,
         for (int64_t r = 0; r < per_head; r++)
             acc[h * per_head + r] =
                 gat_v_fma(w, gat_v_load(x + W * (h * per_head + r)), acc[h * per_head + r]);
+    }
+}
+
+/* ---- the register row ---- */
+
+enum {
+    GAT__V_SV = (16 + GAT_V_LANES - 1) / GAT_V_LANES, /* registers of a per-head vector (H <= 16) */
+};
+
+/* Edges whose source scores a row keeps between its two sweeps when
+ * computing them in the pass (16 KiB of stack); longer rows compute the
+ * rest twice, with the same bits. */
+#define GAT_ROW_SCORE_CACHE 256
+
+/* Registers of a per-head vector: head h in lane h % W of register h / W,
+ * or (head_regs, 8 heads) the head registers of gat_v_load_heads8, which
+ * line up with a channel-major row's registers. */
+static GAT_ALWAYS_INLINE int64_t gat__v_head_vectors(const int64_t heads, const bool head_regs)
+{
+    return head_regs ? GAT_V_HEAD_REGS : (heads + GAT_V_LANES - 1) / GAT_V_LANES;
+}
+
+/* The per-head vector at p [heads] (lanes past the last head 0). */
+static GAT_ALWAYS_INLINE void gat__v_load_heads(const float *restrict p, const int64_t heads,
+                                                gat_v *v, const bool head_regs)
+{
+    enum { W = GAT_V_LANES };
+    if (head_regs) {
+        for (int hr = 0; hr < GAT_V_HEAD_REGS; hr++)
+            v[hr] = gat_v_load_heads8(p, hr);
+        return;
+    }
+    for (int64_t b = 0; b * W < heads; b++)
+        v[b] = gat_v_load_first(p + b * W, (int)(heads - b * W));
+}
+
+static GAT_ALWAYS_INLINE void gat__v_store_heads(float *restrict p, const gat_v *v,
+                                                 const int64_t heads, const bool head_regs)
+{
+    enum { W = GAT_V_LANES };
+    if (head_regs) {
+        for (int hr = 0; hr < GAT_V_HEAD_REGS; hr++)
+            gat_v_store_heads8(p, v[hr], hr);
+        return;
+    }
+    for (int64_t b = 0; b * W < heads; b++)
+        gat_v_store_first(p + b * W, v[b], (int)(heads - b * W));
+}
+
+/* The score vector of one row (out[b] lane l: head b * W + l's sum over c
+ * of row[h, c] * att[h, c]; lanes past the last head 0). Each head's
+ * products fill a group of 16 lanes (8 at C = 8), in Q = group / W
+ * registers where W is narrower; these are first added by halves, which
+ * is the first levels of the fold, then gat_v_fold_groups does the rest. */
+static GAT_ALWAYS_INLINE void gat__v_row_scores(const float *restrict row,
+                                                const float *restrict att, const int64_t heads,
+                                                const int64_t channels, gat_v *out)
+{
+    enum { W = GAT_V_LANES };
+    gat_v v[16];
+    v[0] = gat_v_zero(); /* heads >= 1 is the caller's, unseen by the compiler */
+    int count, width;
+    if (channels == 8 && W == 16) { /* two heads a register */
+        for (int64_t r = 0; r < heads / 2; r++)
+            v[r] = gat_v_load(row + 16 * r) * gat_v_load(att + 16 * r);
+        count = (int)(heads / 2);
+        width = 8;
+    } else {
+        const int group = channels == 8 ? 8 : 16, q_count = group / W;
+        for (int64_t h = 0; h < heads; h++) {
+            const float *restrict r = row + h * channels, *restrict t = att + h * channels;
+            gat_v q[4];
+            for (int q_at = 0; q_at < q_count; q_at++) {
+                q[q_at] = gat_v_load(r + W * q_at) * gat_v_load(t + W * q_at);
+                for (int64_t b = 1; b < channels / 16; b++)
+                    q[q_at] = gat_v_fma(gat_v_load(r + 16 * b + W * q_at),
+                                        gat_v_load(t + 16 * b + W * q_at), q[q_at]);
+            }
+            for (int n = q_count / 2; n >= 1; n /= 2)
+                for (int q_at = 0; q_at < n; q_at++)
+                    q[q_at] = q[q_at] + q[q_at + n];
+            v[h] = q[0];
+        }
+        count = (int)heads;
+        width = W;
+    }
+    gat_v_fold_groups(v, count, width);
+    for (int64_t b = 0; b < (heads + W - 1) / W; b++)
+        out[b] = v[b];
+}
+
+/* gat__edge_row in registers: row i over slots [begin, end) with
+ * destination scores dst and (GAT__ROW_LOOPS) its own source scores own
+ * as per-head vectors, leaving the row's max, sum (per-head vectors) and
+ * acc (H*C / W registers, in the rows' layout). The modes as there
+ * (GAT__ROW_CHANNEL_MAJOR: 8 heads, head registers; GAT__ROW_FUSED_EXP
+ * always: gat_v_fma fuses where GAT_FMA does), and
+ * GAT__ROW_SCORES_IN_PASS: each source's scores from its projected row
+ * and r->att_src, kept in cache [GAT_ROW_SCORE_CACHE * GAT__V_SV] for
+ * the second sweep. */
+static GAT_ALWAYS_INLINE void gat__v_edge_row(const gat__row_pass *r, int64_t i, int64_t begin,
+                                              int64_t end, const gat_v *dst, const gat_v *own,
+                                              gat_v *cache, gat_v *max, gat_v *sum, gat_v *acc,
+                                              const int64_t heads, const int64_t channels,
+                                              const unsigned mode)
+{
+    enum { SV = GAT__V_SV };
+    const bool loops = mode & GAT__ROW_LOOPS, logits = mode & GAT__ROW_LOGITS,
+               drop = mode & GAT__ROW_DROP, head_regs = mode & GAT__ROW_CHANNEL_MAJOR,
+               in_pass = mode & GAT__ROW_SCORES_IN_PASS,
+               prefetch_fold = mode & GAT__ROW_PREFETCH_FOLD;
+    const int64_t vectors = gat__v_head_vectors(heads, head_regs);
+    const int64_t hc = heads * channels, registers = hc / GAT_V_LANES;
+    const int32_t *restrict col = r->col;
+    const float *restrict projected = r->projected;
+    const float *restrict score_src = r->score_src;
+    const gat_v slope = gat_v_splat(r->slope);
+    for (int64_t b = 0; b < vectors; b++)
+        max[b] = loops ? own[b] : gat_v_splat(-INFINITY);
+    for (int64_t k = begin; k < end; k++) {
+        const int64_t j = col[k];
+        gat_v src[SV] = {{0}};
+        if (mode & GAT__ROW_PREFETCH_MAX) {
+            gat__prefetch_row(projected + j * hc, hc);
+            if (k + r->distance < r->prefetch_end)
+                gat__prefetch_row(score_src + (int64_t)col[k + r->distance] * heads, heads);
+        }
+        if (in_pass) {
+            if (prefetch_fold && k + r->distance < r->prefetch_end)
+                gat__prefetch_row(projected + (int64_t)col[k + r->distance] * hc, hc);
+            gat__v_row_scores(projected + j * hc, r->att_src, heads, channels, src);
+            if (k - begin < GAT_ROW_SCORE_CACHE)
+                for (int64_t b = 0; b < vectors; b++)
+                    cache[SV * (k - begin) + b] = src[b];
+        } else {
+            gat__v_load_heads(score_src + j * heads, heads, src, head_regs);
+        }
+        for (int64_t b = 0; b < vectors; b++)
+            max[b] = gat__v_row_max_edge(max[b], src[b], dst[b], slope, logits);
+    }
+    if (!logits)
+        for (int64_t b = 0; b < vectors; b++)
+            max[b] = gat__v_row_max_end(max[b], dst[b], slope);
+    for (int64_t b = 0; b < vectors; b++)
+        sum[b] = gat_v_zero();
+    for (int64_t v = 0; v < registers; v++)
+        acc[v] = gat_v_zero();
+    const gat_v keep_scale = gat_v_splat(r->keep_scale);
+    for (int64_t k = begin; k <= end; k++) {
+        int64_t j;
+        gat_v src[SV] = {{0}};
+        if (k == end) { /* the re-added self-loop comes last */
+            if (!loops)
+                break;
+            j = i;
+            for (int64_t b = 0; b < vectors; b++)
+                src[b] = own[b];
+        } else {
+            j = col[k];
+            if (loops && j == i)
+                continue;
+            if (!in_pass) {
+                if (prefetch_fold && k + r->distance < r->prefetch_end) {
+                    const int64_t ahead = col[k + r->distance];
+                    gat__prefetch_row(projected + ahead * hc, hc);
+                    gat__prefetch_row(score_src + ahead * heads, 1);
+                }
+                gat__v_load_heads(score_src + j * heads, heads, src, head_regs);
+            } else if (k - begin < GAT_ROW_SCORE_CACHE) {
+                for (int64_t b = 0; b < vectors; b++)
+                    src[b] = cache[SV * (k - begin) + b];
+            } else {
+                gat__v_row_scores(projected + j * hc, r->att_src, heads, channels, src);
+            }
+        }
+        /* Lanes past the last head hold weights of nothing, which nothing
+         * reads. */
+        gat_v w[SV] = {{0}};
+        for (int64_t b = 0; b < vectors; b++) {
+            const gat_v p = gat__v_edge_weight(src[b], dst[b], max[b], slope, &sum[b]);
+            w[b] = drop ? p * gat__v_keep_factor(r->keep[k], keep_scale, (int)b) : p;
+        }
+        gat__v_gather_fma(acc, w, projected + j * hc, heads, channels, head_regs);
     }
 }
 

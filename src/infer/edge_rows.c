@@ -8,8 +8,9 @@
  * running-max rescaling whenever it grows). The row loop is instantiated for
  * common (heads, channels) shapes so the compiler sees constant trip
  * counts and vectorizes across heads and channels; exp is a vectorizable
- * polynomial (fast_exp.h); and the source rows of coming edges are
- * prefetched across row ends.
+ * polynomial (fast_exp.h). No prefetching: asked for here, GCC 12
+ * compiled the prefetches away (the object code had none), so these
+ * loops have always run without, and are kept so.
  */
 #include "edge_row.h"
 #include "edge_rows.h"
@@ -84,16 +85,14 @@ static GAT_ALWAYS_INLINE void attend_rows(const edge_pass *a, const row_state *s
     const gat_graph *g = a->graph;
     const int64_t *restrict row_ptr = g->row_ptr;
     const gat__row_pass r = {.col = g->col, .projected = a->projected, .score_src = a->score_src,
-                             .slope = a->config->negative_slope, .prefetch_end = row_ptr[last],
-                             .distance = GAT_EDGE_PREFETCH_DISTANCE};
+                             .slope = a->config->negative_slope};
     for (int64_t i = first; i < last; i++) {
         const float *dst_score = a->score_dst + i * heads;
         if (a->config->add_self_loops)
             gat__edge_row(&r, s, i, row_ptr[i], row_ptr[i + 1], dst_score, heads, channels,
-                          GAT__ROW_LOOPS | GAT__ROW_PREFETCH_FOLD);
+                          GAT__ROW_LOOPS);
         else
-            gat__edge_row(&r, s, i, row_ptr[i], row_ptr[i + 1], dst_score, heads, channels,
-                          GAT__ROW_PREFETCH_FOLD);
+            gat__edge_row(&r, s, i, row_ptr[i], row_ptr[i + 1], dst_score, heads, channels, 0);
         if (a->attention != NULL)
             write_row_attention(a, i, s);
         finish_row(a, s, i, heads, channels);

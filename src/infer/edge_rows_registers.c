@@ -1,7 +1,8 @@
 /*
  * The inference edge pass in registers (edge_rows.h), written once over
  * the vector vocabulary (simd.h): AVX-512, AVX2 + FMA and GNU C vectors
- * (SSE2, NEON) run this source. It takes H <= 16 heads with C = 8
+ * (SSE2, NEON) run this source. A row is edge_row.h's gat__v_edge_row,
+ * the one training's 8 x 8 kernel runs; its ends are here. It takes H <= 16 heads with C = 8
  * channels and H even, or C a multiple of 16, H * C <= 256: rows of whole
  * registers at 4, 8 and 16 lanes. The plain loops (edge_rows.c) serve
  * every other shape, and the scalar back end.
@@ -39,14 +40,9 @@
 
 enum {
     W = GAT_V_LANES,
-    SV = (16 + W - 1) / W, /* registers of a per-head vector of 16 heads */
+    SV = GAT__V_SV,        /* registers of a per-head vector of 16 heads */
     MAX_ACC = 256 / W,     /* registers of a row of H * C <= 256 */
 };
-
-/* Edges whose source scores a row keeps between its two sweeps when
- * computing them in the pass (16 KiB of stack); longer rows compute the
- * rest twice, with the same bits. */
-#define ROW_SCORE_CACHE 256
 
 /* Outputs smaller than this are stored normally: they fit in the L2
  * caches, where the caller (or the next layer) reads them back. */
@@ -75,59 +71,6 @@ bool gat__edge_scores_in_pass(int64_t heads, int64_t channels)
     return GAT_EDGE_SCORES_IN_PASS && gat__edge_register_shape(heads, channels);
 }
 
-/* The score vector of one row (out[b] lane l: head b * W + l's sum over c
- * of row[h, c] * att[h, c]; lanes past the last head 0). Each head's
- * products fill a group of 16 lanes (8 at C = 8), in Q = group / W
- * registers where W is narrower; these are first added by halves, which
- * is the first levels of the fold, then gat_v_fold_groups does the rest. */
-static GAT_ALWAYS_INLINE void row_scores(const float *restrict row, const float *restrict att,
-                                         const int64_t heads, const int64_t channels, gat_v *out)
-{
-    gat_v v[16];
-    v[0] = gat_v_zero(); /* heads >= 1 is the caller's, unseen by the compiler */
-    int count, width;
-    if (channels == 8 && W == 16) { /* two heads a register */
-        for (int64_t r = 0; r < heads / 2; r++)
-            v[r] = gat_v_load(row + 16 * r) * gat_v_load(att + 16 * r);
-        count = (int)(heads / 2);
-        width = 8;
-    } else {
-        const int group = channels == 8 ? 8 : 16, q_count = group / W;
-        for (int64_t h = 0; h < heads; h++) {
-            const float *restrict r = row + h * channels, *restrict t = att + h * channels;
-            gat_v q[4];
-            for (int q_at = 0; q_at < q_count; q_at++) {
-                q[q_at] = gat_v_load(r + W * q_at) * gat_v_load(t + W * q_at);
-                for (int64_t b = 1; b < channels / 16; b++)
-                    q[q_at] = gat_v_fma(gat_v_load(r + 16 * b + W * q_at),
-                                        gat_v_load(t + 16 * b + W * q_at), q[q_at]);
-            }
-            for (int n = q_count / 2; n >= 1; n /= 2)
-                for (int q_at = 0; q_at < n; q_at++)
-                    q[q_at] = q[q_at] + q[q_at + n];
-            v[h] = q[0];
-        }
-        count = (int)heads;
-        width = W;
-    }
-    gat_v_fold_groups(v, count, width);
-    for (int64_t b = 0; b < (heads + W - 1) / W; b++)
-        out[b] = v[b];
-}
-
-/* The first heads lanes of the per-head vector at p (heads <= 16). */
-static GAT_ALWAYS_INLINE void load_heads(const float *restrict p, const int64_t heads, gat_v *v)
-{
-    for (int64_t b = 0; b * W < heads; b++)
-        v[b] = gat_v_load_first(p + b * W, (int)(heads - b * W));
-}
-
-static GAT_ALWAYS_INLINE void store_heads(float *restrict p, const gat_v *v, const int64_t heads)
-{
-    for (int64_t b = 0; b * W < heads; b++)
-        gat_v_store_first(p + b * W, v[b], (int)(heads - b * W));
-}
-
 /* Rows [first, last) with heads and channels constant at the call site;
  * in_pass (constant too): no score arrays, the scores computed here. */
 static GAT_ALWAYS_INLINE void rows(const gat__edge_pass *a, const gat__row_state *s, int64_t first,
@@ -138,13 +81,14 @@ static GAT_ALWAYS_INLINE void rows(const gat__edge_pass *a, const gat__row_state
     const int64_t vectors = (heads + W - 1) / W;
     const gat_graph *g = a->graph;
     const bool add_loops = a->config->add_self_loops;
-    const gat_v slope = gat_v_splat(a->config->negative_slope), zero = gat_v_zero();
     const int64_t *restrict row_ptr = g->row_ptr;
-    const int32_t *restrict col = g->col;
-    const float *restrict score_src = a->score_src;
     const float *restrict projected = a->projected;
     const int64_t hc = heads * channels;
-    const int64_t prefetch_end = row_ptr[last];
+    const gat__row_pass r = {.col = g->col, .projected = projected, .score_src = a->score_src,
+                             .att_src = a->att_src, .slope = a->config->negative_slope,
+                             .prefetch_end = row_ptr[last],
+                             .distance = GAT_EDGE_PREFETCH_DISTANCE};
+    const unsigned mode = GAT__ROW_PREFETCH_FOLD | (in_pass ? GAT__ROW_SCORES_IN_PASS : 0u);
     /* Concatenated output rows finish in registers; they go out with
      * streaming stores when they can (aligned, nothing else per row to
      * write, an output beyond the caches): written once and not read in
@@ -154,85 +98,28 @@ static GAT_ALWAYS_INLINE void rows(const gat__edge_pass *a, const gat__row_state
     const bool in_registers = a->config->concat && a->attention == NULL;
     const bool stream = in_registers && ((uintptr_t)a->out % 64) == 0 &&
                         g->num_nodes * hc * (int64_t)sizeof(float) >= STREAM_MIN_BYTES;
-    gat_v cache[in_pass ? ROW_SCORE_CACHE * SV : 1];
+    gat_v cache[in_pass ? GAT_ROW_SCORE_CACHE * SV : 1];
 
     for (int64_t i = first; i < last; i++) {
-        const int64_t begin = row_ptr[i], end = row_ptr[i + 1];
-        /* s_dst[i], s_src[i], the row's max of e (zeros: the compiler cannot
-         * see that a run-time head count is at least 1) */
-        gat_v dst[SV] = {{0}}, own[SV] = {{0}}, max[SV] = {{0}};
+        /* s_dst[i], s_src[i] (zeros: the compiler cannot see that a
+         * run-time head count is at least 1) */
+        gat_v dst[SV] = {{0}}, own[SV] = {{0}}, max[SV] = {{0}}, sum[SV] = {{0}}, acc[MAX_ACC];
         if (in_pass) {
-            row_scores(projected + i * hc, a->att_dst, heads, channels, dst);
-            row_scores(projected + i * hc, a->att_src, heads, channels, own);
+            gat__v_row_scores(projected + i * hc, a->att_dst, heads, channels, dst);
+            gat__v_row_scores(projected + i * hc, a->att_src, heads, channels, own);
         } else {
-            load_heads(a->score_dst + i * heads, heads, dst);
-            load_heads(score_src + i * heads, heads, own);
+            gat__v_load_heads(a->score_dst + i * heads, heads, dst, false);
+            gat__v_load_heads(a->score_src + i * heads, heads, own, false);
         }
         /* The row maximum of e from the sources' scores alone, as the
-         * plain loops' row_max: gat_v_max keeps max when either is NaN, as
-         * its comparison does. An input self-loop only raises it to
-         * s_src[i], which the re-added loop brings anyway. */
-        for (int64_t b = 0; b < vectors; b++)
-            max[b] = add_loops ? own[b] : gat_v_splat(-INFINITY);
-        for (int64_t k = begin; k < end; k++) {
-            const int64_t j = col[k];
-            gat_v src[SV] = {{0}};
-            if (in_pass) {
-                if (k + GAT_EDGE_PREFETCH_DISTANCE < prefetch_end)
-                    gat__prefetch_source(
-                        projected + (int64_t)col[k + GAT_EDGE_PREFETCH_DISTANCE] * hc, hc, NULL);
-                row_scores(projected + j * hc, a->att_src, heads, channels, src);
-                if (k - begin < ROW_SCORE_CACHE)
-                    for (int64_t b = 0; b < vectors; b++)
-                        cache[SV * (k - begin) + b] = src[b];
-            } else {
-                load_heads(score_src + j * heads, heads, src);
-            }
-            for (int64_t b = 0; b < vectors; b++)
-                max[b] = gat__v_row_max_edge(max[b], src[b], dst[b], slope, false);
-        }
-        for (int64_t b = 0; b < vectors; b++)
-            max[b] = gat__v_row_max_end(max[b], dst[b], slope);
-
-        gat_v sum[SV] = {{0}}, acc[MAX_ACC];
-        for (int64_t b = 0; b < vectors; b++)
-            sum[b] = zero;
-        for (int64_t v = 0; v < registers; v++)
-            acc[v] = zero;
-        for (int64_t k = begin; k <= end; k++) {
-            int64_t j;
-            gat_v src[SV] = {{0}};
-            if (k == end) { /* the re-added self-loop comes last */
-                if (!add_loops)
-                    break;
-                j = i;
-                for (int64_t b = 0; b < vectors; b++)
-                    src[b] = own[b];
-            } else {
-                j = col[k];
-                if (add_loops && j == i)
-                    continue;
-                if (!in_pass) {
-                    if (k + GAT_EDGE_PREFETCH_DISTANCE < prefetch_end) {
-                        const int64_t ahead = col[k + GAT_EDGE_PREFETCH_DISTANCE];
-                        gat__prefetch_source(projected + ahead * hc, hc,
-                                             score_src + ahead * heads);
-                    }
-                    load_heads(score_src + j * heads, heads, src);
-                } else if (k - begin < ROW_SCORE_CACHE) {
-                    for (int64_t b = 0; b < vectors; b++)
-                        src[b] = cache[SV * (k - begin) + b];
-                } else {
-                    row_scores(projected + j * hc, a->att_src, heads, channels, src);
-                }
-            }
-            /* Lanes past the last head hold weights of nothing, which
-             * nothing reads. */
-            gat_v p[SV] = {{0}};
-            for (int64_t b = 0; b < vectors; b++)
-                p[b] = gat__v_edge_weight(src[b], dst[b], max[b], slope, &sum[b]);
-            gat__v_gather_fma(acc, p, projected + j * hc, heads, channels, false);
-        }
+         * plain loops': gat_v_max keeps max when either is NaN, as their
+         * comparison does. */
+        if (add_loops)
+            gat__v_edge_row(&r, i, row_ptr[i], row_ptr[i + 1], dst, own, cache, max, sum, acc,
+                            heads, channels, mode | GAT__ROW_LOOPS);
+        else
+            gat__v_edge_row(&r, i, row_ptr[i], row_ptr[i + 1], dst, own, cache, max, sum, acc,
+                            heads, channels, mode);
         if (in_registers) {
             /* gat__edge_finish_row's arithmetic (1/sum, 0 for an empty
              * row; times acc; plus bias, unfused), so the bits are the
@@ -252,8 +139,8 @@ static GAT_ALWAYS_INLINE void rows(const gat__edge_pass *a, const gat__row_state
             }
             continue;
         }
-        store_heads(s->max, max, heads);
-        store_heads(s->sum, sum, heads);
+        gat__v_store_heads(s->max, max, heads, false);
+        gat__v_store_heads(s->sum, sum, heads, false);
         for (int64_t v = 0; v < registers; v++)
             gat_v_store(s->acc + W * v, acc[v]);
         gat__edge_finish_row(a, s, i);
@@ -323,10 +210,10 @@ static GAT_ALWAYS_INLINE void node_scores(const float *restrict projected, int64
     for (int64_t n = 0; n < rows; n++) {
         const float *restrict row = projected + n * heads * channels;
         gat_v v[SV];
-        row_scores(row, att_src, heads, channels, v);
-        store_heads(score_src + n * heads, v, heads);
-        row_scores(row, att_dst, heads, channels, v);
-        store_heads(score_dst + n * heads, v, heads);
+        gat__v_row_scores(row, att_src, heads, channels, v);
+        gat__v_store_heads(score_src + n * heads, v, heads, false);
+        gat__v_row_scores(row, att_dst, heads, channels, v);
+        gat__v_store_heads(score_dst + n * heads, v, heads, false);
     }
 }
 

@@ -54,7 +54,7 @@ static GAT_ALWAYS_INLINE void backward_rows(const gat__backward_pass *a, const g
     const float *restrict features = a->features;
     const float *restrict score_src = a->score_src;
     const gat_v slope = gat_v_splat(a->slope), zero = gat_v_zero();
-    const gat__keep_factors factors = gat__keep_factors_init(a->keep_scale);
+    const gat_v keep_scale = gat_v_splat(a->keep_scale);
     /* In locals: the stores to active (bytes) could alias a's fields. */
     const float *restrict d_out = a->d_out, *restrict score_dst = a->score_dst,
                           *restrict shifts = a->shift, *restrict inv_sum = a->inv_sum;
@@ -125,7 +125,7 @@ static GAT_ALWAYS_INLINE void backward_rows(const gat__backward_pass *a, const g
                                                  inv[h], slope, &lr);
                 gat_v s = head_dots(held, features + j * HC, h);
                 if (drop)
-                    s = s * gat__keep_factor(&factors, keep[k], h);
+                    s = s * gat__v_keep_factor(keep[k], keep_scale, h);
                 const gat_v as = alpha * s;
                 dot[h] = dot[h] + as;
                 sa[h] = gat_v_fma(lr, as, sa[h]);
@@ -167,7 +167,7 @@ static GAT_ALWAYS_INLINE void gather_rows(const gat__backward_pass *a, const gat
     const bool prefetch = a->prefetch;
     const gat_v slope = gat_v_splat(a->slope), zero = gat_v_zero();
     const gat_v proj_scale = gat_v_splat(a->proj_scale);
-    const gat__keep_factors factors = gat__keep_factors_init(a->keep_scale);
+    const gat_v keep_scale = gat_v_splat(a->keep_scale);
     gat_v sum_src[R], sum_dst[R], in[R];
     for (int u = 0; u < R; u++)
         in[u] = gat_v_load(part_src + W * u);
@@ -216,7 +216,7 @@ static GAT_ALWAYS_INLINE void gather_rows(const gat__backward_pass *a, const gat
                 gat_v s = head_dots(held, dyc, h);
                 w[h] = alpha;
                 if (drop) {
-                    const gat_v kf = gat__keep_factor(&factors, bits, h);
+                    const gat_v kf = gat__v_keep_factor(bits, keep_scale, h);
                     s = s * kf;
                     w[h] = alpha * kf;
                 }

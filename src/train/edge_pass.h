@@ -118,29 +118,6 @@ static GAT_ALWAYS_INLINE void gat__activate_row(const gat__train_pass *a, float 
         gat__activate_loop(o, tmp, bias, width, a->act, false);
 }
 
-/* An edge's attention-dropout factors from its mask byte at 8 heads: the
- * two values gat__mask_to_float gives (scale, and a zero whose sign it
- * leaves), per lane of head register hr. */
-typedef struct gat__keep_factors {
-    gat_v kept, dropped;
-} gat__keep_factors;
-
-static inline gat__keep_factors gat__keep_factors_init(float scale)
-{
-    float kf[8];
-    gat__keep_factors f;
-    gat__mask_to_float(&(const uint8_t){0xff}, scale, kf, 8);
-    f.kept = gat_v_splat(kf[0]);
-    gat__mask_to_float(&(const uint8_t){0}, scale, kf, 8);
-    f.dropped = gat_v_splat(kf[0]);
-    return f;
-}
-
-static GAT_ALWAYS_INLINE gat_v gat__keep_factor(const gat__keep_factors *f, uint8_t bits, int hr)
-{
-    return gat_v_select(gat_v_head_bits8(bits, hr), f->kept, f->dropped);
-}
-
 /* Forward rows rows[first .. last) of a concatenated 8 x 8 layer. */
 void gat__train_rows_8x8(const gat__train_pass *a, const gat__rows *rows, int64_t first,
                          int64_t last, bool drop);

@@ -12,16 +12,15 @@
  * the head-major output is an 8 x 8 register transpose. The
  * attention-dropout masks of a run of rows are drawn in one call.
  *
- * The per-row steps are edge_row.h's, the ones inference's register
- * kernel runs. The same operations per lane in the same order as
- * train_rows (the exact
- * maximum, then exp(e - max) summed and aggregated in slot order), so the
- * bits are the portable loops'.
+ * A row is edge_row.h's gat__v_edge_row, the one inference's register
+ * kernel runs: the same operations per lane in the same order as the
+ * plain twin's gat__edge_row (the exact maximum, then exp(e - max) summed
+ * and aggregated in slot order), so the bits are the portable loops'.
  */
 #include "edge_pass.h"
 #include "edge_row.h"
 
-enum { HEADS = 8, HC = 64, W = GAT_V_LANES, HR = GAT_V_HEAD_REGS, R = GAT_V_ROW8 };
+enum { HEADS = 8, W = GAT_V_LANES, HR = GAT_V_HEAD_REGS, R = GAT_V_ROW8 };
 
 /* The attention-dropout masks of rows rows[first .. last), a call per run
  * of consecutive rows (their slots are contiguous): the mask is a function
@@ -58,56 +57,34 @@ static GAT_ALWAYS_INLINE gat_v activate(gat_v v, const float *bias, int u, gat_a
 static GAT_ALWAYS_INLINE void train_rows(const gat__train_pass *a, const gat__rows *rows,
                                          int64_t first, int64_t last, const bool drop)
 {
+    /* Edge_row.h's register row, as inference's: here the exact maximum
+     * of the logits (the shift the backward reads), channel-major rows
+     * with head registers, the slots' dropout factors. */
+    const gat__row_pass rp = {.col = a->src, .projected = a->projected,
+                              .score_src = a->score_src, .slope = a->slope, .keep = a->keep,
+                              .keep_scale = a->keep_scale, .prefetch_end = a->num_slots,
+                              .distance = GAT_TRAIN_PREFETCH};
+    const unsigned mode = GAT__ROW_LOGITS | GAT__ROW_FUSED_EXP | GAT__ROW_CHANNEL_MAJOR |
+                          (drop ? GAT__ROW_DROP : 0u);
     const int64_t *restrict row_ptr = a->row_ptr;
-    const int32_t *restrict src = a->src;
-    const float *restrict projected = a->projected;
-    const float *restrict score_src = a->score_src;
-    const gat_v slope = gat_v_splat(a->slope), zero = gat_v_zero();
-    const gat__keep_factors factors = gat__keep_factors_init(a->keep_scale);
-    const uint8_t *keep = a->keep; /* written by mask_row_runs */
     const float *restrict score_dst = a->score_dst;
     float *restrict shift = a->shift, *restrict inv_sum = a->inv_sum, *restrict out_rows = a->out;
-    const int64_t width = a->width, num_slots = a->num_slots;
-    const bool prefetch = a->prefetch;
+    const int64_t width = a->width;
     const float *restrict bias = a->bias;
     const gat_activation act = a->act;
-    if (drop)
+    if (drop) /* the masks written before the rows read them */
         mask_row_runs(a, rows, first, last);
     for (int64_t r = first; r < last; r++) {
         const int64_t i = gat__row_at(rows, r);
-        const int64_t k0 = row_ptr[i], k1 = row_ptr[i + 1];
-        gat_v sd[HR], max[HR];
-        for (int h = 0; h < HR; h++) {
-            sd[h] = gat_v_load_heads8(score_dst + i * HEADS, h);
-            max[h] = gat_v_splat(-INFINITY);
-        }
-        for (int64_t k = k0; k < k1; k++) {
-            if (prefetch) { /* as row_maximum */
-                gat__prefetch_floats(projected + (int64_t)src[k] * HC, HC);
-                if (k + GAT_TRAIN_PREFETCH < num_slots)
-                    gat__prefetch_floats(score_src + (int64_t)src[k + GAT_TRAIN_PREFETCH] * HEADS,
-                                         HEADS);
-            }
-            const float *restrict ss = score_src + (int64_t)src[k] * HEADS;
-            for (int h = 0; h < HR; h++) /* max keeps its own value unless e is greater */
-                max[h] = gat__v_row_max_edge(max[h], gat_v_load_heads8(ss, h), sd[h], slope, true);
-        }
-        gat_v sum[HR], acc[R];
+        gat_v sd[HR], max[HR], sum[HR], acc[R];
         for (int h = 0; h < HR; h++)
-            sum[h] = zero;
-        for (int v = 0; v < R; v++)
-            acc[v] = zero;
-        for (int64_t k = k0; k < k1; k++) {
-            const int64_t j = src[k];
-            const float *restrict ss = score_src + j * HEADS;
-            gat_v w[HR];
-            for (int h = 0; h < HR; h++) {
-                const gat_v p = gat__v_edge_weight(gat_v_load_heads8(ss, h), sd[h], max[h], slope,
-                                                   &sum[h]);
-                w[h] = drop ? p * gat__keep_factor(&factors, keep[k], h) : p;
-            }
-            gat__v_gather_fma(acc, w, projected + j * HC, HEADS, 8, true);
-        }
+            sd[h] = gat_v_load_heads8(score_dst + i * HEADS, h);
+        if (a->prefetch)
+            gat__v_edge_row(&rp, i, row_ptr[i], row_ptr[i + 1], sd, sd, NULL, max, sum, acc, HEADS,
+                            8, mode | GAT__ROW_PREFETCH_MAX);
+        else
+            gat__v_edge_row(&rp, i, row_ptr[i], row_ptr[i + 1], sd, sd, NULL, max, sum, acc, HEADS,
+                            8, mode);
         gat_v inv[HR];
         for (int h = 0; h < HR; h++)
             inv[h] = gat__v_row_normaliser(sum[h]);

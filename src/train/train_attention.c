@@ -81,7 +81,7 @@ static GAT_ALWAYS_INLINE void train_rows(const gat__train_pass *a, const gat__ro
     const gat__row_pass rp = {.col = a->src, .projected = a->projected,
                               .score_src = a->score_src, .slope = a->slope, .keep = a->keep,
                               .keep_scale = a->keep_scale, .prefetch_end = a->num_slots,
-                              .distance = GAT_TRAIN_PREFETCH, .prefetch_max = a->prefetch};
+                              .distance = GAT_TRAIN_PREFETCH};
     const gat__row_state s = {acc, shift, sum, w, kf};
     const unsigned mode = GAT__ROW_LOGITS | GAT__ROW_FUSED_EXP | GAT__ROW_CHANNEL_MAJOR |
                           (drop ? GAT__ROW_DROP : 0u);
@@ -91,7 +91,11 @@ static GAT_ALWAYS_INLINE void train_rows(const gat__train_pass *a, const gat__ro
         if (drop) /* the row's coefficients are contiguous: one vectorized mask */
             gat__dropout_mask_slots(a->drop, k0, k1 - k0, heads,
                                     a->keep + k0 * gat__mask_bytes(heads));
-        gat__edge_row(&rp, &s, i, k0, k1, a->score_dst + i * heads, heads, channels, mode);
+        if (a->prefetch)
+            gat__edge_row(&rp, &s, i, k0, k1, a->score_dst + i * heads, heads, channels,
+                          mode | GAT__ROW_PREFETCH_MAX);
+        else
+            gat__edge_row(&rp, &s, i, k0, k1, a->score_dst + i * heads, heads, channels, mode);
         gat__row_normaliser(sum, sum, heads);
         if (a->shift != NULL)
             for (int64_t h = 0; h < heads; h++) {
