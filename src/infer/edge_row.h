@@ -370,6 +370,14 @@ enum {
  * rest twice, with the same bits. */
 #define GAT_ROW_SCORE_CACHE 256
 
+/* v [GAT__V_SV] = 0 (as `= {{0}}` would, which a one-lane gat_v, a
+ * float, does not take). */
+static GAT_ALWAYS_INLINE void gat__v_zeros(gat_v *v)
+{
+    for (int b = 0; b < GAT__V_SV; b++)
+        v[b] = gat_v_zero();
+}
+
 /* Registers of a per-head vector: head h in lane h % W of register h / W,
  * or (head_regs, 8 heads) the head registers of gat_v_load_heads8, which
  * line up with a channel-major row's registers. */
@@ -477,7 +485,8 @@ static GAT_ALWAYS_INLINE void gat__v_edge_row(const gat__row_pass *r, int64_t i,
         max[b] = loops ? own[b] : gat_v_splat(-INFINITY);
     for (int64_t k = begin; k < end; k++) {
         const int64_t j = col[k];
-        gat_v src[SV] = {{0}};
+        gat_v src[SV];
+        gat__v_zeros(src);
         if (mode & GAT__ROW_PREFETCH_MAX) {
             gat__prefetch_row(projected + j * hc, hc);
             if (k + r->distance < r->prefetch_end)
@@ -506,7 +515,8 @@ static GAT_ALWAYS_INLINE void gat__v_edge_row(const gat__row_pass *r, int64_t i,
     const gat_v keep_scale = gat_v_splat(r->keep_scale);
     for (int64_t k = begin; k <= end; k++) {
         int64_t j;
-        gat_v src[SV] = {{0}};
+        gat_v src[SV];
+        gat__v_zeros(src);
         if (k == end) { /* the re-added self-loop comes last */
             if (!loops)
                 break;
@@ -533,7 +543,8 @@ static GAT_ALWAYS_INLINE void gat__v_edge_row(const gat__row_pass *r, int64_t i,
         }
         /* Lanes past the last head hold weights of nothing, which nothing
          * reads. */
-        gat_v w[SV] = {{0}};
+        gat_v w[SV];
+        gat__v_zeros(w);
         for (int64_t b = 0; b < vectors; b++) {
             const gat_v p = gat__v_edge_weight(src[b], dst[b], max[b], slope, &sum[b]);
             w[b] = drop ? p * gat__v_keep_factor(r->keep[k], keep_scale, (int)b) : p;
