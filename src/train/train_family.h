@@ -252,13 +252,18 @@ static GAT_ALWAYS_INLINE void gat__trainfam_logits(const gat__trainfam_pass *a, 
     if (a->with_edges) {
         const float *restrict attr =
             gat__slot_attr(a->e, a->st->loop_attr, a->dim, p, i, j);
+        /* attr . M^T feature by feature over the heads into e (scratch
+         * until the end; M^T [D, H] is contiguous in h: one vector
+         * multiply-add per feature instead of gathering a column per
+         * head), each head's sum in feature order. */
         const float *restrict m = a->st->edge_proj;
-        for (int64_t h = 0; h < heads; h++) {
-            float s = 0.0f;
-            for (int64_t d = 0; d < a->dim; d++)
-                s += m[d * heads + h] * attr[d];
-            z[h] += s;
-        }
+        for (int64_t h = 0; h < heads; h++)
+            e[h] = 0.0f;
+        for (int64_t d = 0; d < a->dim; d++)
+            for (int64_t h = 0; h < heads; h++)
+                e[h] += m[d * heads + h] * attr[d];
+        for (int64_t h = 0; h < heads; h++)
+            z[h] += e[h];
     }
     for (int64_t h = 0; h < heads; h++)
         e[h] = gat__leaky(z[h], a->slope);
