@@ -44,6 +44,19 @@ int64_t bench_peak_rss_bytes(void)
     return (int64_t)usage.ru_maxrss * 1024;
 }
 
+int64_t bench_current_rss_bytes(void)
+{
+    /* Linux: the second field of /proc/self/statm, in pages. */
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long size = 0, resident = -1;
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%lld %lld", &size, &resident) != 2)
+        resident = -1;
+    fclose(f);
+    return resident < 0 ? -1 : (int64_t)resident * sysconf(_SC_PAGESIZE);
+}
+
 json_t *bench_json_doubles(const double *values, int n)
 {
     json_t *a = json_array();

@@ -17,6 +17,10 @@ double bench_minimum(const double *values, int n);
 
 /* The process's peak resident set (ru_maxrss) in bytes. */
 int64_t bench_peak_rss_bytes(void);
+/* The process's resident set now in bytes (-1 where /proc/self/statm is
+ * missing): taken before the timed runs, what the inputs and the process
+ * hold, so that peak minus it is what the runs added. */
+int64_t bench_current_rss_bytes(void);
 
 /* A new JSON array of n numbers. */
 json_t *bench_json_doubles(const double *values, int n);

@@ -44,6 +44,7 @@ int bench_train(gat_context *ctx, gat_model *model, const gat_graph *g,
     const int64_t n = gat_graph_num_nodes(g), width = gat_model_out_features(model);
     const double dropouts[2] = {0.0, 0.6};
     float *r = random_gradient(n * width, seed);
+    const int64_t inputs_rss = bench_current_rss_bytes();
     float *logits = malloc((size_t)(n * width > 0 ? n * width : 1) * sizeof(float));
     if (logits == NULL)
         cli_fail(program, "out of memory");
@@ -124,6 +125,7 @@ int bench_train(gat_context *ctx, gat_model *model, const gat_graph *g,
     json_object_set_new(root, "train_step_ms_median", json_real(headline));
     json_object_set_new(root, "optimizer", json_string("sgd lr 0.01, loss sum(out * R)"));
     json_object_set_new(root, "peak_rss_bytes", json_integer(rss));
+    json_object_set_new(root, "inputs_rss_bytes", json_integer(inputs_rss));
     json_object_set_new(root, "runs", runs);
     if (json_out != NULL)
         bench_json_write(program, ctx, root, json_out);

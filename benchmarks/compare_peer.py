@@ -164,7 +164,15 @@ def peer_child(args):
             return peer_gat_edge_layer(x, fam, src, dst, edge_attr)
         return peer_layer(x, weight, att_src, att_dst, bias, src, dst)
 
+    def current_rss():
+        try:
+            with open('/proc/self/statm') as fh:
+                return int(fh.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+        except OSError:
+            return -1
+
     times = []
+    inputs_rss = current_rss()
     if args.mode == 'infer':
         with torch.no_grad():
             for k in range(args.warmup + args.reps):
@@ -175,6 +183,7 @@ def peer_child(args):
     else:
         R = torch.randn(n, heads * ch, generator=g)
         opt = torch.optim.SGD(params, lr=0.01)
+        inputs_rss = current_rss()
         for k in range(args.warmup + args.reps):
             t0 = time.perf_counter()
             opt.zero_grad()
@@ -184,7 +193,8 @@ def peer_child(args):
                 times.append(1e3 * (time.perf_counter() - t0))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print('PEER_JSON ' + json.dumps(dict(ms=times, median_ms=median(times),
-                                         peak_rss_bytes=peak, torch=torch.__version__)))
+                                         peak_rss_bytes=peak, inputs_rss_bytes=inputs_rss,
+                                         torch=torch.__version__)))
 
 
 def peer_env():
@@ -302,13 +312,26 @@ def main():
     print(f"{'libgat':10} {ours:12.2f} {ours_rss / 2**20:10.1f}")
     print(f"{'pytorch':10} {peer['median_ms']:12.2f} {peer['peak_rss_bytes'] / 2**20:10.1f}")
     print(f"speed-up: {peer['median_ms'] / ours:.1f}x   memory: 1/{peer['peak_rss_bytes'] / ours_rss:.1f}")
+    # Both peaks hold the same inputs (x, the edge attributes) and each
+    # process's own runtime (torch's libraries on the peer's side): the
+    # resident set when the timed runs start, taken on both sides, and what
+    # the runs added on top of it.
+    ours_in = max(first.get('inputs_rss_bytes', -1), second.get('inputs_rss_bytes', -1))
+    added = None
+    if ours_in > 0 and peer.get('inputs_rss_bytes', -1) > 0:
+        added = dict(libgat=ours_rss - ours_in, peer=peer['peak_rss_bytes'] - peer['inputs_rss_bytes'])
+        print(f"at the start of the runs (inputs, runtime): libgat {ours_in / 2**20:.1f} MiB, "
+              f"pytorch {peer['inputs_rss_bytes'] / 2**20:.1f} MiB; added by the runs: libgat "
+              f"{added['libgat'] / 2**20:.1f} MiB, pytorch {added['peer'] / 2**20:.1f} MiB "
+              f"(1/{added['peer'] / max(added['libgat'], 1):.1f})")
     if args.json:
         with open(args.json, 'w') as fh:
             json.dump(dict(config=vars(args), libgat=dict(median_ms=ours, samples_ms=ours_ms,
                                                           peak_rss_bytes=ours_rss,
                                                           runs=[first, second]),
                            peer=peer, speedup=peer['median_ms'] / ours,
-                           memory_ratio=peer['peak_rss_bytes'] / ours_rss), fh, indent=1)
+                           memory_ratio=peer['peak_rss_bytes'] / ours_rss,
+                           added_by_runs_bytes=added), fh, indent=1)
 
 
 if __name__ == '__main__':

@@ -81,7 +81,7 @@ static void usage(FILE *out)
             "  --layer-type gat|gatv2  GATConv (default) or GATv2Conv layers\n"
             "  --edge-dim D         layers with edge features of width D, run on random\n"
             "                       edge attributes in [-1, 1) (the roofline counts their\n"
-            "                       E x D x 4 bytes per layer)\n"
+            "                       E x D x 4 bytes and a 4-byte position per edge and layer)\n"
             "Run:\n"
             "  --threads T[,T...]   thread counts to sweep (default: all cores)\n"
             "  --pin none|compact|scatter   hwloc thread binding (default none)\n"
@@ -367,12 +367,13 @@ static layer_costs model_costs(const gat_model *m, const gat_graph *g)
                      f = (double)c.in_features,
                      width = (double)(c.concat ? c.heads * c.channels : c.channels);
         const double e = (double)gat_graph_num_attention_edges(g, c.add_self_loops);
-        /* Edge features: each edge's D attributes (and, unless the input
-         * was in CSR order, its 4-byte position) read once per layer; the
-         * loops' attributes made from them. */
+        /* Edge features: each edge's D attributes and its 4-byte input
+         * position read once per layer (the edge pass reads them through
+         * the position, and makes the loops' attributes from the rows it
+         * reads: nothing else moves). */
         const double d = (double)c.edge_dim;
         if (d > 0) {
-            total.edge_bytes += e * (4.0 * d + 4.0) + n * 4.0 * d;
+            total.edge_bytes += e * (4.0 * d + 4.0);
             total.edge_flops += e * 2.0 * d * (c.type == GAT_LAYER_GATV2 ? hc : h);
         }
         if (c.residual || c.dst_features > 0 || c.type == GAT_LAYER_GATV2) {
@@ -500,6 +501,7 @@ typedef struct bench_run {
  * against the reference if asked, writes the JSON. Returns the exit code. */
 static int bench_infer(const bench_run *b)
 {
+    const int64_t inputs_rss = bench_current_rss_bytes();
     const bench_options *o = b->o;
     const bench_machine *machine = b->machine;
     gat_context *ctx = b->ctx;
@@ -570,6 +572,7 @@ static int bench_infer(const bench_run *b)
     json_object_set_new(root, "threads", json_integer(last.threads));
     json_object_set_new(root, "forward_ms_median", json_real(last.total_median));
     json_object_set_new(root, "peak_rss_bytes", json_integer(rss));
+    json_object_set_new(root, "inputs_rss_bytes", json_integer(inputs_rss));
     gat_layer_config first;
     gat_model_layer_config(model, 0, &first);
     json_object_set_new(root, "model",
