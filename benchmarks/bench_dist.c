@@ -4,10 +4,12 @@
  * run under mpirun.
  */
 #include "bench_dist.h"
+#include "bench_report.h"
 #include "cli_common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const program = "gat-bench";
 
@@ -105,6 +107,28 @@ int bench_partitions(gat_context *ctx, const gat_model *model, const gat_graph *
     return 0;
 }
 
+/* Rank 0 gathers every rank's report and prints `headline` then the
+ * per-rank table; every rank returns the same exit status. */
+static int finish(gat_context *ctx, int rank, int ranks, gat_status status,
+                  const gat_dist_report *mine, const char *headline)
+{
+    gat_dist_report *all = rank == 0 ? calloc((size_t)ranks, sizeof *all) : NULL;
+    if (status == GAT_OK)
+        status = gat_dist_agree(ctx, rank == 0 && all == NULL ? GAT_ERR_NOMEM : GAT_OK);
+    if (status == GAT_OK)
+        status = gat_dist_gather_reports(ctx, mine, all);
+    if (status == GAT_OK && rank == 0) {
+        printf("%s", headline);
+        printf("per rank, last run:\n");
+        cli_print_dist_report(stdout, all, ranks);
+    } else if (status != GAT_OK && rank == 0) {
+        fprintf(stderr, "%s: %s\n", program, gat_context_message(ctx));
+    }
+    free(all);
+    gat_dist_finalize();
+    return status == GAT_OK ? 0 : 1;
+}
+
 int bench_distributed(gat_context *ctx, const gat_model *model, const char *graph_path,
                       const char *features_path, const char *edge_attr_path, int reps,
                       int warmup)
@@ -118,36 +142,98 @@ int bench_distributed(gat_context *ctx, const gat_model *model, const char *grap
     options.edge_attr = edge_attr_path;
     options.allow_nonfinite = true;
     gat_dist_report mine;
+    memset(&mine, 0, sizeof mine);
     double *seconds = calloc((size_t)reps, sizeof *seconds);
-    gat_dist_report *all = rank == 0 ? calloc((size_t)ranks, sizeof *all) : NULL;
-    gat_status status = gat_dist_agree(ctx, seconds == NULL || (rank == 0 && all == NULL)
-                                                ? GAT_ERR_NOMEM
-                                                : GAT_OK);
+    gat_status status = gat_dist_agree(ctx, seconds == NULL ? GAT_ERR_NOMEM : GAT_OK);
     for (int k = 0; k < warmup + reps && status == GAT_OK; k++) {
         status = gat_dist_infer(ctx, model, &options, &mine);
         if (k >= warmup)
             seconds[k - warmup] = mine.seconds_total;
     }
+    char headline[512] = "";
     if (status == GAT_OK)
-        status = gat_dist_gather_reports(ctx, &mine, all);
-    if (status == GAT_OK && rank == 0) {
-        for (int i = 1; i < reps; i++) /* insertion sort: a few reps */
-            for (int j = i; j > 0 && seconds[j] < seconds[j - 1]; j--) {
-                double t = seconds[j];
-                seconds[j] = seconds[j - 1];
-                seconds[j - 1] = t;
-            }
-        printf("distributed: %d ranks x %d threads, %lld nodes, %lld edges; gat_dist_infer "
-               "(read, forward, no output) median %.1f ms of %d (rank 0's clock)\n",
-               ranks, gat_context_threads(ctx), (long long)mine.num_nodes,
-               (long long)mine.num_edges, 1e3 * seconds[reps / 2], reps);
-        printf("per rank, last run:\n");
-        cli_print_dist_report(stdout, all, ranks);
-    } else if (status != GAT_OK && rank == 0) {
-        fprintf(stderr, "%s: %s\n", program, gat_context_message(ctx));
-    }
+        snprintf(headline, sizeof headline,
+                 "distributed: %d ranks x %d threads, %lld nodes, %lld edges; gat_dist_infer "
+                 "(read, forward, no output) median %.1f ms of %d (rank 0's clock)\n",
+                 ranks, gat_context_threads(ctx), (long long)mine.num_nodes,
+                 (long long)mine.num_edges, 1e3 * bench_median(seconds, reps), reps);
     free(seconds);
-    free(all);
-    gat_dist_finalize();
-    return status == GAT_OK ? 0 : 1;
+    return finish(ctx, rank, ranks, status, &mine, headline);
+}
+
+/* Class of node k: a counter hash, fixed, the same on every rank. */
+static int64_t class_of(int64_t k, int64_t classes)
+{
+    uint64_t z = (uint64_t)k * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
+    return (int64_t)((z ^ (z >> 29)) % (uint64_t)classes);
+}
+
+int bench_distributed_train(gat_context *ctx, gat_model *model, const char *graph_path,
+                            const char *features_path, int reps, int warmup, uint64_t seed)
+{
+    int rank = 0, ranks = 1;
+    cli_check(program, ctx, gat_dist_init(ctx, &rank, &ranks));
+    gat_dist_train_options options;
+    gat_dist_train_options_init(&options);
+    options.graph = graph_path;
+    options.features = features_path;
+    gat_trainer_options train_options; /* gat-train's defaults: Adam, dropout */
+    gat_trainer_options_init(&train_options);
+    train_options.seed = seed;
+    gat_dist_trainer *t = NULL;
+    gat_dist_report mine;
+    memset(&mine, 0, sizeof mine);
+    int64_t *labels = NULL, *index = NULL;
+    double *step = calloc((size_t)reps, sizeof *step);
+    double *gradients = calloc((size_t)reps, sizeof *gradients);
+    double *update = calloc((size_t)reps, sizeof *update);
+    gat_status status = gat_dist_trainer_create(ctx, &t, model, &options, &train_options);
+    if (status == GAT_OK)
+        status = gat_dist_trainer_report(t, &mine); /* the node count */
+    const int64_t n = mine.num_nodes, classes = gat_model_out_features(model);
+    if (status == GAT_OK) {
+        /* Every node a target, of a fixed random class: the loss of gat-train's
+         * step over the whole graph. */
+        labels = malloc((size_t)(n > 0 ? n : 1) * sizeof *labels);
+        index = malloc((size_t)(n > 0 ? n : 1) * sizeof *index);
+        status = gat_dist_agree(ctx, !labels || !index || !step || !gradients || !update
+                                         ? GAT_ERR_NOMEM
+                                         : GAT_OK);
+    }
+    for (int64_t k = 0; k < n && status == GAT_OK; k++) {
+        labels[k] = class_of(k, classes);
+        index[k] = k;
+    }
+    gat_metrics train;
+    memset(&train, 0, sizeof train);
+    for (int k = 0; k < warmup + reps && status == GAT_OK; k++) {
+        const double t0 = cli_now();
+        status = gat_dist_trainer_gradients_step(ctx, t, labels, index, n, &train);
+        const double t1 = cli_now();
+        if (status == GAT_OK)
+            status = gat_dist_trainer_update(ctx, t);
+        const double t2 = cli_now();
+        if (k >= warmup) {
+            gradients[k - warmup] = 1e3 * (t1 - t0);
+            update[k - warmup] = 1e3 * (t2 - t1);
+            step[k - warmup] = 1e3 * (t2 - t0);
+        }
+    }
+    if (status == GAT_OK)
+        status = gat_dist_trainer_report(t, &mine);
+    char headline[512] = "";
+    if (status == GAT_OK)
+        snprintf(headline, sizeof headline,
+                 "distributed: %d ranks x %d threads, %lld nodes, %lld edges (%s input); "
+                 "training step (forward, loss over every node, backward, Adam) median %.3f "
+                 "ms of %d (min %.3f): forward+loss+backward %.3f ms, update %.3f ms (rank "
+                 "0's clock; last loss %.6g)\n",
+                 ranks, gat_context_threads(ctx), (long long)n, (long long)mine.num_edges,
+                 gat_dist_trainer_sparse_input(t) ? "sparse" : "dense",
+                 bench_median(step, reps), reps, bench_minimum(step, reps),
+                 bench_median(gradients, reps), bench_median(update, reps), train.loss);
+    gat_dist_trainer_destroy(&t);
+    free(labels), free(index), free(step), free(gradients), free(update);
+    return finish(ctx, rank, ranks, status, &mine, headline);
 }

@@ -22,4 +22,12 @@ int bench_distributed(gat_context *ctx, const gat_model *model, const char *grap
                       const char *features_path, const char *edge_attr_path, int reps,
                       int warmup);
 
+/* Under mpirun: gat_dist_trainer's step (forward, cross-entropy over every
+ * node against fixed random classes, backward, Adam) on `model` (updated),
+ * reps times after warmup; rank 0 prints the medians and the per-rank
+ * report of the last step (gat_dist_trainer_report). Returns the exit
+ * status (every rank the same). */
+int bench_distributed_train(gat_context *ctx, gat_model *model, const char *graph_path,
+                            const char *features_path, int reps, int warmup, uint64_t seed);
+
 #endif

@@ -113,7 +113,9 @@ static void usage(FILE *out)
             "--edge-attr A.npy for a model with edge features, rows in the edge list's\n"
             "order) and\n"
             "prints the per-rank report: rows, edges, halo rows, bytes sent and received\n"
-            "per layer, time computing, communicating and waiting, peak memory, imbalance.\n");
+            "per layer, time computing, communicating and waiting, peak memory, imbalance;\n"
+            "with --mode train it times the distributed training step (forward, loss over\n"
+            "every node, backward, Adam) and prints the same report for the last step.\n");
 }
 
 /* "1,2,4": counts separated by single commas; an empty count ("1,,2",
@@ -619,12 +621,16 @@ int main(int argc, char **argv)
             cli_fail(program, "started by an MPI launcher, but this libgat was built without "
                               "MPI (meson setup -Dmpi=enabled)");
         if (o.graph_path == NULL || o.features_path == NULL || o.num_partitions > 0 ||
-            strcmp(o.mode, "infer") != 0 || o.ordering != GAT_ORDER_NONE || o.check ||
-            o.json_path != NULL || o.export_edges_path != NULL)
-            cli_usage_error(program, "under mpirun gat-bench times gat_dist_infer: it needs "
+            o.ordering != GAT_ORDER_NONE || o.check || o.json_path != NULL ||
+            o.export_edges_path != NULL)
+            cli_usage_error(program, "under mpirun gat-bench times gat_dist_infer (or with "
+                                     "--mode train the distributed training step): it needs "
                                      "--graph FILE.gcsr and --features X.npy, and takes no "
-                                     "--partitions, --mode train, --reorder, --check, --json "
-                                     "or --export-edges");
+                                     "--partitions, --reorder, --check, --json or "
+                                     "--export-edges");
+        if (strcmp(o.mode, "train") == 0 && o.edge_attr_path != NULL)
+            cli_usage_error(program, "under mpirun --mode train takes no --edge-attr (the "
+                                     "distributed trainer runs plain GAT layers only)");
         o.probe = false;
     } else if (o.edge_attr_path != NULL) {
         cli_usage_error(program, "--edge-attr is for runs under mpirun (one process times "
@@ -766,9 +772,14 @@ int main(int argc, char **argv)
     int rc;
     float *out = NULL, *edge_attr = NULL;
     if (o.num_partitions > 0 || distributed) {
-        rc = distributed ? bench_distributed(ctx, model, o.graph_path, features_path,
-                                             o.edge_attr_path, o.reps, o.warmup)
-                         : bench_partitions(ctx, model, g, o.partitions, o.num_partitions);
+        if (!distributed)
+            rc = bench_partitions(ctx, model, g, o.partitions, o.num_partitions);
+        else if (strcmp(o.mode, "train") == 0)
+            rc = bench_distributed_train(ctx, model, o.graph_path, features_path, o.reps,
+                                         o.warmup, o.seed);
+        else
+            rc = bench_distributed(ctx, model, o.graph_path, features_path, o.edge_attr_path,
+                                   o.reps, o.warmup);
         goto done;
     }
     const int64_t width = gat_model_out_features(model);

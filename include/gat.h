@@ -1108,6 +1108,15 @@ gat_status gat_dist_trainer_fit(gat_context *ctx, gat_dist_trainer *trainer,
                                 const gat_fit_options *options, gat_fit_result *result);
 /* Whether layer 0's input is held sparse (as gat_trainer_sparse_input). */
 bool gat_dist_trainer_sparse_input(const gat_dist_trainer *trainer);
+/* This rank's figures for the last step (gat_dist_trainer_gradients_step,
+ * then gat_dist_trainer_update if called): rows, edges (with self-loops),
+ * interior and halo rows and send rows of layer 0; per layer the bytes of
+ * its halo exchanges (forward halo, receptive-field marks, reverse halo);
+ * seconds_total from the step's start to the end of the update;
+ * seconds_communication in those exchanges, of which seconds_wait blocked
+ * before them until every rank arrived; seconds_compute the rest (the
+ * gradient reductions included); peak memory. Not collective. */
+gat_status gat_dist_trainer_report(const gat_dist_trainer *trainer, gat_dist_report *report);
 
 #ifdef __cplusplus
 }

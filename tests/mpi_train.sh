@@ -146,4 +146,21 @@ if mpi 2 "$tools/gat-train" --data d --layer-type gatv2 --epochs 1 --progress no
 fi
 grep -q "plain GAT layers only" err.txt || fail "gatv2 under mpirun: $(cat err.txt)"
 checks=$((checks + 1))
+# gat-bench --mode train under mpirun: the step's timing line and the
+# per-rank report of the last step (a row per rank, halo traffic, the
+# imbalance line); the loss after the same steps is the one-rank run's.
+for k in 1 3; do
+    mpi "$k" "$build/benchmarks/gat-bench" --mode train --graph g.gcsr --features x.npy \
+        --weights m1.safetensors --reps 3 --warmup 1 --threads 1 >bench$k.txt 2>&1 ||
+        fail "gat-bench --mode train at $k ranks: $(cat bench$k.txt)"
+    grep -q "^distributed: $k ranks.*training step.*median" bench$k.txt &&
+        [[ $(grep -c '^ *[0-9] ' bench$k.txt) == "$k" ]] && grep -q '^imbalance' bench$k.txt ||
+        fail "gat-bench --mode train at $k ranks: $(cat bench$k.txt)"
+    checks=$((checks + 1))
+done
+grep -q '^ *2 .* [1-9][0-9]*/[1-9][0-9]* ' bench3.txt ||
+    fail "gat-bench --mode train: rank 2 reports no halo traffic: $(cat bench3.txt)"
+[[ $(grep -o 'last loss [^)]*' bench1.txt) == $(grep -o 'last loss [^)]*' bench3.txt) ]] ||
+    fail "gat-bench --mode train: the loss differs between 1 and 3 ranks"
+checks=$((checks + 1))
 echo "mpi_train: $checks checks passed"

@@ -240,4 +240,11 @@ bool gat_dist_trainer_sparse_input(const gat_dist_trainer *trainer)
     return false;
 }
 
+gat_status gat_dist_trainer_report(const gat_dist_trainer *trainer, gat_dist_report *report)
+{
+    (void)trainer;
+    (void)report;
+    return GAT_ERR_UNSUPPORTED;
+}
+
 #endif

@@ -41,6 +41,7 @@
 #include <limits.h>
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* Exchange lists with every rank: positions (local ids) grouped by peer. */
 typedef struct lists {
@@ -93,6 +94,11 @@ struct gat_dist_trainer {
     gat__param *params;         /* as the trainer's: values, grads, Adam's moments, best */
     int num_params;
     float *slab;
+    int64_t num_edges;          /* the .gcsr's */
+    /* The last step's traffic and times (gat_dist_trainer_report): counted
+     * beside the arithmetic, never read by it. */
+    gat_dist_report rep;
+    double step_start;
 };
 
 #define ALLOC(ptr, count, what)                                                              \
@@ -169,6 +175,7 @@ static gat_status read_graph(gat_context *ctx, gat_dist_trainer *t, const char *
                                (long long)t->num_nodes);
     }
     ALLOC(t->bounds, (int64_t)t->ranks + 1, "partition bounds");
+    t->num_edges = f.num_edges;
     if (status == GAT_OK)
         status = gat__partition_bounds(ctx, file_row_ptr_at, &f, n, f.num_edges, t->ranks,
                                        t->bounds);
@@ -553,11 +560,14 @@ done:
 /* ---- exchanges --------------------------------------------------------- */
 
 /* Rows of the arrays (each [n, widths[a]]) at send positions go to each
- * peer; received rows land at the receive positions. */
-static gat_status exchange_rows(gat_context *ctx, gat_dist_trainer *t, const lists *send,
-                                const lists *recv, float *const *arrays, const int64_t *widths,
-                                int count, bool keep_max)
+ * peer; received rows land at the receive positions. The bytes count as
+ * layer `layer`'s traffic; the time as communication, the agreement before
+ * the collective (blocked until the slowest rank arrives) as waiting. */
+static gat_status exchange_rows(gat_context *ctx, gat_dist_trainer *t, int layer,
+                                const lists *send, const lists *recv, float *const *arrays,
+                                const int64_t *widths, int count, bool keep_max)
 {
+    const double t0 = MPI_Wtime();
     const int p = t->ranks;
     int64_t unit = 0;
     for (int a = 0; a < count; a++)
@@ -578,7 +588,9 @@ static gat_status exchange_rows(gat_context *ctx, gat_dist_trainer *t, const lis
             status = int_count(ctx, recv->start[q] * unit, &c[3 * p + q]);
     }
     /* Every rank reaches the collective, or none. */
+    const double t1 = MPI_Wtime();
     status = agree(ctx, t->comm, status, &t->failed);
+    t->rep.seconds_wait += MPI_Wtime() - t1;
     if (status == GAT_OK) {
         for (int64_t k = 0; k < ns; k++) {
             float *o = sb + k * unit;
@@ -604,6 +616,10 @@ static gat_status exchange_rows(gat_context *ctx, gat_dist_trainer *t, const lis
     gat__free_raw(&ctx->allocator, sb);
     gat__free_raw(&ctx->allocator, rb);
     gat__free_raw(&ctx->allocator, c);
+    const int slot = layer < GAT_DIST_REPORT_LAYERS ? layer : GAT_DIST_REPORT_LAYERS - 1;
+    t->rep.bytes_sent[slot] += ns * unit * (int64_t)sizeof(float);
+    t->rep.bytes_received[slot] += nr * unit * (int64_t)sizeof(float);
+    t->rep.seconds_communication += MPI_Wtime() - t0;
     return status;
 }
 
@@ -667,8 +683,8 @@ static gat_status forward(gat_context *ctx, gat_dist_trainer *t, bool training)
         /* The halo: the features the aggregation reads and the source scores. */
         float *arrays[2] = {features, st->score_src};
         const int64_t widths[2] = {hc, c->heads};
-        status = exchange_rows(ctx, t, &pol->halo_send, &pol->halo_recv, arrays, widths, 2,
-                               false);
+        status = exchange_rows(ctx, t, l, &pol->halo_send, &pol->halo_recv, arrays, widths,
+                               2, false);
         if (status != GAT_OK)
             break;
         const gat__dropout drop_att =
@@ -1054,8 +1070,8 @@ static gat_status sparse_weight_gradient(gat_context *ctx, gat_dist_trainer *t,
 /* member [n]: the owned rows of P_l (the rows layer l projects for the
  * targets: E_l and the sources of E_l's edges, train_plan.c), given E_l
  * in member; remote sources are marked at their owners. */
-static gat_status receptive_rows(gat_context *ctx, gat_dist_trainer *t, const policy *pol,
-                                 uint8_t *member)
+static gat_status receptive_rows(gat_context *ctx, gat_dist_trainer *t, int layer,
+                                 const policy *pol, uint8_t *member)
 {
     const gat__edge_views *v = &pol->v;
     const int64_t n = t->n;
@@ -1074,7 +1090,8 @@ static gat_status receptive_rows(gat_context *ctx, gat_dist_trainer *t, const po
      * combined with the owners' own. */
     float *arrays[1] = {flag};
     const int64_t widths[1] = {1};
-    status = exchange_rows(ctx, t, &pol->halo_recv, &pol->halo_send, arrays, widths, 1, true);
+    status = exchange_rows(ctx, t, layer, &pol->halo_recv, &pol->halo_send, arrays, widths, 1,
+                           true);
     if (status == GAT_OK)
         for (int64_t r = 0; r < t->rows; r++)
             member[t->origin + r] |= flag[t->origin + r] != 0.0f;
@@ -1107,7 +1124,7 @@ static gat_status backward(gat_context *ctx, gat_dist_trainer *t, const int64_t 
             drop_at(t, l, GAT__DROP_ATTENTION, t->options.attention_dropout);
         const gat__dropout drop_proj =
             drop_at(t, l, GAT__DROP_PROJECTED, t->options.projected_dropout);
-        if ((status = receptive_rows(ctx, t, pol, member)) != GAT_OK)
+        if ((status = receptive_rows(ctx, t, l, pol, member)) != GAT_OK)
             break;
         gat__attention_backward_args args = {
             .views = &pol->v, .edge_rows = &t->owned, .proj_rows = &t->none,
@@ -1130,7 +1147,8 @@ static gat_status backward(gat_context *ctx, gat_dist_trainer *t, const int64_t 
             float *dyc_rows = heads == 1 ? (float *)d_out : t->dyc;
             float *arrays[5] = {dyc_rows, t->dot, st->score_dst, st->shift, st->inv_sum};
             const int64_t widths[5] = {hc, heads, heads, heads, heads};
-            status = exchange_rows(ctx, t, &pol->back_send, &pol->back_recv, arrays, widths, 5, false);
+            status = exchange_rows(ctx, t, l, &pol->back_send, &pol->back_recv, arrays, widths, 5,
+                                   false);
             if (status != GAT_OK)
                 break;
         }
@@ -1455,6 +1473,11 @@ gat_status gat_dist_trainer_gradients_step(gat_context *ctx, gat_dist_trainer *t
     if (t == NULL || train == NULL)
         return gat__fail(ctx, GAT_ERR_INVALID, "distributed step: trainer and metrics are "
                          "required");
+    /* The report's counters start over with each step. */
+    memset(t->rep.bytes_sent, 0, sizeof t->rep.bytes_sent);
+    memset(t->rep.bytes_received, 0, sizeof t->rep.bytes_received);
+    t->rep.seconds_communication = t->rep.seconds_wait = 0.0;
+    t->step_start = MPI_Wtime();
     gat_status status = forward_loss(ctx, t, true, labels, index, count, train);
     if (status == GAT_OK && !isfinite(train->loss))
         status = gat__fail(ctx, GAT_ERR_NONFINITE,
@@ -1463,7 +1486,9 @@ gat_status gat_dist_trainer_gradients_step(gat_context *ctx, gat_dist_trainer *t
     status = agree(ctx, t->comm, status, &t->failed);
     if (status == GAT_OK)
         status = backward(ctx, t, index, count);
-    return agree(ctx, t->comm, status, &t->failed);
+    status = agree(ctx, t->comm, status, &t->failed);
+    t->rep.seconds_total = MPI_Wtime() - t->step_start;
+    return status;
 }
 
 gat_status gat_dist_trainer_gradients(gat_dist_trainer *t, int layer, gat_layer_params *g)
@@ -1490,6 +1515,41 @@ gat_status gat_dist_trainer_update(gat_context *ctx, gat_dist_trainer *t)
     gat__optimizer_step(ctx, &t->options, t->steps + 1, &t->model->layers[0],
                         t->sparse ? &t->sparse_x : NULL, t->params, t->num_params, 0);
     t->steps++;
+    t->rep.seconds_total = MPI_Wtime() - t->step_start;
+    return GAT_OK;
+}
+
+gat_status gat_dist_trainer_report(const gat_dist_trainer *t, gat_dist_report *report)
+{
+    if (t == NULL || report == NULL)
+        return GAT_ERR_INVALID;
+    *report = t->rep;
+    report->rank = t->rank;
+    report->ranks = t->ranks;
+    report->num_nodes = t->num_nodes;
+    report->num_edges = t->num_edges;
+    report->first_row = t->first;
+    report->rows = t->rows;
+    report->layers = t->model->num_layers;
+    /* Layer 0's edges and halo (layers with the other self-loop policy
+     * differ by the self-loops only). */
+    const policy *pol = t->extra[0].pol;
+    const int64_t *row_ptr = pol->v.row_ptr;
+    const int64_t lo = t->origin, hi = t->origin + t->rows;
+    report->edges = row_ptr[hi] - row_ptr[lo];
+    report->halo_rows = pol->halo_recv.start[t->ranks];
+    report->send_rows = pol->halo_send.start[t->ranks];
+    report->interior_rows = 0;
+    for (int64_t i = lo; i < hi; i++) {
+        bool interior = true;
+        for (int64_t s = row_ptr[i]; s < row_ptr[i + 1] && interior; s++)
+            interior = pol->v.src[s] >= lo && pol->v.src[s] < hi;
+        report->interior_rows += interior;
+    }
+    report->seconds_compute = report->seconds_total - report->seconds_communication;
+    struct rusage usage;
+    if (getrusage(RUSAGE_SELF, &usage) == 0)
+        report->peak_rss_bytes = (int64_t)usage.ru_maxrss * 1024;
     return GAT_OK;
 }
 
