@@ -114,6 +114,34 @@ static GAT_ALWAYS_INLINE void edge_terms(const back_args *b, int64_t p, int64_t 
     }
 }
 
+/* GATConv's edge term of one slot, given dz [H]: the partial U [H, D] +=
+ * dz (x) attr and d_attr [D] += M dz (M^T [D, H], contiguous in h; NULL
+ * d_attr skips it). Each d_attr[d] sums its heads in head order in a
+ * register, the order the scalar loop had (the same bits), read and
+ * written once instead of once per head. */
+static GAT_ALWAYS_INLINE void edge_term_backward(const float *restrict dz,
+                                                const float *restrict attr,
+                                                const float *restrict m,
+                                                float *restrict p_edge,
+                                                float *restrict d_attr, const int64_t dim,
+                                                const int64_t heads)
+{
+    for (int64_t h = 0; h < heads; h++) {
+        const float w = dz[h];
+        float *restrict u = p_edge + h * dim;
+        for (int64_t d = 0; d < dim; d++)
+            u[d] += w * attr[d];
+    }
+    if (d_attr == NULL)
+        return;
+    for (int64_t d = 0; d < dim; d++) {
+        float s = d_attr[d];
+        for (int64_t h = 0; h < heads; h++)
+            s += dz[h] * m[d * heads + h];
+        d_attr[d] = s;
+    }
+}
+
 /* Pass A over row i; part the block's partial; buf the thread's row
  * buffer (per edge of the row: z [H], alpha [H], d alpha [H] and GATv2's
  * z [H*C]; then the row's vectors). */
@@ -161,18 +189,14 @@ static GAT_ALWAYS_INLINE void backward_row(const back_args *b, int64_t i, float 
         if (b->d_edge_attr != NULL && a->with_edges)
             d_attr = e->pos[p] >= 0 ? b->d_edge_attr + e->pos[p] * dim : d_loop;
         if (!a->v2) {
+            float *restrict dz = de_h;
             for (int64_t h = 0; h < heads; h++) {
                 const float de = alpha_row[k * heads + h] * (d_alpha[k * heads + h] - dot[h]);
-                const float dz = z_row[k * heads + h] > 0.0f ? de : de * a->slope;
-                d_sd[h] += dz;
-                if (a->with_edges) {
-                    for (int64_t d = 0; d < dim; d++)
-                        p_edge[h * dim + d] += dz * attr[d];
-                    if (d_attr != NULL)
-                        for (int64_t d = 0; d < dim; d++)
-                            d_attr[d] += dz * st->edge_proj[d * heads + h];
-                }
+                dz[h] = z_row[k * heads + h] > 0.0f ? de : de * a->slope;
+                d_sd[h] += dz[h];
             }
+            if (a->with_edges)
+                edge_term_backward(dz, attr, st->edge_proj, p_edge, d_attr, dim, heads);
             continue;
         }
         const float *restrict zc = zc_row + k * hc;
