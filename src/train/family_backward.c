@@ -142,6 +142,41 @@ static GAT_ALWAYS_INLINE void edge_term_backward(const float *restrict dz,
     }
 }
 
+/* GATv2's edge term of one slot, given dz [H*C]: d W_edge [H*C, D] +=
+ * dz (x) attr by rows (contiguous in d), and d_attr [D] += W_edge^T dz,
+ * each feature's sum over o in o order from zero as before (the same
+ * bits), taken for up to 16 features at once along W_edge's rows instead
+ * of down its columns. */
+static GAT_ALWAYS_INLINE void v2_edge_term_backward(const float *restrict dz,
+                                                   const float *restrict attr,
+                                                   const float *restrict w,
+                                                   float *restrict p_edge,
+                                                   float *restrict d_attr, const int64_t dim,
+                                                   const int64_t hc)
+{
+    for (int64_t o = 0; o < hc; o++) {
+        const float g = dz[o];
+        float *restrict u = p_edge + o * dim;
+        for (int64_t d = 0; d < dim; d++)
+            u[d] += g * attr[d];
+    }
+    if (d_attr == NULL)
+        return;
+    enum { TILE = 16 };
+    for (int64_t d0 = 0; d0 < dim; d0 += TILE) {
+        const int64_t n = dim - d0 < TILE ? dim - d0 : TILE;
+        float s[TILE] = {0.0f};
+        for (int64_t o = 0; o < hc; o++) {
+            const float g = dz[o];
+            const float *restrict row = w + o * dim + d0;
+            for (int64_t d = 0; d < n; d++)
+                s[d] += row[d] * g;
+        }
+        for (int64_t d = 0; d < n; d++)
+            d_attr[d0 + d] += s[d];
+    }
+}
+
 /* Pass A over row i; part the block's partial; buf the thread's row
  * buffer (per edge of the row: z [H], alpha [H], d alpha [H] and GATv2's
  * z [H*C]; then the row's vectors). */
@@ -221,19 +256,8 @@ static GAT_ALWAYS_INLINE void backward_row(const back_args *b, int64_t i, float 
                 }
             }
         }
-        if (a->with_edges) {
-            const float *restrict w = a->weight_edge;
-            for (int64_t d = 0; d < dim; d++)
-                for (int64_t o = 0; o < hc; o++)
-                    p_edge[o * dim + d] += dzc[o] * attr[d];
-            if (d_attr != NULL)
-                for (int64_t d = 0; d < dim; d++) {
-                    float s = 0.0f;
-                    for (int64_t o = 0; o < hc; o++)
-                        s += w[o * dim + d] * dzc[o];
-                    d_attr[d] += s;
-                }
-        }
+        if (a->with_edges)
+            v2_edge_term_backward(dzc, attr, a->weight_edge, p_edge, d_attr, dim, hc);
     }
     if (!a->v2) {
         /* The destination score: d xd = att_dst (x) d sd; d att_dst += d sd xd. */
