@@ -114,26 +114,29 @@ static GAT_ALWAYS_INLINE void edge_terms(const back_args *b, int64_t p, int64_t 
     }
 }
 
-/* GATConv's edge term of one slot, given dz [H]: the partial U [H, D] +=
- * dz (x) attr and d_attr [D] += M dz (M^T [D, H], contiguous in h; NULL
- * d_attr skips it). Each d_attr[d] sums its heads in head order in a
- * register, the order the scalar loop had (the same bits), read and
- * written once instead of once per head. */
-static GAT_ALWAYS_INLINE void edge_term_backward(const float *restrict dz,
-                                                const float *restrict attr,
-                                                const float *restrict m,
-                                                float *restrict p_edge,
-                                                float *restrict d_attr, const int64_t dim,
-                                                const int64_t heads)
+/* out [rows, dim] += g (x) x: the edge terms' d W_edge (GATv2) or U
+ * (GATConv) partial, by rows contiguous in d. */
+static GAT_ALWAYS_INLINE void outer_add(const float *restrict g, const int64_t rows,
+                                        const float *restrict x, const int64_t dim,
+                                        float *restrict out)
 {
-    for (int64_t h = 0; h < heads; h++) {
-        const float w = dz[h];
-        float *restrict u = p_edge + h * dim;
+    for (int64_t r = 0; r < rows; r++) {
+        const float w = g[r];
+        float *restrict u = out + r * dim;
         for (int64_t d = 0; d < dim; d++)
-            u[d] += w * attr[d];
+            u[d] += w * x[d];
     }
-    if (d_attr == NULL)
-        return;
+}
+
+/* GATConv's attribute gradient of one slot, given dz [H]: d_attr [D] +=
+ * M dz (M^T [D, H], contiguous in h). Each d_attr[d] sums its heads in
+ * head order in a register, the order the scalar loop had (the same bits),
+ * read and written once instead of once per head. */
+static GAT_ALWAYS_INLINE void attr_grad_by_heads(const float *restrict dz,
+                                                 const float *restrict m,
+                                                 float *restrict d_attr, const int64_t dim,
+                                                 const int64_t heads)
+{
     for (int64_t d = 0; d < dim; d++) {
         float s = d_attr[d];
         for (int64_t h = 0; h < heads; h++)
@@ -142,26 +145,15 @@ static GAT_ALWAYS_INLINE void edge_term_backward(const float *restrict dz,
     }
 }
 
-/* GATv2's edge term of one slot, given dz [H*C]: d W_edge [H*C, D] +=
- * dz (x) attr by rows (contiguous in d), and d_attr [D] += W_edge^T dz,
- * each feature's sum over o in o order from zero as before (the same
- * bits), taken for up to 16 features at once along W_edge's rows instead
- * of down its columns. */
-static GAT_ALWAYS_INLINE void v2_edge_term_backward(const float *restrict dz,
-                                                   const float *restrict attr,
-                                                   const float *restrict w,
-                                                   float *restrict p_edge,
-                                                   float *restrict d_attr, const int64_t dim,
-                                                   const int64_t hc)
+/* GATv2's attribute gradient of one slot, given dz [H*C]: d_attr [D] +=
+ * W_edge^T dz, each feature's sum over o in o order from zero as before
+ * (the same bits), taken for up to 16 features at once along W_edge's
+ * rows instead of down its columns. */
+static GAT_ALWAYS_INLINE void attr_grad_by_rows(const float *restrict dz,
+                                                const float *restrict w,
+                                                float *restrict d_attr, const int64_t dim,
+                                                const int64_t hc)
 {
-    for (int64_t o = 0; o < hc; o++) {
-        const float g = dz[o];
-        float *restrict u = p_edge + o * dim;
-        for (int64_t d = 0; d < dim; d++)
-            u[d] += g * attr[d];
-    }
-    if (d_attr == NULL)
-        return;
     enum { TILE = 16 };
     for (int64_t d0 = 0; d0 < dim; d0 += TILE) {
         const int64_t n = dim - d0 < TILE ? dim - d0 : TILE;
@@ -230,8 +222,11 @@ static GAT_ALWAYS_INLINE void backward_row(const back_args *b, int64_t i, float 
                 dz[h] = z_row[k * heads + h] > 0.0f ? de : de * a->slope;
                 d_sd[h] += dz[h];
             }
-            if (a->with_edges)
-                edge_term_backward(dz, attr, st->edge_proj, p_edge, d_attr, dim, heads);
+            if (a->with_edges) {
+                outer_add(dz, heads, attr, dim, p_edge);
+                if (d_attr != NULL)
+                    attr_grad_by_heads(dz, st->edge_proj, d_attr, dim, heads);
+            }
             continue;
         }
         const float *restrict zc = zc_row + k * hc;
@@ -256,8 +251,11 @@ static GAT_ALWAYS_INLINE void backward_row(const back_args *b, int64_t i, float 
                 }
             }
         }
-        if (a->with_edges)
-            v2_edge_term_backward(dzc, attr, a->weight_edge, p_edge, d_attr, dim, hc);
+        if (a->with_edges) {
+            outer_add(dzc, hc, attr, dim, p_edge);
+            if (d_attr != NULL)
+                attr_grad_by_rows(dzc, a->weight_edge, d_attr, dim, hc);
+        }
     }
     if (!a->v2) {
         /* The destination score: d xd = att_dst (x) d sd; d att_dst += d sd xd. */
