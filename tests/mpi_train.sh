@@ -19,7 +19,8 @@ trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
-mpi() { timeout 120 mpirun --oversubscribe -np "$@"; }
+# Ranks yield while they wait (more ranks than cores here).
+mpi() { timeout "${MPI_TIMEOUT:-120}" mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np "$@"; }
 fail() { echo "mpi_train: FAILED: $*" >&2; exit 1; }
 checks=0
 
@@ -109,47 +110,46 @@ for k in 4 5; do
     checks=$((checks + 1))
 done
 
-# Whole training runs: the saved model and the printed metrics.
+# gat-train at 1-4 ranks against one process: the saved model and the
+# printed metrics (not the timings). $1 names the run in messages, $2 is the
+# prefix of its files (PREFIX_want.* made by one process); the rest are
+# gat-train's options.
+same_training() {
+    local name=$1 prefix=$2
+    shift 2
+    for k in 1 2 3 4; do
+        rm -f "${prefix}_got.safetensors"
+        mpi "$k" "$tools/gat-train" "$@" --save "${prefix}_got.safetensors" \
+            >"${prefix}_got.txt" 2>err.txt || fail "$k ranks, $name: $(cat err.txt)"
+        cmp -s "${prefix}_want.safetensors" "${prefix}_got.safetensors" ||
+            fail "$k ranks, $name: the models differ"
+        diff <(sed 's/ in [0-9.]* s ([0-9.]* ms\/epoch)//; /^saved/d' "${prefix}_want.txt") \
+             <(sed 's/ in [0-9.]* s ([0-9.]* ms\/epoch)//; /^saved/d' "${prefix}_got.txt") \
+             >/dev/null || fail "$k ranks, $name: the printed metrics differ"
+        checks=$((checks + 1))
+    done
+}
+
+# Whole training runs on the fixture.
 train=(--data d --preset cora --seed 1 --lr 0.05 --epochs 100 --patience 10 --threads 1
        --progress none)
-"$tools/gat-train" "${train[@]}" --save want.safetensors >want.txt 2>/dev/null
+"$tools/gat-train" "${train[@]}" --save fixture_want.safetensors >fixture_want.txt 2>/dev/null
 # It learns, and keeps an epoch before the last (the early-stopping rule's
 # copy restored; the Cora run below checks early stopping itself).
-grep -q "after 100 epochs.*kept epoch [1-9][0-9]:.*val acc 0.[5-9]" want.txt ||
-    fail "the fixture should learn and keep an earlier epoch: $(head -1 want.txt)"
-for k in 1 2 3 4; do
-    rm -f got.safetensors
-    mpi "$k" "$tools/gat-train" "${train[@]}" --save got.safetensors >got.txt 2>err.txt ||
-        fail "$k ranks gat-train: $(cat err.txt)"
-    cmp -s want.safetensors got.safetensors || fail "$k ranks gat-train: the models differ"
-    # The metrics lines (not the timings) are the single process's.
-    diff <(sed 's/ in [0-9.]* s ([0-9.]* ms\/epoch)//; /^saved/d' want.txt) \
-         <(sed 's/ in [0-9.]* s ([0-9.]* ms\/epoch)//; /^saved/d' got.txt) >/dev/null ||
-        fail "$k ranks gat-train: the printed metrics differ"
-    checks=$((checks + 1))
-done
+grep -q "after 100 epochs.*kept epoch [1-9][0-9]:.*val acc 0.[5-9]" fixture_want.txt ||
+    fail "the fixture should learn and keep an earlier epoch: $(head -1 fixture_want.txt)"
+same_training "gat-train" fixture "${train[@]}"
 
 # The whole Cora run of the paper's preset (sparse input, dropout 0.6, early
-# stopping after 729 epochs): model, metrics and stopping epoch the single
-# process's at 1-4 ranks. Cora is rebuilt from tests/data/cora (sha256 checked).
-# Ranks yield while they wait: 4 ranks share 2 cores here.
+# stopping after 729 epochs). Cora is rebuilt from tests/data/cora (sha256
+# checked); 4 ranks sharing 2 cores take longer than the other runs.
 python3 "$here/../tools/make_cora_fixture.py" cora
 "$tools/gat-convert" --quiet cora/edges.txt cora/edges.gcsr
 cora=(--data cora --preset cora --seed 1 --threads 1 --progress none)
 "$tools/gat-train" "${cora[@]}" --save cora_want.safetensors >cora_want.txt 2>/dev/null
 grep -q "stopped early after 729 epochs" cora_want.txt ||
     fail "Cora should stop early after 729 epochs: $(head -1 cora_want.txt)"
-for k in 1 2 3 4; do
-    rm -f cora_got.safetensors
-    timeout 300 mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np "$k" "$tools/gat-train" \
-        "${cora[@]}" --save cora_got.safetensors >cora_got.txt 2>err.txt ||
-        fail "$k ranks, Cora: $(cat err.txt)"
-    cmp -s cora_want.safetensors cora_got.safetensors || fail "$k ranks, Cora: the models differ"
-    diff <(sed 's/ in [0-9.]* s ([0-9.]* ms\/epoch)//; /^saved/d' cora_want.txt) \
-         <(sed 's/ in [0-9.]* s ([0-9.]* ms\/epoch)//; /^saved/d' cora_got.txt) >/dev/null ||
-        fail "$k ranks, Cora: the printed metrics differ"
-    checks=$((checks + 1))
-done
+MPI_TIMEOUT=300 same_training Cora cora "${cora[@]}"
 
 # A NaN in the features of rank 3's rows (row 2500 of 3000): every rank
 # ends, rank 0 prints rank 3's message, no model is written.
