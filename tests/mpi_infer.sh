@@ -13,26 +13,13 @@
 set -euo pipefail
 build=$1
 tools=$build/tools
-dir=$(mktemp -d "${TMPDIR:-/tmp}/gat-mpi.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-cd "$dir"
-# Open MPI refuses root unless told (CI containers run as root).
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1
-mpi() { timeout 120 mpirun --oversubscribe -np "$@"; }
-fail() { echo "mpi_infer: FAILED: $*" >&2; exit 1; }
-checks=0
+. "$(dirname "$0")/mpi/common.sh" mpi_infer
 
 # A multigraph with a hub, self-loops and isolated nodes (the features have
 # more rows than the graph has nodes), plain Python: no numpy needed.
 python3 - <<'PY'
-import random, struct
-def npy(path, rows, cols, values):
-    head = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, cols)
-    head += ' ' * (63 - (10 + len(head)) % 64) + '\n'
-    with open(path, 'wb') as f:
-        f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(head)) + head.encode())
-        f.write(struct.pack('<%df' % len(values), *values))
+import random
+from npy_fixture import npy, npy_i64
 r = random.Random(7)
 n, used, f = 2000, 1900, 24
 with open('g.txt', 'w') as out:
@@ -50,15 +37,9 @@ ea[11000 * 5 + 2] = float('nan')
 npy('bad_ea.npy', 12003, 5, ea)
 x[1500 * f + 3] = float('nan')
 npy('bad.npy', n, f, x)
-def npy_ids(path, values):
-    head = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % len(values)
-    head += ' ' * (63 - (10 + len(head)) % 64) + '\n'
-    with open(path, 'wb') as f:
-        f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(head)) + head.encode())
-        f.write(struct.pack('<%dq' % len(values), *values))
-npy_ids('labels.npy', [r.randrange(7) for _ in range(n)])
-npy_ids('nodes.npy', [r.randrange(n) for _ in range(700)] + [5, 5, n - 1])
-npy_ids('bad_nodes.npy', [1, 2, n])
+npy_i64('labels.npy', [r.randrange(7) for _ in range(n)])
+npy_i64('nodes.npy', [r.randrange(n) for _ in range(700)] + [5, 5, n - 1])
+npy_i64('bad_nodes.npy', [1, 2, n])
 with open('t.txt', 'w') as out:
     out.write('0 1\n1 2\n2 2\n')
 npy('tx.npy', 3, f, [r.uniform(-1, 1) for _ in range(3 * f)])

@@ -14,27 +14,14 @@ build=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tools=$build/tools
 check=$build/tests/mpi-train-check
-dir=$(mktemp -d "${TMPDIR:-/tmp}/gat-mpi-train.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-cd "$dir"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1
-# Ranks yield while they wait (more ranks than cores here).
-mpi() { timeout "${MPI_TIMEOUT:-120}" mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np "$@"; }
-fail() { echo "mpi_train: FAILED: $*" >&2; exit 1; }
-checks=0
+. "$here/mpi/common.sh" mpi_train
 
 # 3000 nodes (12 reduction blocks, so 4 ranks own several each), a hub,
 # self-loops, isolated nodes; dense features (24 columns) and sparse 0/1
 # ones (300 columns, ~1.5% non-zero: the trainer's sparse input).
 python3 - <<'PY'
 import random, struct
-def npy(path, rows, cols, values):
-    head = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, cols)
-    head += ' ' * (63 - (10 + len(head)) % 64) + '\n'
-    with open(path, 'wb') as f:
-        f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(head)) + head.encode())
-        f.write(struct.pack('<%df' % len(values), *values))
+from npy_fixture import npy, npy_i64
 r = random.Random(11)
 n, used = 3000, 2900
 with open('g.txt', 'w') as out:
@@ -53,12 +40,6 @@ npy('sx.npy', 600, 24, [r.uniform(-1, 1) for _ in range(600 * 24)])
 # A data folder for gat-train: the sparse features, 5 classes, splits.
 import os
 os.makedirs('d', exist_ok=True)
-def npy_i64(path, values):
-    head = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % len(values)
-    head += ' ' * (63 - (10 + len(head)) % 64) + '\n'
-    with open(path, 'wb') as f:
-        f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(head)) + head.encode())
-        f.write(struct.pack('<%dq' % len(values), *values))
 os.link('xs.npy', 'd/features.npy')
 os.link('g.txt', 'd/edges.txt')
 xs = struct.unpack('<%df' % (n * 300), open('xs.npy', 'rb').read()[128:])
