@@ -127,6 +127,9 @@ gat_status gat__trainfam_create(gat_context *ctx, gat_trainer *t, const gat_inpu
         }
         if (c->edge_dim > 0) {
             ALLOC(st->loop_attr, max64(e->num_loops, 1) * c->edge_dim, "self-loop attributes");
+            /* Once: the attributes do not change during training. */
+            if (c->add_self_loops)
+                gat__trainfam_fill_forward(ctx, e, c, f->edge_attr, st->loop_attr);
             ALLOC(st->edge_proj, (c->type == GAT_LAYER_GAT ? c->heads : hc) * c->edge_dim,
                   "edge projection");
         }

@@ -1,7 +1,7 @@
 /*
  * The GAT family's training forward (see train_family.h): per layer the input
  * dropout, the projections (lin / lin_src / lin_dst, or lin_l / lin_r with
- * their biases), the residual term, the self-loops' attributes, then one
+ * their biases), the residual term, then one
  * pass over the destination rows: each row's logits into a per-thread
  * row buffer, the max-shifted softmax (the shift and 1 / sum kept for the
  * backward), attention dropout, the aggregation, concat or mean, residual,
@@ -207,11 +207,8 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
                             layer->weight_res, width, NULL, st->output);
     else
         memset(st->output, 0, (size_t)(e->num_dst * width) * sizeof *st->output);
-    if (c->edge_dim > 0) {
-        if (c->add_self_loops)
-            gat__trainfam_fill_forward(ctx, e, c, fam->edge_attr, st->loop_attr);
+    if (c->edge_dim > 0)
         gat__family_edge_term_matrix(layer, st->edge_proj);
-    }
     const gat__dropout drop_att =
         gat__dropout_make(t->options.seed, t->steps, l, GAT__DROP_ATTENTION,
                           training ? (float)t->options.attention_dropout : 0.0f);

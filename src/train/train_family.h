@@ -63,7 +63,7 @@ typedef struct gat__trainfam_layer {
      * input); ss / sd unused. Row-major [rows, H*C], head-major. */
     float *xs, *xd;
     float *ss, *sd;         /* [N_src, H], [N_dst, H] */
-    float *loop_attr;       /* [num_loops, D] the added loops' attributes */
+    float *loop_attr;       /* [num_loops, D] the added loops' attributes (made once) */
     /* With edge features: gat__family_edge_term_matrix's, GATConv's M^T
      * [D, H] (docs/training.md), GATv2's W_edge^T [D, H*C]. */
     float *edge_proj;
@@ -132,7 +132,8 @@ static inline const float *gat__slot_attr(const gat__trainfam_edges *e, const fl
 {
     return e->num_loops > 0 && src == row ? loop_attr + row * dim : e->attr + p * dim;
 }
-/* loop_attr [num_loops, D]: PyG's fill_value over each row's input edges. */
+/* loop_attr [num_loops, D]: PyG's fill_value over each row's input edges
+ * (made once, when the trainer is created). */
 void gat__trainfam_fill_forward(gat_context *ctx, const gat__trainfam_edges *e, const gat_layer_config *c,
                        const float *edge_attr, float *loop_attr);
 /* Row i's share of the fill's backward: d_loop [D] (the gradient of row
