@@ -161,6 +161,19 @@ void gat__dropout_backward(gat_context *ctx, const gat__dropout *d, const uint8_
         grad[k] = keep[k] ? grad[k] * scale : 0.0f;
 }
 
+gat_status gat__dropout_backward_hashed(gat_context *ctx, const gat__dropout *d, float *grad,
+                                        int64_t n)
+{
+    gat_status status;
+    uint8_t *keep = gat__alloc_array(ctx, n, 1, "input dropout mask", &status);
+    if (keep == NULL)
+        return status;
+    gat__dropout_mask(d, 0, n, keep);
+    gat__dropout_backward(ctx, d, keep, grad, n);
+    gat__free_raw(&ctx->allocator, keep);
+    return GAT_OK;
+}
+
 void gat__dropout_forward_rows(gat_context *ctx, const gat__dropout *d, const gat__rows *rows,
                                const float *in, float *out, uint8_t *keep, int64_t num_nodes,
                                int64_t width)

@@ -402,8 +402,7 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
     layer_grads gr = grads_of(t, l);
     for (int k = gat__first_param(t, l); k < gat__first_param(t, l + 1); k++)
         memset(t->params[k].grad, 0, (size_t)t->params[k].count * sizeof(float));
-    const float *in = st->used_dropped ? st->dropped : st->input;
-    const float *in_dst = st->input_dst != NULL ? st->input_dst : in;
+    const gat__linear_x in = gat__trainfam_x_src(st), in_dst = gat__trainfam_x_dst(st);
     /* d_in and d_in_dst may be the same buffer (one input). */
     if (d_in != NULL)
         memset(d_in, 0, (size_t)(e->num_src * f) * sizeof *d_in);
@@ -413,8 +412,8 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
     if (gr.bias != NULL)
         gat__column_sums(ctx, g, e->num_dst, width, gr.bias, false, fam->partials);
     if (layer->weight_res != NULL)
-        gat__linear_backward(ctx, in_dst, g, e->num_dst, f_dst, width, layer->weight_res,
-                             gr.weight_res, NULL, d_in_dst, true, fam->tmp_in, fam->partials);
+        gat__linear_x_backward(ctx, in_dst, g, e->num_dst, f_dst, width, layer->weight_res,
+                               gr.weight_res, NULL, d_in_dst, true, fam->tmp_in, fam->partials);
 
     const gat__dropout drop_att = gat__dropout_make(t->options.seed, t->steps, l,
                                                     GAT__DROP_ATTENTION,
@@ -504,15 +503,15 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
     if (alias)
         for (int64_t k = 0; k < e->num_src * hc; k++)
             d_xs[k] += d_xd[k];
-    gat__linear_backward(ctx, in, d_xs, e->num_src, f, hc, layer->weight, gr.weight,
-                         v2 ? gr.bias_src : NULL, d_in, true, fam->tmp_in, fam->partials);
+    gat__linear_x_backward(ctx, in, d_xs, e->num_src, f, hc, layer->weight, gr.weight,
+                           v2 ? gr.bias_src : NULL, d_in, true, fam->tmp_in, fam->partials);
     if (!alias) {
         const bool own = layer->weight_dst != NULL;
-        gat__linear_backward(ctx, in_dst, d_xd, e->num_dst, f_dst, hc,
-                             own ? layer->weight_dst : layer->weight,
-                             own ? gr.weight_dst : gr.weight,
-                             v2 ? (own ? gr.bias_dst : gr.bias_src) : NULL, d_in_dst, true,
-                             fam->tmp_in, fam->partials);
+        gat__linear_x_backward(ctx, in_dst, d_xd, e->num_dst, f_dst, hc,
+                               own ? layer->weight_dst : layer->weight,
+                               own ? gr.weight_dst : gr.weight,
+                               v2 ? (own ? gr.bias_dst : gr.bias_src) : NULL, d_in_dst, true,
+                               fam->tmp_in, fam->partials);
     }
     return GAT_OK;
 }
@@ -552,9 +551,12 @@ gat_status gat__trainfam_backward(gat_context *ctx, gat_trainer *t, const float 
         const gat__dropout drop_in = gat__dropout_make(t->options.seed, t->steps, l,
                                                        GAT__DROP_INPUT, (float)t->options.dropout);
         if (l == 0) {
+            const int64_t count = st->edges->num_src * c->in_features;
             if (d_in != NULL && st->used_dropped)
-                gat__dropout_backward(ctx, &drop_in, st->input_keep, d_in,
-                                      st->edges->num_src * c->in_features);
+                gat__dropout_backward(ctx, &drop_in, st->input_keep, d_in, count);
+            if (d_in != NULL && st->sparse != NULL && gat__dropout_active(&drop_in) &&
+                (status = gat__dropout_backward_hashed(ctx, &drop_in, d_in, count)) != GAT_OK)
+                return status;
         } else {
             gat__dropout_activation_backward(ctx, &drop_in, st->used_dropped ? st->input_keep : NULL,
                                              m->activation, NULL, st->input, d_in,

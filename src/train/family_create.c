@@ -112,7 +112,8 @@ gat_status gat__trainfam_create(gat_context *ctx, gat_trainer *t, const gat_inpu
         }
         st->input = l == 0 ? t->x : f->layers[l - 1].output;
         st->input_dst = l == 0 ? inputs->x_dst : NULL;
-        if (t->options.dropout > 0.0) {
+        st->sparse = l == 0 && t->sparse ? &t->sparse_x : NULL;
+        if (t->options.dropout > 0.0 && st->sparse == NULL) {
             ALLOC(st->dropped, n_src * f_in, "dropped-out layer input");
             ALLOC(st->input_keep, n_src * f_in, "input dropout mask");
         }

@@ -58,20 +58,20 @@ static void node_scores(gat_context *ctx, const float *x, int64_t rows, const fl
 /* The layer's projections: xs, and xd when the destination side has rows
  * of its own (else xd aliases xs), and GATConv's node scores. */
 static void project(gat_context *ctx, const gat__layer *layer, gat__trainfam_layer *st,
-                    const float *in, const float *in_dst)
+                    gat__linear_x in, gat__linear_x in_dst)
 {
     const gat_layer_config *c = &layer->config;
     const gat__trainfam_edges *e = st->edges;
     const int64_t hc = c->heads * c->channels, f_dst = gat_layer_dst_features(c);
     const bool v2 = c->type == GAT_LAYER_GATV2;
-    gat__linear_forward(ctx, in, e->num_src, c->in_features, layer->weight, hc,
-                        v2 ? layer->bias_src : NULL, st->xs);
+    gat__linear_x_forward(ctx, in, e->num_src, c->in_features, layer->weight, hc,
+                          v2 ? layer->bias_src : NULL, st->xs);
     if (layer->weight_dst != NULL)
-        gat__linear_forward(ctx, in_dst, e->num_dst, f_dst, layer->weight_dst, hc,
-                            v2 ? layer->bias_dst : NULL, st->xd);
+        gat__linear_x_forward(ctx, in_dst, e->num_dst, f_dst, layer->weight_dst, hc,
+                              v2 ? layer->bias_dst : NULL, st->xd);
     else if (st->input_dst != NULL)
-        gat__linear_forward(ctx, in_dst, e->num_dst, f_dst, layer->weight, hc,
-                            v2 ? layer->bias_src : NULL, st->xd);
+        gat__linear_x_forward(ctx, in_dst, e->num_dst, f_dst, layer->weight, hc,
+                              v2 ? layer->bias_src : NULL, st->xd);
     if (!v2) {
         node_scores(ctx, st->xs, e->num_src, layer->att_src, c->heads, c->channels, st->ss);
         node_scores(ctx, st->xd, e->num_dst, layer->att_dst, c->heads, c->channels, st->sd);
@@ -190,21 +190,21 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
     const int64_t hc = c->heads * c->channels, width = gat__layer_out_width(c);
     const bool hidden = l + 1 < m->num_layers;
 
-    /* Input dropout (on x_src; a bipartite layer's x_dst is read as given). */
+    /* Input dropout (on x_src; a bipartite layer's x_dst is read as given),
+     * on a sparse x's non-zeros only (the same mask). */
     const gat__dropout drop_in = gat__dropout_make(t->options.seed, t->steps, l, GAT__DROP_INPUT,
                                                    training ? (float)t->options.dropout : 0.0f);
-    const float *in = st->input;
-    st->used_dropped = gat__dropout_active(&drop_in);
-    if (st->used_dropped) {
+    st->used_dropped = st->sparse == NULL && gat__dropout_active(&drop_in);
+    if (st->sparse != NULL)
+        gat__sparse_keep(ctx, st->sparse, &drop_in);
+    else if (st->used_dropped)
         gat__dropout_forward_rows(ctx, &drop_in, NULL, st->input, st->dropped, st->input_keep,
                                   e->num_src, c->in_features);
-        in = st->dropped;
-    }
-    const float *in_dst = st->input_dst != NULL ? st->input_dst : in;
-    project(ctx, layer, st, in, in_dst);
+    const gat__linear_x in_dst = gat__trainfam_x_dst(st);
+    project(ctx, layer, st, gat__trainfam_x_src(st), in_dst);
     if (layer->weight_res != NULL)
-        gat__linear_forward(ctx, in_dst, e->num_dst, gat_layer_dst_features(c),
-                            layer->weight_res, width, NULL, st->output);
+        gat__linear_x_forward(ctx, in_dst, e->num_dst, gat_layer_dst_features(c),
+                              layer->weight_res, width, NULL, st->output);
     else
         memset(st->output, 0, (size_t)(e->num_dst * width) * sizeof *st->output);
     if (c->edge_dim > 0)

@@ -142,3 +142,57 @@ void gat__linear_backward(gat_context *ctx, const float *x, const float *dy, int
         }
     }
 }
+
+gat__linear_x gat__trainfam_x_src(const gat__trainfam_layer *st)
+{
+    if (st->sparse != NULL)
+        return (gat__linear_x){NULL, st->sparse};
+    return (gat__linear_x){st->used_dropped ? st->dropped : st->input, NULL};
+}
+
+gat__linear_x gat__trainfam_x_dst(const gat__trainfam_layer *st)
+{
+    if (st->input_dst != NULL)
+        return (gat__linear_x){st->input_dst, NULL};
+    return gat__trainfam_x_src(st);
+}
+
+/* A sparse x: W^T taken at each call (F x out floats, against the nnz x
+ * out multiply-adds of the map), then the map by rows over the kept
+ * entries (projection_sparse.c). */
+void gat__linear_x_forward(gat_context *ctx, gat__linear_x x, int64_t n, int64_t in,
+                           const float *w, int64_t out, const float *bias, float *y)
+{
+    if (x.sparse == NULL) {
+        gat__linear_forward(ctx, x.dense, n, in, w, out, bias, y);
+        return;
+    }
+    gat__transpose(ctx, w, out, in, x.sparse->weight_t);
+    gat__sparse_linear_forward(ctx, x.sparse, x.sparse->weight_t, out, bias, y);
+}
+
+/* A sparse x: d bias and dx as for a dense one (they do not read x), dW^T
+ * over the kept entries (fixed order per column: the same bits at any
+ * thread count), added to dW transposed. */
+void gat__linear_x_backward(gat_context *ctx, gat__linear_x x, const float *dy, int64_t n,
+                            int64_t in, int64_t out, const float *w, float *dw, float *d_bias,
+                            float *dx, bool accumulate, float *tmp, float *partials)
+{
+    if (x.sparse == NULL) {
+        gat__linear_backward(ctx, x.dense, dy, n, in, out, w, dw, d_bias, dx, accumulate, tmp,
+                             partials);
+        return;
+    }
+    gat__linear_backward(ctx, NULL, dy, n, in, out, w, NULL, d_bias, dx, accumulate, tmp,
+                         partials);
+    if (dw == NULL)
+        return;
+    float *dwt = x.sparse->d_weight_t;
+    gat__sparse_weight_backward(ctx, x.sparse, NULL, dy, out, dwt, false);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(gat__team(ctx, in * out)) schedule(static)
+#endif
+    for (int64_t o = 0; o < out; o++)
+        for (int64_t k = 0; k < in; k++)
+            dw[o * in + k] = accumulate ? dw[o * in + k] + dwt[k * out + o] : dwt[k * out + o];
+}

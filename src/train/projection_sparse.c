@@ -334,6 +334,47 @@ void gat__sparse_project_forward(gat_context *ctx, const gat__layer *layer,
     }
 }
 
+void gat__sparse_keep(gat_context *ctx, gat__sparse_input *s, const gat__dropout *d)
+{
+    const bool drop = gat__dropout_active(d);
+    s->kept_all = !drop;
+    s->kept_ready = false;
+    if (!drop)
+        return;
+    const kept_lists current = {s->kept_col, s->kept_count, s->kept_val, s->dropped};
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(gat__team(ctx, 4 * s->nnz)) schedule(dynamic, 64)
+#endif
+    for (int64_t i = 0; i < s->rows; i++)
+        compact_row(s, current, d, i);
+}
+
+void gat__transpose(gat_context *ctx, const float *in, int64_t rows, int64_t cols, float *out)
+{
+    /* A weight of `rows` heads of one channel: channel-major is row-major. */
+    transpose_weight(ctx, in, rows, 1, cols, out);
+}
+
+void gat__sparse_linear_forward(gat_context *ctx, const gat__sparse_input *s, const float *wt,
+                                int64_t out, const float *bias, float *y)
+{
+    const int64_t per_row = s->rows > 0 ? s->nnz / s->rows : 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(gat__team(ctx, per_row * s->rows * out)) \
+    schedule(dynamic, 64)
+#endif
+    for (int64_t i = 0; i < s->rows; i++) {
+        float *yi = y + i * out;
+        /* At 64 outputs the four accumulators stay in registers (no scores:
+         * zero heads). */
+        if (out != 64 || project_row_64(kept_of(s, i), wt, yi, 0, NULL, NULL, NULL))
+            project_row(kept_of(s, i), wt, yi, out);
+        if (bias != NULL)
+            for (int64_t o = 0; o < out; o++)
+                yi[o] += bias[o];
+    }
+}
+
 /* dW^T rows += v * d_projected[i] over row i's kept entries; zero rows of
  * d_projected are skipped (exact: they add only signed zeros to sums that
  * start at +0). */
@@ -380,7 +421,15 @@ static GAT_ALWAYS_INLINE void scatter_rows(const gat__sparse_input *s, const gat
 void gat__sparse_project_backward(gat_context *ctx, gat__sparse_input *s, const gat__rows *rows,
                                   const float *d_projected, int64_t hc, bool accumulate)
 {
-    float *restrict dwt = s->d_weight_t; /* [F, H*C] */
+    gat__sparse_weight_backward(ctx, s, rows, d_projected, hc, s->d_weight_t, accumulate);
+    s->d_weight_pending = true;
+}
+
+void gat__sparse_weight_backward(gat_context *ctx, const gat__sparse_input *s,
+                                 const gat__rows *rows, const float *d_projected, int64_t hc,
+                                 float *d_weight_t, bool accumulate)
+{
+    float *restrict dwt = d_weight_t; /* [F, H*C] */
     const int64_t count = gat__row_count(rows, s->rows);
     const int64_t per_row = s->rows > 0 ? s->nnz / s->rows : 0;
     const int team = gat__team(ctx, per_row * count * hc / 2);
@@ -421,7 +470,6 @@ void gat__sparse_project_backward(gat_context *ctx, gat__sparse_input *s, const 
             }
         }
     }
-    s->d_weight_pending = true;
 }
 
 void gat__sparse_weight_gradient(gat__sparse_input *s, int64_t hc, float *d_weight)

@@ -56,6 +56,9 @@ typedef struct gat__trainfam_layer {
     float *dropped;         /* [N_src, F] input after dropout */
     uint8_t *input_keep;
     bool used_dropped;
+    /* Layer 0 with a sparse x (the trainer's sparse_x): read through it,
+     * its dropout drawn on the non-zeros (dropped, input_keep unused). */
+    gat__sparse_input *sparse;
     const gat__trainfam_edges *edges;
     /* GATConv: xs = x . W^T (lin / lin_src), xd = x_dst . W_dst^T when the
      * destination side has its own rows (else xd == xs), ss / sd the node
@@ -143,7 +146,26 @@ void gat__trainfam_fill_backward_row(const gat__trainfam_edges *e, const gat_lay
                             const float *edge_attr, const float *loop_attr, int64_t i,
                             const float *d_loop, float *d_edge_attr);
 
-/* ---- dense linear maps (family_linear.c) ---------------------------------- */
+/* ---- linear maps (family_linear.c) ---------------------------------------- */
+
+/* The x of a map: dense rows, or a sparse input's kept entries (its
+ * weight_t and d_weight_t, [F, max out], hold W^T and dW^T of the map). */
+typedef struct gat__linear_x {
+    const float *dense;
+    gat__sparse_input *sparse;
+} gat__linear_x;
+
+/* What layer st's source side reads (x after the input dropout), and its
+ * destination side (x_dst, or the same). */
+gat__linear_x gat__trainfam_x_src(const gat__trainfam_layer *st);
+gat__linear_x gat__trainfam_x_dst(const gat__trainfam_layer *st);
+/* gat__linear_forward / gat__linear_backward of either kind of x. */
+void gat__linear_x_forward(gat_context *ctx, gat__linear_x x, int64_t n, int64_t in,
+                           const float *w, int64_t out, const float *bias, float *y);
+void gat__linear_x_backward(gat_context *ctx, gat__linear_x x, const float *dy, int64_t n,
+                            int64_t in, int64_t out, const float *w, float *dw, float *d_bias,
+                            float *dx, bool accumulate, float *tmp, float *partials);
+
 
 /* y [n, out] = x [n, in] . w [out, in]^T (+ bias [out]). */
 void gat__linear_forward(gat_context *ctx, const float *x, int64_t n, int64_t in, const float *w,

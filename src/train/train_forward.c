@@ -204,20 +204,13 @@ gat_status gat__trainer_backward(gat_context *ctx, gat_trainer *t, const float *
             break;
         const gat__dropout drop_in = input_dropout(t, l, true);
         if (l == 0) {
-            if (gat__dropout_active(&drop_in)) {
-                uint8_t *keep = st->input_keep;
-                if (t->sparse) {
-                    /* The sparse forward kept no dense mask: hash it again
-                     * (only when the caller asks for d_x). */
-                    keep = gat__alloc_array(ctx, n * f, 1, "input dropout mask", &status);
-                    if (keep == NULL)
-                        return status;
-                    gat__dropout_mask(&drop_in, 0, n * f, keep);
-                }
-                gat__dropout_backward(ctx, &drop_in, keep, d_in, n * f);
-                if (t->sparse)
-                    gat__free_raw(&ctx->allocator, keep);
-            }
+            /* The sparse forward kept no dense mask: hashed again (only
+             * when the caller asks for d_x). */
+            if (gat__dropout_active(&drop_in) && t->sparse &&
+                (status = gat__dropout_backward_hashed(ctx, &drop_in, d_in, n * f)) != GAT_OK)
+                return status;
+            if (gat__dropout_active(&drop_in) && !t->sparse)
+                gat__dropout_backward(ctx, &drop_in, st->input_keep, d_in, n * f);
         } else {
             /* This layer's input is the previous layer's activated output. */
             gat__dropout_activation_backward(ctx, &drop_in, st->input_keep, m->activation, proj,

@@ -148,6 +148,12 @@ void gat__dropout_forward(gat_context *ctx, const gat__dropout *d, const float *
 void gat__dropout_backward(gat_context *ctx, const gat__dropout *d, const uint8_t *keep,
                            float *grad, int64_t n);
 
+/* The same for a mask that was not kept (a sparse input's forward draws it
+ * for the non-zeros only): hashed again over the n elements, in a buffer
+ * allocated for the call. */
+gat_status gat__dropout_backward_hashed(gat_context *ctx, const gat__dropout *d, float *grad,
+                                        int64_t n);
+
 /* ---- sparse layer-0 input ---------------------------------------------- */
 
 /* Below this fraction of non-zero entries a sparse input is cheaper (Cora's
@@ -232,6 +238,21 @@ void gat__sparse_refresh_weights(gat_context *ctx, const gat__layer *layer,
  * head-major (as the backward leaves it). */
 void gat__sparse_project_backward(gat_context *ctx, gat__sparse_input *s, const gat__rows *rows,
                                   const float *d_projected, int64_t hc, bool accumulate);
+/* The same dW^T into d_weight_t [F, H*C] (d_projected [N, H*C] any layout:
+ * d_weight_t's columns come in its order), pending nothing: the GAT
+ * family's maps of a sparse x (family_linear.c). */
+void gat__sparse_weight_backward(gat_context *ctx, const gat__sparse_input *s,
+                                 const gat__rows *rows, const float *d_projected, int64_t hc,
+                                 float *d_weight_t, bool accumulate);
+/* The kept lists of every row for mask d (with no dropout: the input's
+ * own entries), for gat__sparse_linear_forward and the backward. */
+void gat__sparse_keep(gat_context *ctx, gat__sparse_input *s, const gat__dropout *d);
+/* y [N, out] = dropout(x) . W^T (+ bias [out]) with wt = W^T [F, out], the
+ * kept lists of the last gat__sparse_keep, by rows. */
+void gat__sparse_linear_forward(gat_context *ctx, const gat__sparse_input *s, const float *wt,
+                                int64_t out, const float *bias, float *y);
+/* out [cols, rows] = in [rows, cols]^T, in register blocks. */
+void gat__transpose(gat_context *ctx, const float *in, int64_t rows, int64_t cols, float *out);
 /* d_weight [H*C, F] = the pending dW^T transposed (nothing if none is). */
 void gat__sparse_weight_gradient(gat__sparse_input *s, int64_t hc, float *d_weight);
 /* One optimizer step of the layer's weight (value, its [H*C, F] array) and

@@ -326,14 +326,17 @@ gat_status gat_trainer_create_inputs(gat_context *ctx, gat_trainer **trainer, ga
                                                   "trainer layers", &status)) == NULL)
         goto fail;
 
-    /* Layer 0's input: sparse or dense (borrowed). */
-    t->sparse = !family && (o->input_format == GAT_INPUT_SPARSE ||
+    /* Layer 0's input: sparse or dense (borrowed). x has num_nodes rows
+     * (N_src of a bipartite graph, whose x_dst stays dense). */
+    t->sparse = o->input_format == GAT_INPUT_SPARSE ||
                 (o->input_format == GAT_INPUT_AUTO &&
-                 (double)nnz <= GAT_SPARSE_INPUT_DENSITY * (double)n * (double)in_features));
+                 (double)nnz <= GAT_SPARSE_INPUT_DENSITY * (double)num_nodes * (double)in_features);
     if (t->sparse) {
+        /* W^T / dW^T of H*C columns: every map of x (the family's lin,
+         * lin_r and res, at most H*C wide) takes its turn in them. */
         const gat_layer_config *c0 = &model->layers[0].config;
-        status = gat__sparse_input_build(ctx, x, n, in_features, c0->heads * c0->channels,
-                                         &t->sparse_x);
+        status = gat__sparse_input_build(ctx, x, num_nodes, in_features,
+                                         c0->heads * c0->channels, &t->sparse_x);
         if (status != GAT_OK)
             goto fail;
     }
@@ -511,9 +514,10 @@ void gat__optimizer_step(gat_context *ctx, const gat_trainer_options *o, int64_t
 /* Weight decay and the optimizer step over every parameter. */
 static void optimizer_update(gat_context *ctx, gat_trainer *t)
 {
+    /* The plain layer's weight is kept as dW^T (the family's maps write dW). */
     gat__optimizer_step(ctx, &t->options, t->steps + 1, &t->model->layers[0],
-                        t->sparse ? &t->sparse_x : NULL, t->params, t->num_params,
-                        t->update_team);
+                        t->sparse && t->family == NULL ? &t->sparse_x : NULL, t->params,
+                        t->num_params, t->update_team);
 }
 
 gat_status gat_trainer_update(gat_context *ctx, gat_trainer *t)
