@@ -350,11 +350,190 @@ static GAT_ALWAYS_INLINE void gather_row(const back_args *b, int64_t j, float *p
     memcpy(b->d_xs + j * hc, d_xs, (size_t)hc * sizeof *d_xs);
 }
 
+/* ---- GATConv at 8 heads x 8 channels in registers (simd.h) -------------- */
+
+/* backward_row and gather_row of a GATConv layer at 8 x 8 (the paper's
+ * hidden layer, the benchmarks'), per-head vectors in head registers
+ * (gat_v_load_heads8) instead of scalar loops over the heads: the same
+ * operations per lane in the same order (each head's d alpha summed over
+ * its channels from zero in channel order, through an 8 x 8 transpose of
+ * the products; separate multiplies and adds where the loops have them),
+ * so the same bits. The logits stay the shared gat__trainfam_logits. */
+enum { H8 = 8, HC8 = 64, HR8 = GAT_V_HEAD_REGS, R8 = GAT_V_ROW8 };
+
+/* The attention dropout's factors of slot p, as keep_factor: scale or +0. */
+static GAT_ALWAYS_INLINE gat_v keep8(const back_args *b, int64_t p, int hr)
+{
+    if (b->keep == NULL)
+        return gat_v_splat(1.0f);
+    return gat_v_select(gat_v_head_bits8(b->keep[p], hr), gat_v_splat(b->keep_scale),
+                        gat_v_zero());
+}
+
+/* edge_terms at 8 x 8: the logits of slot p (row i, source j) into logit
+ * and z (gat__trainfam_logits; zc [2 H*C] its GATv2 scratch, unused), alpha and d alpha per head register; gy
+ * the row's aggregation gradient. */
+static GAT_ALWAYS_INLINE void edge_terms8(const back_args *b, int64_t p, int64_t i, int64_t j,
+                                          const float *restrict gy,
+                                          const float *restrict stats, float *restrict z,
+                                          float *restrict zc, float *restrict logit,
+                                          gat_v *alpha, gat_v *kf, gat_v *d_alpha)
+{
+    const gat__trainfam_pass *a = &b->pass;
+    const float *restrict v = a->st->xs + j * HC8;
+    gat__trainfam_logits(a, p, i, j, logit, z, zc, H8, 8);
+    gat_v prod[R8], t[R8];
+    for (int r = 0; r < R8; r++)
+        prod[r] = gat_v_load(gy + r * GAT_V_LANES) * gat_v_load(v + r * GAT_V_LANES);
+    gat_v_transpose8(prod, t);
+    for (int h = 0; h < HR8; h++) {
+        alpha[h] = gat_v_exp_nonpositive(gat_v_load_heads8(logit, h) -
+                                         gat_v_load_heads8(stats, h)) *
+                   gat_v_load_heads8(stats + H8, h);
+        kf[h] = keep8(b, p, h);
+        gat_v sum = gat_v_zero();
+        for (int c = 0; c < 8; c++)
+            sum = sum + gat_v_channel_heads8(t, c, h);
+        d_alpha[h] = sum * kf[h];
+    }
+}
+
+/* backward_row of a GATConv layer at 8 x 8. */
+static GAT_ALWAYS_INLINE void backward_row_conv8(const back_args *b, int64_t i, float *part,
+                                                 float *buf)
+{
+    const gat__trainfam_pass *a = &b->pass;
+    const gat__trainfam_edges *e = a->e;
+    const gat__trainfam_layer *st = a->st;
+    const int64_t dim = a->dim, md = e->max_degree;
+    const int64_t first = e->row_ptr[i], degree = e->row_ptr[i + 1] - first;
+    float *z_row = buf, *alpha_row = z_row + md * H8, *d_alpha = alpha_row + md * H8;
+    float *gy_buf = d_alpha + md * H8, *zc = gy_buf + HC8, *logit = zc + 2 * HC8;
+    float *dz = logit + H8;
+    float *d_loop = dz + H8; /* [D] */
+    float *stats = st->stats + i * 3 * H8;
+    float *restrict p_att = part, *restrict p_edge = part + HC8;
+    const float *restrict gy = row_gradient(b, i, gy_buf, H8, 8);
+    const gat_v zero = gat_v_zero(), slope = gat_v_splat(a->slope);
+    gat_v dot[HR8], d_sd[HR8];
+    for (int h = 0; h < HR8; h++)
+        dot[h] = d_sd[h] = zero;
+    for (int64_t k = 0; k < degree; k++) {
+        const int64_t p = first + k, j = e->src[p];
+        if (b->prefetch && p + GAT_TRAIN_PREFETCH < e->num_slots)
+            gat__prefetch_slot_source(a, e->src[p + GAT_TRAIN_PREFETCH]);
+        gat_v alpha[HR8], kf[HR8], da[HR8];
+        edge_terms8(b, p, i, j, gy, stats, z_row + k * H8, zc, logit, alpha, kf, da);
+        for (int h = 0; h < HR8; h++) {
+            gat_v_store_heads8(alpha_row + k * H8, alpha[h], h);
+            gat_v_store_heads8(d_alpha + k * H8, da[h], h);
+            dot[h] = dot[h] + alpha[h] * da[h];
+        }
+    }
+    for (int h = 0; h < HR8; h++)
+        gat_v_store_heads8(stats + 2 * H8, dot[h], h);
+    if (b->d_edge_attr != NULL)
+        for (int64_t d = 0; d < dim; d++)
+            d_loop[d] = 0.0f;
+    for (int64_t k = 0; k < degree; k++) {
+        const int64_t p = first + k;
+        for (int h = 0; h < HR8; h++) {
+            const gat_v de = gat_v_load_heads8(alpha_row + k * H8, h) *
+                             (gat_v_load_heads8(d_alpha + k * H8, h) - dot[h]);
+            const gat_v zv = gat_v_load_heads8(z_row + k * H8, h);
+            const gat_v dzv = gat_v_select(gat_v_gt(zv, zero), de, de * slope);
+            d_sd[h] = d_sd[h] + dzv;
+            gat_v_store_heads8(dz, dzv, h);
+        }
+        if (a->with_edges) {
+            const float *attr = gat__slot_attr(e, st->loop_attr, dim, p, i, e->src[p]);
+            outer_add(dz, H8, attr, dim, p_edge);
+            if (b->d_edge_attr != NULL) {
+                float *d_attr = e->pos[p] >= 0 ? b->d_edge_attr + e->pos[p] * dim : d_loop;
+                attr_grad_by_heads(dz, st->edge_proj, d_attr, dim, H8);
+            }
+        }
+    }
+    /* The destination score: d xd = att_dst (x) d sd; d att_dst += d sd xd. */
+    const float *restrict xd = st->xd + i * HC8, *restrict att_dst = b->layer->att_dst;
+    float *restrict d_xd = b->d_xd + i * HC8;
+    for (int r = 0; r < R8; r++) {
+        const gat_v ds = gat_v_spread_heads8(d_sd, r);
+        const int64_t o = r * GAT_V_LANES;
+        gat_v_store(d_xd + o, gat_v_load(att_dst + o) * ds);
+        gat_v_store(p_att + o, gat_v_load(p_att + o) + ds * gat_v_load(xd + o));
+    }
+    if (b->d_edge_attr != NULL && a->with_edges)
+        gat__trainfam_fill_backward_row(e, b->c, a->edge_attr, st->loop_attr, i, d_loop,
+                                        b->d_edge_attr);
+}
+
+/* gather_row of a GATConv layer at 8 x 8. */
+static GAT_ALWAYS_INLINE void gather_row_conv8(const back_args *b, int64_t j, float *part,
+                                               float *buf)
+{
+    const gat__trainfam_pass *a = &b->pass;
+    const gat__trainfam_edges *e = a->e;
+    const gat__trainfam_layer *st = a->st;
+    float *gy_buf = buf, *zc = gy_buf + HC8, *z = zc + 2 * HC8, *logit = z + H8;
+    const gat_v zero = gat_v_zero(), slope = gat_v_splat(a->slope);
+    gat_v d_xs[R8], ds[HR8];
+    for (int r = 0; r < R8; r++)
+        d_xs[r] = zero;
+    for (int h = 0; h < HR8; h++)
+        ds[h] = zero;
+    const int64_t g_width = b->c->concat ? HC8 : 8;
+    for (int64_t q = e->src_ptr[j]; q < e->src_ptr[j + 1]; q++) {
+        const int64_t p = e->by_src[q], i = e->by_src_dst[q];
+        if (b->prefetch && q + GAT_TRAIN_PREFETCH < e->num_slots) {
+            const int64_t ip = e->by_src_dst[q + GAT_TRAIN_PREFETCH];
+            gat__prefetch_floats(b->g + ip * g_width, g_width);
+            gat__prefetch_floats(st->stats + ip * 3 * H8, 3 * H8);
+            gat__prefetch_floats(st->sd + ip * H8, H8);
+        }
+        if (a->with_edges && q + GAT_TRAIN_PREFETCH < e->num_slots)
+            gat__prefetch_floats(e->attr + e->by_src[q + GAT_TRAIN_PREFETCH] * a->dim, a->dim);
+        const float *restrict gy = row_gradient(b, i, gy_buf, H8, 8);
+        const float *stats = st->stats + i * 3 * H8;
+        gat_v alpha[HR8], kf[HR8], da[HR8], w[HR8];
+        edge_terms8(b, p, i, j, gy, stats, z, zc, logit, alpha, kf, da);
+        for (int h = 0; h < HR8; h++) {
+            const gat_v de = alpha[h] * (da[h] - gat_v_load_heads8(stats + 2 * H8, h));
+            w[h] = kf[h] * alpha[h];
+            const gat_v zv = gat_v_load_heads8(z, h);
+            ds[h] = ds[h] + gat_v_select(gat_v_gt(zv, zero), de, de * slope);
+        }
+        for (int r = 0; r < R8; r++)
+            d_xs[r] = d_xs[r] + gat_v_spread_heads8(w, r) * gat_v_load(gy + r * GAT_V_LANES);
+    }
+    const float *restrict xs = st->xs + j * HC8, *restrict att_src = b->layer->att_src;
+    /* Stored at the end: the target may be xs_j itself. */
+    gat_v out[R8];
+    for (int r = 0; r < R8; r++) {
+        const gat_v s = gat_v_spread_heads8(ds, r);
+        const int64_t o = r * GAT_V_LANES;
+        out[r] = d_xs[r] + gat_v_load(att_src + o) * s;
+        gat_v_store(part + o, gat_v_load(part + o) + s * gat_v_load(xs + o));
+    }
+    for (int r = 0; r < R8; r++)
+        gat_v_store(b->d_xs + j * HC8 + r * GAT_V_LANES, out[r]);
+}
+
 /* Pass A over rows [first, last) or pass B over sources [first, last),
- * the shape constant where train_shapes.h lists it. */
+ * the shape constant where train_shapes.h lists it (GATConv
+ * at 8 x 8 in registers). */
 static void backward_rows(const back_args *b, int64_t first, int64_t last, float *part,
                           float *buf, bool gather)
 {
+    if (!b->pass.v2 && b->pass.heads == H8 && b->pass.channels == 8) {
+        for (int64_t i = first; i < last; i++) {
+            if (gather)
+                gather_row_conv8(b, i, part, buf);
+            else
+                backward_row_conv8(b, i, part, buf);
+        }
+        return;
+    }
 #define FIXED_(H, C)                                                                   \
     for (int64_t i = first; i < last; i++) {                                           \
         if (gather)                                                                    \
