@@ -820,8 +820,10 @@ gat_status gat_trainer_create(gat_context *ctx, gat_trainer **trainer, gat_model
  * x_dst and edge_attr, all borrowed for the trainer's whole life (they
  * must outlive it and not change). A model with a layer that is not
  * GATConv of 0.1's kind, or an x_dst, trains through the family's passes:
- * dense inputs, every row each step, no projected_dropout
- * (GAT_ERR_UNSUPPORTED). Input dropout applies to x, not to x_dst.
+ * every row each step; x dense or sparse (input_format, as above; x_dst
+ * stays dense); projected_dropout on the values every GATConv and GATv2
+ * layer aggregates (xs, or GATv2's xl), the scores reading them undropped.
+ * Input dropout applies to x, not to x_dst.
  * Statuses as gat_trainer_create; GAT_ERR_INVALID names the input whose
  * shape does not match the model or graph, or the missing one (x_dst for a
  * bipartite graph or a layer 0 with dst_features; edge_attr for a layer

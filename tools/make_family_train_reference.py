@@ -13,7 +13,12 @@ inputs, share_weights), ELU between layers, and torch's autograd
 differentiates them.
 
 Everything runs in float64 on the float32 values stored in the files. The
-loss is L = sum(out * R) for a stored random R [N_dst, out]. For every case
+loss is L = sum(out * R) for a stored random R [N_dst, out]. The "*_projected"
+cases add the GAT authors' dropout of the projected features (libgat's
+trainer option projected_dropout; PyG has none): the messages are scaled by
+the mask libgat draws for the first training forward (step 0), drawn by
+tools/make_train_reference.py's copy of libgat's hash; the scores read the
+features undropped. For every case
 the script stores the gradient of L with respect to every parameter, the
 node features and the edge attributes, and the parameters after one step of
 torch.optim.Adam(lr=0.01, weight_decay=5e-4) (betas 0.9/0.999, eps 1e-8).
@@ -26,7 +31,8 @@ say).
 Each case directory tests/data/family_train/<case>/ holds
   case.txt           "key value" lines: layers, nodes (N_src), nodes_dst
                      (N_dst; equal to nodes for an ordinary graph), bipartite
-                     (0/1), edge_dim (0 without), lr, weight_decay
+                     (0/1), edge_dim (0 without), lr, weight_decay, and
+                     projected_dropout, seed (the mask's) where that dropout is on
   edges.txt          SNAP text "src dst", input order (loops and duplicates as given)
   x.npy              float32 [N, F] (ordinary graph), or
   x_src.npy, x_dst.npy  float32 [N_src, F_src], [N_dst, F_dst] (bipartite, one layer)
@@ -58,6 +64,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyg_gat  # noqa: E402  (the GAT family in plain torch, writers, graphs)
+import make_train_reference  # noqa: E402  (libgat's projected-dropout masks)
 
 LR = 0.01
 WEIGHT_DECAY = 5e-4
@@ -65,8 +72,14 @@ FILLS = ("mean", "add", "max", "min", "mul")
 
 
 def model_forward(case, params, x_src, x_dst, edge_attr):
+    factors = None
+    if case["projected"] > 0.0:  # every layer's sources: x_src's rows, then the nodes
+        factors = [make_train_reference.projected_dropout_factors(
+            case["projected"], case["mask_seed"], 0, k,
+            x_src.shape[0] * layer["heads"] * layer["channels"])
+            for k, layer in enumerate(case["layers"])]
     out, _, _, _ = pyg_gat.forward(case["layers"], params, x_src, x_dst, case["src"],
-                                   case["dst"], edge_attr, "elu")
+                                   case["dst"], edge_attr, "elu", factors)
     return out
 
 
@@ -89,8 +102,10 @@ def make_layer(rng, f_src, f_dst, spec):
 def build_cases():
     cases = []
 
-    def add(name, seed, n, f, specs, graph=None, bipartite=None, edge_dim=0, attr_kind="normal"):
-        """bipartite: (n_dst, f_dst) for a one-layer bipartite case."""
+    def add(name, seed, n, f, specs, graph=None, bipartite=None, edge_dim=0, attr_kind="normal",
+            projected=0.0):
+        """bipartite: (n_dst, f_dst) for a one-layer bipartite case;
+        projected: the projected-feature dropout's rate (its mask keyed by seed)."""
         rng = np.random.default_rng(seed)
         if bipartite is None:
             src, dst = pyg_gat.random_multigraph(rng, n, **graph)
@@ -120,7 +135,8 @@ def build_cases():
         r = pyg_gat.f32(rng.standard_normal((n_dst, f_in)))
         cases.append(dict(name=name, src=src, dst=dst, x_src=x_src, x_dst=x_dst,
                           edge_attr=edge_attr, layers=layers, params=params, r=r,
-                          n_dst=n_dst, edge_dim=edge_dim))
+                          n_dst=n_dst, edge_dim=edge_dim, projected=projected,
+                          mask_seed=seed))
 
     g = dict(num_edges=70, no_in=2, no_edges=1, num_loops=3, num_dups=6)
     # GATv2, two layers, concat then mean, lin_l / lin_r with biases.
@@ -175,6 +191,19 @@ def build_cases():
     add("bip_v2", 6212, 24, 7, [dict(type="gatv2", heads=2, channels=4, edge_dim=True,
                                      fill_value="min", residual=True, concat=False)], bg,
         bipartite=(15, 3), edge_dim=2)
+    # The projected-feature dropout: GATv2 with edges and residual, then
+    # share_weights (xr is xl); GATConv with edges and residual, then mean;
+    # a bipartite GATv2 (the mask over x_src's rows).
+    add("v2_projected", 6313, 24, 6, [dict(type="gatv2", heads=3, channels=4, edge_dim=True,
+                                           residual=True),
+                                      dict(type="gatv2", heads=2, channels=3, concat=False,
+                                           share_weights=True)], g, edge_dim=2, projected=0.5)
+    add("gat_projected", 6414, 24, 6, [dict(heads=2, channels=4, edge_dim=True, residual=True,
+                                            fill_value="max"),
+                                       dict(heads=2, channels=3, concat=False)], g, edge_dim=3,
+        projected=0.5)
+    add("bip_v2_projected", 6515, 20, 5, [dict(type="gatv2", heads=2, channels=3)], bg,
+        bipartite=(14, 4), projected=0.4)
     return cases
 
 
@@ -260,6 +289,9 @@ def main():
             fh.write("layers %d\nnodes %d\nnodes_dst %d\nbipartite %d\nedge_dim %d\n"
                      "lr %r\nweight_decay %r\n" % (len(case["layers"]), n, case["n_dst"],
                                                    int(bip), case["edge_dim"], LR, WEIGHT_DECAY))
+            if case["projected"] > 0.0:
+                fh.write("projected_dropout %r\nseed %d\n" % (case["projected"],
+                                                               case["mask_seed"]))
         pyg_gat.write_edges(os.path.join(cdir, "edges.txt"), case["src"], case["dst"],
                             case["name"], n)
         if bip:

@@ -46,6 +46,10 @@ typedef struct back_args {
     const float *g;           /* [N_dst, W] */
     const uint8_t *keep;
     float keep_scale;
+    /* The projected-feature dropout's mask [N_src, H*C] and scale, or NULL:
+     * d xs's share from the aggregation passes it, the scores' does not. */
+    const uint8_t *value_keep;
+    float value_scale;
     float *d_xs, *d_xd;       /* [N_src, H*C], [N_dst, H*C] */
     float *d_sd;              /* [N_dst, H] */
     float *d_edge_attr;       /* [E, D] or NULL */
@@ -100,7 +104,7 @@ static GAT_ALWAYS_INLINE void edge_terms(const back_args *b, int64_t p, int64_t 
 {
     const gat__trainfam_pass *a = &b->pass;
     const int64_t hc = heads * ch, bytes = gat__mask_bytes(heads);
-    const float *restrict v = a->st->xs + j * hc;
+    const float *restrict v = a->st->xv + j * hc;
     gat__trainfam_logits(a, p, i, j, logit, z, zc, heads, ch);
     for (int64_t o = 0; o < hc; o++)
         prod[o] = gy[o] * v[o];
@@ -287,8 +291,11 @@ static GAT_ALWAYS_INLINE void gather_row(const back_args *b, int64_t j, float *p
     float *de = da + heads, *logit = de + heads;
     /* Summed here, stored at the end: the target may be xs_j itself. */
     float *restrict d_xs = logit + heads;
+    /* GATv2's score terms, apart from the aggregation's when the mask is to
+     * pass only the latter (into d_xs itself otherwise: the same sums). */
+    float *restrict d_score = d_xs + hc;
     for (int64_t o = 0; o < hc; o++)
-        d_xs[o] = 0.0f;
+        d_xs[o] = d_score[o] = 0.0f;
     for (int64_t h = 0; h < heads; h++)
         ds[h] = 0.0f;
     const int64_t g_width = b->c->concat ? hc : ch;
@@ -327,16 +334,23 @@ static GAT_ALWAYS_INLINE void gather_row(const back_args *b, int64_t j, float *p
         }
         {
             const float *restrict dh = de, *restrict att = a->att;
+            float *restrict d_to = b->value_keep != NULL ? d_score : d_xs;
             const float slope = a->slope;
             for (int64_t h = 0; h < heads; h++) {
                 const float de = dh[h];
                 for (int64_t c = 0; c < ch; c++) {
                     const int64_t o = h * ch + c;
                     const float lr = zc[o] > 0.0f ? 1.0f : slope;
-                    d_xs[o] += (de * att[o]) * lr;
+                    d_to[o] += (de * att[o]) * lr;
                 }
             }
         }
+    }
+    if (b->value_keep != NULL) {
+        /* So far the aggregation's share (and GATv2's apart): the mask. */
+        const uint8_t *restrict keep = b->value_keep + j * hc;
+        for (int64_t o = 0; o < hc; o++)
+            d_xs[o] = d_xs[o] * ((float)keep[o] * b->value_scale) + d_score[o];
     }
     if (!a->v2) {
         const float *xs = st->xs + j * hc;
@@ -564,7 +578,7 @@ static int64_t back_row_floats(const gat_layer_config *c, int64_t max_degree)
 {
     const int64_t hc = c->heads * c->channels;
     return 3 * max_degree * c->heads + (c->type == GAT_LAYER_GATV2 ? (max_degree + 1) * hc : 0) +
-           5 * hc + 8 * c->heads + c->edge_dim + 16;
+           6 * hc + 8 * c->heads + c->edge_dim + 16;
 }
 
 static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const float *g,
@@ -597,6 +611,9 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
     const gat__dropout drop_att = gat__dropout_make(t->options.seed, t->steps, l,
                                                     GAT__DROP_ATTENTION,
                                                     (float)t->options.attention_dropout);
+    const gat__dropout drop_proj = gat__dropout_make(t->options.seed, t->steps, l,
+                                                     GAT__DROP_PROJECTED,
+                                                     (float)t->options.projected_dropout);
     /* Pass B reads only its own source row of xs (and other rows of xd),
      * so d xs can take xs's place, unless GATv2 reads xs as xd (one input,
      * shared weights): no [N, H*C] buffer more. The forward is then spent. */
@@ -610,6 +627,8 @@ static gat_status layer_backward(gat_context *ctx, gat_trainer *t, int l, const 
                    .g = g,
                    .keep = st->used_attention_keep ? st->attention_keep : NULL,
                    .keep_scale = drop_att.scale,
+                   .value_keep = st->xv != st->xs ? st->proj_keep : NULL,
+                   .value_scale = drop_proj.scale,
                    .d_xs = d_xs,
                    .d_xd = d_xd,
                    .d_sd = fam->d_sd,

@@ -31,6 +31,8 @@ void gat__trainfam_free(const gat_allocator *a, gat__trainfam **family, int laye
             if (st->xd != st->xs)
                 GAT_FREE(a, st->xd);
             GAT_FREE(a, st->xs);
+            GAT_FREE(a, st->proj_dropped);
+            GAT_FREE(a, st->proj_keep);
             GAT_FREE(a, st->ss);
             GAT_FREE(a, st->sd);
             GAT_FREE(a, st->loop_attr);
@@ -118,6 +120,10 @@ gat_status gat__trainfam_create(gat_context *ctx, gat_trainer *t, const gat_inpu
             ALLOC(st->input_keep, n_src * f_in, "input dropout mask");
         }
         ALLOC(st->xs, n_src * hc, "projected features");
+        if (t->options.projected_dropout > 0.0) {
+            ALLOC(st->proj_dropped, n_src * hc, "dropped-out projected features");
+            ALLOC(st->proj_keep, n_src * hc, "projected-feature dropout mask");
+        }
         if (layer->weight_dst != NULL || st->input_dst != NULL)
             ALLOC(st->xd, n_dst * hc, "projected destination features");
         else

@@ -124,7 +124,7 @@ static GAT_ALWAYS_INLINE void forward_row(const row_args *r, int64_t i, float *b
         agg[o] = 0.0f;
     const int64_t bytes = gat__mask_bytes(heads);
     for (int64_t k = 0; k < degree; k++) {
-        const float *restrict v = a->st->xs + (int64_t)e->src[first + k] * hc;
+        const float *restrict v = a->st->xv + (int64_t)e->src[first + k] * hc;
         for (int64_t h = 0; h < heads; h++) {
             float alpha = gat__trainfam_alpha(logit[k * heads + h], shift[h], inv[h]);
             if (r->keep != NULL)
@@ -202,6 +202,18 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
                                   e->num_src, c->in_features);
     const gat__linear_x in_dst = gat__trainfam_x_dst(st);
     project(ctx, layer, st, gat__trainfam_x_src(st), in_dst);
+    /* The projected-feature dropout (the GAT authors' in_drop; for GATv2 an
+     * option outside PyG): the aggregation reads the dropped rows, the
+     * scores the rows as they are. */
+    const gat__dropout drop_proj =
+        gat__dropout_make(t->options.seed, t->steps, l, GAT__DROP_PROJECTED,
+                          training ? (float)t->options.projected_dropout : 0.0f);
+    st->xv = st->xs;
+    if (gat__dropout_active(&drop_proj)) {
+        gat__dropout_forward(ctx, &drop_proj, st->xs, st->proj_dropped, st->proj_keep,
+                             e->num_src * hc);
+        st->xv = st->proj_dropped;
+    }
     if (layer->weight_res != NULL)
         gat__linear_x_forward(ctx, in_dst, e->num_dst, gat_layer_dst_features(c),
                               layer->weight_res, width, NULL, st->output);

@@ -65,6 +65,12 @@ typedef struct gat__trainfam_layer {
      * scores. GATv2: xs = xl, xd = xr (== xs with shared weights on one
      * input); ss / sd unused. Row-major [rows, H*C], head-major. */
     float *xs, *xd;
+    /* The rows the aggregation reads: xs, or xs after the projected-feature
+     * dropout (proj_dropped [N_src, H*C], its mask proj_keep, one byte an
+     * element, head-major) while the scores read xs. */
+    const float *xv;
+    float *proj_dropped;
+    uint8_t *proj_keep;
     float *ss, *sd;         /* [N_src, H], [N_dst, H] */
     float *loop_attr;       /* [num_loops, D] the added loops' attributes (made once) */
     /* With edge features: gat__family_edge_term_matrix's, GATConv's M^T

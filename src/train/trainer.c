@@ -299,11 +299,6 @@ gat_status gat_trainer_create_inputs(gat_context *ctx, gat_trainer **trainer, ga
     const gat_trainer_options *o = options != NULL ? options : &defaults;
     if ((status = gat__trainer_check_options(ctx, o)) != GAT_OK)
         return status;
-    if (family && o->projected_dropout > 0.0)
-        return gat__fail(ctx, GAT_ERR_UNSUPPORTED,
-                         "trainer: projected-feature dropout is for models of plain GATConv "
-                         "layers (this one has GATv2, edge features, residual or bipartite "
-                         "layers)");
     int64_t nnz = 0;
     if ((status = scan_input(ctx, x, num_nodes, in_features, &nnz)) != GAT_OK)
         return status;
