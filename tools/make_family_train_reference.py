@@ -204,6 +204,10 @@ def build_cases():
         projected=0.5)
     add("bip_v2_projected", 6515, 20, 5, [dict(type="gatv2", heads=2, channels=3)], bg,
         bipartite=(14, 4), projected=0.4)
+    # GATConv at 8 x 8 (the register kernels) with edges, then GATv2.
+    add("gat8_projected", 6616, 24, 6, [dict(heads=8, channels=8, edge_dim=True),
+                                        dict(type="gatv2", heads=1, channels=4)], g, edge_dim=2,
+        projected=0.5)
     return cases
 
 

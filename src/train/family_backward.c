@@ -276,6 +276,15 @@ static GAT_ALWAYS_INLINE void backward_row(const back_args *b, int64_t i, float 
                                         b->d_edge_attr);
 }
 
+/* d [hc] *= source j's projected-feature dropout factors (0 or the scale). */
+static GAT_ALWAYS_INLINE void value_mask(const back_args *b, int64_t j, float *restrict d,
+                                         const int64_t hc)
+{
+    const uint8_t *restrict keep = b->value_keep + j * hc;
+    for (int64_t o = 0; o < hc; o++)
+        d[o] *= (float)keep[o] * b->value_scale;
+}
+
 /* Pass B over source j: d xs of row j; part the block's d att_src
  * partial. Each edge's coefficient and gradient again, from the row's
  * statistics (nothing was kept per edge). */
@@ -347,10 +356,12 @@ static GAT_ALWAYS_INLINE void gather_row(const back_args *b, int64_t j, float *p
         }
     }
     if (b->value_keep != NULL) {
-        /* So far the aggregation's share (and GATv2's apart): the mask. */
-        const uint8_t *restrict keep = b->value_keep + j * hc;
-        for (int64_t o = 0; o < hc; o++)
-            d_xs[o] = d_xs[o] * ((float)keep[o] * b->value_scale) + d_score[o];
+        /* So far the aggregation's share (GATv2's score terms apart): the
+         * mask. */
+        value_mask(b, j, d_xs, hc);
+        if (a->v2)
+            for (int64_t o = 0; o < hc; o++)
+                d_xs[o] += d_score[o];
     }
     if (!a->v2) {
         const float *xs = st->xs + j * hc;
@@ -394,7 +405,7 @@ static GAT_ALWAYS_INLINE void edge_terms8(const back_args *b, int64_t p, int64_t
                                           gat_v *alpha, gat_v *kf, gat_v *d_alpha)
 {
     const gat__trainfam_pass *a = &b->pass;
-    const float *restrict v = a->st->xs + j * HC8;
+    const float *restrict v = a->st->xv + j * HC8;
     gat__trainfam_logits(a, p, i, j, logit, z, zc, H8, 8);
     gat_v prod[R8], t[R8];
     for (int r = 0; r < R8; r++)
@@ -519,6 +530,15 @@ static GAT_ALWAYS_INLINE void gather_row_conv8(const back_args *b, int64_t j, fl
         }
         for (int r = 0; r < R8; r++)
             d_xs[r] = d_xs[r] + gat_v_spread_heads8(w, r) * gat_v_load(gy + r * GAT_V_LANES);
+    }
+    if (b->value_keep != NULL) {
+        /* The aggregation's share passes the mask, the score's below not. */
+        float f[HC8];
+        for (int r = 0; r < R8; r++)
+            gat_v_store(f + r * GAT_V_LANES, d_xs[r]);
+        value_mask(b, j, f, HC8);
+        for (int r = 0; r < R8; r++)
+            d_xs[r] = gat_v_load(f + r * GAT_V_LANES);
     }
     const float *restrict xs = st->xs + j * HC8, *restrict att_src = b->layer->att_src;
     /* Stored at the end: the target may be xs_j itself. */
