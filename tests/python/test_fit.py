@@ -70,6 +70,29 @@ def test_fit_equals_gat_train(data, tmp_path, extra):
     assert fitted.stopped_early == (fitted.epochs < 25)
 
 
+def test_fit_gatv2_equals_gat_train(data, tmp_path):
+    """A GATv2 model trains through the family trainer with the preset's
+    dropouts (the projected-feature one included) and a sparse x (auto: 8%
+    non-zero), as gat-train --layer-type gatv2 does, byte for byte."""
+    folder, x, labels, train, val, test = data
+    want = tmp_path / "want.safetensors"
+    result = run_tool("gat-train", "--data", folder, "--seed", 3, "--epochs", 15,
+                      "--layer-type", "gatv2", "--save", want, "--progress", "none",
+                      "--threads", 2)
+    assert "(sparse input)" in result.stderr
+    graph = libgat.Graph.load(folder / "edges.txt", num_nodes=N)
+    model = libgat.Model.init(F, [dict(type="gatv2", heads=8, channels=8),
+                                  dict(type="gatv2", heads=1, channels=K, concat=False)],
+                              seed=3, preprocess="normalize_rows")
+    fitted = libgat.fit(model, model.preprocess(x), graph, labels, train, val, test_idx=test,
+                        seed=3, epochs=15, threads=1)
+    got = tmp_path / "got.safetensors"
+    model.save(got)
+    assert got.read_bytes() == want.read_bytes()
+    assert result.stdout.strip().splitlines()[-1] == \
+        "test accuracy: %.4f" % fitted.test.accuracy
+
+
 def test_callback_stops_and_exceptions_propagate(data):
     folder, x, labels, train, val, _ = data
     graph = libgat.Graph.load(folder / "edges.txt", num_nodes=N)
