@@ -15,7 +15,8 @@
  *    bits;
  *  - leave no partial or temporary file behind a failed write.
  * A second pass makes every allocation from the k-th on fail ("sticky"), so
- * the cleanup paths run while memory stays short.
+ * the cleanup paths run while memory stays short. The GAT family trainer
+ * (sparse and dense x, every dropout) gets a sweep of its own.
  */
 #include <criterion/criterion.h>
 
@@ -466,4 +467,144 @@ Test(alloc_failure, whole_session_dense_input, .timeout = 600)
 Test(alloc_failure, whole_session_sparse_input, .timeout = 600)
 {
     sweep(GAT_INPUT_SPARSE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The GAT family trainer                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A GATv2 model with edge features and residual, then share_weights
+ * (tests/data/family_train/v2_projected), x held sparse or dense, every
+ * dropout on: trainer creation, a step, an evaluation and two epochs of
+ * fit, the k-th allocation failing (or every one from the k-th). The
+ * inputs are loaded once outside the count; the model afresh each run. */
+#define FAMILY_CASE GAT_TEST_DATA "/family_train/v2_projected"
+
+typedef struct family_data {
+    gat_context *plain; /* loads outside the count */
+    gat_array *x, *edge_attr;
+    int64_t labels[64]; /* over the model's 3 classes */
+    int64_t *src, *dst, num_edges;
+    gat_graph *graph;
+    int64_t index[12];
+} family_data;
+
+/* One run; the clean run (k == 0) records its metrics in want, later
+ * runs that get through compare theirs bit for bit. */
+static void family_run(test_counting *c, gat_context *ctx, const family_data *d, long long k,
+                       gat_input_format format, gat_metrics *want)
+{
+    gat_model *model = NULL;
+    gat_trainer *t = NULL;
+    cr_assert_eq(gat_model_load(d->plain, &model, FAMILY_CASE "/model.safetensors"), GAT_OK);
+    gat_trainer_options o;
+    gat_trainer_options_init(&o);
+    o.dropout = 0.5;
+    o.attention_dropout = 0.25;
+    o.projected_dropout = 0.3;
+    o.seed = 7;
+    o.input_format = format;
+    gat_inputs in;
+    gat_inputs_init(&in, d->x->data, d->x->shape[0], d->x->shape[1]);
+    in.edge_attr = d->edge_attr->data;
+    in.num_edges = d->edge_attr->shape[0];
+    in.edge_dim = d->edge_attr->shape[1];
+    const int64_t *labels = d->labels;
+    gat_metrics train, val;
+    test_counting_arm(c, k);
+    gat_status status = gat_trainer_create_inputs(ctx, &t, model, d->graph, &in, &o);
+    if (status != GAT_OK) {
+        cr_assert_null(t);
+        cr_assert_eq(status, GAT_ERR_NOMEM, "allocation %lld: create: %s", k,
+                     gat_context_message(ctx));
+        goto done;
+    }
+    cr_assert_eq(gat_trainer_sparse_input(t), format == GAT_INPUT_SPARSE);
+    /* A step or evaluation that failed leaves the trainer usable: once more
+     * with memory available it makes the clean run's. */
+    for (int call = 0; call < 2; call++) {
+        for (int attempt = 0; attempt < 2; attempt++) {
+            status = call == 0 ? gat_trainer_step(ctx, t, labels, d->index, 12, &train)
+                               : gat_trainer_evaluate(ctx, t, labels, d->index, 12, &val);
+            if (status == GAT_OK)
+                break;
+            cr_assert(attempt == 0 && status == GAT_ERR_NOMEM, "allocation %lld: %s: %s", k,
+                      call == 0 ? "step" : "evaluate", gat_context_message(ctx));
+            disarm(c);
+        }
+    }
+    if (k == 0)
+        *want = val;
+    else
+        cr_assert(memcmp(&val, want, sizeof val) == 0,
+                  "allocation %lld: the evaluation after the step differs", k);
+    gat_fit_options fit;
+    gat_fit_options_init(&fit);
+    fit.max_epochs = 2;
+    gat_fit_result fitted;
+    status = gat_trainer_fit(ctx, t, labels, d->index, 6, d->index + 6, 6, &fit, &fitted);
+    cr_assert(status == GAT_OK || status == GAT_ERR_NOMEM, "allocation %lld: fit: %s", k,
+              gat_context_message(ctx));
+done:
+    cr_assert(k == 0 || atomic_load(&c->failed) > 0,
+              "allocation %lld was never made: the session is not deterministic", k);
+    disarm(c);
+    gat_trainer_destroy(&t);
+    gat_model_destroy(&model);
+    gat_context_trim(ctx);
+    cr_assert_eq(atomic_load(&c->live), 1, "allocation %lld%s: %lld blocks leaked", k,
+                 atomic_load(&c->sticky) ? " on" : "", (long long)atomic_load(&c->live) - 1);
+}
+
+static void family_sweep(gat_input_format format)
+{
+    family_data d;
+    memset(&d, 0, sizeof d);
+    d.plain = test_context(2, NULL);
+    cr_assert_eq(gat_npy_read(d.plain, FAMILY_CASE "/x.npy", GAT_FLOAT32, &d.x), GAT_OK);
+    cr_assert_eq(gat_npy_read(d.plain, FAMILY_CASE "/edge_attr.npy", GAT_FLOAT32, &d.edge_attr),
+                 GAT_OK);
+    int64_t max_id;
+    cr_assert_eq(gat_edgelist_read(d.plain, FAMILY_CASE "/edges.txt", -1, &d.src, &d.dst,
+                                   &d.num_edges, &max_id),
+                 GAT_OK);
+    const int64_t n = d.x->shape[0];
+    cr_assert_eq(gat_graph_create(d.plain, &d.graph, n, d.num_edges, d.src, d.dst), GAT_OK);
+    /* 12 nodes: 6 to train, 6 to validate. */
+    cr_assert(n <= 64);
+    for (int64_t i = 0; i < n; i++)
+        d.labels[i] = i % 3;
+    for (int i = 0; i < 12; i++)
+        d.index[i] = 2 * i;
+
+    test_counting c;
+    gat_context *ctx = test_counting_context(&c, 2);
+    gat_metrics want;
+    family_run(&c, ctx, &d, 0, format, &want);
+    const long long total = atomic_load(&c.calls);
+    cr_assert_gt(total, 10, "a family session makes many allocations (%lld)", total);
+    cr_log_info("family trainer, %s x: %lld allocations",
+                format == GAT_INPUT_SPARSE ? "sparse" : "dense", total);
+    for (int sticky = 0; sticky < 2; sticky++)
+        for (long long k = 1; k <= total; k++) {
+            atomic_store(&c.sticky, sticky != 0);
+            family_run(&c, ctx, &d, k, format, &want);
+        }
+    gat_context_destroy(&ctx);
+    gat_array_destroy(&d.x);
+    gat_array_destroy(&d.edge_attr);
+    gat_graph_destroy(&d.graph);
+    gat_free(d.plain, d.src);
+    gat_free(d.plain, d.dst);
+    gat_context_destroy(&d.plain);
+}
+
+Test(alloc_failure, family_trainer_dense_input, .timeout = 600)
+{
+    family_sweep(GAT_INPUT_DENSE);
+}
+
+Test(alloc_failure, family_trainer_sparse_input, .timeout = 600)
+{
+    family_sweep(GAT_INPUT_SPARSE);
 }
