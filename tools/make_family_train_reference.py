@@ -204,9 +204,14 @@ def build_cases():
         projected=0.5)
     add("bip_v2_projected", 6515, 20, 5, [dict(type="gatv2", heads=2, channels=3)], bg,
         bipartite=(14, 4), projected=0.4)
-    # GATConv at 8 x 8 (the register kernels) with edges, then GATv2.
+    # GATConv at 8 x 8 (the shape of the register kernels) with edges, then GATv2.
     add("gat8_projected", 6616, 24, 6, [dict(heads=8, channels=8, edge_dim=True),
                                         dict(type="gatv2", heads=1, channels=4)], g, edge_dim=2,
+        projected=0.5)
+    # GATv2 at 8 x 8 with edges and residual, then GATConv.
+    add("v2_8_projected", 6717, 24, 6, [dict(type="gatv2", heads=8, channels=8, edge_dim=True,
+                                             residual=True),
+                                        dict(heads=1, channels=4, concat=False)], g, edge_dim=2,
         projected=0.5)
     return cases
 
