@@ -213,6 +213,13 @@ def build_cases():
                                              residual=True),
                                         dict(heads=1, channels=4, concat=False)], g, edge_dim=2,
         projected=0.5)
+    # 8 heads x 8 channels (the paper's hidden shape, the trainer's register
+    # kernels): GATConv and GATv2 with edge features, then GATv2 averaged.
+    add("wide_8x8", 6313, 30, 6, [dict(heads=8, channels=8, edge_dim=True),
+                                  dict(type="gatv2", heads=8, channels=8, edge_dim=True,
+                                       fill_value="add"),
+                                  dict(type="gatv2", heads=8, channels=8, concat=False)],
+        dict(num_edges=110, no_in=2, no_edges=1, num_loops=3, num_dups=6), edge_dim=3)
     return cases
 
 

@@ -85,8 +85,36 @@ typedef struct row_args {
     const uint8_t *keep;
     float keep_scale;
     bool training, prefetch;
+    bool residual; /* out holds the residual term (else nothing yet) */
     gat_activation act;
 } row_args;
+
+/* Output row i from agg [H*C] (the row's weighted sum): concat or head
+ * mean, plus the residual term out holds (if any), the bias, the
+ * activation. */
+static GAT_ALWAYS_INLINE void out_row(const row_args *r, const float *restrict agg, int64_t i,
+                                      const int64_t heads, const int64_t ch)
+{
+    const bool concat = r->pass.c->concat;
+    const int64_t width = concat ? heads * ch : ch;
+    float *o = r->out + i * width;
+    for (int64_t w = 0; w < width; w++) {
+        float y;
+        if (concat) {
+            y = agg[w];
+        } else {
+            y = 0.0f;
+            for (int64_t h = 0; h < heads; h++)
+                y += agg[h * ch + w];
+            y /= (float)heads;
+        }
+        if (r->residual)
+            y += o[w];
+        if (r->bias != NULL)
+            y += r->bias[w];
+        o[w] = gat__activate(y, r->act);
+    }
+}
 
 /* Row i: logits into buf [degree, H] (zc, z scratch after it), softmax,
  * aggregation into out's row. */
@@ -97,7 +125,6 @@ static GAT_ALWAYS_INLINE void forward_row(const row_args *r, int64_t i, float *b
     const gat__trainfam_edges *e = a->e;
     const int64_t hc = heads * ch;
     const int64_t first = e->row_ptr[i], degree = e->row_ptr[i + 1] - first;
-    const int64_t width = a->c->concat ? hc : ch;
     float *logit = buf, *z = buf + e->max_degree * heads, *zc = z + heads, *agg = zc + 2 * hc;
     float *shift = a->st->stats + i * 3 * heads, *inv = shift + heads;
     for (int64_t h = 0; h < heads; h++)
@@ -140,30 +167,80 @@ static GAT_ALWAYS_INLINE void forward_row(const row_args *r, int64_t i, float *b
                 ag[h * ch + c] += w * v[h * ch + c];
         }
     }
-    float *o = r->out + i * width; /* holds the residual term already (or zeros) */
-    for (int64_t w = 0; w < width; w++) {
-        float y;
-        if (a->c->concat) {
-            y = agg[w];
-        } else {
-            y = 0.0f;
-            for (int64_t h = 0; h < heads; h++)
-                y += agg[h * ch + w];
-            y /= (float)heads;
-        }
-        y += o[w];
-        if (r->bias != NULL)
-            y += r->bias[w];
-        o[w] = gat__activate(y, r->act);
+    out_row(r, agg, i, heads, ch);
+}
+
+/* forward_row for 8 heads x 8 channels in registers (simd.h): the same
+ * operations in the same order lane by lane (so the same bits), the
+ * logits by gat__trainfam_logits8, a per-head vector an edge; buf holds
+ * the row's logits, then their exps, 8 floats an edge, then agg [64]. */
+static GAT_ALWAYS_INLINE void forward_row8(const row_args *r, int64_t i, float *buf)
+{
+    enum { W = GAT_V_LANES, HR = GAT_V_HEAD_REGS, ROW = GAT_V_ROW8 };
+    const gat__trainfam_pass *a = &r->pass;
+    const gat__trainfam_edges *e = a->e;
+    const int64_t first = e->row_ptr[i], degree = e->row_ptr[i + 1] - first;
+    float *restrict logit = buf, *restrict agg = buf + e->max_degree * 8;
+    gat_v shift[HR], sum[HR], inv[HR], acc[ROW];
+    for (int hr = 0; hr < HR; hr++) {
+        shift[hr] = gat_v_splat(-INFINITY);
+        sum[hr] = gat_v_zero();
     }
+    for (int64_t k = 0; k < degree; k++) {
+        if (r->prefetch && first + k + GAT_TRAIN_PREFETCH < e->num_slots)
+            gat__prefetch_slot_source(a, e->src[first + k + GAT_TRAIN_PREFETCH]);
+        gat_v lg[HR], z[ROW];
+        gat__trainfam_logits8(a, first + k, i, e->src[first + k], lg, z);
+        for (int hr = 0; hr < HR; hr++) {
+            gat_v_store_heads8(logit + k * 8, lg[hr], hr);
+            shift[hr] = gat_v_max(lg[hr], shift[hr]);
+        }
+    }
+    for (int64_t k = 0; k < degree; k++)
+        for (int hr = 0; hr < HR; hr++) {
+            const gat_v ex =
+                gat_v_exp_nonpositive(gat_v_load_heads8(logit + k * 8, hr) - shift[hr]);
+            sum[hr] = sum[hr] + ex;
+            gat_v_store_heads8(logit + k * 8, ex, hr);
+        }
+    float *stats = a->st->stats + i * 24;
+    for (int hr = 0; hr < HR; hr++) {
+        if (degree == 0)
+            shift[hr] = gat_v_zero();
+        inv[hr] = degree > 0 ? gat_v_splat(1.0f) / sum[hr] : gat_v_zero();
+        gat_v_store_heads8(stats, shift[hr], hr);
+        gat_v_store_heads8(stats + 8, inv[hr], hr);
+    }
+    for (int u = 0; u < ROW; u++)
+        acc[u] = gat_v_zero();
+    const gat_v scale = gat_v_splat(r->keep_scale);
+    for (int64_t k = 0; k < degree; k++) {
+        const float *restrict v = a->st->xv + (int64_t)e->src[first + k] * 64;
+        gat_v alpha[HR];
+        for (int hr = 0; hr < HR; hr++) {
+            alpha[hr] = gat_v_load_heads8(logit + k * 8, hr) * inv[hr];
+            if (r->keep != NULL) /* (float)bit * scale: scale or +0 */
+                alpha[hr] = alpha[hr] * gat_v_select(gat_v_head_bits8(r->keep[first + k], hr),
+                                                     scale, gat_v_zero());
+        }
+        for (int u = 0; u < ROW; u++)
+            acc[u] = acc[u] + gat_v_spread_heads8(alpha, u) * gat_v_load(v + W * u);
+    }
+    for (int u = 0; u < ROW; u++)
+        gat_v_store(agg + W * u, acc[u]);
+    out_row(r, agg, i, 8, 8);
 }
 
 /* Rows [first, last), the shape constant where train_shapes.h lists it. */
 static void forward_rows(const row_args *r, int64_t first, int64_t last, float *buf)
 {
 #define FIXED_(H, C)                                                                   \
-    for (int64_t i = first; i < last; i++)                                             \
-        forward_row(r, i, buf, H, C)
+    if (H == 8 && C == 8)                                                              \
+        for (int64_t i = first; i < last; i++)                                         \
+            forward_row8(r, i, buf);                                                   \
+    else                                                                               \
+        for (int64_t i = first; i < last; i++)                                         \
+            forward_row(r, i, buf, H, C)
 #define GENERIC_()                                                                     \
     for (int64_t i = first; i < last; i++)                                             \
         forward_row(r, i, buf, r->pass.heads, r->pass.channels)
@@ -217,8 +294,6 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
     if (layer->weight_res != NULL)
         gat__linear_x_forward(ctx, in_dst, e->num_dst, gat_layer_dst_features(c),
                               layer->weight_res, width, NULL, st->output);
-    else
-        memset(st->output, 0, (size_t)(e->num_dst * width) * sizeof *st->output);
     if (c->edge_dim > 0)
         gat__family_edge_term_matrix(layer, st->edge_proj);
     const gat__dropout drop_att =
@@ -235,6 +310,7 @@ static gat_status layer_forward(gat_context *ctx, gat_trainer *t, int l, bool tr
                   .keep_scale = drop_att.scale,
                   .training = training,
                   .prefetch = gat__worth_prefetching(e->num_src, hc),
+                  .residual = layer->weight_res != NULL,
                   .act = hidden ? m->activation : GAT_ACT_NONE};
     const int64_t per_thread = row_floats(c, e->max_degree);
     const int64_t work = (e->num_slots * (c->edge_dim + 4) + e->num_dst) * hc;

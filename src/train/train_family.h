@@ -249,6 +249,58 @@ static GAT_ALWAYS_INLINE void gat__trainfam_v2_z(const gat__trainfam_pass *a, in
     }
 }
 
+/* gat__trainfam_logits for 8 heads x 8 channels in registers (simd.h's
+ * 8-head vocabulary): the logits e as a per-head vector [GAT_V_HEAD_REGS];
+ * z [GAT_V_ROW8] receives GATConv's LeakyReLU input (a per-head vector,
+ * its first GAT_V_HEAD_REGS registers) or GATv2's (a head-major row). The
+ * operations of the plain loops below, lane by lane in the same order
+ * (multiplies and adds unfused, each head's channel sum in channel order
+ * through a transpose), so the same bits. */
+static GAT_ALWAYS_INLINE void gat__trainfam_logits8(const gat__trainfam_pass *a, int64_t p,
+                                                    int64_t i, int64_t j, gat_v *restrict e,
+                                                    gat_v *restrict z)
+{
+    enum { W = GAT_V_LANES, HR = GAT_V_HEAD_REGS, ROW = GAT_V_ROW8 };
+    const gat_v slope = gat_v_splat(a->slope);
+    const float *restrict attr =
+        a->with_edges ? gat__slot_attr(a->e, a->st->loop_attr, a->dim, p, i, j) : NULL;
+    if (a->v2) {
+        const float *restrict xl = a->st->xs + j * 64, *restrict xr = a->st->xd + i * 64;
+        for (int u = 0; u < ROW; u++)
+            z[u] = gat_v_load(xl + W * u) + gat_v_load(xr + W * u);
+        if (attr != NULL)
+            for (int64_t d = 0; d < a->dim; d++) {
+                const gat_v v = gat_v_splat(attr[d]);
+                const float *restrict w = a->weight_edge_t + d * 64; /* [D, H*C] */
+                for (int u = 0; u < ROW; u++)
+                    z[u] = z[u] + gat_v_load(w + W * u) * v;
+            }
+        gat_v prod[ROW], t[ROW];
+        for (int u = 0; u < ROW; u++)
+            prod[u] = gat_v_load(a->att + W * u) * gat_v_leaky_relu(z[u], slope);
+        gat_v_transpose8(prod, t); /* channel-major: channel c of every head */
+        for (int hr = 0; hr < HR; hr++) {
+            gat_v s = gat_v_zero();
+            for (int c = 0; c < 8; c++)
+                s = s + gat_v_channel_heads8(t, c, hr);
+            e[hr] = s;
+        }
+        return;
+    }
+    const float *restrict ss = a->st->ss + j * 8, *restrict sd = a->st->sd + i * 8;
+    const float *restrict m = a->st->edge_proj; /* M^T [D, H] */
+    for (int hr = 0; hr < HR; hr++) {
+        z[hr] = gat_v_load_heads8(ss, hr) + gat_v_load_heads8(sd, hr);
+        if (attr != NULL) {
+            gat_v t = gat_v_zero();
+            for (int64_t d = 0; d < a->dim; d++)
+                t = t + gat_v_load_heads8(m + d * 8, hr) * gat_v_splat(attr[d]);
+            z[hr] = z[hr] + t;
+        }
+        e[hr] = gat_v_leaky_relu(z[hr], slope);
+    }
+}
+
 /* The logits e [H] of slot p (row i, source j); z [H] receives GATConv's
  * LeakyReLU input, zc [H*C] GATv2's (zc has 2 H*C floats: the second half
  * is scratch). */
@@ -257,6 +309,20 @@ static GAT_ALWAYS_INLINE void gat__trainfam_logits(const gat__trainfam_pass *a, 
                                                    float *restrict z, float *restrict zc,
                                                    const int64_t heads, const int64_t ch)
 {
+    if (heads == 8 && ch == 8) {
+        const bool v2 = a->v2; /* read before the stores below, which may alias a */
+        gat_v ev[GAT_V_HEAD_REGS], zv[GAT_V_ROW8];
+        gat__trainfam_logits8(a, p, i, j, ev, zv);
+        for (int hr = 0; hr < GAT_V_HEAD_REGS; hr++)
+            gat_v_store_heads8(e, ev[hr], hr);
+        if (v2)
+            for (int u = 0; u < GAT_V_ROW8; u++)
+                gat_v_store(zc + GAT_V_LANES * u, zv[u]);
+        else
+            for (int hr = 0; hr < GAT_V_HEAD_REGS; hr++)
+                gat_v_store_heads8(z, zv[hr], hr);
+        return;
+    }
     if (a->v2) {
         const int64_t hc = heads * ch;
         gat__trainfam_v2_z(a, p, i, j, zc, hc);
