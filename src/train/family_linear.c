@@ -173,7 +173,8 @@ void gat__linear_x_forward(gat_context *ctx, gat__linear_x x, int64_t n, int64_t
 
 /* A sparse x: d bias and dx as for a dense one (they do not read x), dW^T
  * over the kept entries (fixed order per column: the same bits at any
- * thread count), added to dW transposed. */
+ * thread count), transposed in register blocks (into W^T's buffer, dead
+ * until the next forward, when dW is to be added to). */
 void gat__linear_x_backward(gat_context *ctx, gat__linear_x x, const float *dy, int64_t n,
                             int64_t in, int64_t out, const float *w, float *dw, float *d_bias,
                             float *dx, bool accumulate, float *tmp, float *partials)
@@ -187,12 +188,17 @@ void gat__linear_x_backward(gat_context *ctx, gat__linear_x x, const float *dy, 
                          partials);
     if (dw == NULL)
         return;
-    float *dwt = x.sparse->d_weight_t;
-    gat__sparse_weight_backward(ctx, x.sparse, NULL, dy, out, dwt, false);
+    const float *dwt = x.sparse->d_weight_t;
+    gat__sparse_weight_backward(ctx, x.sparse, NULL, dy, out, x.sparse->d_weight_t, false);
+    if (!accumulate) {
+        gat__transpose(ctx, dwt, in, out, dw);
+        return;
+    }
+    float *tile = x.sparse->weight_t;
+    gat__transpose(ctx, dwt, in, out, tile);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(gat__team(ctx, in * out)) schedule(static)
 #endif
-    for (int64_t o = 0; o < out; o++)
-        for (int64_t k = 0; k < in; k++)
-            dw[o * in + k] = accumulate ? dw[o * in + k] + dwt[k * out + o] : dwt[k * out + o];
+    for (int64_t e = 0; e < in * out; e++)
+        dw[e] += tile[e];
 }
