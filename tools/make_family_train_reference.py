@@ -220,6 +220,10 @@ def build_cases():
                                        fill_value="add"),
                                   dict(type="gatv2", heads=8, channels=8, concat=False)],
         dict(num_edges=110, no_in=2, no_edges=1, num_loops=3, num_dups=6), edge_dim=3)
+    # Plain GATv2 at 8 x 8 into an averaged, residual GATConv at 8 x 8.
+    add("eight_heads", 6818, 16, 5, [dict(type="gatv2", heads=8, channels=8),
+                                     dict(heads=8, channels=8, concat=False, residual=True)],
+        dict(num_edges=40, no_in=2, no_edges=1, num_loops=3, num_dups=4))
     return cases
 
 

@@ -375,15 +375,16 @@ static GAT_ALWAYS_INLINE void gather_row(const back_args *b, int64_t j, float *p
     memcpy(b->d_xs + j * hc, d_xs, (size_t)hc * sizeof *d_xs);
 }
 
-/* ---- GATConv at 8 heads x 8 channels in registers (simd.h) -------------- */
+/* ---- 8 heads x 8 channels in registers (simd.h) -------------------------- */
 
-/* backward_row and gather_row of a GATConv layer at 8 x 8 (the paper's
- * hidden layer, the benchmarks'), per-head vectors in head registers
- * (gat_v_load_heads8) instead of scalar loops over the heads: the same
- * operations per lane in the same order (each head's d alpha summed over
- * its channels from zero in channel order, through an 8 x 8 transpose of
- * the products; separate multiplies and adds where the loops have them),
- * so the same bits. The logits stay the shared gat__trainfam_logits. */
+/* backward_row and gather_row at 8 x 8 (the paper's hidden layer, the
+ * benchmarks'), both layer types, per-head vectors in head registers
+ * (gat_v_load_heads8) and rows in GAT_V_ROW8 registers instead of scalar
+ * loops: the same operations per lane in the same order (each head's
+ * d alpha summed over its channels from zero in channel order, through an
+ * 8 x 8 transpose of the products; separate multiplies and adds where the
+ * loops have them), so the same bits. The logits stay the shared
+ * gat__trainfam_logits. */
 enum { H8 = 8, HC8 = 64, HR8 = GAT_V_HEAD_REGS, R8 = GAT_V_ROW8 };
 
 /* The attention dropout's factors of slot p, as keep_factor: scale or +0. */
@@ -395,24 +396,31 @@ static GAT_ALWAYS_INLINE gat_v keep8(const back_args *b, int64_t p, int hr)
                         gat_v_zero());
 }
 
-/* edge_terms at 8 x 8: the logits of slot p (row i, source j) into logit
- * and z (gat__trainfam_logits; zc [2 H*C] its GATv2 scratch, unused), alpha and d alpha per head register; gy
- * the row's aggregation gradient. */
+/* LeakyReLU's slope factor of z: 1 or slope. */
+static GAT_ALWAYS_INLINE gat_v slope_factor8(gat_v z, gat_v slope)
+{
+    return gat_v_select(gat_v_gt(z, gat_v_zero()), gat_v_splat(1.0f), slope);
+}
+
+/* edge_terms at 8 x 8: the LeakyReLU input of slot p (row i, source j)
+ * into z (gat__trainfam_logits8's: GATConv's per head register, GATv2's a
+ * head-major row), alpha, the dropout factors and d alpha per head
+ * register; gy the row's aggregation gradient. */
 static GAT_ALWAYS_INLINE void edge_terms8(const back_args *b, int64_t p, int64_t i, int64_t j,
                                           const float *restrict gy,
-                                          const float *restrict stats, float *restrict z,
-                                          float *restrict zc, float *restrict logit,
+                                          const float *restrict stats, gat_v *z,
                                           gat_v *alpha, gat_v *kf, gat_v *d_alpha)
 {
     const gat__trainfam_pass *a = &b->pass;
     const float *restrict v = a->st->xv + j * HC8;
-    gat__trainfam_logits(a, p, i, j, logit, z, zc, H8, 8);
+    gat_v logit[HR8];
+    gat__trainfam_logits8(a, p, i, j, logit, z);
     gat_v prod[R8], t[R8];
     for (int r = 0; r < R8; r++)
         prod[r] = gat_v_load(gy + r * GAT_V_LANES) * gat_v_load(v + r * GAT_V_LANES);
     gat_v_transpose8(prod, t);
     for (int h = 0; h < HR8; h++) {
-        alpha[h] = gat_v_exp_nonpositive(gat_v_load_heads8(logit, h) -
+        alpha[h] = gat_v_exp_nonpositive(logit[h] -
                                          gat_v_load_heads8(stats, h)) *
                    gat_v_load_heads8(stats + H8, h);
         kf[h] = keep8(b, p, h);
@@ -423,9 +431,9 @@ static GAT_ALWAYS_INLINE void edge_terms8(const back_args *b, int64_t p, int64_t
     }
 }
 
-/* backward_row of a GATConv layer at 8 x 8. */
-static GAT_ALWAYS_INLINE void backward_row_conv8(const back_args *b, int64_t i, float *part,
-                                                 float *buf)
+/* backward_row at 8 x 8. */
+static GAT_ALWAYS_INLINE void backward_row8(const back_args *b, int64_t i, float *part,
+                                            float *buf, const bool v2)
 {
     const gat__trainfam_pass *a = &b->pass;
     const gat__trainfam_edges *e = a->e;
@@ -433,22 +441,36 @@ static GAT_ALWAYS_INLINE void backward_row_conv8(const back_args *b, int64_t i, 
     const int64_t dim = a->dim, md = e->max_degree;
     const int64_t first = e->row_ptr[i], degree = e->row_ptr[i + 1] - first;
     float *z_row = buf, *alpha_row = z_row + md * H8, *d_alpha = alpha_row + md * H8;
-    float *gy_buf = d_alpha + md * H8, *zc = gy_buf + HC8, *logit = zc + 2 * HC8;
-    float *dz = logit + H8;
-    float *d_loop = dz + H8; /* [D] */
+    /* GATv2's LeakyReLU input per edge [degree, H*C] */
+    float *zc_row = d_alpha + md * H8;
+    float *gy_buf = zc_row + (v2 ? md : 0) * HC8, *dz = gy_buf + HC8;
+    float *d_loop = dz + HC8; /* [D] */
     float *stats = st->stats + i * 3 * H8;
     float *restrict p_att = part, *restrict p_edge = part + HC8;
     const float *restrict gy = row_gradient(b, i, gy_buf, H8, 8);
     const gat_v zero = gat_v_zero(), slope = gat_v_splat(a->slope);
-    gat_v dot[HR8], d_sd[HR8];
+    gat_v dot[HR8], d_sd[HR8], d_xd[R8], att_sum[R8];
     for (int h = 0; h < HR8; h++)
         dot[h] = d_sd[h] = zero;
+    for (int r = 0; r < R8; r++) {
+        d_xd[r] = zero;
+        att_sum[r] = gat_v_load(p_att + r * GAT_V_LANES);
+    }
     for (int64_t k = 0; k < degree; k++) {
         const int64_t p = first + k, j = e->src[p];
         if (b->prefetch && p + GAT_TRAIN_PREFETCH < e->num_slots)
             gat__prefetch_slot_source(a, e->src[p + GAT_TRAIN_PREFETCH]);
         gat_v alpha[HR8], kf[HR8], da[HR8];
-        edge_terms8(b, p, i, j, gy, stats, z_row + k * H8, zc, logit, alpha, kf, da);
+        gat_v zv[R8]; /* GATConv sets HR8 of them: all set for the compiler */
+        for (int r = 0; r < R8; r++)
+            zv[r] = gat_v_zero();
+        edge_terms8(b, p, i, j, gy, stats, zv, alpha, kf, da);
+        if (v2)
+            for (int r = 0; r < R8; r++)
+                gat_v_store(zc_row + k * HC8 + r * GAT_V_LANES, zv[r]);
+        else
+            for (int h = 0; h < HR8; h++)
+                gat_v_store_heads8(z_row + k * H8, zv[h], h);
         for (int h = 0; h < HR8; h++) {
             gat_v_store_heads8(alpha_row + k * H8, alpha[h], h);
             gat_v_store_heads8(d_alpha + k * H8, da[h], h);
@@ -462,112 +484,185 @@ static GAT_ALWAYS_INLINE void backward_row_conv8(const back_args *b, int64_t i, 
             d_loop[d] = 0.0f;
     for (int64_t k = 0; k < degree; k++) {
         const int64_t p = first + k;
-        for (int h = 0; h < HR8; h++) {
-            const gat_v de = gat_v_load_heads8(alpha_row + k * H8, h) *
-                             (gat_v_load_heads8(d_alpha + k * H8, h) - dot[h]);
-            const gat_v zv = gat_v_load_heads8(z_row + k * H8, h);
-            const gat_v dzv = gat_v_select(gat_v_gt(zv, zero), de, de * slope);
-            d_sd[h] = d_sd[h] + dzv;
-            gat_v_store_heads8(dz, dzv, h);
+        gat_v de[HR8];
+        for (int h = 0; h < HR8; h++)
+            de[h] = gat_v_load_heads8(alpha_row + k * H8, h) *
+                    (gat_v_load_heads8(d_alpha + k * H8, h) - dot[h]);
+        if (!v2) {
+            for (int h = 0; h < HR8; h++) {
+                const gat_v dzv = de[h] * slope_factor8(gat_v_load_heads8(z_row + k * H8, h),
+                                                        slope);
+                d_sd[h] = d_sd[h] + dzv;
+                gat_v_store_heads8(dz, dzv, h);
+            }
+        } else {
+            /* GATv2's score per channel: d att += de LReLU(z), dz = de att
+             * LReLU'(z), summed into d xr of the row. */
+            const float *restrict zc = zc_row + k * HC8;
+            for (int r = 0; r < R8; r++) {
+                const gat_v der = gat_v_spread_heads8(de, r), zv = gat_v_load(zc + r * GAT_V_LANES);
+                const gat_v lr = slope_factor8(zv, slope);
+                att_sum[r] = att_sum[r] + der * (zv * lr);
+                const gat_v dzr = (der * gat_v_load(a->att + r * GAT_V_LANES)) * lr;
+                d_xd[r] = d_xd[r] + dzr;
+                gat_v_store(dz + r * GAT_V_LANES, dzr);
+            }
         }
         if (a->with_edges) {
             const float *attr = gat__slot_attr(e, st->loop_attr, dim, p, i, e->src[p]);
-            outer_add(dz, H8, attr, dim, p_edge);
+            outer_add(dz, v2 ? HC8 : H8, attr, dim, p_edge);
             if (b->d_edge_attr != NULL) {
                 float *d_attr = e->pos[p] >= 0 ? b->d_edge_attr + e->pos[p] * dim : d_loop;
-                attr_grad_by_heads(dz, st->edge_proj, d_attr, dim, H8);
+                if (v2)
+                    attr_grad_by_rows(dz, a->weight_edge, d_attr, dim, HC8);
+                else
+                    attr_grad_by_heads(dz, st->edge_proj, d_attr, dim, H8);
             }
         }
     }
-    /* The destination score: d xd = att_dst (x) d sd; d att_dst += d sd xd. */
-    const float *restrict xd = st->xd + i * HC8, *restrict att_dst = b->layer->att_dst;
-    float *restrict d_xd = b->d_xd + i * HC8;
+    if (!v2) {
+        /* The destination score: d xd = att_dst (x) d sd; d att_dst += d sd xd. */
+        const float *restrict xd = st->xd + i * HC8, *restrict att_dst = b->layer->att_dst;
+        for (int r = 0; r < R8; r++) {
+            const gat_v ds = gat_v_spread_heads8(d_sd, r);
+            d_xd[r] = gat_v_load(att_dst + r * GAT_V_LANES) * ds;
+            att_sum[r] = att_sum[r] + ds * gat_v_load(xd + r * GAT_V_LANES);
+        }
+    }
     for (int r = 0; r < R8; r++) {
-        const gat_v ds = gat_v_spread_heads8(d_sd, r);
-        const int64_t o = r * GAT_V_LANES;
-        gat_v_store(d_xd + o, gat_v_load(att_dst + o) * ds);
-        gat_v_store(p_att + o, gat_v_load(p_att + o) + ds * gat_v_load(xd + o));
+        gat_v_store(b->d_xd + i * HC8 + r * GAT_V_LANES, d_xd[r]);
+        gat_v_store(p_att + r * GAT_V_LANES, att_sum[r]);
     }
     if (b->d_edge_attr != NULL && a->with_edges)
         gat__trainfam_fill_backward_row(e, b->c, a->edge_attr, st->loop_attr, i, d_loop,
                                         b->d_edge_attr);
 }
 
-/* gather_row of a GATConv layer at 8 x 8. */
-static GAT_ALWAYS_INLINE void gather_row_conv8(const back_args *b, int64_t j, float *part,
-                                               float *buf)
+/* A coming slot's attention-dropout byte (slots come by source in pass B:
+ * a random read each). */
+static GAT_ALWAYS_INLINE void prefetch_byte(const uint8_t *p)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(p, 0, 3);
+#else
+    (void)p;
+#endif
+}
+
+/* gather_row at 8 x 8. */
+static GAT_ALWAYS_INLINE void gather_row8(const back_args *b, int64_t j, float *part, float *buf,
+                                          const bool v2)
 {
     const gat__trainfam_pass *a = &b->pass;
     const gat__trainfam_edges *e = a->e;
     const gat__trainfam_layer *st = a->st;
-    float *gy_buf = buf, *zc = gy_buf + HC8, *z = zc + 2 * HC8, *logit = z + H8;
+    float *gy_buf = buf;
     const gat_v zero = gat_v_zero(), slope = gat_v_splat(a->slope);
-    gat_v d_xs[R8], ds[HR8];
+    /* d_score: GATv2's score terms, apart from the aggregation's when the
+     * projected-feature mask is to pass only the latter (else into d_xs
+     * itself: the same sums as gather_row). */
+    const bool masked = b->value_keep != NULL;
+    gat_v d_xs[R8], d_score[R8], ds[HR8];
     for (int r = 0; r < R8; r++)
-        d_xs[r] = zero;
+        d_xs[r] = d_score[r] = zero;
     for (int h = 0; h < HR8; h++)
         ds[h] = zero;
     const int64_t g_width = b->c->concat ? HC8 : 8;
     for (int64_t q = e->src_ptr[j]; q < e->src_ptr[j + 1]; q++) {
         const int64_t p = e->by_src[q], i = e->by_src_dst[q];
-        if (b->prefetch && q + GAT_TRAIN_PREFETCH < e->num_slots) {
+        if (q + GAT_TRAIN_PREFETCH < e->num_slots) {
+            /* The rows of a coming edge's destination and its slot's bytes:
+             * random reads. */
             const int64_t ip = e->by_src_dst[q + GAT_TRAIN_PREFETCH];
-            gat__prefetch_floats(b->g + ip * g_width, g_width);
-            gat__prefetch_floats(st->stats + ip * 3 * H8, 3 * H8);
-            gat__prefetch_floats(st->sd + ip * H8, H8);
+            const int64_t pp = e->by_src[q + GAT_TRAIN_PREFETCH];
+            if (b->prefetch) {
+                gat__prefetch_floats(b->g + ip * g_width, g_width);
+                gat__prefetch_floats(st->stats + ip * 3 * H8, 3 * H8);
+                if (v2)
+                    gat__prefetch_floats(st->xd + ip * HC8, HC8);
+                else
+                    gat__prefetch_floats(st->sd + ip * H8, H8);
+            }
+            if (a->with_edges)
+                gat__prefetch_floats(e->attr + pp * a->dim, a->dim);
+            if (b->keep != NULL)
+                prefetch_byte(b->keep + pp);
         }
-        if (a->with_edges && q + GAT_TRAIN_PREFETCH < e->num_slots)
-            gat__prefetch_floats(e->attr + e->by_src[q + GAT_TRAIN_PREFETCH] * a->dim, a->dim);
         const float *restrict gy = row_gradient(b, i, gy_buf, H8, 8);
         const float *stats = st->stats + i * 3 * H8;
-        gat_v alpha[HR8], kf[HR8], da[HR8], w[HR8];
-        edge_terms8(b, p, i, j, gy, stats, z, zc, logit, alpha, kf, da);
+        gat_v alpha[HR8], kf[HR8], da[HR8], w[HR8], de[HR8];
+        gat_v zv[R8]; /* GATConv sets HR8 of them: all set for the compiler */
+        for (int r = 0; r < R8; r++)
+            zv[r] = gat_v_zero();
+        edge_terms8(b, p, i, j, gy, stats, zv, alpha, kf, da);
         for (int h = 0; h < HR8; h++) {
-            const gat_v de = alpha[h] * (da[h] - gat_v_load_heads8(stats + 2 * H8, h));
+            de[h] = alpha[h] * (da[h] - gat_v_load_heads8(stats + 2 * H8, h));
             w[h] = kf[h] * alpha[h];
-            const gat_v zv = gat_v_load_heads8(z, h);
-            ds[h] = ds[h] + gat_v_select(gat_v_gt(zv, zero), de, de * slope);
         }
         for (int r = 0; r < R8; r++)
             d_xs[r] = d_xs[r] + gat_v_spread_heads8(w, r) * gat_v_load(gy + r * GAT_V_LANES);
+        if (!v2) {
+            for (int h = 0; h < HR8; h++)
+                ds[h] = ds[h] + de[h] * slope_factor8(zv[h], slope);
+            continue;
+        }
+        for (int r = 0; r < R8; r++) {
+            const gat_v lr = slope_factor8(zv[r], slope);
+            const gat_v term =
+                (gat_v_spread_heads8(de, r) * gat_v_load(a->att + r * GAT_V_LANES)) * lr;
+            if (masked)
+                d_score[r] = d_score[r] + term;
+            else
+                d_xs[r] = d_xs[r] + term;
+        }
     }
-    if (b->value_keep != NULL) {
-        /* The aggregation's share passes the mask, the score's below not. */
+    if (masked) {
+        /* The aggregation's share passes the mask, the scores' not. */
         float f[HC8];
         for (int r = 0; r < R8; r++)
             gat_v_store(f + r * GAT_V_LANES, d_xs[r]);
         value_mask(b, j, f, HC8);
-        for (int r = 0; r < R8; r++)
+        for (int r = 0; r < R8; r++) {
             d_xs[r] = gat_v_load(f + r * GAT_V_LANES);
+            if (v2)
+                d_xs[r] = d_xs[r] + d_score[r];
+        }
     }
-    const float *restrict xs = st->xs + j * HC8, *restrict att_src = b->layer->att_src;
+    if (!v2) {
+        const float *restrict xs = st->xs + j * HC8, *restrict att_src = b->layer->att_src;
+        for (int r = 0; r < R8; r++) {
+            const gat_v s = gat_v_spread_heads8(ds, r);
+            const int64_t o = r * GAT_V_LANES;
+            d_xs[r] = d_xs[r] + gat_v_load(att_src + o) * s;
+            gat_v_store(part + o, gat_v_load(part + o) + s * gat_v_load(xs + o));
+        }
+    }
     /* Stored at the end: the target may be xs_j itself. */
-    gat_v out[R8];
-    for (int r = 0; r < R8; r++) {
-        const gat_v s = gat_v_spread_heads8(ds, r);
-        const int64_t o = r * GAT_V_LANES;
-        out[r] = d_xs[r] + gat_v_load(att_src + o) * s;
-        gat_v_store(part + o, gat_v_load(part + o) + s * gat_v_load(xs + o));
-    }
     for (int r = 0; r < R8; r++)
-        gat_v_store(b->d_xs + j * HC8 + r * GAT_V_LANES, out[r]);
+        gat_v_store(b->d_xs + j * HC8 + r * GAT_V_LANES, d_xs[r]);
 }
 
 /* Pass A over rows [first, last) or pass B over sources [first, last),
- * the shape constant where train_shapes.h lists it (GATConv
- * at 8 x 8 in registers). */
+ * the shape constant where train_shapes.h lists it (8 x 8 in
+ * registers). */
 static void backward_rows(const back_args *b, int64_t first, int64_t last, float *part,
                           float *buf, bool gather)
 {
-    if (!b->pass.v2 && b->pass.heads == H8 && b->pass.channels == 8) {
-        for (int64_t i = first; i < last; i++) {
-            if (gather)
-                gather_row_conv8(b, i, part, buf);
-            else
-                backward_row_conv8(b, i, part, buf);
-        }
+#define ROWS8_(V2)                                                                     \
+    for (int64_t i = first; i < last; i++) {                                           \
+        if (gather)                                                                    \
+            gather_row8(b, i, part, buf, V2);                                          \
+        else                                                                           \
+            backward_row8(b, i, part, buf, V2);                                        \
+    }
+    if (b->pass.heads == H8 && b->pass.channels == 8) {
+        if (b->pass.v2)
+            ROWS8_(true)
+        else
+            ROWS8_(false)
         return;
     }
+#undef ROWS8_
 #define FIXED_(H, C)                                                                   \
     for (int64_t i = first; i < last; i++) {                                           \
         if (gather)                                                                    \
