@@ -211,13 +211,16 @@ typedef struct gat__trainfam_pass {
 gat__trainfam_pass gat__trainfam_pass_make(const gat__layer *layer, const gat__trainfam_layer *st,
                                        const float *edge_attr);
 
-/* Asks for what a row pass reads of source j: its row, and GATConv's
- * score of it. */
+/* Asks for what a row pass reads of source j: the row the aggregation
+ * reads (xv), and what the logits read, GATv2's xs row (when the
+ * projected-feature dropout makes xv another array) or GATConv's score. */
 static GAT_ALWAYS_INLINE void gat__prefetch_slot_source(const gat__trainfam_pass *a, int64_t j)
 {
-    gat__prefetch_floats(a->st->xs + j * a->hc, a->hc);
+    gat__prefetch_floats(a->st->xv + j * a->hc, a->hc);
     if (!a->v2)
         gat__prefetch_floats(a->st->ss + j * a->heads, a->heads);
+    else if (a->st->xv != a->st->xs)
+        gat__prefetch_floats(a->st->xs + j * a->hc, a->hc);
 }
 
 /* LeakyReLU as z times a factor (1 or slope): the same value as the
