@@ -6,19 +6,22 @@
  *  2. pass A by destination row (blocks of GAT_REDUCE_BLOCK rows, each
  *     with its own partial sums): the coefficients recomputed from the
  *     forward's shift and 1 / sum, d alpha, the softmax backward within the
- *     row, then the score backward: GATConv's dz (kept per slot), GATv2's
- *     dz [H*C] recomputed per edge and summed into d xr of the row, d att,
- *     and the edge-feature terms (d W_edge, d edge_attr, the loop
- *     attribute's gradient handed to the row's edges by the fill's
- *     backward). Per slot it keeps alpha * keep and dz (GATConv) or de
- *     (GATv2), [E', H] each;
+ *     row, then the score backward: GATConv's dz [H], GATv2's dz [H*C]
+ *     summed into d xr of the row, d att, and the edge-feature terms
+ *     (d W_edge, d edge_attr, the loop attribute's gradient handed to the
+ *     row's edges by the fill's backward); a row's per-slot values live in
+ *     the thread's row buffer only, and the row's sum of alpha d alpha goes
+ *     to the statistics for pass B;
  *  3. pass B by source (the by-source view, ascending slots): what every
  *     source row receives: the aggregation's alpha * g, GATConv's source
- *     score gradient, GATv2's dz recomputed once more;
+ *     score gradient, GATv2's dz, each edge's terms recomputed from its
+ *     row's statistics (nothing is kept per edge);
  *  4. the projections' backward (family_linear.c) into d W, d bias of
  *     lin_l / lin_r, d x and d x_dst.
  * Each pass writes only rows it owns and sums over rows in block order:
- * the same bits at any thread count.
+ * the same bits at any thread count. At 8 heads x 8 channels both passes
+ * run in vector registers (backward_row8, gather_row8) with the plain
+ * loops' operations in their order, so the same bits.
  */
 #include "train_family.h"
 #include "parallel.h"
