@@ -89,15 +89,18 @@ typedef struct row_args {
     gat_activation act;
 } row_args;
 
-/* Output row i from agg [H*C] (the row's weighted sum): concat or head
- * mean, plus the residual term out holds (if any), the bias, the
- * activation. */
-static GAT_ALWAYS_INLINE void out_row(const row_args *r, const float *restrict agg, int64_t i,
+/* Output row i from agg [H*C] (the row's weighted sum; overwritten):
+ * concat or head mean, plus the residual term out holds (if any), the
+ * bias, then the activation as a vector loop with the activation constant
+ * (inline per element it stays scalar, and a hidden layer's ELU, one expm1
+ * per output value, was most of a small graph's forward). */
+static GAT_ALWAYS_INLINE void out_row(const row_args *r, float *restrict agg, int64_t i,
                                       const int64_t heads, const int64_t ch)
 {
     const bool concat = r->pass.c->concat;
     const int64_t width = concat ? heads * ch : ch;
-    float *o = r->out + i * width;
+    float *restrict o = r->out + i * width;
+    /* In place: y[w] reads agg[h * ch + w] for h >= 0, none written yet. */
     for (int64_t w = 0; w < width; w++) {
         float y;
         if (concat) {
@@ -112,8 +115,14 @@ static GAT_ALWAYS_INLINE void out_row(const row_args *r, const float *restrict a
             y += o[w];
         if (r->bias != NULL)
             y += r->bias[w];
-        o[w] = gat__activate(y, r->act);
+        agg[w] = y;
     }
+    if (r->act == GAT_ACT_ELU)
+        gat__activate_loop(o, agg, NULL, width, GAT_ACT_ELU, false);
+    else if (r->act == GAT_ACT_RELU)
+        gat__activate_loop(o, agg, NULL, width, GAT_ACT_RELU, false);
+    else
+        memcpy(o, agg, (size_t)width * sizeof *o);
 }
 
 /* Row i: logits into buf [degree, H] (zc, z scratch after it), softmax,
