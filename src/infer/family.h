@@ -9,6 +9,20 @@
 #include "graph.h"
 #include "model.h"
 
+/* Output value w of a row from its weighted sums acc [H*C]: acc[w] when
+ * the heads are concatenated, else channel w's mean over the heads (heads
+ * summed in order, then divided), before residual and bias. */
+static inline float gat__family_head_value(const float *acc, int64_t heads, int64_t channels,
+                                           bool concat, int64_t w)
+{
+    if (concat)
+        return acc[w];
+    float v = 0.0f;
+    for (int64_t h = 0; h < heads; h++)
+        v += acc[h * channels + w];
+    return v / (float)heads;
+}
+
 /* Checks a forward's inputs against the model and graph (the messages of
  * gat_model_forward for the 0.1 arguments). */
 gat_status gat__forward_check_inputs(gat_context *ctx, const gat_model *model,

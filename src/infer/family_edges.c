@@ -150,15 +150,7 @@ static void out_row(const gat__family_edges_args *a, const float *acc, int64_t i
     const int64_t heads = c->heads, channels = c->channels, width = gat__layer_out_width(c);
     float *out = a->out + i * width;
     for (int64_t o = 0; o < width; o++) {
-        float v;
-        if (c->concat) {
-            v = acc[o];
-        } else {
-            v = 0.0f;
-            for (int64_t h = 0; h < heads; h++)
-                v += acc[h * channels + o];
-            v /= (float)heads;
-        }
+        float v = gat__family_head_value(acc, heads, channels, c->concat, o);
         if (a->res != NULL)
             v += a->res[i * width + o];
         if (a->layer->bias != NULL)

@@ -288,6 +288,45 @@ static GAT_ALWAYS_INLINE void value_mask(const back_args *b, int64_t j, float *r
         d[o] *= (float)keep[o] * b->value_scale;
 }
 
+/* A coming slot's attention-dropout byte (slots come by source in pass B:
+ * a random read each). */
+static GAT_ALWAYS_INLINE void prefetch_byte(const uint8_t *p)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(p, 0, 3);
+#else
+    (void)p;
+#endif
+}
+
+/* Asks for what pass B reads for by-source position q (slots come by
+ * source, so each is a random read): the destination's gradient row,
+ * statistics and score (GATv2: its xr row), the slot's attribute row and
+ * attention-dropout byte. */
+static GAT_ALWAYS_INLINE void prefetch_by_source(const back_args *b, int64_t q,
+                                                 const int64_t heads, const int64_t ch)
+{
+    const gat__trainfam_pass *a = &b->pass;
+    const gat__trainfam_edges *e = a->e;
+    const gat__trainfam_layer *st = a->st;
+    if (q >= e->num_slots)
+        return;
+    const int64_t ip = e->by_src_dst[q], pp = e->by_src[q], hc = heads * ch;
+    if (b->prefetch) {
+        const int64_t g_width = b->c->concat ? hc : ch;
+        gat__prefetch_floats(b->g + ip * g_width, g_width);
+        gat__prefetch_floats(st->stats + ip * 3 * heads, 3 * heads);
+        if (a->v2)
+            gat__prefetch_floats(st->xd + ip * hc, hc);
+        else
+            gat__prefetch_floats(st->sd + ip * heads, heads);
+    }
+    if (a->with_edges)
+        gat__prefetch_floats(e->attr + pp * a->dim, a->dim);
+    if (b->keep != NULL)
+        prefetch_byte(b->keep + pp);
+}
+
 /* Pass B over source j: d xs of row j; part the block's d att_src
  * partial. Each edge's coefficient and gradient again, from the row's
  * statistics (nothing was kept per edge). */
@@ -310,23 +349,9 @@ static GAT_ALWAYS_INLINE void gather_row(const back_args *b, int64_t j, float *p
         d_xs[o] = d_score[o] = 0.0f;
     for (int64_t h = 0; h < heads; h++)
         ds[h] = 0.0f;
-    const int64_t g_width = b->c->concat ? hc : ch;
     for (int64_t q = e->src_ptr[j]; q < e->src_ptr[j + 1]; q++) {
         const int64_t p = e->by_src[q], i = e->by_src_dst[q];
-        if (b->prefetch && q + GAT_TRAIN_PREFETCH < e->num_slots) {
-            /* The rows of a coming edge's destination: random reads. */
-            const int64_t ip = e->by_src_dst[q + GAT_TRAIN_PREFETCH];
-            gat__prefetch_floats(b->g + ip * g_width, g_width);
-            gat__prefetch_floats(st->stats + ip * 3 * heads, 3 * heads);
-            if (a->v2)
-                gat__prefetch_floats(st->xd + ip * hc, hc);
-            else
-                gat__prefetch_floats(st->sd + ip * heads, heads);
-        }
-        /* A coming edge's attribute row: slots come by source, so a random
-         * row each (the passes by row read them in turn). */
-        if (a->with_edges && q + GAT_TRAIN_PREFETCH < e->num_slots)
-            gat__prefetch_floats(e->attr + e->by_src[q + GAT_TRAIN_PREFETCH] * a->dim, a->dim);
+        prefetch_by_source(b, q + GAT_TRAIN_PREFETCH, heads, ch);
         const float *restrict gy = row_gradient(b, i, gy_buf, heads, ch);
         const float *stats = st->stats + i * 3 * heads;
         edge_terms(b, p, i, j, gy, stats, z, zc, alpha, kf, da, prod, logit, heads, ch);
@@ -578,17 +603,6 @@ static GAT_ALWAYS_INLINE void backward_row8(const back_args *b, int64_t i, float
                                         b->d_edge_attr);
 }
 
-/* A coming slot's attention-dropout byte (slots come by source in pass B:
- * a random read each). */
-static GAT_ALWAYS_INLINE void prefetch_byte(const uint8_t *p)
-{
-#if defined(__GNUC__)
-    __builtin_prefetch(p, 0, 3);
-#else
-    (void)p;
-#endif
-}
-
 /* gather_row at 8 x 8. */
 static GAT_ALWAYS_INLINE void gather_row8(const back_args *b, int64_t j, float *part, float *buf,
                                           const bool v2)
@@ -607,27 +621,9 @@ static GAT_ALWAYS_INLINE void gather_row8(const back_args *b, int64_t j, float *
         d_xs[r] = d_score[r] = zero;
     for (int h = 0; h < HR8; h++)
         ds[h] = zero;
-    const int64_t g_width = b->c->concat ? HC8 : 8;
     for (int64_t q = e->src_ptr[j]; q < e->src_ptr[j + 1]; q++) {
         const int64_t p = e->by_src[q], i = e->by_src_dst[q];
-        if (q + GAT_TRAIN_PREFETCH < e->num_slots) {
-            /* The rows of a coming edge's destination and its slot's bytes:
-             * random reads. */
-            const int64_t ip = e->by_src_dst[q + GAT_TRAIN_PREFETCH];
-            const int64_t pp = e->by_src[q + GAT_TRAIN_PREFETCH];
-            if (b->prefetch) {
-                gat__prefetch_floats(b->g + ip * g_width, g_width);
-                gat__prefetch_floats(st->stats + ip * 3 * H8, 3 * H8);
-                if (v2)
-                    gat__prefetch_floats(st->xd + ip * HC8, HC8);
-                else
-                    gat__prefetch_floats(st->sd + ip * H8, H8);
-            }
-            if (a->with_edges)
-                gat__prefetch_floats(e->attr + pp * a->dim, a->dim);
-            if (b->keep != NULL)
-                prefetch_byte(b->keep + pp);
-        }
+        prefetch_by_source(b, q + GAT_TRAIN_PREFETCH, H8, 8);
         const float *restrict gy = row_gradient(b, i, gy_buf, H8, 8);
         const float *stats = st->stats + i * 3 * H8;
         gat_v alpha[HR8], kf[HR8], da[HR8], w[HR8], de[HR8];

@@ -102,15 +102,7 @@ static GAT_ALWAYS_INLINE void out_row(const row_args *r, float *restrict agg, in
     float *restrict o = r->out + i * width;
     /* In place: y[w] reads agg[h * ch + w] for h >= 0, none written yet. */
     for (int64_t w = 0; w < width; w++) {
-        float y;
-        if (concat) {
-            y = agg[w];
-        } else {
-            y = 0.0f;
-            for (int64_t h = 0; h < heads; h++)
-                y += agg[h * ch + w];
-            y /= (float)heads;
-        }
+        float y = gat__family_head_value(agg, heads, ch, concat, w);
         if (r->residual)
             y += o[w];
         if (r->bias != NULL)
